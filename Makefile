@@ -1,0 +1,119 @@
+# Tapir — one non-recursive Makefile. `make` builds build/tapir; `make SAN=1` builds
+# build-san/tapir with AddressSanitizer + UndefinedBehaviorSanitizer.
+# Sources are found by wildcard: sensor/*.c and analyzer/*.c form the program,
+# tests/unit/test_*.c each become one test binary linked against the same objects.
+
+CC      ?= gcc
+PREFIX  ?= /usr/local
+PKGS    := libpcap libndpi libmaxminddb sqlite3 libevent libevent_pthreads jansson inih
+
+ifeq ($(SAN),1)
+BUILD   := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT     := -O1
+else
+BUILD   := build
+SANFLAGS :=
+OPT     := -O2
+endif
+
+# nDPI's headers are not warning-clean under our flags: include them as system headers.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+           -Wvla -Werror
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SANFLAGS) -Iinclude $(PKG_CFLAGS) \
+              -MMD -MP
+LDLIBS  := $(PKG_LIBS) -lpthread -lm
+
+SRCS      := $(sort $(wildcard sensor/*.c analyzer/*.c))
+MAIN_SRC  := sensor/main.c
+LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRCS := $(sort $(wildcard tools/*.c))
+TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all setup setup-test demo test test-build check eval pcaps bench fuzz install \
+        clean format
+
+all: $(BUILD)/tapir
+
+$(BUILD)/tapir: $(MAIN_OBJ) $(LIB_OBJS)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libtapir.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtapir.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libtapir.a $(LDLIBS)
+
+$(BUILD)/tools/%: tools/%.c $(BUILD)/libtapir.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libtapir.a $(LDLIBS)
+
+test-build: $(BUILD)/tapir $(TEST_BINS) $(TOOL_BINS)
+
+setup:
+	@sh tools/setup.sh build
+
+setup-test:
+	@sh tools/setup.sh test
+
+# Every test, normally and under ASan+UBSan. One summary line per pass.
+test: setup-test
+	$(MAKE) test-build
+	sh tests/run.sh build
+	$(MAKE) SAN=1 test-build
+	sh tests/run.sh build-san
+
+# Only the normal build's tests (quick loop while developing).
+check: test-build
+	sh tests/run.sh $(BUILD)
+
+demo: setup
+	$(MAKE) all
+	sh tools/demo.sh $(BUILD)
+
+PCAP   ?= pcaps/mixed.pcap
+LABELS ?= pcaps/mixed.labels.csv
+eval: setup
+	$(MAKE) all
+	sh tools/eval.sh $(BUILD) $(PCAP) $(LABELS)
+
+pcaps: setup
+	$(MAKE) all
+	sh tools/make_pcaps.sh $(BUILD)
+
+bench: setup-test
+	$(MAKE) all
+	sh bench/replay.sh
+	sh bench/iforest.sh
+
+fuzz: setup-test
+	sh tests/fuzz/run.sh $(or $(FUZZ_SECONDS),300)
+
+install: all
+	install -D -m 0755 $(BUILD)/tapir $(DESTDIR)$(PREFIX)/bin/tapir
+	install -D -m 0644 docs/tapir.1 $(DESTDIR)$(PREFIX)/share/man/man1/tapir.1
+	install -D -m 0644 systemd/tapir.service $(DESTDIR)$(PREFIX)/lib/systemd/system/tapir.service
+	install -d $(DESTDIR)$(PREFIX)/share/tapir/rules
+	install -m 0644 rules/* $(DESTDIR)$(PREFIX)/share/tapir/rules/
+
+format:
+	clang-format -i $(SRCS) include/*.h $(TEST_SRCS) $(TOOL_SRCS)
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

@@ -1,0 +1,60 @@
+/*
+ * tapir.h — types and helpers every part of Tapir shares.
+ *
+ * Addresses are kept in one 16-byte form: IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d).
+ * One key type for both families keeps every table single-keyed; the cost is 12 bytes
+ * per IPv4 key, which we accept over two parallel code paths.
+ */
+#ifndef TAPIR_H
+#define TAPIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define TAPIR_VERSION "0.1.0"
+
+/* Exit statuses (DESIGN.md). */
+#define TAPIR_EXIT_OK 0
+#define TAPIR_EXIT_FAIL 1  /* runtime failure */
+#define TAPIR_EXIT_USAGE 2 /* bad usage or bad input files */
+
+#define TAPIR_ERRBUF_SIZE 256
+
+struct ip_addr {
+    uint8_t b[16]; /* network order; IPv4 is ::ffff:a.b.c.d */
+};
+
+/* Whether the address is an IPv4-mapped one. */
+static inline bool ip_addr_is_v4(const struct ip_addr *a)
+{
+    static const uint8_t pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    for (int i = 0; i < 12; i++)
+        if (a->b[i] != pfx[i])
+            return false;
+    return true;
+}
+
+void ip_addr_from_v4(struct ip_addr *a, const uint8_t v4[4]);
+void ip_addr_from_v6(struct ip_addr *a, const uint8_t v6[16]);
+/* Text form ("192.0.2.1", "2001:db8::1"); buf needs 46 bytes. Returns buf. */
+const char *ip_addr_str(const struct ip_addr *a, char *buf, size_t len);
+/* Parses either family. Returns 0 or -1. */
+int ip_addr_parse(const char *s, struct ip_addr *a);
+/* Zeroes the bits past prefix_len (prefix_len counts in the 128-bit form, so an IPv4 /24
+ * is 96 + 24 = 120). */
+void ip_addr_mask(struct ip_addr *a, unsigned prefix_len);
+/* True for private, loopback, link-local, multicast, documentation and other reserved
+ * ranges: addresses that must never be geolocated. */
+bool ip_addr_is_reserved(const struct ip_addr *a);
+int ip_addr_cmp(const struct ip_addr *a, const struct ip_addr *b);
+
+/* Seeded 64-bit hash (the attacker picks the source IPs, so every table hash is
+ * seeded). */
+uint64_t tapir_hash(const void *data, size_t len, uint64_t seed);
+
+/* Microseconds since the epoch, as ISO-8601 UTC with millisecond precision
+ * ("2026-11-22T04:17:10.123Z"); buf needs 32 bytes. */
+const char *tapir_iso8601(uint64_t ts_us, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,73 @@
+/* Unit tests: addresses, hash, time format, HLL sketch. */
+#include "check.h"
+#include "sketch.h"
+#include "tapir.h"
+
+TEST(addr_roundtrip)
+{
+    struct ip_addr a;
+    char buf[64];
+    CHECK_EQ(ip_addr_parse("192.0.2.7", &a), 0);
+    CHECK(ip_addr_is_v4(&a));
+    CHECK_STR(ip_addr_str(&a, buf, sizeof(buf)), "192.0.2.7");
+    CHECK_EQ(ip_addr_parse("2001:db8::1", &a), 0);
+    CHECK(!ip_addr_is_v4(&a));
+    CHECK_STR(ip_addr_str(&a, buf, sizeof(buf)), "2001:db8::1");
+    CHECK_EQ(ip_addr_parse("300.1.1.1", &a), -1);
+}
+
+TEST(addr_mask_and_reserved)
+{
+    struct ip_addr a;
+    char buf[64];
+    ip_addr_parse("198.51.100.77", &a);
+    ip_addr_mask(&a, 96 + 24);
+    CHECK_STR(ip_addr_str(&a, buf, sizeof(buf)), "198.51.100.0");
+    const char *reserved[] = {"10.1.2.3", "192.168.0.1", "127.0.0.1", "fe80::1", "::1",
+                              "172.31.255.255", "224.0.0.5", "fd00::5"};
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(*reserved); i++) {
+        ip_addr_parse(reserved[i], &a);
+        CHECK(ip_addr_is_reserved(&a));
+    }
+    const char *pub[] = {"8.8.8.8", "81.2.69.142", "172.32.0.1", "2a00:1450::1"};
+    for (size_t i = 0; i < sizeof(pub) / sizeof(*pub); i++) {
+        ip_addr_parse(pub[i], &a);
+        CHECK(!ip_addr_is_reserved(&a));
+    }
+}
+
+TEST(hash_seeded)
+{
+    uint32_t k = 42;
+    CHECK(tapir_hash(&k, 4, 1) != tapir_hash(&k, 4, 2));
+    CHECK(tapir_hash(&k, 4, 1) == tapir_hash(&k, 4, 1));
+}
+
+TEST(iso8601)
+{
+    char buf[32];
+    CHECK_STR(tapir_iso8601(1700000000123456ULL, buf, sizeof(buf)), "2023-11-14T22:13:20.123Z");
+}
+
+TEST(hll_estimates)
+{
+    struct hll h = {{0}};
+    CHECK_NEAR(hll_count(&h), 0.0, 1e-9);
+    for (uint32_t i = 0; i < 10; i++)
+        hll_add(&h, tapir_hash(&i, 4, 7));
+    CHECK_NEAR(hll_count(&h), 10.0, 1.5);
+    for (uint32_t i = 0; i < 5000; i++)
+        hll_add(&h, tapir_hash(&i, 4, 7));
+    double c = hll_count(&h);
+    CHECK(c > 5000 * 0.6 && c < 5000 * 1.4);
+}
+
+int main(void)
+{
+    RUN(addr_roundtrip);
+    RUN(addr_mask_and_reserved);
+    RUN(hash_seeded);
+    RUN(iso8601);
+    RUN(hll_estimates);
+    return CHECK_DONE();
+}
