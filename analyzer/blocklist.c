@@ -1,0 +1,431 @@
+/*
+ * blocklist.c — `tapir blocklist`: the firewall blocklist from stored alerts.
+ *
+ * The store, not the running analyzer, is the source: the list can be rebuilt at any
+ * time (cron, a systemd timer, after a restart) and always says the same thing for the
+ * same database and clock. Each flagged IP or prefix stays listed until expire seconds
+ * after its latest alert; the nft and ipset outputs carry the time left as a per-element
+ * timeout, so the kernel drops an entry on time even if the list is not rebuilt.
+ * Both scripts flush their sets before adding, in the same load, so a rebuilt list also
+ * removes what was acknowledged as 'suppressed' or what the allowlist now covers.
+ *
+ * Allowlisted networks are never listed: a flagged prefix that merely contains one
+ * allowlisted host is left out whole rather than split (splitting a /24 around one host
+ * takes up to 8 CIDRs, and an operator who allowlists inside a prefix means "careful
+ * here"). Addresses inside a flagged prefix are folded into it: nft interval sets
+ * refuse overlapping elements.
+ *
+ * The file is replaced atomically (temporary file in the same directory, fsync, rename,
+ * fsync of the directory), so `nft -f` or `ipset restore` never reads half a list.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blocklist.h"
+#include "cli.h"
+
+#define BLOCKLIST_NFT_CHUNK  500     /* elements per `add element` statement */
+#define BLOCKLIST_IPSET_MAXT 2147483 /* ipset's largest timeout, seconds */
+
+int blocklist_parse_format(const char *s, enum blocklist_format *f)
+{
+    if (!strcmp(s, "nft") || !strcmp(s, "nftables"))
+        *f = BLOCKLIST_NFT;
+    else if (!strcmp(s, "ipset"))
+        *f = BLOCKLIST_IPSET;
+    else if (!strcmp(s, "plain"))
+        *f = BLOCKLIST_PLAIN;
+    else
+        return -1;
+    return 0;
+}
+
+void blocklist_free(struct blocklist *b)
+{
+    free(b->v);
+    memset(b, 0, sizeof(*b));
+}
+
+struct build_ctx {
+    struct blocklist *b;
+    const rules_t *allow;
+    uint64_t expire_us, now_us;
+    bool oom;
+};
+
+static int on_flagged(void *arg, const char *ipstr, uint64_t last_alert_us, double max_score)
+{
+    struct build_ctx *c = arg;
+    struct ip_addr ip;
+    unsigned plen;
+    if (rules_parse_cidr(ipstr, &ip, &plen) < 0)
+        return 0; /* not an address (edited by hand?): never list what we cannot read */
+    uint64_t expires = last_alert_us + c->expire_us;
+    if (expires <= c->now_us)
+        return 0;
+    if (rules_overlaps(c->allow, RULES_ALLOW, &ip, plen)) {
+        c->b->dropped_allowlisted++;
+        return 0;
+    }
+    struct blocklist *b = c->b;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct blocklist_entry *v = realloc(b->v, cap * sizeof(*v));
+        if (!v) {
+            c->oom = true;
+            return -1;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    b->v[b->n++] = (struct blocklist_entry){ip, plen, expires, max_score};
+    return 0;
+}
+
+static int entry_cmp(const void *pa, const void *pb)
+{
+    const struct blocklist_entry *a = pa, *b = pb;
+    int c = memcmp(a->ip.b, b->ip.b, 16);
+    if (c)
+        return c;
+    return (a->prefix_len > b->prefix_len) - (a->prefix_len < b->prefix_len);
+}
+
+/* Sorted by (address, length), a prefix comes right before everything it holds. */
+static void fold_nested(struct blocklist *b)
+{
+    qsort(b->v, b->n, sizeof(b->v[0]), entry_cmp);
+    size_t w = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (w) {
+            struct blocklist_entry *cover = &b->v[w - 1];
+            struct ip_addr m = b->v[i].ip;
+            ip_addr_mask(&m, cover->prefix_len);
+            if (!memcmp(m.b, cover->ip.b, 16)) {
+                if (b->v[i].expires_us > cover->expires_us)
+                    cover->expires_us = b->v[i].expires_us;
+                if (b->v[i].score > cover->score)
+                    cover->score = b->v[i].score;
+                b->merged++;
+                continue;
+            }
+        }
+        b->v[w++] = b->v[i];
+    }
+    b->n = w;
+}
+
+int blocklist_build(struct blocklist *b, store_t *s, const rules_t *allow, double min_score,
+                    uint64_t expire_s, uint64_t now_us, char *errbuf)
+{
+    struct build_ctx c = {b, allow, expire_s * 1000000u, now_us, false};
+    uint64_t since = now_us > c.expire_us ? now_us - c.expire_us : 0;
+    int rc = store_each_flagged(s, min_score, since, on_flagged, &c);
+    if (c.oom) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "building the blocklist: out of memory");
+        return -1;
+    }
+    if (rc < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s", store_errmsg(s));
+        return -1;
+    }
+    fold_nested(b);
+    return 0;
+}
+
+/* Seconds left until e expires, at least 1. */
+static uint64_t left_s(const struct blocklist_entry *e, uint64_t now_us)
+{
+    uint64_t left = e->expires_us > now_us ? e->expires_us - now_us : 0;
+    left = (left + 999999) / 1000000;
+    return left ? left : 1;
+}
+
+static bool entry_v4(const struct blocklist_entry *e)
+{
+    return ip_addr_is_v4(&e->ip) && e->prefix_len >= 96;
+}
+
+static void write_nft(FILE *f, const struct blocklist *b, uint64_t now_us)
+{
+    char iso[32];
+    fprintf(f,
+            "#!/usr/sbin/nft -f\n"
+            "# Tapir blocklist, %zu entries, written %s. Load with: nft -f FILE\n"
+            "# Reference the sets from a chain in this table, e.g.:\n"
+            "#   table inet tapir { chain input { type filter hook input priority -10;\n"
+            "#     ip saddr @blocklist4 drop; ip6 saddr @blocklist6 drop; } }\n"
+            "table inet tapir {\n"
+            "\tset blocklist4 { type ipv4_addr; flags interval, timeout; }\n"
+            "\tset blocklist6 { type ipv6_addr; flags interval, timeout; }\n"
+            "}\n"
+            "flush set inet tapir blocklist4\n"
+            "flush set inet tapir blocklist6\n",
+            b->n, tapir_iso8601(now_us, iso, sizeof(iso)));
+    for (int fam = 4; fam <= 6; fam += 2) {
+        size_t in_stmt = 0;
+        for (size_t i = 0; i < b->n; i++) {
+            const struct blocklist_entry *e = &b->v[i];
+            if (entry_v4(e) != (fam == 4))
+                continue;
+            char cidr[64];
+            rules_cidr_str(&e->ip, e->prefix_len, cidr, sizeof(cidr));
+            if (in_stmt == 0)
+                fprintf(f, "add element inet tapir blocklist%d { ", fam);
+            else
+                fputs(", ", f);
+            fprintf(f, "%s timeout %llus", cidr, (unsigned long long)left_s(e, now_us));
+            if (++in_stmt == BLOCKLIST_NFT_CHUNK) {
+                fputs(" }\n", f);
+                in_stmt = 0;
+            }
+        }
+        if (in_stmt)
+            fputs(" }\n", f);
+    }
+}
+
+static void write_ipset(FILE *f, const struct blocklist *b, uint64_t now_us, uint64_t expire_s)
+{
+    unsigned long long def = expire_s > BLOCKLIST_IPSET_MAXT ? BLOCKLIST_IPSET_MAXT : expire_s;
+    fprintf(f,
+            "create tapir4 hash:net family inet timeout %llu -exist\n"
+            "create tapir6 hash:net family inet6 timeout %llu -exist\n"
+            "flush tapir4\n"
+            "flush tapir6\n",
+            def, def);
+    for (size_t i = 0; i < b->n; i++) {
+        const struct blocklist_entry *e = &b->v[i];
+        if ((entry_v4(e) && e->prefix_len == 96) || e->prefix_len == 0)
+            continue; /* hash:net refuses /0 */
+        char cidr[64];
+        rules_cidr_str(&e->ip, e->prefix_len, cidr, sizeof(cidr));
+        uint64_t t = left_s(e, now_us);
+        fprintf(f, "add tapir%d %s timeout %llu -exist\n", entry_v4(e) ? 4 : 6, cidr,
+                (unsigned long long)(t > BLOCKLIST_IPSET_MAXT ? BLOCKLIST_IPSET_MAXT : t));
+    }
+}
+
+static void write_plain(FILE *f, const struct blocklist *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const struct blocklist_entry *e = &b->v[i];
+        char a[48];
+        ip_addr_str(&e->ip, a, sizeof(a));
+        fprintf(f, "%s/%u\n", a, entry_v4(e) ? e->prefix_len - 96 : e->prefix_len);
+    }
+}
+
+static void write_any(FILE *f, const struct blocklist *b, enum blocklist_format fmt,
+                      uint64_t now_us, uint64_t expire_s)
+{
+    switch (fmt) {
+    case BLOCKLIST_NFT:
+        write_nft(f, b, now_us);
+        break;
+    case BLOCKLIST_IPSET:
+        write_ipset(f, b, now_us, expire_s);
+        break;
+    case BLOCKLIST_PLAIN:
+        write_plain(f, b);
+        break;
+    }
+}
+
+int blocklist_write(const struct blocklist *b, enum blocklist_format fmt, const char *path,
+                    uint64_t now_us, uint64_t expire_s, char *errbuf)
+{
+    if (!strcmp(path, "-")) {
+        write_any(stdout, b, fmt, now_us, expire_s);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot write the blocklist to stdout: %s",
+                     strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    char tmp[4096], dirbuf[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "blocklist path too long");
+        return -1;
+    }
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot create a temporary file next to %s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot write %.200s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    write_any(f, b, fmt, now_us, expire_s);
+    int err = 0;
+    if (fflush(f) != 0 || ferror(f))
+        err = errno ? errno : EIO;
+    if (!err && fchmod(fd, 0644) < 0)
+        err = errno;
+    if (!err && fsync(fd) < 0)
+        err = errno;
+    if (fclose(f) != 0 && !err)
+        err = errno;
+    if (!err && rename(tmp, path) < 0)
+        err = errno;
+    if (err) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot write the blocklist %s: %s", path,
+                 strerror(err));
+        unlink(tmp);
+        return -1;
+    }
+    /* Make the rename itself durable. */
+    snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+    int dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+/* ---- tapir blocklist ------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tapir blocklist [--db FILE] [--format nft|ipset|plain] [-o FILE]\n"
+            "                       [--min-score S] [--expire SECONDS] [--allowlist FILE]\n"
+            "                       [--now TIME]\n\n"
+            "Writes every IP or prefix alerted on in the last SECONDS (default %d) as a\n"
+            "blocklist, never listing a network of the allowlist (default %s,\n"
+            "if present). -o replaces FILE atomically; without it the list goes to stdout.\n"
+            "--db defaults to %s. TIME is ISO-8601 or unix seconds (default: now).\n",
+            BLOCKLIST_DEFAULT_EXPIRE_S, BLOCKLIST_DEFAULT_ALLOWLIST, STORE_DEFAULT_PATH);
+}
+
+static uint64_t now_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int cmd_blocklist(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"min-score", required_argument, NULL, 's'},
+                                         {"expire", required_argument, NULL, 'e'},
+                                         {"allowlist", required_argument, NULL, 'a'},
+                                         {"now", required_argument, NULL, 'n'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *db = STORE_DEFAULT_PATH, *out = "-", *allow_path = NULL;
+    enum blocklist_format fmt = BLOCKLIST_NFT;
+    double min_score = 0;
+    uint64_t expire_s = BLOCKLIST_DEFAULT_EXPIRE_S, now_us = now_wall_us();
+    char *end;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'f':
+            if (blocklist_parse_format(optarg, &fmt) < 0) {
+                fprintf(stderr, "tapir blocklist: bad --format '%s' (nft, ipset or plain)\n",
+                        optarg);
+                return TAPIR_EXIT_USAGE;
+            }
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 's':
+            min_score = strtod(optarg, &end);
+            if (end == optarg || *end || !(min_score >= 0 && min_score <= 1)) {
+                fprintf(stderr, "tapir blocklist: bad --min-score '%s' (0 to 1)\n", optarg);
+                return TAPIR_EXIT_USAGE;
+            }
+            break;
+        case 'e':
+            errno = 0;
+            expire_s = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || expire_s == 0 ||
+                expire_s > 100ull * 365 * 86400 || optarg[0] == '-') {
+                fprintf(stderr, "tapir blocklist: bad --expire '%s' (seconds, > 0)\n", optarg);
+                return TAPIR_EXIT_USAGE;
+            }
+            break;
+        case 'a':
+            allow_path = optarg;
+            break;
+        case 'n':
+            if (store_parse_time(optarg, &now_us) < 0) {
+                fprintf(stderr, "tapir blocklist: bad --now '%s' (ISO-8601 or unix seconds)\n",
+                        optarg);
+                return TAPIR_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return TAPIR_EXIT_OK;
+        default:
+            usage(stderr);
+            return TAPIR_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tapir blocklist: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return TAPIR_EXIT_USAGE;
+    }
+
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    rules_t *rules = rules_create();
+    if (!rules) {
+        fprintf(stderr, "tapir blocklist: out of memory\n");
+        return TAPIR_EXIT_FAIL;
+    }
+    bool missing_ok = allow_path == NULL;
+    if (rules_load_file(rules, RULES_ALLOW, allow_path ? allow_path : BLOCKLIST_DEFAULT_ALLOWLIST,
+                        missing_ok, errbuf) < 0) {
+        fprintf(stderr, "tapir blocklist: %s\n", errbuf);
+        rules_destroy(rules);
+        return TAPIR_EXIT_USAGE;
+    }
+    store_t *s = store_open_readonly(db, errbuf);
+    if (!s) {
+        fprintf(stderr, "tapir blocklist: %s\n", errbuf);
+        rules_destroy(rules);
+        return TAPIR_EXIT_FAIL;
+    }
+    struct blocklist b = {0};
+    int rc = TAPIR_EXIT_OK;
+    if (blocklist_build(&b, s, rules, min_score, expire_s, now_us, errbuf) < 0 ||
+        blocklist_write(&b, fmt, out, now_us, expire_s, errbuf) < 0) {
+        fprintf(stderr, "tapir blocklist: %s\n", errbuf);
+        rc = TAPIR_EXIT_FAIL;
+    } else if (strcmp(out, "-") != 0) {
+        fprintf(stderr,
+                "tapir blocklist: wrote %zu entries to %s (%zu left out as allowlisted, %zu "
+                "folded into a flagged prefix)\n",
+                b.n, out, b.dropped_allowlisted, b.merged);
+    }
+    blocklist_free(&b);
+    store_close(s);
+    rules_destroy(rules);
+    return rc;
+}

@@ -1,0 +1,442 @@
+/*
+ * cmd_query.c — `tapir alerts` and `tapir hosts`: the stored history for people at a
+ * terminal (a table) and for scripts (--json: one JSON object per line, the same objects
+ * the HTTP API returns).
+ *
+ * Listing opens the database read-only, so it works beside a running sensor (WAL) and
+ * on a copy in a read-only place; ack and delete open it for writing and wait up to
+ * STORE_BUSY_TIMEOUT_MS for the sensor's window transaction. Strings from the database
+ * (as_org, feature names) are printed with control characters replaced, so a hostile
+ * value cannot drive the terminal.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "alert_log.h"
+#include "cli.h"
+#include "rules.h"
+#include "store.h"
+
+#define QUERY_DEFAULT_LIMIT 50
+
+/* Prints s with control bytes replaced by '?', padded to width (0: no padding). */
+static void put_clean(FILE *f, const char *s, int width)
+{
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++, n++)
+        fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+    for (; n < width; n++)
+        fputc(' ', f);
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "";
+}
+
+static void print_alert_header(void)
+{
+    printf("%-24s %6s %-40s %-11s %6s %-2s %-10s %s\n", "TIME", "ID", "IP", "SIDE", "SCORE", "CC",
+           "STATUS", "TOP FEATURES");
+}
+
+static void print_alert_row(const json_t *a)
+{
+    char num[32];
+    put_clean(stdout, jstr(a, "timestamp"), 24);
+    printf(" %6lld ", (long long)json_integer_value(json_object_get(a, "alert_id")));
+    put_clean(stdout, jstr(a, "ip"), 40);
+    putchar(' ');
+    put_clean(stdout, jstr(a, "side"), 11);
+    json_t *score = json_object_get(a, "score");
+    if (json_is_number(score))
+        snprintf(num, sizeof(num), "%6.3f", json_number_value(score));
+    else
+        snprintf(num, sizeof(num), "%6s", "-");
+    printf(" %s ", num);
+    const char *cc = json_string_value(json_object_get(json_object_get(a, "geo"), "country"));
+    put_clean(stdout, cc && cc[0] ? cc : "--", 2);
+    putchar(' ');
+    put_clean(stdout, jstr(a, "status"), 10);
+    putchar(' ');
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(a, "top_features"), i, f)
+    {
+        if (i)
+            fputs(", ", stdout);
+        put_clean(stdout, jstr(f, "name"), 0);
+        printf("=%.6g", json_number_value(json_object_get(f, "value")));
+    }
+    putchar('\n');
+}
+
+static int print_json_line(const json_t *o)
+{
+    char *s = json_dumps(o, ALERT_JSON_FLAGS);
+    if (!s)
+        return -1;
+    puts(s);
+    free(s);
+    return 0;
+}
+
+static int parse_id(const char *s, int64_t *id)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v <= 0)
+        return -1;
+    *id = v;
+    return 0;
+}
+
+static int parse_count(const char *s, int64_t *n)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 0)
+        return -1;
+    *n = v;
+    return 0;
+}
+
+static uint64_t now_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Opens for writing only a database that exists: ack on a mistyped path must not create
+ * an empty one. */
+static store_t *open_existing_rw(const char *db, char *errbuf)
+{
+    struct stat sb;
+    if (stat(db, &sb) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot open %s: %s", db, strerror(errno));
+        return NULL;
+    }
+    return store_open(db, errbuf);
+}
+
+static void alerts_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tapir alerts [--db FILE] [--since TIME] [--ip IP] [--min-score S]\n"
+            "                    [--status new|acked|suppressed] [--limit N] [--offset N]\n"
+            "                    [--json]\n"
+            "       tapir alerts ack ID [--db FILE]\n"
+            "       tapir alerts delete ID [--db FILE]\n\n"
+            "Lists stored alerts, newest first (default limit %d; --limit 0 for all), as a\n"
+            "table or, with --json, one JSON object per line. TIME is ISO-8601\n"
+            "(2026-11-22T04:17:10Z) or unix seconds. --db defaults to %s.\n",
+            QUERY_DEFAULT_LIMIT, STORE_DEFAULT_PATH);
+}
+
+static int alerts_change(const char *db, const char *action, const char *id_text)
+{
+    int64_t id;
+    if (parse_id(id_text, &id) < 0) {
+        fprintf(stderr, "tapir alerts: bad alert id '%s'\n", id_text);
+        return TAPIR_EXIT_USAGE;
+    }
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    store_t *s = open_existing_rw(db, errbuf);
+    if (!s) {
+        fprintf(stderr, "tapir alerts: %s\n", errbuf);
+        return TAPIR_EXIT_FAIL;
+    }
+    int rc =
+        !strcmp(action, "ack") ? store_alert_ack(s, id, now_wall_us()) : store_alert_delete(s, id);
+    if (rc < 0)
+        fprintf(stderr, "tapir alerts: %s\n", store_errmsg(s));
+    else
+        printf("alert %lld %s\n", (long long)id,
+               !strcmp(action, "ack") ? "acknowledged" : "deleted");
+    store_close(s);
+    return rc < 0 ? TAPIR_EXIT_FAIL : TAPIR_EXIT_OK;
+}
+
+int cmd_alerts(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},     {"since", required_argument, NULL, 's'},
+        {"ip", required_argument, NULL, 'i'},     {"min-score", required_argument, NULL, 'm'},
+        {"status", required_argument, NULL, 't'}, {"limit", required_argument, NULL, 'l'},
+        {"offset", required_argument, NULL, 'O'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    const char *db = STORE_DEFAULT_PATH;
+    struct store_alert_filter f = {.limit = QUERY_DEFAULT_LIMIT};
+    bool json = false;
+    char ipnorm[64];
+    char *end;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 's':
+            if (store_parse_time(optarg, &f.since_us) < 0) {
+                fprintf(stderr, "tapir alerts: bad --since '%s' (ISO-8601 or unix seconds)\n",
+                        optarg);
+                return TAPIR_EXIT_USAGE;
+            }
+            break;
+        case 'i': {
+            struct ip_addr ip;
+            unsigned plen;
+            if (rules_parse_cidr(optarg, &ip, &plen) < 0) {
+                fprintf(stderr, "tapir alerts: bad --ip '%s'\n", optarg);
+                return TAPIR_EXIT_USAGE;
+            }
+            f.ip = rules_cidr_str(&ip, plen, ipnorm, sizeof(ipnorm));
+            break;
+        }
+        case 'm':
+            f.min_score = strtod(optarg, &end);
+            if (end == optarg || *end || !(f.min_score >= 0 && f.min_score <= 1)) {
+                fprintf(stderr, "tapir alerts: bad --min-score '%s' (0 to 1)\n", optarg);
+                return TAPIR_EXIT_USAGE;
+            }
+            break;
+        case 't':
+            if (strcmp(optarg, "new") && strcmp(optarg, "acked") && strcmp(optarg, "suppressed")) {
+                fprintf(stderr, "tapir alerts: bad --status '%s' (new, acked or suppressed)\n",
+                        optarg);
+                return TAPIR_EXIT_USAGE;
+            }
+            f.status = optarg;
+            break;
+        case 'l':
+            if (parse_count(optarg, &f.limit) < 0) {
+                fprintf(stderr, "tapir alerts: bad --limit '%s'\n", optarg);
+                return TAPIR_EXIT_USAGE;
+            }
+            break;
+        case 'O':
+            if (parse_count(optarg, &f.offset) < 0) {
+                fprintf(stderr, "tapir alerts: bad --offset '%s'\n", optarg);
+                return TAPIR_EXIT_USAGE;
+            }
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            alerts_usage(stdout);
+            return TAPIR_EXIT_OK;
+        default:
+            alerts_usage(stderr);
+            return TAPIR_EXIT_USAGE;
+        }
+    }
+    int npos = argc - optind;
+    if (npos > 0) {
+        const char *action = argv[optind];
+        if ((strcmp(action, "ack") && strcmp(action, "delete")) || npos != 2) {
+            fprintf(stderr, "tapir alerts: expected 'ack ID' or 'delete ID', got '%s'%s\n", action,
+                    npos > 2 ? " and more" : "");
+            alerts_usage(stderr);
+            return TAPIR_EXIT_USAGE;
+        }
+        return alerts_change(db, action, argv[optind + 1]);
+    }
+
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    store_t *s = store_open_readonly(db, errbuf);
+    if (!s) {
+        fprintf(stderr, "tapir alerts: %s\n", errbuf);
+        return TAPIR_EXIT_FAIL;
+    }
+    json_t *arr;
+    if (store_alerts_list(s, &f, &arr) < 0) {
+        fprintf(stderr, "tapir alerts: %s\n", store_errmsg(s));
+        store_close(s);
+        return TAPIR_EXIT_FAIL;
+    }
+    size_t i;
+    json_t *a;
+    if (!json && json_array_size(arr))
+        print_alert_header();
+    json_array_foreach(arr, i, a)
+    {
+        if (json)
+            print_json_line(a);
+        else
+            print_alert_row(a);
+    }
+    if (!json && !json_array_size(arr))
+        fprintf(stderr, "tapir alerts: no alerts match\n");
+    json_decref(arr);
+    store_close(s);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "tapir alerts: cannot write output: %s\n", strerror(errno));
+        return TAPIR_EXIT_FAIL;
+    }
+    return TAPIR_EXIT_OK;
+}
+
+static void hosts_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tapir hosts [--db FILE] [--limit N] [--json] [IP]\n\n"
+            "Without IP, the hosts with the highest scores (default limit %d). With IP, that\n"
+            "host in detail with its recent alerts. --db defaults to %s.\n",
+            QUERY_DEFAULT_LIMIT, STORE_DEFAULT_PATH);
+}
+
+static void print_score(const char *label, const json_t *v)
+{
+    if (json_is_number(v))
+        printf("%s%.3f", label, json_number_value(v));
+    else
+        printf("%s-", label);
+}
+
+static void print_host_detail(const json_t *h)
+{
+    const json_t *geo = json_object_get(h, "geo");
+    printf("host          ");
+    put_clean(stdout, jstr(h, "ip"), 0);
+    printf("\nfirst seen    %s\nlast seen     %s\n", jstr(h, "first_seen"), jstr(h, "last_seen"));
+    printf("country       ");
+    put_clean(stdout, jstr(geo, "country")[0] ? jstr(geo, "country") : "-", 0);
+    printf("\nasn           ");
+    if (json_integer_value(json_object_get(geo, "asn")))
+        printf("AS%lld ", (long long)json_integer_value(json_object_get(geo, "asn")));
+    put_clean(stdout, jstr(geo, "as_org"), 0);
+    print_score("\nscore         last ", json_object_get(h, "last_score"));
+    print_score(", max ", json_object_get(h, "max_score"));
+    printf("\nwindows seen  %lld\nalerts        %lld\n",
+           (long long)json_integer_value(json_object_get(h, "windows_seen")),
+           (long long)json_integer_value(json_object_get(h, "alerts")));
+    const json_t *recent = json_object_get(h, "recent_alerts");
+    if (json_array_size(recent)) {
+        printf("\nrecent alerts:\n");
+        print_alert_header();
+        size_t i;
+        json_t *a;
+        json_array_foreach(recent, i, a) print_alert_row(a);
+    }
+}
+
+static void print_host_row(const json_t *h)
+{
+    const json_t *geo = json_object_get(h, "geo");
+    put_clean(stdout, jstr(h, "ip"), 40);
+    json_t *ms = json_object_get(h, "max_score"), *ls = json_object_get(h, "last_score");
+    if (json_is_number(ms))
+        printf(" %6.3f", json_number_value(ms));
+    else
+        printf(" %6s", "-");
+    if (json_is_number(ls))
+        printf(" %6.3f ", json_number_value(ls));
+    else
+        printf(" %6s ", "-");
+    printf("%7lld %7lld ", (long long)json_integer_value(json_object_get(h, "windows_seen")),
+           (long long)json_integer_value(json_object_get(h, "alerts")));
+    put_clean(stdout, jstr(geo, "country")[0] ? jstr(geo, "country") : "--", 2);
+    printf(" %-24s ", jstr(h, "last_seen"));
+    put_clean(stdout, jstr(geo, "as_org"), 0);
+    putchar('\n');
+}
+
+int cmd_hosts(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *db = STORE_DEFAULT_PATH;
+    int64_t limit = QUERY_DEFAULT_LIMIT;
+    bool json = false;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'l':
+            if (parse_count(optarg, &limit) < 0) {
+                fprintf(stderr, "tapir hosts: bad --limit '%s'\n", optarg);
+                return TAPIR_EXIT_USAGE;
+            }
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            hosts_usage(stdout);
+            return TAPIR_EXIT_OK;
+        default:
+            hosts_usage(stderr);
+            return TAPIR_EXIT_USAGE;
+        }
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "tapir hosts: one IP at most\n");
+        return TAPIR_EXIT_USAGE;
+    }
+    char ipnorm[64];
+    const char *ip = NULL;
+    if (optind < argc) {
+        struct ip_addr a;
+        if (ip_addr_parse(argv[optind], &a) < 0) {
+            fprintf(stderr, "tapir hosts: '%s' is not an IP address\n", argv[optind]);
+            return TAPIR_EXIT_USAGE;
+        }
+        ip = ip_addr_str(&a, ipnorm, sizeof(ipnorm));
+    }
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    store_t *s = store_open_readonly(db, errbuf);
+    if (!s) {
+        fprintf(stderr, "tapir hosts: %s\n", errbuf);
+        return TAPIR_EXIT_FAIL;
+    }
+    int rc = TAPIR_EXIT_OK;
+    json_t *res = NULL;
+    if (ip) {
+        if (store_host_get(s, ip, 10, &res) < 0) {
+            fprintf(stderr, "tapir hosts: %s\n", store_errmsg(s));
+            rc = TAPIR_EXIT_FAIL;
+        } else if (json) {
+            print_json_line(res);
+        } else {
+            print_host_detail(res);
+        }
+    } else if (store_hosts_list(s, limit, 0, &res) < 0) {
+        fprintf(stderr, "tapir hosts: %s\n", store_errmsg(s));
+        rc = TAPIR_EXIT_FAIL;
+    } else {
+        size_t i;
+        json_t *h;
+        if (!json && json_array_size(res))
+            printf("%-40s %6s %6s %7s %7s %-2s %-24s %s\n", "IP", "MAX", "LAST", "WINDOWS",
+                   "ALERTS", "CC", "LAST SEEN", "AS ORG");
+        json_array_foreach(res, i, h)
+        {
+            if (json)
+                print_json_line(h);
+            else
+                print_host_row(h);
+        }
+        if (!json && !json_array_size(res))
+            fprintf(stderr, "tapir hosts: no hosts stored\n");
+    }
+    json_decref(res);
+    store_close(s);
+    return rc;
+}
