@@ -1,0 +1,82 @@
+/*
+ * model.h — the model file: one or more named sections ("source", "destination",
+ * "prefix", or "forest" for `tapir forest`), each a fitted Isolation Forest with the
+ * feature names, scaling and threshold it was trained with. Versioned and checksummed;
+ * the layout is in analyzer/model.c's header.
+ *
+ * A struct model owns everything it points to; model_free releases it. Loading and saving
+ * run in set-up paths (CLI, analyzer start, SIGHUP reload), never per packet.
+ */
+#ifndef MODEL_H
+#define MODEL_H
+
+#include <stdint.h>
+
+#include "iforest.h"
+
+#define MODEL_FORMAT_VERSION 1
+#define MODEL_MAX_SECTIONS   64
+#define MODEL_NAME_LEN       16 /* section name, NUL included */
+#define MODEL_FEATURE_LEN    40 /* feature name, NUL included */
+#define MODEL_ID_LEN         40
+#define MODEL_TRAINED_ON_LEN 128
+#define MODEL_MAX_BYTES      (1u << 30) /* a bigger file is refused, not read */
+
+/* Per-feature scaling the analyzer applies before scoring (stored, not applied, here). */
+enum model_scaling {
+    MODEL_SCALE_RAW = 0,
+    MODEL_SCALE_LOG1P = 1,
+    MODEL_SCALE_RATIO = 2,
+};
+
+struct model_section {
+    char name[MODEL_NAME_LEN];
+    iforest_t *forest;                        /* owned */
+    uint32_t n_features;                      /* == iforest_n_features(forest) */
+    char (*feature_names)[MODEL_FEATURE_LEN]; /* n_features, owned */
+    uint8_t *scaling;                         /* n_features enum model_scaling codes, owned */
+    double threshold;                         /* score at or above which a vector is an anomaly */
+    double contamination; /* share of training rows above threshold; 0 if fixed */
+    double *train_mean;   /* n_features or NULL, owned */
+    double *train_std;    /* n_features or NULL (both or neither), owned */
+};
+
+struct model {
+    char id[MODEL_ID_LEN];                 /* e.g. model_assign_id's 16 hex digits */
+    uint64_t created_us;                   /* microseconds since the epoch */
+    char trained_on[MODEL_TRAINED_ON_LEN]; /* free text: input files, window range, ... */
+    uint32_t n_sections;
+    struct model_section *sections; /* n_sections, owned */
+};
+
+/* Writes m to path atomically: a temporary file in the same directory, fsync, rename.
+ * Returns 0, or -1 with errbuf (TAPIR_ERRBUF_SIZE) filled. */
+int model_save(const struct model *m, const char *path, char *errbuf);
+
+/* Reads path into *out (zeroed first). Returns 0, or -1 with errbuf filled and *out
+ * empty; every failure is one sentence naming the file: "X: not a Tapir model file",
+ * "X: truncated (N of M bytes)", "X: checksum mismatch: corrupt file", "X: model format
+ * version 7, this tapir reads 1", "X: malformed model: ...". A hostile file cannot make
+ * it read out of bounds, loop, or allocate more than the file's size suggests. */
+int model_load(const char *path, struct model *out, char *errbuf);
+
+/* The section called name, or NULL. Borrowed from m. */
+const struct model_section *model_find(const struct model *m, const char *name);
+
+/* 0 if the section was trained on exactly these feature names in this order; else -1
+ * with errbuf naming the first difference. */
+int model_check_features(const struct model_section *s, const char *const *names, uint32_t n,
+                         char *errbuf);
+
+/* Sets m->id to 16 hex digits of a hash over m's content and created time. Returns 0, or
+ * -1 out of memory. */
+int model_assign_id(struct model *m);
+
+/* Allocates a section's per-feature arrays (names, scaling zeroed = raw; no mean/std) for
+ * n features. Returns 0 or -1. */
+int model_section_alloc(struct model_section *s, uint32_t n_features);
+
+/* Frees everything m owns and zeroes it. NULL ok. */
+void model_free(struct model *m);
+
+#endif
