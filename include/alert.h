@@ -20,21 +20,21 @@ struct alert_feature {
 };
 
 struct alert {
-    int64_t id;                  /* set by store_add_alert */
-    uint64_t timestamp_us;       /* when raised: window end, packet time */
-    const char *event_type;      /* "anomaly" or "threshold" */
-    struct ip_addr ip;           /* the IP, or the prefix's first address */
-    uint8_t prefix_len;          /* in the 128-bit form: 128 for an IP, 120 for a v4 /24 */
+    int64_t id;             /* set by store_add_alert */
+    uint64_t timestamp_us;  /* when raised: window end, packet time */
+    const char *event_type; /* "anomaly" or "threshold" */
+    struct ip_addr ip;      /* the IP, or the prefix's first address */
+    uint8_t prefix_len;     /* in the 128-bit form: 128 for an IP, 120 for a v4 /24 */
     enum alert_side side;
-    double score;                /* Isolation Forest score, (0,1] */
-    double threshold;            /* score at or above which the side is flagged */
+    double score;     /* Isolation Forest score, (0,1] */
+    double threshold; /* score at or above which the side is flagged */
     uint64_t window_start_us;
     uint64_t window_end_us;
-    int n_top;                   /* used entries of top[] */
+    int n_top; /* used entries of top[] */
     struct alert_feature top[ALERT_TOP_FEATURES];
     struct geo_info geo;
-    char l7[96];                 /* top L7 protocols, comma-separated, e.g. "TLS,DNS" */
-    char model_id[40];           /* model that scored it */
+    char l7[96];       /* top L7 protocols, comma-separated, e.g. "TLS,DNS" */
+    char model_id[40]; /* model that scored it */
     /* The full behaviour vector (unscaled) for the flagged-windows table; borrowed. */
     int n_features;
     const double *features;

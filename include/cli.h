@@ -7,7 +7,7 @@
 #define TAPIR_CLI_H
 
 int cmd_run(int argc, char **argv);       /* sensor/cmd_run.c */
-int cmd_train(int argc, char **argv);     /* analyzer/cmd_train.c */
+int cmd_train(int argc, char **argv);     /* sensor/cmd_run.c */
 int cmd_forest(int argc, char **argv);    /* analyzer/cmd_forest.c */
 int cmd_synth(int argc, char **argv);     /* sensor/synth.c */
 int cmd_serve(int argc, char **argv);     /* analyzer/http.c */

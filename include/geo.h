@@ -13,9 +13,9 @@
 #include "tapir.h"
 
 struct geo_info {
-    char country[3];  /* ISO 3166 alpha-2, "" when unknown */
-    uint32_t asn;     /* 0 when unknown */
-    char as_org[48];  /* "" when unknown */
+    char country[3]; /* ISO 3166 alpha-2, "" when unknown */
+    uint32_t asn;    /* 0 when unknown */
+    char as_org[48]; /* "" when unknown */
 };
 
 typedef struct geo geo_t;

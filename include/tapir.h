@@ -15,8 +15,8 @@
 #define TAPIR_VERSION "0.1.0"
 
 /* Exit statuses (DESIGN.md). */
-#define TAPIR_EXIT_OK 0
-#define TAPIR_EXIT_FAIL 1  /* runtime failure */
+#define TAPIR_EXIT_OK    0
+#define TAPIR_EXIT_FAIL  1 /* runtime failure */
 #define TAPIR_EXIT_USAGE 2 /* bad usage or bad input files */
 
 #define TAPIR_ERRBUF_SIZE 256

@@ -16,73 +16,73 @@
 #include "sketch.h"
 #include "tapir.h"
 
-#define HOST_L7_SLOTS 6      /* distinct L7 protocols remembered per IP and window */
-#define HOST_COUNTRY_SLOTS 6 /* distinct destination countries remembered */
-#define HOST_PORT_BUCKETS 32 /* hashed destination-port histogram for entropy */
+#define HOST_L7_SLOTS      6  /* distinct L7 protocols remembered per IP and window */
+#define HOST_COUNTRY_SLOTS 6  /* distinct destination countries remembered */
+#define HOST_PORT_BUCKETS  32 /* hashed destination-port histogram for entropy */
 
 struct host_window {
     struct ip_addr ip;
 
     /* --- as a source: what it sent and the flows it started --- */
-    uint64_t pkts_sent;         /* packets */
-    uint64_t bytes_sent;        /* IP-layer bytes */
-    uint64_t resp_bytes;        /* IP bytes received on flows this IP started */
-    uint32_t flows_started;     /* flows this IP initiated in the window */
-    uint32_t tcp_started;       /* of those, TCP flows opened with a SYN */
-    uint32_t tcp_answered;      /* TCP flows it started that got a SYN-ACK */
-    uint32_t tcp_reset;         /* TCP flows it started that saw a RST */
-    uint32_t udp_started;       /* UDP flows it started */
-    uint32_t icmp_pkts_sent;    /* ICMP / ICMPv6 packets sent */
-    uint32_t flows_ended;       /* flows it started that ended in this window */
-    uint64_t dur_sum_ms;        /* summed duration of those, ms */
-    uint32_t dur_max_ms;        /* longest of those, ms */
-    uint32_t l7_known;          /* flows it started with an L7 protocol found */
-    uint32_t l7_unknown;        /* flows it started where nDPI gave up unknown */
-    uint16_t l7_proto[HOST_L7_SLOTS]; /* nDPI app (or master) protocol ids */
-    uint32_t l7_flows[HOST_L7_SLOTS]; /* flows per id above */
-    uint32_t l7_other;          /* flows whose protocol found no free slot */
-    uint32_t dns_queries;       /* DNS queries sent (QR=0, port 53) */
-    uint32_t dns_qname_sum;     /* summed query-name length, bytes */
-    uint16_t dns_qname_max;     /* longest query name, bytes */
-    uint16_t n_countries;       /* used entries of countries[] */
+    uint64_t pkts_sent;                     /* packets */
+    uint64_t bytes_sent;                    /* IP-layer bytes */
+    uint64_t resp_bytes;                    /* IP bytes received on flows this IP started */
+    uint32_t flows_started;                 /* flows this IP initiated in the window */
+    uint32_t tcp_started;                   /* of those, TCP flows opened with a SYN */
+    uint32_t tcp_answered;                  /* TCP flows it started that got a SYN-ACK */
+    uint32_t tcp_reset;                     /* TCP flows it started that saw a RST */
+    uint32_t udp_started;                   /* UDP flows it started */
+    uint32_t icmp_pkts_sent;                /* ICMP / ICMPv6 packets sent */
+    uint32_t flows_ended;                   /* flows it started that ended in this window */
+    uint64_t dur_sum_ms;                    /* summed duration of those, ms */
+    uint32_t dur_max_ms;                    /* longest of those, ms */
+    uint32_t l7_known;                      /* flows it started with an L7 protocol found */
+    uint32_t l7_unknown;                    /* flows it started where nDPI gave up unknown */
+    uint16_t l7_proto[HOST_L7_SLOTS];       /* nDPI app (or master) protocol ids */
+    uint32_t l7_flows[HOST_L7_SLOTS];       /* flows per id above */
+    uint32_t l7_other;                      /* flows whose protocol found no free slot */
+    uint32_t dns_queries;                   /* DNS queries sent (QR=0, port 53) */
+    uint32_t dns_qname_sum;                 /* summed query-name length, bytes */
+    uint16_t dns_qname_max;                 /* longest query name, bytes */
+    uint16_t n_countries;                   /* used entries of countries[] */
     uint16_t countries[HOST_COUNTRY_SLOTS]; /* ISO code as two chars packed */
-    uint32_t countries_other;   /* flows to countries beyond the slots */
-    uint32_t gap_n;             /* flow-start gaps measured */
-    double gap_mean_s;          /* Welford mean of gaps between flow starts, s */
-    double gap_m2;              /* Welford sum of squared deviations, s^2 */
-    uint64_t last_start_us;     /* previous flow start, packet time */
-    uint16_t port_hist[HOST_PORT_BUCKETS]; /* flows started per hashed dst port */
-    struct hll dst_ips;         /* distinct destination IPs of started flows */
-    struct hll dst_ports;       /* distinct destination ports of started flows */
-    struct hll dst_asns;        /* distinct destination ASNs (geo db needed) */
+    uint32_t countries_other;               /* flows to countries beyond the slots */
+    uint32_t gap_n;                         /* flow-start gaps measured */
+    double gap_mean_s;                      /* Welford mean of gaps between flow starts, s */
+    double gap_m2;                          /* Welford sum of squared deviations, s^2 */
+    uint64_t last_start_us;                 /* previous flow start, packet time */
+    uint16_t port_hist[HOST_PORT_BUCKETS];  /* flows started per hashed dst port */
+    struct hll dst_ips;                     /* distinct destination IPs of started flows */
+    struct hll dst_ports;                   /* distinct destination ports of started flows */
+    struct hll dst_asns;                    /* distinct destination ASNs (geo db needed) */
 
     /* --- as a destination: what it received --- */
-    uint64_t pkts_recv;         /* packets */
-    uint64_t bytes_recv;        /* IP-layer bytes */
-    uint32_t flows_in;          /* flows others started towards it */
-    uint32_t syn_in;            /* TCP flows towards it opened with a SYN */
-    uint32_t synack_out;        /* of those, answered by it with a SYN-ACK */
-    uint32_t udp_unsolicited;   /* UDP flows towards it that look like responses it
-                                   never asked for (from a service port to a high port) */
-    uint32_t icmp_pkts_recv;    /* ICMP packets received */
-    struct hll src_ips;         /* distinct sources of flows towards it */
-    struct hll src_ports;       /* distinct source ports of flows towards it */
+    uint64_t pkts_recv;       /* packets */
+    uint64_t bytes_recv;      /* IP-layer bytes */
+    uint32_t flows_in;        /* flows others started towards it */
+    uint32_t syn_in;          /* TCP flows towards it opened with a SYN */
+    uint32_t synack_out;      /* of those, answered by it with a SYN-ACK */
+    uint32_t udp_unsolicited; /* UDP flows towards it that look like responses it
+                                 never asked for (from a service port to a high port) */
+    uint32_t icmp_pkts_recv;  /* ICMP packets received */
+    struct hll src_ips;       /* distinct sources of flows towards it */
+    struct hll src_ports;     /* distinct source ports of flows towards it */
 };
 
 /* Counters for one window, copied from the sensor's running totals. */
 struct window_stats {
-    uint64_t pkts;            /* packets seen in the window */
-    uint64_t bytes;           /* IP-layer bytes */
-    uint64_t hosts_dropped;   /* host updates lost: host table full */
-    uint64_t flows_active;    /* flows in the flow table at close */
+    uint64_t pkts;          /* packets seen in the window */
+    uint64_t bytes;         /* IP-layer bytes */
+    uint64_t hosts_dropped; /* host updates lost: host table full */
+    uint64_t flows_active;  /* flows in the flow table at close */
 };
 
 struct window {
-    uint64_t start_us;        /* window start, packet time, aligned */
-    uint64_t end_us;          /* start + length (exclusive) */
-    uint64_t seq;             /* 0, 1, 2 ... per run */
-    uint32_t n_hosts;         /* used entries of hosts[] */
-    uint32_t cap_hosts;       /* allocated entries */
+    uint64_t start_us;  /* window start, packet time, aligned */
+    uint64_t end_us;    /* start + length (exclusive) */
+    uint64_t seq;       /* 0, 1, 2 ... per run */
+    uint32_t n_hosts;   /* used entries of hosts[] */
+    uint32_t cap_hosts; /* allocated entries */
     struct window_stats stats;
     struct host_window *hosts;
 };

@@ -9,13 +9,13 @@
 
 /* Subcommands not built yet answer with a clear error. The real definitions, in their
  * own files, override these weak ones (build/tapir links objects, not an archive). */
-#define PENDING(fn, name)                                                                  \
-    __attribute__((weak)) int fn(int argc, char **argv)                                    \
-    {                                                                                      \
-        (void)argc;                                                                        \
-        (void)argv;                                                                        \
-        fprintf(stderr, "tapir: %s: not available in this build\n", name);                \
-        return TAPIR_EXIT_FAIL;                                                            \
+#define PENDING(fn, name)                                                                          \
+    __attribute__((weak)) int fn(int argc, char **argv)                                            \
+    {                                                                                              \
+        (void)argc;                                                                                \
+        (void)argv;                                                                                \
+        fprintf(stderr, "tapir: %s: not available in this build\n", name);                         \
+        return TAPIR_EXIT_FAIL;                                                                    \
     }
 PENDING(cmd_run, "run")
 PENDING(cmd_train, "train")

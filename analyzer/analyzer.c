@@ -1,0 +1,899 @@
+/*
+ * analyzer.c — the analyzer thread: one closed window at a time, in order.
+ *
+ * Per window: build the source, destination and prefix vectors (behaviour.c), add the
+ * source side's deviations from each IP's baseline, score each side with its own forest,
+ * apply the rules (allowlist, persistence k of n), then write: SQLite first (one
+ * transaction per window), the alert log only after the commit. That order means a line
+ * in the alert log is always in the database too, whatever moment a crash picks; the
+ * gap it leaves is the other way round (committed, not yet logged), and is stated.
+ *
+ * The thread runs a libevent loop; the capture thread wakes it with event_active() when
+ * a window is queued. Without a model, the first windows are a warm-up: their vectors
+ * train the forests, then scoring starts. With retraining on, a reservoir of recent
+ * unflagged vectors is refitted every R windows.
+ */
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alert.h"
+#include "alert_log.h"
+#include "analyzer.h"
+#include "baseline.h"
+#include "dpi.h"
+#include "geo.h"
+#include "iforest.h"
+#include "log.h"
+#include "model.h"
+#include "rules.h"
+#include "store.h"
+
+#define RESERVOIR_MAX 16384 /* vectors kept per side for training */
+
+struct side_train {
+    float *x;      /* rows x n_features */
+    size_t rows;   /* rows held */
+    size_t cap;    /* rows allocated */
+    uint64_t seen; /* rows offered (reservoir sampling) */
+};
+
+struct prefix_acc {
+    struct host_window acc;
+    uint32_t members;
+};
+
+struct analyzer {
+    struct analyzer_config cfg;
+    wqueue_t *q;
+    pthread_t thread;
+    bool started;
+    struct event_base *base;
+    struct event *wake;
+    _Atomic int reload;
+
+    store_t *store;
+    int64_t run_id;
+    alert_log_t *log;
+    rules_t *rules;
+    geo_t *geo;
+    dpi_t *names; /* nDPI module for protocol names only */
+    baseline_t *baseline;
+
+    struct model model;
+    bool have_model;
+    const struct model_section *sec[SIDE_COUNT];
+    int n_feat[SIDE_COUNT];
+    const struct feature_def *defs[SIDE_COUNT];
+    const char *names_tab[SIDE_COUNT][BEHAVIOUR_MAX_FEATURES];
+
+    struct side_train train[SIDE_COUNT];
+    uint64_t windows_seen;
+    uint64_t rng;
+
+    struct prefix_acc *prefixes; /* per-window prefix accumulators */
+    uint32_t prefix_cap;
+    uint32_t n_prefixes;
+    uint32_t *prefix_idx; /* open-addressing index into prefixes */
+    uint32_t prefix_mask;
+
+    struct analyzer_stats st;
+    pthread_mutex_t st_mu;
+};
+
+void analyzer_config_defaults(struct analyzer_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->warmup_windows = 10;
+    c->contamination = 0.01;
+    c->min_pkts = BEHAVIOUR_MIN_PKTS_DEFAULT;
+    c->persist_k = 1;
+    c->persist_n = 1;
+    c->prefix4 = 24;
+    c->prefix6 = 64;
+    c->trees = 100;
+    c->samples = 256;
+    c->seed = 1;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Binds the loaded model's sections to the sides, refusing one made for other features. */
+static int bind_model(analyzer_t *a, char *errbuf)
+{
+    for (int s = 0; s < SIDE_COUNT; s++) {
+        a->sec[s] = model_find(&a->model, behaviour_side_name((enum feature_side)s));
+        if (!a->sec[s]) {
+            if (s == SIDE_SOURCE) {
+                snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+                         "model has no 'source' section: not a model for 'tapir run' "
+                         "(made by 'tapir forest fit'?)");
+                return -1;
+            }
+            continue;
+        }
+        if (model_check_features(a->sec[s], a->names_tab[s], (uint32_t)a->n_feat[s], errbuf) < 0)
+            return -1;
+    }
+    a->have_model = true;
+    return 0;
+}
+
+static int load_model(analyzer_t *a, const char *path, char *errbuf)
+{
+    struct model m;
+    memset(&m, 0, sizeof(m));
+    if (model_load(path, &m, errbuf) < 0)
+        return -1;
+    struct model old = a->model;
+    bool had = a->have_model;
+    a->model = m;
+    if (bind_model(a, errbuf) < 0) {
+        model_free(&a->model);
+        a->model = old;
+        a->have_model = had;
+        if (had) {
+            char e2[TAPIR_ERRBUF_SIZE];
+            bind_model(a, e2);
+        }
+        return -1;
+    }
+    if (had)
+        model_free(&old);
+    return 0;
+}
+
+analyzer_t *analyzer_create(const struct analyzer_config *c, wqueue_t *q, char *errbuf)
+{
+    analyzer_t *a = calloc(1, sizeof(*a));
+    if (!a) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        return NULL;
+    }
+    a->cfg = *c;
+    a->q = q;
+    a->rng = c->seed ^ 0x616e616cULL;
+    pthread_mutex_init(&a->st_mu, NULL);
+    for (int s = 0; s < SIDE_COUNT; s++) {
+        a->defs[s] = behaviour_defs((enum feature_side)s, &a->n_feat[s]);
+        for (int i = 0; i < a->n_feat[s]; i++)
+            a->names_tab[s][i] = a->defs[s][i].name;
+    }
+    if (c->contamination <= 0 || c->contamination >= 0.5) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "contamination %g out of range (0 .. 0.5)",
+                 c->contamination);
+        goto fail;
+    }
+    if (c->persist_k < 1 || c->persist_n < c->persist_k || c->persist_n > 16) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+                 "persistence %u of %u windows is not valid (1 <= k <= n <= 16)", c->persist_k,
+                 c->persist_n);
+        goto fail;
+    }
+    a->rules = rules_create();
+    if (!a->rules) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        goto fail;
+    }
+    if (c->allowlist_path &&
+        rules_load_file(a->rules, RULES_ALLOW, c->allowlist_path, false, errbuf) < 0)
+        goto fail;
+    if (!(a->baseline = baseline_create(262144, 0.1, c->seed, errbuf)))
+        goto fail;
+    if (!(a->geo = geo_create(c->geo_paths, c->n_geo, 16384, errbuf)))
+        goto fail;
+    if (!(a->names = dpi_create(1, errbuf)))
+        goto fail;
+    if (c->model_path && load_model(a, c->model_path, errbuf) < 0)
+        goto fail;
+    if (c->db_path) {
+        if (!(a->store = store_open(c->db_path, errbuf)))
+            goto fail;
+        if (store_run_begin(a->store, c->cmdline ? c->cmdline : "", c->source ? c->source : "",
+                            wall_us(), &a->run_id) < 0) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s", store_errmsg(a->store));
+            goto fail;
+        }
+        if (a->have_model)
+            store_model_add(a->store, a->model.id, a->model.created_us, c->model_path,
+                            a->model.trained_on, a->n_feat[SIDE_SOURCE],
+                            a->sec[SIDE_SOURCE]->threshold);
+    }
+    if (c->alert_log_path && !(a->log = alert_log_open(c->alert_log_path, errbuf)))
+        goto fail;
+    return a;
+fail:
+    analyzer_destroy(a);
+    return NULL;
+}
+
+void analyzer_destroy(analyzer_t *a)
+{
+    if (!a)
+        return;
+    if (a->wake)
+        event_free(a->wake);
+    if (a->base)
+        event_base_free(a->base);
+    store_close(a->store);
+    alert_log_close(a->log);
+    rules_destroy(a->rules);
+    geo_destroy(a->geo);
+    dpi_destroy(a->names);
+    baseline_destroy(a->baseline);
+    if (a->have_model)
+        model_free(&a->model);
+    for (int s = 0; s < SIDE_COUNT; s++)
+        free(a->train[s].x);
+    free(a->prefixes);
+    free(a->prefix_idx);
+    pthread_mutex_destroy(&a->st_mu);
+    free(a);
+}
+
+/* Offers a scaled vector to a side's training reservoir. */
+static void train_offer(analyzer_t *a, int side, const float *x, bool keep_all)
+{
+    struct side_train *t = &a->train[side];
+    size_t nf = (size_t)a->n_feat[side];
+    t->seen++;
+    size_t limit = keep_all ? SIZE_MAX : RESERVOIR_MAX;
+    size_t row;
+    if (t->rows < limit) {
+        if (t->rows == t->cap) {
+            size_t ncap = t->cap ? t->cap * 2 : 1024;
+            float *nx = realloc(t->x, ncap * nf * sizeof(float));
+            if (!nx)
+                return; /* keep what we have */
+            t->x = nx;
+            t->cap = ncap;
+        }
+        row = t->rows++;
+    } else {
+        uint64_t j = rng_next(&a->rng) % t->seen;
+        if (j >= t->rows)
+            return;
+        row = (size_t)j;
+    }
+    memcpy(t->x + row * nf, x, nf * sizeof(float));
+}
+
+/* Fits every side with enough rows into a fresh model. */
+static int fit_model(analyzer_t *a, struct model *m, const char *trained_on, char *errbuf)
+{
+    memset(m, 0, sizeof(*m));
+    m->sections = calloc(SIDE_COUNT, sizeof(*m->sections));
+    if (!m->sections) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        return -1;
+    }
+    m->created_us = wall_us();
+    snprintf(m->trained_on, sizeof(m->trained_on), "%s", trained_on);
+    for (int s = 0; s < SIDE_COUNT; s++) {
+        struct side_train *t = &a->train[s];
+        if (t->rows < 8) {
+            if (s == SIDE_SOURCE) {
+                snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+                         "only %zu source vectors to train on (need at least 8): use a longer "
+                         "capture or a lower --min-pkts",
+                         t->rows);
+                model_free(m);
+                return -1;
+            }
+            continue;
+        }
+        size_t nf = (size_t)a->n_feat[s];
+        struct iforest_params p = {a->cfg.trees, a->cfg.samples, a->cfg.seed + (uint64_t)s, 1};
+        iforest_t *f = iforest_fit(t->x, t->rows, nf, &p, errbuf);
+        if (!f) {
+            model_free(m);
+            return -1;
+        }
+        double *scores = malloc(t->rows * sizeof(double));
+        struct model_section *sec = &m->sections[m->n_sections];
+        sec->feature_names = calloc(nf, sizeof(*sec->feature_names));
+        sec->scaling = calloc(nf, 1);
+        sec->train_mean = calloc(nf, sizeof(double));
+        sec->train_std = calloc(nf, sizeof(double));
+        if (!scores || !sec->feature_names || !sec->scaling || !sec->train_mean ||
+            !sec->train_std) {
+            free(scores);
+            iforest_destroy(f);
+            model_free(m);
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+            return -1;
+        }
+        m->n_sections++;
+        snprintf(sec->name, sizeof(sec->name), "%s", behaviour_side_name((enum feature_side)s));
+        sec->forest = f;
+        sec->n_features = (uint32_t)nf;
+        for (size_t i = 0; i < nf; i++) {
+            snprintf(sec->feature_names[i], sizeof(sec->feature_names[i]), "%s",
+                     a->defs[s][i].name);
+            sec->scaling[i] = a->defs[s][i].scaling;
+            double sum = 0, sq = 0;
+            for (size_t r = 0; r < t->rows; r++) {
+                double v = t->x[r * nf + i];
+                sum += v;
+                sq += v * v;
+            }
+            sec->train_mean[i] = sum / (double)t->rows;
+            double var = sq / (double)t->rows - sec->train_mean[i] * sec->train_mean[i];
+            sec->train_std[i] = var > 0 ? sqrt(var) : 0;
+        }
+        iforest_score_many(f, t->x, t->rows, scores);
+        sec->contamination = a->cfg.contamination;
+        sec->threshold =
+            a->cfg.fixed_threshold > 0
+                ? a->cfg.fixed_threshold
+                : iforest_threshold_for_contamination(scores, t->rows, a->cfg.contamination);
+        free(scores);
+    }
+    model_assign_id(m);
+    return 0;
+}
+
+static void install_model(analyzer_t *a, struct model *m, const char *why)
+{
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    if (a->have_model)
+        model_free(&a->model);
+    a->model = *m;
+    a->have_model = false;
+    if (bind_model(a, errbuf) < 0) {
+        log_error("cannot use the %s model: %s", why, errbuf);
+        model_free(&a->model);
+        return;
+    }
+    pthread_mutex_lock(&a->st_mu);
+    a->st.trainings++;
+    pthread_mutex_unlock(&a->st_mu);
+    log_info("%s model %s: source threshold %.4f on %zu vectors", why, a->model.id,
+             a->sec[SIDE_SOURCE]->threshold, a->train[SIDE_SOURCE].rows);
+    if (a->cfg.model_out) {
+        if (model_save(&a->model, a->cfg.model_out, errbuf) < 0)
+            log_error("cannot save the model: %s", errbuf);
+    }
+    if (a->store)
+        store_model_add(a->store, a->model.id, a->model.created_us,
+                        a->cfg.model_out ? a->cfg.model_out : "", a->model.trained_on,
+                        a->n_feat[SIDE_SOURCE], a->sec[SIDE_SOURCE]->threshold);
+}
+
+/* ---- per window ------------------------------------------------------------------ */
+
+struct scored {
+    int side;
+    const struct host_window *h; /* host (or prefix accumulator) */
+    struct ip_addr ip;
+    uint8_t prefix_len;
+    double raw[BEHAVIOUR_MAX_FEATURES];
+    float x[BEHAVIOUR_MAX_FEATURES];
+    double score;
+    double threshold;
+    bool over;
+    bool alert;
+    struct baseline_entry *be;
+};
+
+static void prefix_reset(analyzer_t *a, uint32_t need)
+{
+    if (need > a->prefix_cap) {
+        uint32_t cap = 1024;
+        while (cap < need)
+            cap *= 2;
+        struct prefix_acc *np = realloc(a->prefixes, cap * sizeof(*np));
+        uint32_t *ni = realloc(a->prefix_idx, cap * 2 * sizeof(*ni));
+        if (np)
+            a->prefixes = np;
+        if (ni)
+            a->prefix_idx = ni;
+        if (np && ni) {
+            a->prefix_cap = cap;
+            a->prefix_mask = cap * 2 - 1;
+        }
+    }
+    a->n_prefixes = 0;
+    if (a->prefix_idx)
+        memset(a->prefix_idx, 0, ((size_t)a->prefix_mask + 1) * sizeof(uint32_t));
+}
+
+static void prefix_add(analyzer_t *a, const struct host_window *h)
+{
+    if (!a->prefix_cap)
+        return;
+    struct ip_addr p = h->ip;
+    unsigned len = ip_addr_is_v4(&p) ? 96 + a->cfg.prefix4 : a->cfg.prefix6;
+    ip_addr_mask(&p, len);
+    uint32_t i = (uint32_t)tapir_hash(p.b, 16, a->cfg.seed) & a->prefix_mask;
+    for (;;) {
+        uint32_t r = a->prefix_idx[i];
+        if (!r)
+            break;
+        struct prefix_acc *pa = &a->prefixes[r - 1];
+        if (!memcmp(pa->acc.ip.b, p.b, 16)) {
+            behaviour_prefix_add(&pa->acc, h);
+            pa->members++;
+            return;
+        }
+        i = (i + 1) & a->prefix_mask;
+    }
+    if (a->n_prefixes >= a->prefix_cap)
+        return;
+    struct prefix_acc *pa = &a->prefixes[a->n_prefixes++];
+    memset(pa, 0, sizeof(*pa));
+    pa->acc.ip = p;
+    behaviour_prefix_add(&pa->acc, h);
+    pa->members = 1;
+    a->prefix_idx[i] = a->n_prefixes;
+}
+
+static void l7_summary(analyzer_t *a, const struct host_window *h, char *out, size_t cap)
+{
+    /* Top protocols by flows, most first. */
+    int order[HOST_L7_SLOTS];
+    int n = 0;
+    for (int i = 0; i < HOST_L7_SLOTS; i++)
+        if (h->l7_flows[i])
+            order[n++] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && h->l7_flows[order[j]] > h->l7_flows[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    out[0] = '\0';
+    size_t used = 0;
+    for (int i = 0; i < n && i < 3; i++) {
+        const char *name = dpi_id_name(a->names, h->l7_proto[order[i]]);
+        int w = snprintf(out + used, cap - used, "%s%s", used ? "," : "", name ? name : "?");
+        if (w < 0 || (size_t)w >= cap - used)
+            break;
+        used += (size_t)w;
+    }
+}
+
+static void fill_alert(analyzer_t *a, const struct window *w, struct scored *sc, struct alert *al,
+                       double *contrib)
+{
+    memset(al, 0, sizeof(*al));
+    al->timestamp_us = w->end_us;
+    al->event_type = "anomaly";
+    al->ip = sc->ip;
+    al->prefix_len = sc->prefix_len;
+    al->side = sc->side == SIDE_SOURCE        ? ALERT_SIDE_SOURCE
+               : sc->side == SIDE_DESTINATION ? ALERT_SIDE_DESTINATION
+                                              : ALERT_SIDE_PREFIX;
+    al->score = sc->score;
+    al->threshold = sc->threshold;
+    al->window_start_us = w->start_us;
+    al->window_end_us = w->end_us;
+    int nf = a->n_feat[sc->side];
+    iforest_explain(a->sec[sc->side]->forest, sc->x, contrib);
+    bool used[BEHAVIOUR_MAX_FEATURES] = {false};
+    for (int k = 0; k < ALERT_TOP_FEATURES; k++) {
+        int best = -1;
+        for (int i = 0; i < nf; i++)
+            if (!used[i] && contrib[i] > 0 && (best < 0 || contrib[i] > contrib[best]))
+                best = i;
+        if (best < 0)
+            break;
+        used[best] = true;
+        struct alert_feature *af = &al->top[al->n_top++];
+        snprintf(af->name, sizeof(af->name), "%s", a->defs[sc->side][best].name);
+        af->value = sc->raw[best];
+        af->contribution = contrib[best];
+        int bidx = sc->side == SIDE_DESTINATION ? a->n_feat[SIDE_SOURCE] + best : best;
+        af->baseline = sc->be && sc->be->n && bidx < BASELINE_FEATURES ? sc->be->mean[bidx] : 0;
+    }
+    geo_lookup(a->geo, &sc->ip, &al->geo);
+    if (sc->side != SIDE_DESTINATION)
+        l7_summary(a, sc->h, al->l7, sizeof(al->l7));
+    snprintf(al->model_id, sizeof(al->model_id), "%s", a->model.id);
+    al->n_features = nf;
+    al->features = sc->raw;
+    al->feature_names = a->names_tab[sc->side];
+}
+
+static void print_alert(const struct alert *al)
+{
+    char ip[64];
+    ip_addr_str(&al->ip, ip, sizeof(ip));
+    char buf[512];
+    int n = snprintf(buf, sizeof(buf), "ALERT %s %s", alert_side_name(al->side), ip);
+    if (al->side == ALERT_SIDE_PREFIX)
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "/%u",
+                      ip_addr_is_v4(&al->ip) ? al->prefix_len - 96u : al->prefix_len);
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n, " score %.3f (threshold %.3f)", al->score,
+                  al->threshold);
+    if (al->geo.country[0])
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, " %s", al->geo.country);
+    for (int i = 0; i < al->n_top && n < (int)sizeof(buf) - 64; i++)
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s %s=%.4g (usual %.4g)",
+                      i ? "," : " why:", al->top[i].name, al->top[i].value, al->top[i].baseline);
+    printf("%s\n", buf);
+    fflush(stdout);
+}
+
+static void score_one(analyzer_t *a, const struct window *w, struct scored *sc)
+{
+    const struct model_section *sec = a->sec[sc->side];
+    int nf = a->n_feat[sc->side];
+    behaviour_scale(sc->raw, sec->scaling, nf, sc->x);
+    sc->score = iforest_score(sec->forest, sc->x);
+    sc->threshold = sec->threshold;
+    double t;
+    if (rules_threshold(a->rules, &sc->ip, &t))
+        sc->threshold = t;
+    sc->over = sc->score >= sc->threshold;
+    int hits = baseline_persist(sc->be, sc->side, w->seq, sc->over, (int)a->cfg.persist_n);
+    sc->alert = sc->over && hits >= (int)a->cfg.persist_k;
+    if (sc->alert && rules_allowed(a->rules, &sc->ip))
+        sc->alert = false;
+    if (sc->over && !sc->alert) {
+        pthread_mutex_lock(&a->st_mu);
+        a->st.suppressed++;
+        pthread_mutex_unlock(&a->st_mu);
+    }
+    if (a->cfg.scores_csv) {
+        char ip[64];
+        ip_addr_str(&sc->ip, ip, sizeof(ip));
+        fprintf(a->cfg.scores_csv, "%" PRIu64 ",%" PRIu64 ",%s,%s,%.6f,%.6f,%d,%d\n",
+                w->start_us / 1000000, w->end_us / 1000000, ip,
+                behaviour_side_name((enum feature_side)sc->side), sc->score, sc->threshold,
+                sc->over, sc->alert);
+    }
+}
+
+static void write_hosts_csv(analyzer_t *a, const struct window *w)
+{
+    FILE *f = a->cfg.hosts_csv;
+    for (uint32_t i = 0; i < w->n_hosts; i++) {
+        const struct host_window *h = &w->hosts[i];
+        char ip[64];
+        ip_addr_str(&h->ip, ip, sizeof(ip));
+        fprintf(f,
+                "%" PRIu64 ",%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%u,%u,%u,%u,%u,"
+                "%u,%u\n",
+                w->start_us / 1000000, ip, h->pkts_sent, h->bytes_sent, h->pkts_recv, h->bytes_recv,
+                h->flows_started, h->flows_in, h->tcp_started, h->tcp_answered, h->l7_known,
+                h->l7_unknown, h->dns_queries);
+    }
+}
+
+static void process_window(analyzer_t *a, struct window *w)
+{
+    bool scoring = a->have_model && !a->cfg.train_only;
+    bool warmup = !a->cfg.train_only && !a->have_model && !a->cfg.model_path;
+    if (a->cfg.hosts_csv)
+        write_hosts_csv(a, w);
+
+    int dev_n;
+    int dev_first = behaviour_source_dev_first(&dev_n);
+    size_t n_scored = 0, n_alerts = 0, below = 0;
+    struct alert al;
+    double contrib[BEHAVIOUR_MAX_FEATURES];
+    struct scored *sc = malloc(sizeof(*sc));
+    if (!sc) {
+        log_error("out of memory analysing a window");
+        return;
+    }
+    bool in_tx = false;
+    if (a->store && scoring) {
+        if (store_window_begin(a->store) < 0)
+            log_error("store: %s", store_errmsg(a->store));
+        else
+            in_tx = true;
+    }
+    /* Alerts of this window, logged after the commit. */
+    size_t pend_n = 0, pend_cap = 0;
+    struct alert *pend = NULL;
+    double *pend_raw = NULL;
+
+    prefix_reset(a, w->n_hosts);
+    for (int pass = 0; pass < 3; pass++) {
+        uint32_t n = pass < 2 ? w->n_hosts : a->n_prefixes;
+        for (uint32_t i = 0; i < n; i++) {
+            int side = pass;
+            const struct host_window *h;
+            memset(sc, 0, offsetof(struct scored, raw));
+            if (pass < 2) {
+                h = &w->hosts[i];
+                sc->ip = h->ip;
+                sc->prefix_len = 128;
+                sc->be = baseline_get(a->baseline, &h->ip, w->seq);
+            } else {
+                if (a->prefixes[i].members < 2)
+                    continue;
+                h = &a->prefixes[i].acc;
+                sc->ip = h->ip;
+                sc->prefix_len =
+                    (uint8_t)(ip_addr_is_v4(&h->ip) ? 96 + a->cfg.prefix4 : a->cfg.prefix6);
+                struct ip_addr key = h->ip; /* prefix persistence keyed by its base */
+                sc->be = baseline_get(a->baseline, &key, w->seq);
+            }
+            sc->side = side;
+            sc->h = h;
+            if (side == SIDE_SOURCE) {
+                if (h->pkts_sent == 0)
+                    continue;
+                prefix_add(a, h);
+                behaviour_source(h, sc->raw);
+                for (int k = 0; k < dev_n; k++) {
+                    int b = behaviour_source_dev_base(k);
+                    sc->raw[dev_first + k] = baseline_deviation(sc->be, b, sc->raw[b]);
+                }
+                if (h->pkts_sent < a->cfg.min_pkts) {
+                    below++;
+                    continue;
+                }
+            } else if (side == SIDE_DESTINATION) {
+                if (h->pkts_recv < a->cfg.min_pkts || h->flows_in == 0)
+                    continue;
+                behaviour_destination(h, sc->raw);
+            } else {
+                if (h->pkts_sent < a->cfg.min_pkts)
+                    continue;
+                behaviour_source(h, sc->raw); /* prefix: the first N_PREFIX features */
+            }
+            pthread_mutex_lock(&a->st_mu);
+            a->st.vectors++;
+            pthread_mutex_unlock(&a->st_mu);
+            int nf = a->n_feat[side];
+            if (!scoring || !a->sec[side]) {
+                if (a->cfg.train_only || warmup || a->cfg.retrain_every) {
+                    uint8_t scl[BEHAVIOUR_MAX_FEATURES];
+                    for (int k = 0; k < nf; k++)
+                        scl[k] = a->defs[side][k].scaling;
+                    behaviour_scale(sc->raw, scl, nf, sc->x);
+                    train_offer(a, side, sc->x, a->cfg.train_only || warmup);
+                }
+            } else {
+                score_one(a, w, sc);
+                n_scored++;
+                if (!sc->over && a->cfg.retrain_every)
+                    train_offer(a, side, sc->x, false);
+                if (sc->alert) {
+                    fill_alert(a, w, sc, &al, contrib);
+                    if (a->store && in_tx) {
+                        store_window_add(a->store, a->run_id, &al);
+                        if (store_alert_add(a->store, a->run_id, &al) < 0)
+                            log_error("store: %s", store_errmsg(a->store));
+                    }
+                    if (pend_n == pend_cap) {
+                        size_t nc = pend_cap ? pend_cap * 2 : 16;
+                        struct alert *np = realloc(pend, nc * sizeof(*np));
+                        double *nr =
+                            realloc(pend_raw, nc * BEHAVIOUR_MAX_FEATURES * sizeof(double));
+                        if (np)
+                            pend = np;
+                        if (nr)
+                            pend_raw = nr;
+                        if (np && nr)
+                            pend_cap = nc;
+                    }
+                    if (pend_n < pend_cap) {
+                        memcpy(pend_raw + pend_n * BEHAVIOUR_MAX_FEATURES, sc->raw,
+                               sizeof(sc->raw));
+                        pend[pend_n] = al;
+                        pend[pend_n].features = pend_raw + pend_n * BEHAVIOUR_MAX_FEATURES;
+                        pend_n++;
+                    }
+                    n_alerts++;
+                }
+            }
+            if (a->store && in_tx && side == SIDE_SOURCE) {
+                struct geo_info gi;
+                geo_lookup(a->geo, &sc->ip, &gi);
+                store_host_seen(a->store, &sc->ip, w->start_us, w->end_us, &gi,
+                                scoring && a->sec[side] ? sc->score : -1);
+            }
+            /* Baselines learn from windows that were not over threshold. */
+            if (pass < 2 && !sc->over)
+                baseline_update(a->baseline, sc->be,
+                                side == SIDE_SOURCE ? 0 : a->n_feat[SIDE_SOURCE], sc->raw,
+                                side == SIDE_SOURCE ? dev_first : nf);
+        }
+        if (pass == 1)
+            for (uint32_t i = 0; i < w->n_hosts; i++) {
+                struct baseline_entry *e = baseline_get(a->baseline, &w->hosts[i].ip, w->seq);
+                e->n++;
+            }
+    }
+    if (in_tx && store_window_commit(a->store) < 0) {
+        log_error("store: window not saved: %s", store_errmsg(a->store));
+        pthread_mutex_lock(&a->st_mu);
+        a->st.store_errors++;
+        pthread_mutex_unlock(&a->st_mu);
+    }
+    for (size_t i = 0; i < pend_n; i++) {
+        if (a->log && alert_log_write(a->log, &pend[i]) < 0) {
+            pthread_mutex_lock(&a->st_mu);
+            a->st.log_errors++;
+            pthread_mutex_unlock(&a->st_mu);
+        }
+        if (a->cfg.print_alerts)
+            print_alert(&pend[i]);
+    }
+    free(pend);
+    free(pend_raw);
+    free(sc);
+    a->windows_seen++;
+    pthread_mutex_lock(&a->st_mu);
+    a->st.windows++;
+    a->st.scored += n_scored;
+    a->st.alerts += n_alerts;
+    a->st.below_min += below;
+    pthread_mutex_unlock(&a->st_mu);
+
+    if (warmup && a->windows_seen >= a->cfg.warmup_windows) {
+        struct model m;
+        char errbuf[TAPIR_ERRBUF_SIZE];
+        char on[128];
+        snprintf(on, sizeof(on), "warm-up: first %" PRIu64 " windows", a->windows_seen);
+        if (fit_model(a, &m, on, errbuf) == 0)
+            install_model(a, &m, "warm-up");
+        else
+            log_warn("warm-up training postponed: %s", errbuf);
+        if (a->have_model && !a->cfg.retrain_every)
+            for (int s = 0; s < SIDE_COUNT; s++) {
+                free(a->train[s].x);
+                memset(&a->train[s], 0, sizeof(a->train[s]));
+            }
+    } else if (scoring && a->cfg.retrain_every && a->windows_seen % a->cfg.retrain_every == 0) {
+        struct model m;
+        char errbuf[TAPIR_ERRBUF_SIZE];
+        if (fit_model(a, &m, "rolling retrain on recent unflagged windows", errbuf) == 0)
+            install_model(a, &m, "retrained");
+        else
+            log_warn("retraining skipped: %s", errbuf);
+    }
+}
+
+static void do_reload(analyzer_t *a)
+{
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    if (a->log && alert_log_reopen(a->log) < 0)
+        log_error("alert log: %s", alert_log_errmsg(a->log));
+    if (a->cfg.allowlist_path) {
+        rules_t *r = rules_create();
+        if (r && rules_load_file(r, RULES_ALLOW, a->cfg.allowlist_path, false, errbuf) == 0) {
+            rules_destroy(a->rules);
+            a->rules = r;
+        } else {
+            log_error("rules not reloaded (old rules kept): %s", errbuf);
+            rules_destroy(r);
+        }
+    }
+    if (a->cfg.model_path) {
+        if (load_model(a, a->cfg.model_path, errbuf) < 0)
+            log_error("model not reloaded (old model kept): %s", errbuf);
+    }
+    log_info("reloaded");
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    analyzer_t *a = arg;
+    if (atomic_exchange(&a->reload, 0))
+        do_reload(a);
+    for (;;) {
+        bool closed = false;
+        struct window *w = wqueue_pop(a->q, &closed);
+        if (!w) {
+            if (closed)
+                event_base_loopbreak(a->base);
+            return;
+        }
+        process_window(a, w);
+        wqueue_release(a->q, w);
+    }
+}
+
+static void notify(void *arg)
+{
+    analyzer_t *a = arg;
+    event_active(a->wake, EV_READ, 0);
+}
+
+static void *thread_main(void *arg)
+{
+    analyzer_t *a = arg;
+    event_base_dispatch(a->base);
+    return NULL;
+}
+
+int analyzer_start(analyzer_t *a, char *errbuf)
+{
+    static int threads_on;
+    if (!threads_on) {
+        evthread_use_pthreads();
+        threads_on = 1;
+    }
+    a->base = event_base_new();
+    if (!a->base) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot create the event loop");
+        return -1;
+    }
+    a->wake = event_new(a->base, -1, EV_PERSIST | EV_READ, on_wake, a);
+    if (!a->wake || event_add(a->wake, NULL) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot create the wake-up event");
+        return -1;
+    }
+    wqueue_set_notify(a->q, notify, a);
+    if (pthread_create(&a->thread, NULL, thread_main, a) != 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot start the analyzer thread");
+        return -1;
+    }
+    a->started = true;
+    return 0;
+}
+
+void analyzer_join(analyzer_t *a)
+{
+    if (!a->started)
+        return;
+    pthread_join(a->thread, NULL);
+    a->started = false;
+}
+
+void analyzer_request_reload(analyzer_t *a)
+{
+    atomic_store(&a->reload, 1);
+    if (a->wake)
+        event_active(a->wake, EV_READ, 0);
+}
+
+void analyzer_get_stats(analyzer_t *a, struct analyzer_stats *st)
+{
+    pthread_mutex_lock(&a->st_mu);
+    *st = a->st;
+    pthread_mutex_unlock(&a->st_mu);
+}
+
+int analyzer_train_save(analyzer_t *a, const char *path, char *errbuf)
+{
+    struct model m;
+    char on[128];
+    snprintf(on, sizeof(on), "%s", a->cfg.source ? a->cfg.source : "baseline capture");
+    if (fit_model(a, &m, on, errbuf) < 0)
+        return -1;
+    int r = model_save(&m, path, errbuf);
+    if (r == 0)
+        log_info("model %s: %zu source, %zu destination, %zu prefix vectors; source threshold "
+                 "%.4f",
+                 m.id, a->train[SIDE_SOURCE].rows, a->train[SIDE_DESTINATION].rows,
+                 a->train[SIDE_PREFIX].rows, m.sections[0].threshold);
+    model_free(&m);
+    return r;
+}
+
+void analyzer_finish_run(analyzer_t *a, uint64_t packets, uint64_t bytes, int exit_status)
+{
+    if (!a->store)
+        return;
+    if (store_run_end(a->store, a->run_id, wall_us(), packets, bytes, a->st.windows, a->st.alerts,
+                      exit_status) < 0)
+        log_error("store: %s", store_errmsg(a->store));
+}

@@ -1,0 +1,126 @@
+/*
+ * baseline.c — per-IP EWMA baselines in a fixed table.
+ *
+ * Open addressing with a bounded probe; when the probe finds no free slot, the entry
+ * least recently seen among the probed ones is forgotten. So memory is fixed (capacity x
+ * ~380 bytes) and a flood of one-off spoofed IPs can only push out IPs idle longer than
+ * they are. The variance is the exponentially weighted one (West 1979), on log1p values,
+ * so a host's deviation is in "orders of magnitude it usually varies by".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baseline.h"
+
+#define BASELINE_PROBE 16
+
+struct baseline {
+    struct baseline_entry *e;
+    uint8_t *used;
+    uint32_t mask;
+    double alpha;
+    uint64_t seed;
+};
+
+baseline_t *baseline_create(uint32_t capacity, double alpha, uint64_t seed, char *errbuf)
+{
+    baseline_t *b = calloc(1, sizeof(*b));
+    uint32_t n = 64;
+    while (n < capacity && n < (1u << 26))
+        n <<= 1;
+    if (b) {
+        b->e = calloc(n, sizeof(*b->e));
+        b->used = calloc(n, 1);
+    }
+    if (!b || !b->e || !b->used) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate baselines for %u IPs", n);
+        baseline_destroy(b);
+        return NULL;
+    }
+    b->mask = n - 1;
+    b->alpha = alpha;
+    b->seed = seed;
+    return b;
+}
+
+void baseline_destroy(baseline_t *b)
+{
+    if (!b)
+        return;
+    free(b->e);
+    free(b->used);
+    free(b);
+}
+
+void baseline_clear(baseline_t *b)
+{
+    memset(b->used, 0, (size_t)b->mask + 1);
+}
+
+struct baseline_entry *baseline_get(baseline_t *b, const struct ip_addr *ip, uint64_t seq)
+{
+    uint32_t i = (uint32_t)tapir_hash(ip->b, 16, b->seed) & b->mask;
+    uint32_t victim = i;
+    for (uint32_t n = 0; n < BASELINE_PROBE; n++, i = (i + 1) & b->mask) {
+        if (!b->used[i]) {
+            victim = i;
+            break;
+        }
+        if (!memcmp(b->e[i].ip.b, ip->b, 16)) {
+            b->e[i].last_seq = seq;
+            return &b->e[i];
+        }
+        if (b->e[i].last_seq < b->e[victim].last_seq)
+            victim = i;
+    }
+    struct baseline_entry *e = &b->e[victim];
+    memset(e, 0, sizeof(*e));
+    e->ip = *ip;
+    e->last_seq = seq;
+    b->used[victim] = 1;
+    return e;
+}
+
+void baseline_update(baseline_t *b, struct baseline_entry *e, int first, const double *raw, int n)
+{
+    /* The first windows weigh more, so a new host's baseline forms quickly. */
+    double a = e->n < 1 / b->alpha ? 1.0 / (e->n + 1) : b->alpha;
+    for (int i = 0; i < n && first + i < BASELINE_FEATURES; i++) {
+        int k = first + i;
+        double x = isfinite(raw[i]) ? raw[i] : 0;
+        double lx = log1p(x > 0 ? x : 0);
+        if (e->n == 0) {
+            e->mean[k] = (float)x;
+            e->lmean[k] = (float)lx;
+            e->lvar[k] = 0;
+            continue;
+        }
+        double d = lx - e->lmean[k];
+        e->mean[k] = (float)(e->mean[k] + a * (x - e->mean[k]));
+        e->lmean[k] = (float)(e->lmean[k] + a * d);
+        e->lvar[k] = (float)((1 - a) * (e->lvar[k] + a * d * d));
+    }
+}
+
+double baseline_deviation(const struct baseline_entry *e, int i, double x)
+{
+    if (e->n < 3 || i < 0 || i >= BASELINE_FEATURES)
+        return 0;
+    double lx = log1p(x > 0 ? x : 0);
+    /* A floor of 0.5 on the sd: a host that never varied is not infinitely surprised. */
+    double sd = sqrt(e->lvar[i] + 0.25);
+    double z = (lx - e->lmean[i]) / sd;
+    return z > 8 ? 8 : z < -8 ? -8 : z;
+}
+
+int baseline_persist(struct baseline_entry *e, int side, uint64_t seq, bool over, int n)
+{
+    (void)seq;
+    e->over[side] = (uint16_t)((e->over[side] << 1) | (over ? 1 : 0));
+    if (n > 16)
+        n = 16;
+    uint16_t mask = (uint16_t)(n >= 16 ? 0xffff : (1u << n) - 1);
+    return __builtin_popcount(e->over[side] & mask);
+}

@@ -1,0 +1,262 @@
+/*
+ * behaviour.c — named behaviour features per side, computed from raw window counts.
+ *
+ * Counts, bytes and distinct counts are heavy-tailed over hosts (a busy server and a
+ * quiet laptop differ by 10^5), so the forest sees them as log1p: splits drawn uniformly
+ * between min and max then fall across the range of ordinary hosts instead of all
+ * landing in the one empty decade between the busiest hosts. Shares and entropies are
+ * already bounded and stay raw. The comparison that chose this is in docs/scaling.md.
+ *
+ * Source vectors also carry deviations from the host's own baseline (EWMA of its past
+ * windows, log scale, in standard deviations) for the features where "unusual for this
+ * host" matters most; the analyzer fills those, since the baseline is its state.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "behaviour.h"
+
+/* Source side. Keep the deviation block last (behaviour_source_dev_first). */
+static const struct feature_def source_defs[] = {
+    {"pkts_sent", "packets", SCALE_LOG, "volume sent: floods, scans"},
+    {"bytes_sent", "bytes", SCALE_LOG, "volume sent: exfiltration, floods"},
+    {"bytes_recv", "bytes", SCALE_LOG, "bytes received on flows it started"},
+    {"flows_started", "flows", SCALE_LOG, "connection rate: scans, brute force"},
+    {"dst_ips", "IPs", SCALE_LOG, "distinct destinations: horizontal scans, worms"},
+    {"dst_ports", "ports", SCALE_LOG, "distinct destination ports: vertical scans"},
+    {"l7_protocols", "protocols", SCALE_RAW, "distinct L7 protocols (nDPI)"},
+    {"l7_unknown_share", "ratio", SCALE_RATIO, "share of classified flows nDPI could not name"},
+    {"flow_duration_mean", "s", SCALE_LOG, "mean duration of flows that ended"},
+    {"flow_duration_max", "s", SCALE_LOG, "longest flow that ended: exfiltration, tunnels"},
+    {"tcp_unanswered_share", "ratio", SCALE_RATIO, "SYNs never answered: scans of filtered ports"},
+    {"tcp_reset_share", "ratio", SCALE_RATIO, "TCP flows reset: scans of closed ports"},
+    {"icmp_share", "ratio", SCALE_RATIO, "ICMP share of packets sent: ICMP floods, sweeps"},
+    {"mean_pkt_size", "bytes", SCALE_LOG, "mean IP packet size sent"},
+    {"dst_port_entropy", "bits", SCALE_RAW, "spread over destination ports"},
+    {"dst_countries", "countries", SCALE_RAW, "distinct destination countries (geo db)"},
+    {"dst_asns", "ASNs", SCALE_LOG, "distinct destination ASNs (geo db)"},
+    {"dns_queries", "queries", SCALE_LOG, "DNS queries sent: tunnelling, DGA"},
+    {"dns_qname_mean", "bytes", SCALE_RAW, "mean DNS query name length: tunnelling"},
+    {"beacon_regularity", "0..1", SCALE_RAW, "1/(1+CV) of gaps between flow starts: C2"},
+    {"upload_ratio", "ratio", SCALE_RATIO, "sent / (sent + received): exfiltration"},
+    {"udp_share", "ratio", SCALE_RATIO, "UDP share of flows started: UDP scans"},
+    {"dev_bytes_sent", "sigma", SCALE_RAW, "bytes sent vs the host's own baseline"},
+    {"dev_flows_started", "sigma", SCALE_RAW, "flows started vs the host's own baseline"},
+    {"dev_dst_ips", "sigma", SCALE_RAW, "destinations vs the host's own baseline"},
+    {"dev_dst_ports", "sigma", SCALE_RAW, "destination ports vs the host's own baseline"},
+};
+#define N_SOURCE      ((int)(sizeof(source_defs) / sizeof(source_defs[0])))
+#define SRC_DEV_FIRST 22
+static const int dev_base[] = {1, 3, 4, 5}; /* bytes_sent, flows_started, dst_ips, ports */
+
+static const struct feature_def dest_defs[] = {
+    {"pkts_recv", "packets", SCALE_LOG, "volume received: floods"},
+    {"bytes_recv", "bytes", SCALE_LOG, "bytes received: floods, amplification"},
+    {"flows_in", "flows", SCALE_LOG, "flows others started towards it"},
+    {"src_ips", "IPs", SCALE_LOG, "distinct sources: distributed or spoofed floods"},
+    {"src_ports", "ports", SCALE_LOG, "distinct source ports"},
+    {"syn_in", "flows", SCALE_LOG, "TCP SYNs received"},
+    {"syn_unanswered_share", "ratio", SCALE_RATIO, "SYNs it never answered: SYN floods"},
+    {"udp_unsolicited_share", "ratio", SCALE_RATIO, "UDP 'responses' it never asked for"},
+    {"icmp_share_in", "ratio", SCALE_RATIO, "ICMP share of packets received"},
+    {"mean_pkt_size_in", "bytes", SCALE_LOG, "mean IP packet size received"},
+    {"pkts_per_src", "packets", SCALE_LOG, "packets per distinct source"},
+};
+#define N_DEST ((int)(sizeof(dest_defs) / sizeof(dest_defs[0])))
+
+/* Prefix side: the source features without the per-host baseline block. */
+#define N_PREFIX SRC_DEV_FIRST
+
+const struct feature_def *behaviour_defs(enum feature_side side, int *n)
+{
+    switch (side) {
+    case SIDE_SOURCE:
+        *n = N_SOURCE;
+        return source_defs;
+    case SIDE_DESTINATION:
+        *n = N_DEST;
+        return dest_defs;
+    case SIDE_PREFIX:
+    default:
+        *n = N_PREFIX;
+        return source_defs;
+    }
+}
+
+const char *behaviour_side_name(enum feature_side side)
+{
+    static const char *const names[] = {"source", "destination", "prefix"};
+    return (unsigned)side < SIDE_COUNT ? names[side] : "source";
+}
+
+int behaviour_source_dev_first(int *count)
+{
+    *count = N_SOURCE - SRC_DEV_FIRST;
+    return SRC_DEV_FIRST;
+}
+
+int behaviour_source_dev_base(int k)
+{
+    return dev_base[k];
+}
+
+static double ratio(double a, double b)
+{
+    return b > 0 ? a / b : 0.0;
+}
+
+static double port_entropy(const uint16_t *hist)
+{
+    double total = 0, h = 0;
+    for (int i = 0; i < HOST_PORT_BUCKETS; i++)
+        total += hist[i];
+    if (total <= 0)
+        return 0;
+    for (int i = 0; i < HOST_PORT_BUCKETS; i++) {
+        if (!hist[i])
+            continue;
+        double p = hist[i] / total;
+        h -= p * log2(p);
+    }
+    return h;
+}
+
+void behaviour_source(const struct host_window *h, double *o)
+{
+    int k = 0;
+    double classified = (double)h->l7_known + h->l7_unknown;
+    int l7 = 0;
+    for (int i = 0; i < HOST_L7_SLOTS; i++)
+        if (h->l7_flows[i])
+            l7++;
+    if (h->l7_other)
+        l7++;
+    o[k++] = (double)h->pkts_sent;
+    o[k++] = (double)h->bytes_sent;
+    o[k++] = (double)h->resp_bytes;
+    o[k++] = h->flows_started;
+    o[k++] = h->flows_started ? hll_count(&h->dst_ips) : 0;
+    o[k++] = h->flows_started ? hll_count(&h->dst_ports) : 0;
+    o[k++] = l7;
+    o[k++] = ratio(h->l7_unknown, classified);
+    o[k++] = ratio((double)h->dur_sum_ms / 1000.0, h->flows_ended);
+    o[k++] = h->dur_max_ms / 1000.0;
+    o[k++] = h->tcp_started > h->tcp_answered
+                 ? ratio(h->tcp_started - h->tcp_answered, h->tcp_started)
+                 : 0;
+    o[k++] = ratio(h->tcp_reset, h->tcp_started);
+    o[k++] = ratio(h->icmp_pkts_sent, (double)h->pkts_sent);
+    o[k++] = ratio((double)h->bytes_sent, (double)h->pkts_sent);
+    o[k++] = port_entropy(h->port_hist);
+    o[k++] = h->n_countries + (h->countries_other ? 1 : 0);
+    o[k++] = h->flows_started ? hll_count(&h->dst_asns) : 0;
+    o[k++] = h->dns_queries;
+    o[k++] = ratio(h->dns_qname_sum, h->dns_queries);
+    double reg = 0;
+    if (h->gap_n >= 3 && h->gap_mean_s > 0) {
+        double sd = sqrt(h->gap_m2 / h->gap_n);
+        reg = 1.0 / (1.0 + sd / h->gap_mean_s);
+    }
+    o[k++] = reg;
+    o[k++] = ratio((double)h->bytes_sent, (double)h->bytes_sent + (double)h->resp_bytes);
+    o[k++] = ratio(h->udp_started, h->flows_started);
+    for (; k < N_SOURCE; k++)
+        o[k] = 0;
+}
+
+void behaviour_destination(const struct host_window *h, double *o)
+{
+    int k = 0;
+    double srcs = h->flows_in ? hll_count(&h->src_ips) : 0;
+    o[k++] = (double)h->pkts_recv;
+    o[k++] = (double)h->bytes_recv;
+    o[k++] = h->flows_in;
+    o[k++] = srcs;
+    o[k++] = h->flows_in ? hll_count(&h->src_ports) : 0;
+    o[k++] = h->syn_in;
+    o[k++] = h->syn_in > h->synack_out ? ratio(h->syn_in - h->synack_out, h->syn_in) : 0;
+    o[k++] = ratio(h->udp_unsolicited, h->flows_in);
+    o[k++] = ratio(h->icmp_pkts_recv, (double)h->pkts_recv);
+    o[k++] = ratio((double)h->bytes_recv, (double)h->pkts_recv);
+    o[k++] = srcs > 0 ? (double)h->pkts_recv / srcs : (double)h->pkts_recv;
+}
+
+static void add_u32(uint32_t *a, uint32_t b)
+{
+    *a = *a + b < *a ? UINT32_MAX : *a + b;
+}
+
+void behaviour_prefix_add(struct host_window *acc, const struct host_window *h)
+{
+    acc->pkts_sent += h->pkts_sent;
+    acc->bytes_sent += h->bytes_sent;
+    acc->resp_bytes += h->resp_bytes;
+    add_u32(&acc->flows_started, h->flows_started);
+    add_u32(&acc->tcp_started, h->tcp_started);
+    add_u32(&acc->tcp_answered, h->tcp_answered);
+    add_u32(&acc->tcp_reset, h->tcp_reset);
+    add_u32(&acc->udp_started, h->udp_started);
+    add_u32(&acc->icmp_pkts_sent, h->icmp_pkts_sent);
+    add_u32(&acc->flows_ended, h->flows_ended);
+    acc->dur_sum_ms += h->dur_sum_ms;
+    if (h->dur_max_ms > acc->dur_max_ms)
+        acc->dur_max_ms = h->dur_max_ms;
+    add_u32(&acc->l7_known, h->l7_known);
+    add_u32(&acc->l7_unknown, h->l7_unknown);
+    for (int i = 0; i < HOST_L7_SLOTS; i++) {
+        if (!h->l7_flows[i])
+            continue;
+        int j = 0;
+        for (; j < HOST_L7_SLOTS; j++)
+            if (!acc->l7_flows[j] || acc->l7_proto[j] == h->l7_proto[i])
+                break;
+        if (j == HOST_L7_SLOTS) {
+            add_u32(&acc->l7_other, h->l7_flows[i]);
+            continue;
+        }
+        acc->l7_proto[j] = h->l7_proto[i];
+        add_u32(&acc->l7_flows[j], h->l7_flows[i]);
+    }
+    add_u32(&acc->l7_other, h->l7_other);
+    add_u32(&acc->dns_queries, h->dns_queries);
+    add_u32(&acc->dns_qname_sum, h->dns_qname_sum);
+    if (h->dns_qname_max > acc->dns_qname_max)
+        acc->dns_qname_max = h->dns_qname_max;
+    for (uint16_t i = 0; i < h->n_countries; i++) {
+        uint16_t j = 0;
+        for (; j < acc->n_countries; j++)
+            if (acc->countries[j] == h->countries[i])
+                break;
+        if (j == acc->n_countries) {
+            if (acc->n_countries < HOST_COUNTRY_SLOTS)
+                acc->countries[acc->n_countries++] = h->countries[i];
+            else
+                acc->countries_other++;
+        }
+    }
+    /* Timing regularity does not sum across hosts: keep the most regular member's. */
+    if (h->gap_n >= 3 && (acc->gap_n < 3 || h->gap_m2 / h->gap_n < acc->gap_m2 / acc->gap_n)) {
+        acc->gap_n = h->gap_n;
+        acc->gap_mean_s = h->gap_mean_s;
+        acc->gap_m2 = h->gap_m2;
+    }
+    for (int i = 0; i < HOST_PORT_BUCKETS; i++)
+        acc->port_hist[i] = (uint16_t)(acc->port_hist[i] + h->port_hist[i] < acc->port_hist[i]
+                                           ? UINT16_MAX
+                                           : acc->port_hist[i] + h->port_hist[i]);
+    hll_merge(&acc->dst_ips, &h->dst_ips);
+    hll_merge(&acc->dst_ports, &h->dst_ports);
+    hll_merge(&acc->dst_asns, &h->dst_asns);
+}
+
+void behaviour_scale(const double *raw, const uint8_t *scaling, int n, float *out)
+{
+    for (int i = 0; i < n; i++) {
+        double v = raw[i];
+        if (!isfinite(v))
+            v = 0;
+        if (scaling[i] == SCALE_LOG)
+            v = log1p(v > 0 ? v : 0);
+        out[i] = (float)v;
+    }
+}

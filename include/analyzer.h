@@ -1,0 +1,76 @@
+/*
+ * analyzer.h — the analyzer thread: closed windows in; behaviour vectors, scores,
+ * alerts, SQLite rows, alert-log lines and blocklists out. It owns the libevent base,
+ * the model, the store and every output; nothing of it is touched by the capture thread
+ * except through the window queue.
+ */
+#ifndef TAPIR_ANALYZER_H
+#define TAPIR_ANALYZER_H
+
+#include <stdio.h>
+
+#include "behaviour.h"
+#include "wqueue.h"
+
+struct analyzer_config {
+    const char *db_path;           /* SQLite file, or NULL for none */
+    const char *alert_log_path;    /* JSON lines, or NULL */
+    const char *model_path;        /* trained model, or NULL: warm up on the first windows */
+    const char *model_out;         /* where a warm-up / retrained model is saved, or NULL */
+    const char *allowlist_path;    /* CIDRs never flagged, or NULL */
+    const char *geo_note;          /* unused placeholder for geo on alerts */
+    uint32_t warmup_windows;       /* windows to train on without --model (default 10) */
+    uint32_t retrain_every;        /* retrain every R windows on recent unflagged vectors, 0 off */
+    double contamination;          /* training-score quantile for the threshold */
+    double fixed_threshold;        /* > 0: use this score instead */
+    uint32_t min_pkts;             /* minimum activity to be scored */
+    uint32_t persist_k, persist_n; /* flag after k of the last n windows over threshold */
+    uint32_t prefix4, prefix6;     /* prefix lengths for the prefix side (24, 64) */
+    uint32_t trees, samples;       /* forest size for warm-up / retrain */
+    uint64_t seed;
+    FILE *hosts_csv;              /* every host's raw window counts, or NULL; borrowed */
+    FILE *scores_csv;             /* every scored vector's score, or NULL; borrowed */
+    bool print_alerts;            /* one line per alert on stdout */
+    const char *cmdline;          /* for the runs table */
+    const char *source;           /* interface or files, for the runs table */
+    const char *const *geo_paths; /* to geolocate alerted IPs (own cache) */
+    int n_geo;
+    bool train_only; /* collect vectors for `tapir train`, no scoring */
+};
+
+void analyzer_config_defaults(struct analyzer_config *c);
+
+typedef struct analyzer analyzer_t;
+
+/* Opens the store, log, model and rules (all errors reported here, before capture
+ * starts). Borrows q. */
+analyzer_t *analyzer_create(const struct analyzer_config *c, wqueue_t *q, char *errbuf);
+/* Starts the thread. */
+int analyzer_start(analyzer_t *a, char *errbuf);
+/* Waits until the queue is closed and drained, then stops the thread. */
+void analyzer_join(analyzer_t *a);
+/* Asks for a reload of rules and model and a reopen of the alert log (SIGHUP). Any thread. */
+void analyzer_request_reload(analyzer_t *a);
+void analyzer_destroy(analyzer_t *a);
+
+struct analyzer_stats {
+    uint64_t windows;      /* windows analysed */
+    uint64_t vectors;      /* vectors built (all sides) */
+    uint64_t scored;       /* vectors scored */
+    uint64_t below_min;    /* hosts summarised but not scored (low activity) */
+    uint64_t alerts;       /* alerts raised */
+    uint64_t suppressed;   /* over threshold but allowlisted or not persistent yet */
+    uint64_t store_errors; /* failed store transactions */
+    uint64_t log_errors;   /* failed alert-log writes */
+    uint64_t trainings;    /* models fitted (warm-up, retrain) */
+    uint64_t ips_scored;   /* distinct source IPs scored at least once */
+};
+void analyzer_get_stats(analyzer_t *a, struct analyzer_stats *st);
+
+/* After join: records the run's totals in the store. */
+void analyzer_finish_run(analyzer_t *a, uint64_t packets, uint64_t bytes, int exit_status);
+
+/* For `tapir train`: after join, fits and saves a model from every collected vector. */
+int analyzer_train_save(analyzer_t *a, const char *path, char *errbuf);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * baseline.h — each IP's slow memory of itself: EWMA mean and variance of its past
+ * windows' features, and which of its recent windows were over threshold (persistence).
+ * Owner: the analyzer thread.
+ */
+#ifndef TAPIR_BASELINE_H
+#define TAPIR_BASELINE_H
+
+#include "behaviour.h"
+#include "tapir.h"
+
+#define BASELINE_FEATURES 40 /* source + destination raw features kept per IP */
+
+struct baseline_entry {
+    struct ip_addr ip;
+    uint64_t last_seq;              /* last window that touched it */
+    uint32_t n;                     /* windows folded into the means */
+    uint16_t over[SIDE_COUNT];      /* bit i: window seq-i was over threshold */
+    float mean[BASELINE_FEATURES];  /* EWMA of raw values (what alerts show) */
+    float lmean[BASELINE_FEATURES]; /* EWMA of log1p values */
+    float lvar[BASELINE_FEATURES];  /* EWMA variance of log1p values */
+};
+
+typedef struct baseline baseline_t;
+
+/* capacity IPs (oldest forgotten when full); alpha: EWMA weight of a new window. */
+baseline_t *baseline_create(uint32_t capacity, double alpha, uint64_t seed, char *errbuf);
+void baseline_destroy(baseline_t *b);
+void baseline_clear(baseline_t *b);
+
+/* The entry of ip, created empty (n = 0) if absent. Never NULL. */
+struct baseline_entry *baseline_get(baseline_t *b, const struct ip_addr *ip, uint64_t seq);
+/* Folds a window's raw values (n <= BASELINE_FEATURES, starting at index first). */
+void baseline_update(baseline_t *b, struct baseline_entry *e, int first, const double *raw, int n);
+/* (log1p(x) - mean) / sd of feature i, clipped to +-8; 0 with fewer than 3 windows. */
+double baseline_deviation(const struct baseline_entry *e, int i, double x);
+
+/* Records whether window seq was over threshold for side; returns how many of the last
+ * n windows (including this one) were. */
+int baseline_persist(struct baseline_entry *e, int side, uint64_t seq, bool over, int n);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * behaviour.h — behaviour vectors from a closed window's raw per-IP counts.
+ *
+ * Three sides, each with its own named feature list (README table): per source IP, per
+ * destination IP, and per source prefix (/24, /64) summed over its IPs. Values come out
+ * unscaled (what a user reads in an alert); behaviour_scale() applies the per-feature
+ * scaling the model was trained with.
+ */
+#ifndef TAPIR_BEHAVIOUR_H
+#define TAPIR_BEHAVIOUR_H
+
+#include "window.h"
+
+enum feature_side { SIDE_SOURCE = 0, SIDE_DESTINATION = 1, SIDE_PREFIX = 2, SIDE_COUNT };
+
+enum feature_scaling { SCALE_RAW = 0, SCALE_LOG = 1, SCALE_RATIO = 2 };
+
+#define BEHAVIOUR_MAX_FEATURES 40
+
+struct feature_def {
+    const char *name; /* snake_case, as in alerts and the README */
+    const char *unit;
+    uint8_t scaling; /* enum feature_scaling: how the forest sees it */
+    const char *why; /* one line for the README table */
+};
+
+/* The feature list of a side; *n gets its length. */
+const struct feature_def *behaviour_defs(enum feature_side side, int *n);
+const char *behaviour_side_name(enum feature_side side); /* "source", ... */
+
+/* Raw source-side vector of one host (n = behaviour_defs(SIDE_SOURCE) length; the
+ * baseline-deviation features are left 0 for the caller to fill). */
+void behaviour_source(const struct host_window *h, double *out);
+void behaviour_destination(const struct host_window *h, double *out);
+
+/* Adds h's source-side counts into an accumulator record for its prefix. Counts add;
+ * sketches merge; timing keeps the sum of the members'. */
+void behaviour_prefix_add(struct host_window *acc, const struct host_window *h);
+
+/* Scales a raw vector for the forest (log1p for SCALE_LOG, identity otherwise) into
+ * float32, as the forest trains and scores in float32. */
+void behaviour_scale(const double *raw, const uint8_t *scaling, int n, float *out);
+
+/* Index of the first baseline-deviation feature of the source side, and their count:
+ * the analyzer fills them from the host's EWMA baseline. */
+int behaviour_source_dev_first(int *count);
+/* For deviation feature k (0..count-1): which source feature it follows. */
+int behaviour_source_dev_base(int k);
+
+/* Minimum packets (sent for source, received for destination) for a host to be scored;
+ * below it the host is summarised, not scored. */
+#define BEHAVIOUR_MIN_PKTS_DEFAULT 5
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * host_table.h — per-IP window accumulators, filled in place inside a struct window.
+ *
+ * The records are the window buffer's hosts[] array itself, so closing a window hands
+ * the analyzer the filled buffer with no copy; the index is reset in O(1) by bumping an
+ * epoch. Owner: the capture thread.
+ */
+#ifndef TAPIR_HOST_TABLE_H
+#define TAPIR_HOST_TABLE_H
+
+#include "window.h"
+
+typedef struct host_table host_table_t;
+
+/* max_hosts must equal the cap_hosts of every window attached later. */
+host_table_t *host_table_create(uint32_t max_hosts, uint64_t seed, char *errbuf);
+void host_table_destroy(host_table_t *ht);
+
+/* Starts filling w (its hosts[] must hold max_hosts records); forgets the previous one. */
+void host_table_attach(host_table_t *ht, struct window *w);
+
+/* The record of ip in the attached window, created zeroed on first use; NULL when the
+ * window holds max_hosts IPs already (the caller counts the loss). */
+struct host_window *host_table_get(host_table_t *ht, const struct ip_addr *ip);
+
+/* Bytes the index allocated. */
+size_t host_table_memory(const host_table_t *ht);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * sensor.h — the per-packet pipeline: decode -> flow table -> nDPI -> host window
+ * accumulators -> window close by packet time -> hand-off to the analyzer.
+ * Owner: the capture thread; nothing here is shared.
+ */
+#ifndef TAPIR_SENSOR_H
+#define TAPIR_SENSOR_H
+
+#include <stdio.h>
+
+#include "decode.h"
+#include "wqueue.h"
+
+struct sensor_config {
+    uint32_t max_flows;           /* flow records (default 1,000,000) */
+    uint32_t max_hosts;           /* IPs per window (default 262,144) */
+    uint32_t dpi_pool;            /* concurrent flows under nDPI (default 65,536) */
+    uint32_t window_s;            /* window length, s (default 60) */
+    bool dpi;                     /* run nDPI */
+    bool replay;                  /* wait for the analyzer instead of dropping windows */
+    uint64_t seed;                /* table hash seed */
+    const char *const *geo_paths; /* .mmdb files */
+    int n_geo;
+    uint32_t geo_cache; /* cached IPs (default 65,536) */
+    FILE *flow_log;     /* CSV of ended flows, or NULL; borrowed */
+};
+
+void sensor_config_defaults(struct sensor_config *c);
+
+typedef struct sensor sensor_t;
+
+/* Borrows q (the analyzer side must outlive the sensor). */
+sensor_t *sensor_create(const struct sensor_config *c, wqueue_t *q, char *errbuf);
+void sensor_destroy(sensor_t *s);
+
+/* One captured packet. ts_us is its timestamp. No allocation, no lock, no log. */
+void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *data, uint32_t cap_len,
+                   uint32_t wire_len);
+
+/* End of input: ends every flow, closes and hands off the open window, closes q. */
+void sensor_finish(sensor_t *s);
+
+/* Live capture with no packets: lets wall time (now_us) close a window that is due. */
+void sensor_tick(sensor_t *s, uint64_t now_us);
+
+/* Closes the open window now (SIGTERM/SIGHUP flush) without ending flows. */
+void sensor_flush_window(sensor_t *s);
+
+struct sensor_stats {
+    uint64_t pkts;                        /* packets seen */
+    uint64_t wire_bytes;                  /* bytes on the wire */
+    uint64_t ip_pkts;                     /* packets accounted to hosts */
+    uint64_t ip_bytes;                    /* their IP-layer bytes */
+    uint64_t decode[DECODE_RESULT_COUNT]; /* packets by decode result */
+    uint64_t l4_other;                    /* packets of unparsed L4 protocols */
+    uint64_t ts_backwards;                /* packets older than the newest seen */
+    uint64_t ts_before_window;            /* ... and older than the open window */
+    uint64_t ts_jumps;                    /* forward jumps past one empty window */
+    uint64_t hosts_dropped;               /* host updates lost: window full of IPs */
+    uint64_t windows;                     /* windows handed to the analyzer */
+    uint64_t windows_dropped;             /* windows dropped: analyzer behind */
+    uint64_t flows_active, flows_created, flows_evicted, flows_untracked;
+    uint64_t dpi_detected, dpi_gave_up, dpi_pool_empty, dpi_in_use;
+    uint64_t geo_lookups, geo_hits, geo_errors;
+    uint64_t first_ts_us, last_ts_us; /* packet-time span */
+};
+void sensor_get_stats(sensor_t *s, struct sensor_stats *st);
+
+/* Decode drops: packets whose result is an error (DECODE_ERR_*). */
+uint64_t sensor_stats_decode_errors(const struct sensor_stats *st);
+
+#endif

@@ -1,0 +1,277 @@
+/*
+ * capture.c — the capture thread's loop over libpcap.
+ *
+ * Files are read with pcap_next_ex, one after another, as one stream of packets (their
+ * timestamps drive the windows). Live capture uses pcap_dispatch with a 100 ms timeout
+ * so the stop flag and the wall-clock window tick are seen even when no packet comes.
+ * Progress on a terminal is checked every 65,536 packets, never per packet.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pcap/pcap.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "log.h"
+
+static uint64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int apply_bpf(pcap_t *p, const char *bpf, const char *what, char *errbuf)
+{
+    if (!bpf || !*bpf)
+        return 0;
+    struct bpf_program prog;
+    if (pcap_compile(p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "bad filter '%s': %s", bpf, pcap_geterr(p));
+        return -2;
+    }
+    int r = pcap_setfilter(p, &prog);
+    pcap_freecode(&prog);
+    if (r < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot set filter on %s: %s", what, pcap_geterr(p));
+        return -1;
+    }
+    return 0;
+}
+
+static pcap_t *open_file(const char *path, char *errbuf)
+{
+    char perr[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
+    if (!p)
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %s: %s", path, perr);
+    return p;
+}
+
+int capture_check_files(const struct capture_config *c, char *errbuf)
+{
+    for (int i = 0; i < c->n_files; i++) {
+        pcap_t *p = open_file(c->files[i], errbuf);
+        if (!p)
+            return -2;
+        if (!decode_linktype_supported(pcap_datalink(p))) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s: link type %s is not supported", c->files[i],
+                     pcap_datalink_val_to_name(pcap_datalink(p))
+                         ? pcap_datalink_val_to_name(pcap_datalink(p))
+                         : "unknown");
+            pcap_close(p);
+            return -2;
+        }
+        int r = apply_bpf(p, c->bpf, c->files[i], errbuf);
+        pcap_close(p);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+struct progress {
+    uint64_t total_bytes; /* sum of file sizes */
+    uint64_t done_bytes;  /* bytes of files already finished */
+    uint64_t start_us;
+    uint64_t last_us;
+    bool shown;
+};
+
+static void progress_show(struct progress *pg, pcap_t *p, uint64_t packets, bool final)
+{
+    uint64_t now = mono_us();
+    if (!final && now - pg->last_us < 500000)
+        return;
+    pg->last_us = now;
+    long pos = 0;
+    FILE *f = p ? pcap_file(p) : NULL;
+    if (f)
+        pos = ftell(f);
+    uint64_t done = pg->done_bytes + (pos > 0 ? (uint64_t)pos : 0);
+    double secs = (double)(now - pg->start_us) / 1e6;
+    double pps = secs > 0 ? (double)packets / secs : 0;
+    double frac = pg->total_bytes ? (double)done / (double)pg->total_bytes : 0;
+    if (frac > 1)
+        frac = 1;
+    double eta = frac > 0.001 ? secs * (1 - frac) / frac : 0;
+    fprintf(stderr, "\rtapir: %5.1f%%  %.1f of %.1f MB  %.2f Mpkt/s  ETA %.0f s   ", frac * 100,
+            (double)done / 1e6, (double)pg->total_bytes / 1e6, pps / 1e6, eta);
+    pg->shown = true;
+}
+
+static int run_files(const struct capture_config *c, sensor_t *s, volatile sig_atomic_t *stop,
+                     struct capture_stats *st, char *errbuf)
+{
+    struct progress pg = {0};
+    bool progress = c->progress && isatty(STDERR_FILENO);
+    if (progress) {
+        for (int i = 0; i < c->n_files; i++) {
+            struct stat sb;
+            if (stat(c->files[i], &sb) == 0)
+                pg.total_bytes += (uint64_t)sb.st_size;
+        }
+        pg.start_us = mono_us();
+    }
+    for (int i = 0; i < c->n_files && !*stop; i++) {
+        pcap_t *p = open_file(c->files[i], errbuf);
+        if (!p)
+            return -2;
+        int lt = pcap_datalink(p);
+        int r = apply_bpf(p, c->bpf, c->files[i], errbuf);
+        if (r < 0) {
+            pcap_close(p);
+            return r;
+        }
+        struct pcap_pkthdr *h;
+        const u_char *data;
+        int rc = 0;
+        while (!*stop && (rc = pcap_next_ex(p, &h, &data)) == 1) {
+            uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec;
+            if (h->ts.tv_sec < 0)
+                ts = 0;
+            sensor_packet(s, lt, ts, data, h->caplen, h->len);
+            st->packets++;
+            if (c->max_packets && st->packets >= c->max_packets)
+                *stop = 1;
+            if (progress && (st->packets & 0xffff) == 0)
+                progress_show(&pg, p, st->packets, false);
+        }
+        if (!*stop && rc == PCAP_ERROR) {
+            log_warn("%s: %s (packets before it were kept)", c->files[i], pcap_geterr(p));
+            st->files_bad++;
+        } else if (!*stop) {
+            st->files_done++;
+        }
+        if (progress) {
+            struct stat sb;
+            if (stat(c->files[i], &sb) == 0)
+                pg.done_bytes += (uint64_t)sb.st_size;
+        }
+        pcap_close(p);
+    }
+    if (progress && pg.shown) {
+        progress_show(&pg, NULL, st->packets, true);
+        fputc('\n', stderr);
+    }
+    return 0;
+}
+
+static int drop_privileges(const char *user, char *errbuf)
+{
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "no such user '%s' to drop privileges to", user);
+        return -2;
+    }
+    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot drop privileges to %s: %s", user,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+struct live_ctx {
+    sensor_t *s;
+    int lt;
+    struct capture_stats *st;
+    const struct capture_config *c;
+    volatile sig_atomic_t *stop;
+};
+
+static void live_cb(u_char *arg, const struct pcap_pkthdr *h, const u_char *data)
+{
+    struct live_ctx *lc = (struct live_ctx *)arg;
+    uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec;
+    sensor_packet(lc->s, lc->lt, ts, data, h->caplen, h->len);
+    lc->st->packets++;
+    if (lc->c->max_packets && lc->st->packets >= lc->c->max_packets)
+        *lc->stop = 1;
+}
+
+static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_atomic_t *stop,
+                    struct capture_stats *st, char *errbuf)
+{
+    char perr[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *p = pcap_create(c->iface, perr);
+    if (!p) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot capture on %s: %s", c->iface, perr);
+        return -1;
+    }
+    pcap_set_snaplen(p, c->snaplen > 0 ? c->snaplen : 262144);
+    pcap_set_promisc(p, c->promisc ? 1 : 0);
+    pcap_set_timeout(p, 100);
+    pcap_set_buffer_size(p, (c->buffer_mb > 0 ? c->buffer_mb : 64) * 1024 * 1024);
+    int r = pcap_activate(p);
+    if (r < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot capture on %s: %s%s", c->iface,
+                 pcap_statustostr(r),
+                 r == PCAP_ERROR_PERM_DENIED ? " (run as root or grant CAP_NET_RAW)" : "");
+        pcap_close(p);
+        return r == PCAP_ERROR_NO_SUCH_DEVICE ? -2 : -1;
+    }
+    if (r > 0)
+        log_warn("%s: %s", c->iface, pcap_statustostr(r));
+    int lt = pcap_datalink(p);
+    if (!decode_linktype_supported(lt)) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s: link type %s is not supported", c->iface,
+                 pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "unknown");
+        pcap_close(p);
+        return -2;
+    }
+    if ((r = apply_bpf(p, c->bpf, c->iface, errbuf)) < 0) {
+        pcap_close(p);
+        return r;
+    }
+    if (c->drop_user && (r = drop_privileges(c->drop_user, errbuf)) < 0) {
+        pcap_close(p);
+        return r;
+    }
+    log_info("capturing on %s (link type %s, snaplen %d)", c->iface,
+             pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "?", pcap_snapshot(p));
+    struct live_ctx lc = {s, lt, st, c, stop};
+    int rc = 0;
+    while (!*stop) {
+        int n = pcap_dispatch(p, 1024, live_cb, (u_char *)&lc);
+        if (n == PCAP_ERROR) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "capture on %s failed: %s", c->iface,
+                     pcap_geterr(p));
+            rc = -1;
+            break;
+        }
+        if (n == PCAP_ERROR_BREAK)
+            break;
+        if (n == 0)
+            sensor_tick(s, wall_us());
+    }
+    struct pcap_stat ps;
+    if (pcap_stats(p, &ps) == 0) {
+        st->kernel_received = ps.ps_recv;
+        st->kernel_dropped = ps.ps_drop;
+        st->if_dropped = ps.ps_ifdrop;
+    }
+    pcap_close(p);
+    return rc;
+}
+
+int capture_run(const struct capture_config *c, sensor_t *s, volatile sig_atomic_t *stop,
+                struct capture_stats *st, char *errbuf)
+{
+    memset(st, 0, sizeof(*st));
+    if (c->iface)
+        return run_live(c, s, stop, st, errbuf);
+    return run_files(c, s, stop, st, errbuf);
+}

@@ -1,0 +1,643 @@
+/*
+ * cmd_run.c — `tapir run` and `tapir train`: options (command line and config file),
+ * set-up of the capture, sensor and analyzer, signals, and the end-of-run summary.
+ *
+ * Options are named once (the long option name) and applied by one function, whether
+ * they come from the command line or from the config file (INI, parsed by inih: the same
+ * names as keys), so the two can never drift apart. Command-line options win.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analyzer.h"
+#include "capture.h"
+#include "cli.h"
+#include "log.h"
+
+#define MAX_FILES 1024
+#define MAX_GEO   8
+
+struct run_opts {
+    struct capture_config cap;
+    struct sensor_config sen;
+    struct analyzer_config ana;
+    const char *files[MAX_FILES];
+    int n_files;
+    const char *geo[MAX_GEO];
+    int n_geo;
+    char bpf[4096];
+    const char *flow_log;
+    const char *hosts_csv;
+    const char *scores_csv;
+    const char *output; /* train: model path */
+    bool seed_set;
+    bool quiet;
+    bool train;
+    char *strings[256]; /* config-file values we own */
+    int n_strings;
+};
+
+static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t hup_flag;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    hup_flag = 1;
+}
+
+static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || end == v || *end || x < min || x > max || v[0] == '-')
+        return -1;
+    *out = (uint32_t)x;
+    return 0;
+}
+
+static int parse_double(const char *v, double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x >= min && x <= max))
+        return -1;
+    *out = x;
+    return 0;
+}
+
+/* Applies one named option. Returns 0, or -1 with errbuf set. */
+static int apply_option(struct run_opts *o, const char *name, const char *v, char *errbuf)
+{
+    uint32_t u;
+    double d;
+#define BAD(fmt)                                                                                   \
+    do {                                                                                           \
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "--%s: " fmt, name, v);                                \
+        return -1;                                                                                 \
+    } while (0)
+#define U32(field, lo, hi)                                                                         \
+    do {                                                                                           \
+        if (parse_u32(v, lo, hi, &u) < 0)                                                          \
+            BAD("'%s' is not a whole number in " #lo " .. " #hi);                                  \
+        field = u;                                                                                 \
+    } while (0)
+    if (!strcmp(name, "interface")) {
+        o->cap.iface = v;
+    } else if (!strcmp(name, "read")) {
+        if (o->n_files >= MAX_FILES)
+            BAD("too many files (at '%s')");
+        o->files[o->n_files++] = v;
+    } else if (!strcmp(name, "bpf")) {
+        snprintf(o->bpf, sizeof(o->bpf), "%s", v);
+    } else if (!strcmp(name, "count")) {
+        U32(o->cap.max_packets, 1, 4000000000u);
+    } else if (!strcmp(name, "snaplen")) {
+        U32(o->cap.snaplen, 64, 262144);
+    } else if (!strcmp(name, "buffer-size")) {
+        U32(o->cap.buffer_mb, 1, 4096);
+    } else if (!strcmp(name, "no-promisc")) {
+        o->cap.promisc = false;
+    } else if (!strcmp(name, "user")) {
+        o->cap.drop_user = v;
+    } else if (!strcmp(name, "window")) {
+        U32(o->sen.window_s, 1, 86400);
+    } else if (!strcmp(name, "max-flows")) {
+        U32(o->sen.max_flows, 16, 268435456u);
+    } else if (!strcmp(name, "max-hosts")) {
+        U32(o->sen.max_hosts, 16, 67108864u);
+    } else if (!strcmp(name, "dpi-flows")) {
+        U32(o->sen.dpi_pool, 1, 16777216u);
+    } else if (!strcmp(name, "no-dpi")) {
+        o->sen.dpi = false;
+    } else if (!strcmp(name, "geoip")) {
+        if (o->n_geo >= MAX_GEO)
+            BAD("at most 8 databases (at '%s')");
+        o->geo[o->n_geo++] = v;
+    } else if (!strcmp(name, "db")) {
+        o->ana.db_path = v;
+    } else if (!strcmp(name, "alert-log")) {
+        o->ana.alert_log_path = v;
+    } else if (!strcmp(name, "model")) {
+        o->ana.model_path = v;
+    } else if (!strcmp(name, "save-model")) {
+        o->ana.model_out = v;
+    } else if (!strcmp(name, "allowlist")) {
+        o->ana.allowlist_path = v;
+    } else if (!strcmp(name, "warmup")) {
+        U32(o->ana.warmup_windows, 1, 100000);
+    } else if (!strcmp(name, "retrain")) {
+        U32(o->ana.retrain_every, 0, 1000000);
+    } else if (!strcmp(name, "contamination")) {
+        if (parse_double(v, 1e-6, 0.49, &d) < 0)
+            BAD("'%s' is not a share in (0, 0.5)");
+        o->ana.contamination = d;
+    } else if (!strcmp(name, "threshold")) {
+        if (parse_double(v, 1e-9, 1.0, &d) < 0)
+            BAD("'%s' is not a score in (0, 1]");
+        o->ana.fixed_threshold = d;
+    } else if (!strcmp(name, "min-pkts")) {
+        U32(o->ana.min_pkts, 1, 1000000000u);
+    } else if (!strcmp(name, "persist")) {
+        unsigned k, n;
+        char tail;
+        if (sscanf(v, "%u/%u%c", &k, &n, &tail) != 2 || k < 1 || n < k || n > 16)
+            BAD("'%s' is not K/N with 1 <= K <= N <= 16");
+        o->ana.persist_k = k;
+        o->ana.persist_n = n;
+    } else if (!strcmp(name, "prefix4")) {
+        U32(o->ana.prefix4, 8, 32);
+    } else if (!strcmp(name, "prefix6")) {
+        U32(o->ana.prefix6, 16, 128);
+    } else if (!strcmp(name, "trees")) {
+        U32(o->ana.trees, 1, 10000);
+    } else if (!strcmp(name, "samples")) {
+        U32(o->ana.samples, 2, 65536);
+    } else if (!strcmp(name, "seed")) {
+        char *end;
+        errno = 0;
+        unsigned long long s = strtoull(v, &end, 10);
+        if (errno || end == v || *end)
+            BAD("'%s' is not a whole number");
+        o->ana.seed = s;
+        o->sen.seed = s;
+        o->seed_set = true;
+    } else if (!strcmp(name, "flow-log")) {
+        o->flow_log = v;
+    } else if (!strcmp(name, "hosts-csv")) {
+        o->hosts_csv = v;
+    } else if (!strcmp(name, "scores-csv")) {
+        o->scores_csv = v;
+    } else if (!strcmp(name, "output")) {
+        o->output = v;
+    } else if (!strcmp(name, "quiet")) {
+        o->quiet = true;
+    } else if (!strcmp(name, "no-progress")) {
+        o->cap.progress = false;
+    } else {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "unknown option '%s'", name);
+        return -1;
+    }
+    return 0;
+#undef U32
+#undef BAD
+}
+
+struct ini_ctx {
+    struct run_opts *o;
+    const char *path;
+    char *errbuf;
+    int failed;
+};
+
+static int ini_cb(void *user, const char *section, const char *name, const char *value)
+{
+    (void)section;
+    struct ini_ctx *c = user;
+    if (c->failed)
+        return 0;
+    if (c->o->n_strings >= (int)(sizeof(c->o->strings) / sizeof(c->o->strings[0]))) {
+        snprintf(c->errbuf, TAPIR_ERRBUF_SIZE, "too many settings");
+        c->failed = 1;
+        return 0;
+    }
+    char *v = strdup(value ? value : "");
+    if (!v) {
+        c->failed = 1;
+        return 0;
+    }
+    c->o->strings[c->o->n_strings++] = v;
+    /* Flags in a config file take true/false. */
+    static const char *const flags[] = {"no-promisc", "no-dpi", "quiet", "no-progress"};
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        if (!strcmp(name, flags[i]) && (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no")))
+            return 1;
+    char eb[TAPIR_ERRBUF_SIZE];
+    if (apply_option(c->o, name, v, eb) < 0) {
+        snprintf(c->errbuf, TAPIR_ERRBUF_SIZE, "%s", eb);
+        c->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static int load_config(struct run_opts *o, const char *path, char *errbuf)
+{
+    struct ini_ctx c = {o, path, errbuf, 0};
+    int r = ini_parse(path, ini_cb, &c);
+    if (r == -1) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read config %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (c.failed) {
+        char eb[TAPIR_ERRBUF_SIZE];
+        snprintf(eb, sizeof(eb), "%s", errbuf);
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%.100s:%d: %.140s", path, r, eb);
+        return -1;
+    }
+    if (r > 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s:%d: not a 'key = value' line", path, r);
+        return -1;
+    }
+    return 0;
+}
+
+static void usage(FILE *f, bool train)
+{
+    if (train)
+        fprintf(f, "usage: tapir train -r FILE [-r FILE ...] -o MODEL [OPTIONS] [BPF EXPRESSION]\n"
+                   "Fit the source, destination and prefix forests on a baseline capture.\n\n");
+    else
+        fprintf(f,
+                "usage: tapir run (-i IFACE | -r FILE [-r FILE ...]) [OPTIONS] [BPF EXPRESSION]\n"
+                "Capture or replay, score every IP per window, report anomalies.\n\n");
+    fprintf(f,
+            "capture:\n"
+            "  -i, --interface IFACE   live capture (promiscuous unless -p)\n"
+            "  -r, --read FILE         pcap or pcapng file; repeat for several, read in order\n"
+            "      --bpf EXPR          filter (or give it after the options, as tcpdump)\n"
+            "  -c, --count N           stop after N packets\n"
+            "  -s, --snaplen N         bytes kept per packet (default 262144)\n"
+            "  -B, --buffer-size MIB   kernel capture buffer (default 64)\n"
+            "  -p, --no-promisc        do not put the interface in promiscuous mode\n"
+            "      --user USER         drop privileges to USER once the capture is open\n"
+            "sensor:\n"
+            "      --window SECONDS    window length (default 60)\n"
+            "      --max-flows N       flow table size (default 1000000)\n"
+            "      --max-hosts N       IPs per window (default 262144)\n"
+            "      --dpi-flows N       flows under nDPI at once (default 65536)\n"
+            "      --no-dpi            no L7 detection\n"
+            "      --geoip FILE.mmdb   MaxMind-format database; repeat for country + ASN\n"
+            "analyzer:\n"
+            "      --model FILE        trained model (else warm up on the first windows)\n"
+            "      --warmup N          windows to train on without --model (default 10)\n"
+            "      --save-model FILE   save the warm-up / retrained model\n"
+            "      --retrain N         retrain every N windows on recent unflagged ones\n"
+            "      --contamination F   share of training vectors above threshold (default 0.01)\n"
+            "      --threshold S       fixed score threshold instead\n"
+            "      --min-pkts N        minimum packets for an IP to be scored (default 5)\n"
+            "      --persist K/N       alert after K of an IP's last N windows (default 1/1)\n"
+            "      --allowlist FILE    CIDRs never flagged (rules/allowlist format)\n"
+            "      --prefix4 N, --prefix6 N  prefix side lengths (default 24, 64)\n"
+            "      --trees N, --samples N    forest size (default 100, 256)\n"
+            "      --seed N            seed for tables and training (default fixed)\n"
+            "outputs:\n"
+            "      --db FILE           SQLite database (alerts, hosts, windows, models, runs)\n"
+            "      --alert-log FILE    JSON lines, one alert per line\n"
+            "      --flow-log FILE     CSV of every ended flow\n"
+            "      --hosts-csv FILE    CSV of every IP's raw counts per window\n"
+            "      --scores-csv FILE   CSV of every score\n"
+            "  -o, --output FILE       (train) where to write the model\n"
+            "      --config FILE       INI file with the same option names as keys\n"
+            "  -q, --quiet             no alert lines, no summary\n"
+            "      --no-progress       no progress line on a terminal\n");
+}
+
+static void print_summary(const struct run_opts *o, const struct capture_stats *cs,
+                          const struct sensor_stats *ss, const struct analyzer_stats *as,
+                          double secs)
+{
+    fprintf(stderr, "tapir: summary: %" PRIu64 " packets, %" PRIu64 " bytes in %.2f s", ss->pkts,
+            ss->wire_bytes, secs);
+    if (secs > 0)
+        fprintf(stderr, " (%.0f packets/s)", (double)ss->pkts / secs);
+    fprintf(stderr, "\n");
+    fprintf(stderr,
+            "tapir: summary: %" PRIu64 " flows (%" PRIu64 " evicted, %" PRIu64
+            " untracked), %" PRIu64 " L7 detected, %" PRIu64 " given up\n",
+            ss->flows_created, ss->flows_evicted, ss->flows_untracked, ss->dpi_detected,
+            ss->dpi_gave_up);
+    fprintf(stderr, "tapir: summary: drops:");
+    int any = 0;
+    for (int i = DECODE_NOT_IP; i < DECODE_RESULT_COUNT; i++)
+        if (ss->decode[i]) {
+            fprintf(stderr, " %s=%" PRIu64, decode_result_name((enum decode_result)i),
+                    ss->decode[i]);
+            any = 1;
+        }
+    if (ss->hosts_dropped) {
+        fprintf(stderr, " host_table_full=%" PRIu64, ss->hosts_dropped);
+        any = 1;
+    }
+    if (ss->dpi_pool_empty) {
+        fprintf(stderr, " dpi_pool_empty=%" PRIu64, ss->dpi_pool_empty);
+        any = 1;
+    }
+    if (cs->kernel_dropped || cs->if_dropped) {
+        fprintf(stderr, " kernel=%" PRIu64 " interface=%" PRIu64, cs->kernel_dropped,
+                cs->if_dropped);
+        any = 1;
+    }
+    fprintf(stderr, "%s\n", any ? "" : " none");
+    if (ss->ts_backwards || ss->ts_jumps)
+        fprintf(stderr,
+                "tapir: summary: clock: %" PRIu64 " packets back in time (%" PRIu64
+                " before their window), %" PRIu64 " jumps forward\n",
+                ss->ts_backwards, ss->ts_before_window, ss->ts_jumps);
+    fprintf(stderr,
+            "tapir: summary: %" PRIu64 " windows (%" PRIu64 " dropped), %" PRIu64
+            " vectors scored, %" PRIu64 " below --min-pkts, %" PRIu64 " alerts%s\n",
+            ss->windows, ss->windows_dropped, as->scored, as->below_min, as->alerts,
+            o->train ? "" : "");
+    if (o->ana.db_path)
+        fprintf(stderr, "tapir: summary: database %s\n", o->ana.db_path);
+    if (o->ana.alert_log_path)
+        fprintf(stderr, "tapir: summary: alert log %s\n", o->ana.alert_log_path);
+}
+
+static FILE *open_csv(const char *path, const char *header, char *errbuf)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot write %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    fprintf(f, "%s\n", header);
+    return f;
+}
+
+static int run_main(int argc, char **argv, bool train)
+{
+    struct run_opts o;
+    memset(&o, 0, sizeof(o));
+    o.cap.promisc = true;
+    o.cap.progress = true;
+    o.cap.snaplen = 262144;
+    o.cap.buffer_mb = 64;
+    sensor_config_defaults(&o.sen);
+    analyzer_config_defaults(&o.ana);
+    o.train = train;
+    o.ana.train_only = train;
+    o.ana.print_alerts = true;
+    char errbuf[TAPIR_ERRBUF_SIZE] = "";
+    int rc = TAPIR_EXIT_USAGE;
+
+    static const struct option longopts[] = {{"interface", required_argument, 0, 'i'},
+                                             {"read", required_argument, 0, 'r'},
+                                             {"count", required_argument, 0, 'c'},
+                                             {"snaplen", required_argument, 0, 's'},
+                                             {"buffer-size", required_argument, 0, 'B'},
+                                             {"no-promisc", no_argument, 0, 'p'},
+                                             {"output", required_argument, 0, 'o'},
+                                             {"quiet", no_argument, 0, 'q'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {"config", required_argument, 0, 'C'},
+                                             {"bpf", required_argument, 0, 0},
+                                             {"user", required_argument, 0, 0},
+                                             {"window", required_argument, 0, 0},
+                                             {"max-flows", required_argument, 0, 0},
+                                             {"max-hosts", required_argument, 0, 0},
+                                             {"dpi-flows", required_argument, 0, 0},
+                                             {"no-dpi", no_argument, 0, 0},
+                                             {"geoip", required_argument, 0, 0},
+                                             {"db", required_argument, 0, 0},
+                                             {"alert-log", required_argument, 0, 0},
+                                             {"model", required_argument, 0, 0},
+                                             {"save-model", required_argument, 0, 0},
+                                             {"allowlist", required_argument, 0, 0},
+                                             {"warmup", required_argument, 0, 0},
+                                             {"retrain", required_argument, 0, 0},
+                                             {"contamination", required_argument, 0, 0},
+                                             {"threshold", required_argument, 0, 0},
+                                             {"min-pkts", required_argument, 0, 0},
+                                             {"persist", required_argument, 0, 0},
+                                             {"prefix4", required_argument, 0, 0},
+                                             {"prefix6", required_argument, 0, 0},
+                                             {"trees", required_argument, 0, 0},
+                                             {"samples", required_argument, 0, 0},
+                                             {"seed", required_argument, 0, 0},
+                                             {"flow-log", required_argument, 0, 0},
+                                             {"hosts-csv", required_argument, 0, 0},
+                                             {"scores-csv", required_argument, 0, 0},
+                                             {"no-progress", no_argument, 0, 0},
+                                             {0, 0, 0, 0}};
+
+    /* The config file first, so the command line overrides it. */
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            path = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
+        if (path && load_config(&o, path, errbuf) < 0) {
+            fprintf(stderr, "tapir: %s\n", errbuf);
+            goto out;
+        }
+    }
+    optind = 1;
+    int c, li;
+    while ((c = getopt_long(argc, argv, "+i:r:c:s:B:po:qh", longopts, &li)) != -1) {
+        const char *name = NULL;
+        switch (c) {
+        case 0:
+            name = longopts[li].name;
+            break;
+        case 'C':
+            continue;
+        case 'h':
+            usage(stdout, train);
+            rc = TAPIR_EXIT_OK;
+            goto out;
+        case '?':
+            usage(stderr, train);
+            goto out;
+        default:
+            for (int k = 0; longopts[k].name; k++)
+                if (longopts[k].val == c) {
+                    name = longopts[k].name;
+                    break;
+                }
+        }
+        if (!name)
+            continue;
+        if (apply_option(&o, name, optarg ? optarg : "", errbuf) < 0) {
+            fprintf(stderr, "tapir: %s\n", errbuf);
+            goto out;
+        }
+    }
+    /* Remaining words: a BPF expression, as tcpdump takes it. */
+    if (optind < argc) {
+        size_t used = strlen(o.bpf);
+        for (int i = optind; i < argc; i++) {
+            int w = snprintf(o.bpf + used, sizeof(o.bpf) - used, "%s%s", used ? " " : "", argv[i]);
+            if (w < 0 || (size_t)w >= sizeof(o.bpf) - used) {
+                fprintf(stderr, "tapir: filter expression too long\n");
+                goto out;
+            }
+            used += (size_t)w;
+        }
+    }
+    if (!!o.cap.iface == !!o.n_files) {
+        fprintf(stderr, "tapir: give either -i IFACE or -r FILE\n");
+        usage(stderr, train);
+        goto out;
+    }
+    if (train && (!o.output || o.cap.iface)) {
+        fprintf(stderr, "tapir: train needs -r FILE... and -o MODEL\n");
+        goto out;
+    }
+    if (!o.seed_set) {
+        /* Table seeds: random, so no one can aim collisions at our tables. Training seed
+         * stays fixed (1) for reproducible models unless --seed is given. */
+        uint64_t r = 0;
+        if (getrandom(&r, sizeof(r), 0) == (ssize_t)sizeof(r))
+            o.sen.seed = r;
+    }
+    o.cap.files = o.files;
+    o.cap.n_files = o.n_files;
+    o.cap.bpf = o.bpf[0] ? o.bpf : NULL;
+    o.sen.geo_paths = o.geo;
+    o.sen.n_geo = o.n_geo;
+    o.sen.replay = o.n_files > 0;
+    o.ana.geo_paths = o.geo;
+    o.ana.n_geo = o.n_geo;
+    o.ana.print_alerts = !o.quiet && !train;
+    if (o.quiet)
+        log_set_level(LOG_WARN);
+
+    /* Everything that can be wrong with the input is found before capture starts. */
+    if (o.n_files && capture_check_files(&o.cap, errbuf) < 0) {
+        fprintf(stderr, "tapir: %s\n", errbuf);
+        goto out;
+    }
+    char source[512] = "";
+    if (o.cap.iface)
+        snprintf(source, sizeof(source), "interface %s", o.cap.iface);
+    else
+        for (int i = 0; i < o.n_files; i++) {
+            size_t u = strlen(source);
+            snprintf(source + u, sizeof(source) - u, "%s%s", i ? " " : "", o.files[i]);
+        }
+    char cmdline[1024] = "";
+    for (int i = 0; i < argc; i++) {
+        size_t u = strlen(cmdline);
+        snprintf(cmdline + u, sizeof(cmdline) - u, "%s%s", i ? " " : "tapir ", argv[i]);
+    }
+    o.ana.cmdline = cmdline;
+    o.ana.source = source;
+
+    FILE *flow_log = NULL, *hosts_csv = NULL, *scores_csv = NULL;
+    wqueue_t *q = NULL;
+    analyzer_t *an = NULL;
+    sensor_t *sen = NULL;
+    if (o.flow_log &&
+        !(flow_log = open_csv(o.flow_log,
+                              "first_ts,src,sport,dst,dport,proto,pkts_fwd,bytes_fwd,pkts_rev,"
+                              "bytes_rev,last_ts,l7,name,end",
+                              errbuf)))
+        goto fail_usage;
+    if (o.hosts_csv &&
+        !(hosts_csv = open_csv(o.hosts_csv,
+                               "window_start,ip,pkts_sent,bytes_sent,pkts_recv,bytes_recv,"
+                               "flows_started,flows_in,tcp_started,tcp_answered,l7_known,"
+                               "l7_unknown,dns_queries",
+                               errbuf)))
+        goto fail_usage;
+    if (o.scores_csv &&
+        !(scores_csv = open_csv(
+              o.scores_csv, "window_start,window_end,ip,side,score,threshold,over,alert", errbuf)))
+        goto fail_usage;
+    o.sen.flow_log = flow_log;
+    o.ana.hosts_csv = hosts_csv;
+    o.ana.scores_csv = scores_csv;
+
+    if (!(q = wqueue_create(o.n_files ? 4 : 8, o.sen.max_hosts, errbuf)))
+        goto fail_runtime;
+    if (!(an = analyzer_create(&o.ana, q, errbuf)))
+        goto fail_usage; /* bad model, db, log, rules: bad input */
+    if (!(sen = sensor_create(&o.sen, q, errbuf)))
+        goto fail_usage;
+    if (analyzer_start(an, errbuf) < 0)
+        goto fail_runtime;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct capture_stats cs;
+    int cr = capture_run(&o.cap, sen, &stop_flag, &cs, errbuf);
+    sensor_finish(sen);
+    analyzer_join(an);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    (void)hup_flag;
+
+    struct sensor_stats ss;
+    struct analyzer_stats as;
+    sensor_get_stats(sen, &ss);
+    analyzer_get_stats(an, &as);
+    if (cr < 0) {
+        fprintf(stderr, "tapir: %s\n", errbuf);
+        rc = cr == -2 ? TAPIR_EXIT_USAGE : TAPIR_EXIT_FAIL;
+    } else {
+        rc = TAPIR_EXIT_OK;
+    }
+    if (train && rc == TAPIR_EXIT_OK) {
+        if (analyzer_train_save(an, o.output, errbuf) < 0) {
+            fprintf(stderr, "tapir: %s\n", errbuf);
+            rc = TAPIR_EXIT_FAIL;
+        } else {
+            fprintf(stderr, "tapir: model written to %s\n", o.output);
+        }
+    }
+    analyzer_finish_run(an, ss.pkts, ss.wire_bytes, rc);
+    if (!o.quiet)
+        print_summary(&o, &cs, &ss, &as, secs);
+    goto cleanup;
+
+fail_runtime:
+    fprintf(stderr, "tapir: %s\n", errbuf);
+    rc = TAPIR_EXIT_FAIL;
+    goto cleanup;
+fail_usage:
+    fprintf(stderr, "tapir: %s\n", errbuf);
+    rc = TAPIR_EXIT_USAGE;
+cleanup:
+    sensor_destroy(sen);
+    analyzer_destroy(an);
+    wqueue_destroy(q);
+    if (flow_log && fclose(flow_log) != 0 && rc == 0)
+        rc = TAPIR_EXIT_FAIL;
+    if (hosts_csv && fclose(hosts_csv) != 0 && rc == 0)
+        rc = TAPIR_EXIT_FAIL;
+    if (scores_csv && fclose(scores_csv) != 0 && rc == 0)
+        rc = TAPIR_EXIT_FAIL;
+out:
+    for (int i = 0; i < o.n_strings; i++)
+        free(o.strings[i]);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    return run_main(argc, argv, false);
+}
+
+int cmd_train(int argc, char **argv)
+{
+    return run_main(argc, argv, true);
+}

@@ -1,0 +1,105 @@
+/*
+ * host_table.c — IP -> record index for the window being filled.
+ *
+ * Open addressing over 2 x max_hosts slots, each tagged with the epoch that wrote it:
+ * attaching a new window bumps the epoch and every slot becomes empty at once, so a
+ * window close costs nothing proportional to the table. Records are appended densely to
+ * the window's hosts[], which the analyzer then walks without gaps.
+ * Rejected: one table of hosts living across windows with per-window reset (a reset
+ * walks every record, and the analyzer would need a copy anyway).
+ *
+ * Memory: 8 bytes of index per slot, 16 per host, plus sizeof(struct host_window) per
+ * host in each window buffer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host_table.h"
+
+#define HOST_MAX_PROBE 128
+
+struct hslot {
+    uint32_t epoch; /* slot valid only when equal to the table's epoch */
+    uint32_t rec;   /* index into the window's hosts[] */
+};
+
+struct host_table {
+    struct hslot *slots;
+    uint32_t mask;
+    uint32_t epoch;
+    uint32_t max_hosts;
+    uint64_t seed;
+    struct window *w;
+};
+
+host_table_t *host_table_create(uint32_t max_hosts, uint64_t seed, char *errbuf)
+{
+    if (max_hosts < 16 || max_hosts > (1u << 26)) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "max hosts %u out of range (16 .. 67108864)",
+                 max_hosts);
+        return NULL;
+    }
+    host_table_t *ht = calloc(1, sizeof(*ht));
+    uint32_t n = 1;
+    while (n < 2 * max_hosts)
+        n <<= 1;
+    if (ht)
+        ht->slots = calloc(n, sizeof(*ht->slots));
+    if (!ht || !ht->slots) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate a host table of %u hosts", max_hosts);
+        host_table_destroy(ht);
+        return NULL;
+    }
+    ht->mask = n - 1;
+    ht->epoch = 1;
+    ht->max_hosts = max_hosts;
+    ht->seed = seed;
+    return ht;
+}
+
+void host_table_destroy(host_table_t *ht)
+{
+    if (!ht)
+        return;
+    free(ht->slots);
+    free(ht);
+}
+
+void host_table_attach(host_table_t *ht, struct window *w)
+{
+    ht->w = w;
+    w->n_hosts = 0;
+    if (++ht->epoch == 0) { /* wrapped after 4 billion windows: clear for real */
+        memset(ht->slots, 0, ((size_t)ht->mask + 1) * sizeof(*ht->slots));
+        ht->epoch = 1;
+    }
+}
+
+struct host_window *host_table_get(host_table_t *ht, const struct ip_addr *ip)
+{
+    struct window *w = ht->w;
+    uint32_t i = (uint32_t)tapir_hash(ip->b, 16, ht->seed) & ht->mask;
+    for (uint32_t n = 0; n < HOST_MAX_PROBE; n++, i = (i + 1) & ht->mask) {
+        struct hslot *s = &ht->slots[i];
+        if (s->epoch != ht->epoch) {
+            if (w->n_hosts >= ht->max_hosts || w->n_hosts >= w->cap_hosts)
+                return NULL;
+            s->epoch = ht->epoch;
+            s->rec = w->n_hosts++;
+            struct host_window *h = &w->hosts[s->rec];
+            memset(h, 0, sizeof(*h));
+            h->ip = *ip;
+            return h;
+        }
+        struct host_window *h = &w->hosts[s->rec];
+        if (!memcmp(h->ip.b, ip->b, 16))
+            return h;
+    }
+    return NULL;
+}
+
+size_t host_table_memory(const host_table_t *ht)
+{
+    return ((size_t)ht->mask + 1) * sizeof(struct hslot);
+}

@@ -1,0 +1,467 @@
+/*
+ * sensor.c — the per-packet path, from captured bytes to per-IP window accumulators.
+ *
+ * Order of work per packet: decode (bounded reads) -> packet clock and window close ->
+ * host records of source and destination (two probes) -> flow record (one probe) ->
+ * flow state (TCP flags, answered, reset) -> nDPI while the flow is undecided -> a few
+ * idle flows expired. Nothing allocates, locks or logs; time is the packet's.
+ *
+ * Flow-level facts (L7, duration) are credited to the initiator's record in the window
+ * where they become known (detection, end), not back-dated: a window is final when it
+ * closes, so the analyzer never sees a window change under it.
+ *
+ * Time: windows are aligned to multiples of the window length, closed by the first
+ * packet at or past the end. A forward jump skips the empty windows between (none are
+ * emitted); a packet older than the newest seen is counted and kept in the open window.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpi.h"
+#include "flow_table.h"
+#include "geo.h"
+#include "host_table.h"
+#include "sensor.h"
+
+struct sensor {
+    struct sensor_config cfg;
+    uint64_t window_us;
+    flow_table_t *ft;
+    host_table_t *ht;
+    dpi_t *dpi;
+    geo_t *geo;
+    wqueue_t *q;
+    struct window *w; /* window being filled */
+    uint64_t seq;
+    uint64_t now_us; /* newest packet time seen */
+    bool started;
+    uint64_t seed;
+    struct sensor_stats st;
+};
+
+void sensor_config_defaults(struct sensor_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->max_flows = 1000000;
+    c->max_hosts = 262144;
+    c->dpi_pool = 65536;
+    c->window_s = 60;
+    c->dpi = true;
+    c->geo_cache = 65536;
+    c->seed = 0x7461706972ULL;
+}
+
+static void on_flow_end(void *ctx, struct flow *f, enum flow_end_reason why);
+
+sensor_t *sensor_create(const struct sensor_config *c, wqueue_t *q, char *errbuf)
+{
+    if (c->window_s < 1 || c->window_s > 86400) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "window length %u s out of range (1 .. 86400)",
+                 c->window_s);
+        return NULL;
+    }
+    sensor_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        return NULL;
+    }
+    s->cfg = *c;
+    s->window_us = (uint64_t)c->window_s * 1000000;
+    s->q = q;
+    s->seed = c->seed;
+    s->ft = flow_table_create(c->max_flows, c->seed ^ 0x666c6f77ULL, on_flow_end, s, errbuf);
+    if (!s->ft)
+        goto fail;
+    s->ht = host_table_create(c->max_hosts, c->seed ^ 0x686f7374ULL, errbuf);
+    if (!s->ht)
+        goto fail;
+    if (c->dpi && !(s->dpi = dpi_create(c->dpi_pool, errbuf)))
+        goto fail;
+    s->geo = geo_create(c->geo_paths, c->n_geo, c->geo_cache, errbuf);
+    if (!s->geo)
+        goto fail;
+    s->w = wqueue_get_free(q, true);
+    host_table_attach(s->ht, s->w);
+    return s;
+fail:
+    sensor_destroy(s);
+    return NULL;
+}
+
+void sensor_destroy(sensor_t *s)
+{
+    if (!s)
+        return;
+    flow_table_destroy(s->ft);
+    host_table_destroy(s->ht);
+    dpi_destroy(s->dpi);
+    geo_destroy(s->geo);
+    free(s);
+}
+
+static struct host_window *host(sensor_t *s, const struct ip_addr *ip)
+{
+    struct host_window *h = host_table_get(s->ht, ip);
+    if (!h) {
+        s->st.hosts_dropped++;
+        s->w->stats.hosts_dropped++;
+    }
+    return h;
+}
+
+static void close_window(sensor_t *s)
+{
+    struct window *w = s->w;
+    struct flow_table_stats fst;
+    flow_table_stats(s->ft, &fst);
+    w->stats.flows_active = fst.active;
+    w->seq = s->seq++;
+    wqueue_push(s->q, w);
+    s->st.windows++;
+    s->w = wqueue_get_free(s->q, s->cfg.replay);
+    memset(&s->w->stats, 0, sizeof(s->w->stats));
+    host_table_attach(s->ht, s->w);
+}
+
+static void open_window_at(sensor_t *s, uint64_t ts)
+{
+    s->w->start_us = ts - ts % s->window_us;
+    s->w->end_us = s->w->start_us + s->window_us;
+}
+
+/* Moves the packet clock; closes the open window when ts reaches its end. */
+static void advance_clock(sensor_t *s, uint64_t ts)
+{
+    if (!s->started) {
+        s->started = true;
+        s->now_us = ts;
+        s->st.first_ts_us = ts;
+        open_window_at(s, ts);
+        return;
+    }
+    if (ts < s->now_us) {
+        s->st.ts_backwards++;
+        if (ts < s->w->start_us)
+            s->st.ts_before_window++;
+        return;
+    }
+    s->now_us = ts;
+    if (ts >= s->w->end_us) {
+        /* End what went idle by now, into the window that is closing. */
+        flow_table_expire(s->ft, s->w->end_us, UINT32_MAX);
+        uint64_t old_end = s->w->end_us;
+        close_window(s);
+        open_window_at(s, ts);
+        if (s->w->start_us > old_end)
+            s->st.ts_jumps++;
+    }
+}
+
+static void add_country(struct host_window *h, const char cc[3])
+{
+    uint16_t code = (uint16_t)(((uint8_t)cc[0] << 8) | (uint8_t)cc[1]);
+    for (uint16_t i = 0; i < h->n_countries; i++)
+        if (h->countries[i] == code)
+            return;
+    if (h->n_countries < HOST_COUNTRY_SLOTS)
+        h->countries[h->n_countries++] = code;
+    else
+        h->countries_other++;
+}
+
+/* A new flow: what its initiator (src) started and its responder (dst) received. */
+static void on_flow_start(sensor_t *s, struct flow *f, const struct pkt_info *p,
+                          struct host_window *src, struct host_window *dst)
+{
+    bool syn = p->proto == IPPROTO_NUM_TCP && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+    if (syn)
+        f->state |= FLOW_F_SYN;
+    uint32_t port_key = ((uint32_t)p->proto << 16) | p->dport;
+    if (src) {
+        src->flows_started++;
+        if (syn)
+            src->tcp_started++;
+        if (p->proto == IPPROTO_NUM_UDP)
+            src->udp_started++;
+        hll_add(&src->dst_ips, tapir_hash(p->dst.b, 16, s->seed));
+        if (p->proto == IPPROTO_NUM_TCP || p->proto == IPPROTO_NUM_UDP) {
+            uint64_t ph = tapir_hash(&port_key, 4, s->seed);
+            hll_add(&src->dst_ports, ph);
+            src->port_hist[ph % HOST_PORT_BUCKETS]++;
+        }
+        struct geo_info gi;
+        geo_lookup(s->geo, &p->dst, &gi);
+        if (gi.country[0])
+            add_country(src, gi.country);
+        if (gi.asn)
+            hll_add(&src->dst_asns, tapir_hash(&gi.asn, 4, s->seed));
+        if (src->last_start_us && p->ts_us >= src->last_start_us) {
+            double gap = (double)(p->ts_us - src->last_start_us) / 1e6;
+            src->gap_n++;
+            double d = gap - src->gap_mean_s;
+            src->gap_mean_s += d / src->gap_n;
+            src->gap_m2 += d * (gap - src->gap_mean_s);
+        }
+        src->last_start_us = p->ts_us;
+    }
+    if (dst) {
+        dst->flows_in++;
+        if (syn)
+            dst->syn_in++;
+        hll_add(&dst->src_ips, tapir_hash(p->src.b, 16, s->seed));
+        uint32_t sport_key = ((uint32_t)p->proto << 16) | p->sport;
+        hll_add(&dst->src_ports, tapir_hash(&sport_key, 4, s->seed));
+        if (p->proto == IPPROTO_NUM_UDP && p->sport != 0 && p->sport < 1024 && p->dport >= 1024)
+            dst->udp_unsolicited++;
+    }
+}
+
+static void add_l7(struct host_window *h, uint16_t id)
+{
+    for (int i = 0; i < HOST_L7_SLOTS; i++) {
+        if (h->l7_flows[i] && h->l7_proto[i] == id) {
+            h->l7_flows[i]++;
+            return;
+        }
+        if (!h->l7_flows[i]) {
+            h->l7_proto[i] = id;
+            h->l7_flows[i] = 1;
+            return;
+        }
+    }
+    h->l7_other++;
+}
+
+/* Detection is final for f: keep the result, give the state back, credit the initiator. */
+static void l7_done(sensor_t *s, struct flow *f, const struct dpi_result *r,
+                    struct host_window *init)
+{
+    f->state |= FLOW_F_L7_DONE;
+    f->l7_app = r->app;
+    f->l7_master = r->master;
+    memcpy(f->name, r->name, sizeof(f->name));
+    f->name[sizeof(f->name) - 1] = '\0';
+    if (f->dpi_slot) {
+        dpi_release(s->dpi, f->dpi_slot);
+        f->dpi_slot = 0;
+    }
+    if (!init)
+        return;
+    uint16_t id = r->master ? r->master : r->app;
+    if (id) {
+        init->l7_known++;
+        add_l7(init, id);
+    } else {
+        init->l7_unknown++;
+    }
+}
+
+static void flow_log_write(sensor_t *s, const struct flow *f, enum flow_end_reason why)
+{
+    static const char *const reasons[] = {"idle", "closed", "evicted", "shutdown"};
+    char a[64], b[64], l7[64];
+    ip_addr_str(&f->a, a, sizeof(a));
+    ip_addr_str(&f->b, b, sizeof(b));
+    if (s->dpi)
+        dpi_proto_name(s->dpi, f->l7_master, f->l7_app, l7, sizeof(l7));
+    else
+        snprintf(l7, sizeof(l7), "Unknown");
+    fprintf(s->cfg.flow_log,
+            "%" PRIu64 ".%06" PRIu64 ",%s,%u,%s,%u,%u,%u,%" PRIu64 ",%u,%" PRIu64 ",%" PRIu64
+            ".%06" PRIu64 ",%s,%s,%s\n",
+            f->first_us / 1000000, f->first_us % 1000000, a, f->a_port, b, f->b_port, f->proto,
+            f->pkts[0], f->bytes[0], f->pkts[1], f->bytes[1], f->last_us / 1000000,
+            f->last_us % 1000000, l7, f->name, reasons[why]);
+}
+
+static void on_flow_end(void *ctx, struct flow *f, enum flow_end_reason why)
+{
+    sensor_t *s = ctx;
+    struct host_window *init = host(s, &f->a);
+    if (f->dpi_slot) {
+        struct dpi_result r;
+        memset(&r, 0, sizeof(r));
+        dpi_giveup(s->dpi, f->dpi_slot, &r);
+        l7_done(s, f, &r, init);
+    }
+    if (init) {
+        uint64_t dur_ms = (f->last_us - f->first_us) / 1000;
+        init->flows_ended++;
+        init->dur_sum_ms += dur_ms;
+        if (dur_ms > init->dur_max_ms)
+            init->dur_max_ms = dur_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)dur_ms;
+    }
+    if (s->cfg.flow_log)
+        flow_log_write(s, f, why);
+}
+
+static void run_dpi(sensor_t *s, struct flow *f, const struct pkt_info *p, struct host_window *init)
+{
+    if (!f->dpi_slot) {
+        f->dpi_slot = dpi_acquire(s->dpi);
+        if (!f->dpi_slot) { /* pool empty: this flow stays unclassified */
+            f->state |= FLOW_F_L7_DONE;
+            return;
+        }
+    }
+    struct dpi_result r;
+    memset(&r, 0, sizeof(r));
+    f->dpi_pkts++;
+    if (dpi_process(s->dpi, f->dpi_slot, p->l3, p->l3_cap, p->ts_us, &r)) {
+        l7_done(s, f, &r, init);
+    } else if (f->dpi_pkts >= DPI_MAX_PACKETS) {
+        dpi_giveup(s->dpi, f->dpi_slot, &r);
+        l7_done(s, f, &r, init);
+    }
+}
+
+void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *data, uint32_t cap_len,
+                   uint32_t wire_len)
+{
+    struct pkt_info p;
+    p.ts_us = ts_us;
+    s->st.pkts++;
+    s->st.wire_bytes += wire_len;
+    enum decode_result r = decode_packet(linktype, data, cap_len, wire_len, &p);
+    s->st.decode[r]++;
+    if (r >= DECODE_NOT_IP)
+        return;
+    advance_clock(s, ts_us);
+    s->st.ip_pkts++;
+    s->st.ip_bytes += p.ip_len;
+    s->w->stats.pkts++;
+    s->w->stats.bytes += p.ip_len;
+
+    struct host_window *hs = host(s, &p.src);
+    struct host_window *hd = host(s, &p.dst);
+    bool icmp = p.proto == IPPROTO_NUM_ICMP || p.proto == IPPROTO_NUM_ICMPV6;
+    if (hs) {
+        hs->pkts_sent++;
+        hs->bytes_sent += p.ip_len;
+        if (icmp)
+            hs->icmp_pkts_sent++;
+    }
+    if (hd) {
+        hd->pkts_recv++;
+        hd->bytes_recv += p.ip_len;
+        if (icmp)
+            hd->icmp_pkts_recv++;
+    }
+    if (r == DECODE_NOTE_OTHER_L4)
+        s->st.l4_other++;
+    if (r == DECODE_NOTE_FRAGMENT)
+        return; /* no ports: hosts only */
+    if (hs && p.proto == IPPROTO_NUM_UDP && p.dport == 53 && p.payload) {
+        int ql = decode_dns_qname_len(p.payload, p.payload_len);
+        if (ql >= 0) {
+            hs->dns_queries++;
+            hs->dns_qname_sum += (uint32_t)ql;
+            if (ql > hs->dns_qname_max)
+                hs->dns_qname_max = (uint16_t)ql;
+        }
+    }
+
+    int dir, created;
+    struct flow *f = flow_table_lookup(s->ft, &p, &dir, &created);
+    if (!f)
+        return;
+    if (created)
+        on_flow_start(s, f, &p, hs, hd);
+    /* The initiator and responder records, whichever way this packet goes. */
+    struct host_window *init = dir == 0 ? hs : hd;
+    struct host_window *resp = dir == 0 ? hd : hs;
+    f->pkts[dir]++;
+    f->bytes[dir] += p.ip_len;
+    if (dir == 1) {
+        f->state |= FLOW_F_REPLY;
+        if (init)
+            init->resp_bytes += p.ip_len;
+    }
+    if (p.proto == IPPROTO_NUM_TCP) {
+        uint8_t fl = p.tcp_flags;
+        if (dir == 1 && (fl & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
+            !(f->state & FLOW_F_SYNACK)) {
+            f->state |= FLOW_F_SYNACK;
+            if (init && (f->state & FLOW_F_SYN))
+                init->tcp_answered++;
+            if (resp && (f->state & FLOW_F_SYN))
+                resp->synack_out++;
+        }
+        if (fl & TCP_FIN)
+            f->state |= dir == 0 ? FLOW_F_FIN_A : FLOW_F_FIN_B;
+        if ((fl & TCP_RST) && !(f->state & FLOW_F_RST)) {
+            f->state |= FLOW_F_RST;
+            if (init && (f->state & FLOW_F_SYN))
+                init->tcp_reset++;
+        }
+    }
+    if (s->dpi && !(f->state & FLOW_F_L7_DONE) && p.payload_len > 0)
+        run_dpi(s, f, &p, init);
+    flow_table_touch(s->ft, f, s->now_us);
+    flow_table_expire(s->ft, s->now_us, 8);
+}
+
+void sensor_tick(sensor_t *s, uint64_t now_us)
+{
+    if (s->started && now_us > s->now_us && now_us >= s->w->end_us)
+        advance_clock(s, now_us);
+}
+
+void sensor_flush_window(sensor_t *s)
+{
+    if (!s->started || s->w->n_hosts == 0)
+        return;
+    uint64_t next = s->w->end_us;
+    close_window(s);
+    s->w->start_us = next;
+    s->w->end_us = next + s->window_us;
+}
+
+void sensor_finish(sensor_t *s)
+{
+    if (s->started) {
+        flow_table_flush(s->ft);
+        if (s->w->n_hosts > 0) {
+            struct flow_table_stats fst;
+            flow_table_stats(s->ft, &fst);
+            s->w->stats.flows_active = fst.active;
+            s->w->seq = s->seq++;
+            wqueue_push(s->q, s->w);
+            s->st.windows++;
+            s->w = NULL;
+        }
+    }
+    wqueue_close(s->q);
+}
+
+void sensor_get_stats(sensor_t *s, struct sensor_stats *st)
+{
+    *st = s->st;
+    st->last_ts_us = s->now_us;
+    struct flow_table_stats f;
+    flow_table_stats(s->ft, &f);
+    st->flows_active = f.active;
+    st->flows_created = f.created;
+    st->flows_evicted = f.evicted;
+    st->flows_untracked = f.untracked;
+    if (s->dpi) {
+        struct dpi_stats d;
+        dpi_stats(s->dpi, &d);
+        st->dpi_detected = d.detected;
+        st->dpi_gave_up = d.gave_up;
+        st->dpi_pool_empty = d.pool_empty;
+        st->dpi_in_use = d.in_use;
+    }
+    geo_counters(s->geo, &st->geo_lookups, &st->geo_hits, &st->geo_errors);
+    st->windows_dropped = wqueue_dropped(s->q);
+}
+
+uint64_t sensor_stats_decode_errors(const struct sensor_stats *st)
+{
+    uint64_t n = 0;
+    for (int i = DECODE_ERR_LINKTYPE; i < DECODE_RESULT_COUNT; i++)
+        n += st->decode[i];
+    return n;
+}

@@ -1,0 +1,173 @@
+/*
+ * wqueue.c — closed-window queue and buffer pool.
+ *
+ * A mutex guards two small rings of pointers. It is taken once per window close (once a
+ * minute by default), never per packet, and held for a few pointer moves, so the capture
+ * thread never waits on it in practice. A mutex rather than a lock-free SPSC ring
+ * because dropping the OLDEST queued window when the analyzer falls behind means the
+ * producer must take from the consumer's end, which an SPSC ring does not allow.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "wqueue.h"
+
+struct wqueue {
+    pthread_mutex_t mu;
+    pthread_cond_t freed;
+    struct window *bufs; /* all buffers */
+    uint32_t n_bufs;
+    struct window **full; /* ring of closed windows, oldest at full_head */
+    uint32_t full_head, full_n;
+    struct window **free_; /* stack of empty buffers */
+    uint32_t free_n;
+    uint32_t depth;
+    bool closed;
+    uint64_t dropped;
+    void (*notify)(void *);
+    void *notify_arg;
+};
+
+wqueue_t *wqueue_create(uint32_t depth, uint32_t max_hosts, char *errbuf)
+{
+    if (depth < 1 || depth > 1024) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "window queue depth %u out of range (1 .. 1024)",
+                 depth);
+        return NULL;
+    }
+    wqueue_t *q = calloc(1, sizeof(*q));
+    if (!q)
+        goto fail;
+    q->depth = depth;
+    q->n_bufs = depth + 2; /* one filling, depth queued, one being analyzed */
+    q->bufs = calloc(q->n_bufs, sizeof(*q->bufs));
+    q->full = calloc(q->n_bufs, sizeof(*q->full));
+    q->free_ = calloc(q->n_bufs, sizeof(*q->free_));
+    if (!q->bufs || !q->full || !q->free_)
+        goto fail;
+    for (uint32_t i = 0; i < q->n_bufs; i++) {
+        /* calloc: pages are touched only as hosts are added. */
+        q->bufs[i].hosts = calloc(max_hosts, sizeof(struct host_window));
+        if (!q->bufs[i].hosts)
+            goto fail;
+        q->bufs[i].cap_hosts = max_hosts;
+        q->free_[q->free_n++] = &q->bufs[i];
+    }
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->freed, NULL);
+    return q;
+fail:
+    snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate %u window buffers of %u hosts", depth + 2,
+             max_hosts);
+    if (q) {
+        for (uint32_t i = 0; q->bufs && i < q->n_bufs; i++)
+            free(q->bufs[i].hosts);
+        free(q->bufs);
+        free(q->full);
+        free(q->free_);
+        free(q);
+    }
+    return NULL;
+}
+
+void wqueue_destroy(wqueue_t *q)
+{
+    if (!q)
+        return;
+    for (uint32_t i = 0; i < q->n_bufs; i++)
+        free(q->bufs[i].hosts);
+    free(q->bufs);
+    free(q->full);
+    free(q->free_);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->freed);
+    free(q);
+}
+
+void wqueue_set_notify(wqueue_t *q, void (*fn)(void *), void *arg)
+{
+    q->notify = fn;
+    q->notify_arg = arg;
+}
+
+struct window *wqueue_get_free(wqueue_t *q, bool wait)
+{
+    struct window *w = NULL;
+    bool dropped = false;
+    pthread_mutex_lock(&q->mu);
+    while (!q->free_n && wait)
+        pthread_cond_wait(&q->freed, &q->mu);
+    if (q->free_n) {
+        w = q->free_[--q->free_n];
+    } else if (q->full_n) {
+        w = q->full[q->full_head];
+        q->full_head = (q->full_head + 1) % q->n_bufs;
+        q->full_n--;
+        q->dropped++;
+        dropped = true;
+    }
+    pthread_mutex_unlock(&q->mu);
+    if (dropped)
+        log_warn("analyzer behind: dropped the window starting at %llu s (%llu dropped)",
+                 (unsigned long long)(w->start_us / 1000000), (unsigned long long)q->dropped);
+    return w;
+}
+
+void wqueue_push(wqueue_t *q, struct window *w)
+{
+    pthread_mutex_lock(&q->mu);
+    q->full[(q->full_head + q->full_n) % q->n_bufs] = w;
+    q->full_n++;
+    pthread_mutex_unlock(&q->mu);
+    if (q->notify)
+        q->notify(q->notify_arg);
+}
+
+void wqueue_close(wqueue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->closed = true;
+    pthread_mutex_unlock(&q->mu);
+    if (q->notify)
+        q->notify(q->notify_arg);
+}
+
+struct window *wqueue_pop(wqueue_t *q, bool *closed)
+{
+    struct window *w = NULL;
+    pthread_mutex_lock(&q->mu);
+    if (q->full_n) {
+        w = q->full[q->full_head];
+        q->full_head = (q->full_head + 1) % q->n_bufs;
+        q->full_n--;
+    }
+    *closed = q->closed && !w && q->full_n == 0;
+    pthread_mutex_unlock(&q->mu);
+    return w;
+}
+
+void wqueue_release(wqueue_t *q, struct window *w)
+{
+    pthread_mutex_lock(&q->mu);
+    q->free_[q->free_n++] = w;
+    pthread_cond_signal(&q->freed);
+    pthread_mutex_unlock(&q->mu);
+}
+
+uint64_t wqueue_dropped(wqueue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    uint64_t d = q->dropped;
+    pthread_mutex_unlock(&q->mu);
+    return d;
+}
+
+uint32_t wqueue_waiting(wqueue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    uint32_t n = q->full_n;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
