@@ -42,7 +42,7 @@ static const char *jstr(const json_t *o, const char *key)
 
 static void print_alert_header(void)
 {
-    printf("%-24s %6s %-40s %-11s %6s %-2s %-10s %s\n", "TIME", "ID", "IP", "SIDE", "SCORE", "CC",
+    printf("%-24s %6s %-26s %-11s %6s %-2s %-10s %s\n", "TIME", "ID", "IP", "SIDE", "SCORE", "CC",
            "STATUS", "TOP FEATURES");
 }
 
@@ -51,7 +51,7 @@ static void print_alert_row(const json_t *a)
     char num[32];
     put_clean(stdout, jstr(a, "timestamp"), 24);
     printf(" %6lld ", (long long)json_integer_value(json_object_get(a, "alert_id")));
-    put_clean(stdout, jstr(a, "ip"), 40);
+    put_clean(stdout, jstr(a, "ip"), 26);
     putchar(' ');
     put_clean(stdout, jstr(a, "side"), 11);
     json_t *score = json_object_get(a, "score");
@@ -334,7 +334,7 @@ static void print_host_detail(const json_t *h)
 static void print_host_row(const json_t *h)
 {
     const json_t *geo = json_object_get(h, "geo");
-    put_clean(stdout, jstr(h, "ip"), 40);
+    put_clean(stdout, jstr(h, "ip"), 26);
     json_t *ms = json_object_get(h, "max_score"), *ls = json_object_get(h, "last_score");
     if (json_is_number(ms))
         printf(" %6.3f", json_number_value(ms));
@@ -424,7 +424,7 @@ int cmd_hosts(int argc, char **argv)
         size_t i;
         json_t *h;
         if (!json && json_array_size(res))
-            printf("%-40s %6s %6s %7s %7s %-2s %-24s %s\n", "IP", "MAX", "LAST", "WINDOWS",
+            printf("%-26s %6s %6s %7s %7s %-2s %-24s %s\n", "IP", "MAX", "LAST", "WINDOWS",
                    "ALERTS", "CC", "LAST SEEN", "AS ORG");
         json_array_foreach(res, i, h)
         {
