@@ -28,12 +28,15 @@
  * one load and no branch on the direction: `i = left + (x[f] > thr)`. A leaf points at
  * itself with threshold +inf, so scoring walks 8 trees at once for exactly height_limit
  * steps with no data-dependent branch; the leaves' path lengths sit in a parallel array.
- * Measured (100 trees, psi 256, 24 features): 1.1 us per vector, against 2.1 us for the
- * usual walk of one tree to its leaf at a time (a mispredicted branch per leaf). Training
- * row counts per node live in another parallel array that only explain() and
- * diagnostics touch. Rejected: a pointer tree (scattered allocations, slower still) and
- * float thresholds (sklearn compares against a double, and exactness needs the same
- * comparison).
+ * Scoring reads a 12-byte copy of each node with the threshold rounded down to a float
+ * (exact for float inputs, see struct hotnode); iforest_score_many runs a block of 64
+ * rows through one tree at a time, 8 walks interleaved. Measured (100 trees, psi 256,
+ * 24 features, 2-CPU EPYC VM): 1.0 us per single vector (2.1 us for the usual walk of one
+ * tree to its leaf at a time, a mispredicted branch per leaf), 0.85-0.9 us per row in
+ * score_many. Training row counts per node live in a parallel array that only explain()
+ * and diagnostics touch. Rejected: a pointer tree (scattered allocations, slower still).
+ * Not yet tried: a complete-tree layout (children at 2i+1, 2i+2) to save the child-index
+ * load; it needs a bound on the memory a hostile file could make it allocate.
  *
  * Explanation (iforest_explain): a subtree on n training rows has expected remaining
  * path length c(n). Following x's path, the split at a node on n rows sending x to a
@@ -73,6 +76,15 @@ struct ifnode {
     uint32_t left;    /* index of the left child (right = left + 1); a leaf's own index */
 };
 
+/* What scoring reads: 12 bytes. For a float x and a double t, x > t exactly when
+ * x > t', t' the largest float <= t; so a float threshold loses nothing and saves the
+ * float-to-double conversion and a third of the bytes. */
+struct hotnode {
+    float thr;        /* largest float <= the node's double threshold; +inf in a leaf */
+    uint32_t feature; /* 0 in a leaf */
+    uint32_t left;    /* as struct ifnode */
+};
+
 struct iforest {
     size_t n_features;
     uint32_t n_trees;
@@ -82,6 +94,7 @@ struct iforest {
     double denom;         /* n_trees * c(psi); 0 when psi == 1 */
     uint32_t *root;       /* n_trees + 1: tree t's nodes are [root[t], root[t + 1]) */
     struct ifnode *nodes; /* root[n_trees] nodes, all trees */
+    struct hotnode *hot;  /* the scoring copy of nodes (float thresholds), same indices */
     double *pathlen;      /* per node: a leaf's path length d + c(n); 0 elsewhere */
     uint32_t *n_samples;  /* training rows per node, parallel to nodes */
 };
@@ -146,6 +159,7 @@ void iforest_destroy(iforest_t *f)
     free(f->nodes);
     free(f->n_samples);
     free(f->pathlen);
+    free(f->hot);
     free(f);
 }
 
@@ -189,10 +203,14 @@ static inline int is_leaf(const iforest_t *f, uint32_t i)
 
 /* Builders mark leaves with feature LEAF and their path length in value; this turns
  * them into self-loops (left = self, threshold +inf, feature 0), so that a walk can take
- * height_limit steps without testing for a leaf: x[0] > +inf is false, even for NaN. */
-static void finalize(iforest_t *f)
+ * height_limit steps without testing for a leaf: x[0] > +inf is false, even for NaN.
+ * Then it makes the scoring copy. Returns 0 or -1 (out of memory). */
+static int finalize(iforest_t *f)
 {
     uint32_t n = f->root[f->n_trees];
+    f->hot = malloc((n ? n : 1) * sizeof(*f->hot));
+    if (!f->hot)
+        return -1;
     for (uint32_t i = 0; i < n; i++) {
         struct ifnode *nd = &f->nodes[i];
         if (nd->feature == LEAF) {
@@ -201,10 +219,15 @@ static void finalize(iforest_t *f)
             nd->feature = 0;
             nd->left = i;
         }
+        float t = (float)nd->value;
+        if ((double)t > nd->value)
+            t = nextafterf(t, -INFINITY);
+        f->hot[i] = (struct hotnode){.thr = t, .feature = nd->feature, .left = nd->left};
     }
+    return 0;
 }
 
-#define WALK 8 /* trees walked together: independent load chains the CPU overlaps */
+#define WALK 8 /* walks done together: independent load chains the CPU overlaps */
 
 /* Sum of x's path lengths over the trees, added in tree order (as numpy does). Every
  * walk takes exactly height_limit steps (leaves loop on themselves), WALK trees at a
@@ -213,7 +236,7 @@ static void finalize(iforest_t *f)
  * left for every number; NaN goes left. */
 static double sum_paths(const iforest_t *f, const float *x)
 {
-    const struct ifnode *nodes = f->nodes;
+    const struct hotnode *nodes = f->hot;
     const uint32_t T = f->n_trees, H = f->height_limit;
     double sum = 0;
     uint32_t t = 0;
@@ -223,8 +246,8 @@ static double sum_paths(const iforest_t *f, const float *x)
             i[k] = f->root[t + (uint32_t)k];
         for (uint32_t d = 0; d < H; d++) {
             for (int k = 0; k < WALK; k++) {
-                const struct ifnode *nd = &nodes[i[k]];
-                i[k] = nd->left + ((double)x[nd->feature] > nd->value);
+                const struct hotnode *nd = &nodes[i[k]];
+                i[k] = nd->left + (x[nd->feature] > nd->thr);
             }
         }
         for (int k = 0; k < WALK; k++)
@@ -233,7 +256,7 @@ static double sum_paths(const iforest_t *f, const float *x)
     for (; t < T; t++) {
         uint32_t i = f->root[t];
         for (uint32_t d = 0; d < H; d++)
-            i = nodes[i].left + ((double)x[nodes[i].feature] > nodes[i].value);
+            i = nodes[i].left + (x[nodes[i].feature] > nodes[i].thr);
         sum += f->pathlen[i];
     }
     return sum;
@@ -256,10 +279,49 @@ double iforest_score(const iforest_t *f, const float *x)
     return score_from_sum(f, sum_paths(f, x));
 }
 
+#define SCORE_BLOCK 64 /* rows that pass through one tree while it sits in L1 */
+
 void iforest_score_many(const iforest_t *f, const float *X, size_t n, double *out)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = score_from_sum(f, sum_paths(f, X + i * f->n_features));
+    /* Trees outer, a block of rows inner, WALK rows walked together. Each row's sum
+     * still adds the trees in order, so out[i] is bit-identical to iforest_score. */
+    const struct hotnode *nodes = f->hot;
+    const size_t nf = f->n_features;
+    const uint32_t H = f->height_limit;
+    double sum[SCORE_BLOCK];
+    for (size_t b = 0; b < n; b += SCORE_BLOCK) {
+        size_t m = n - b < SCORE_BLOCK ? n - b : SCORE_BLOCK;
+        const float *xb = X + b * nf;
+        for (size_t r = 0; r < m; r++)
+            sum[r] = 0;
+        for (uint32_t t = 0; t < f->n_trees; t++) {
+            const uint32_t root = f->root[t];
+            size_t r = 0;
+            for (; r + WALK <= m; r += WALK) {
+                uint32_t i[WALK];
+                const float *x[WALK];
+                for (int k = 0; k < WALK; k++)
+                    i[k] = root, x[k] = xb + (r + (size_t)k) * nf;
+                for (uint32_t d = 0; d < H; d++) {
+                    for (int k = 0; k < WALK; k++) {
+                        const struct hotnode *nd = &nodes[i[k]];
+                        i[k] = nd->left + (x[k][nd->feature] > nd->thr);
+                    }
+                }
+                for (int k = 0; k < WALK; k++)
+                    sum[r + (size_t)k] += f->pathlen[i[k]];
+            }
+            for (; r < m; r++) {
+                uint32_t i = root;
+                const float *x = xb + r * nf;
+                for (uint32_t d = 0; d < H; d++)
+                    i = nodes[i].left + (x[nodes[i].feature] > nodes[i].thr);
+                sum[r] += f->pathlen[i];
+            }
+        }
+        for (size_t r = 0; r < m; r++)
+            out[b + r] = score_from_sum(f, sum[r]);
+    }
 }
 
 void iforest_explain(const iforest_t *f, const float *x, double *contrib)
@@ -463,7 +525,10 @@ iforest_t *iforest_import(size_t n_features, uint32_t sample_size, uint64_t seed
     for (uint32_t t = 0; t < n_trees; t++)
         if (add_tree(f, t, &trees[t], scratch, errbuf) < 0)
             goto fail;
-    finalize(f);
+    if (finalize(f) < 0) {
+        errf(errbuf, "out of memory importing %u trees", n_trees);
+        goto fail;
+    }
     free(scratch);
     return f;
 fail:
@@ -775,7 +840,8 @@ iforest_t *iforest_fit(const float *X, size_t n_rows, size_t n_features,
         memcpy(f->n_samples + base, job.tree_ns[t], len * sizeof(uint32_t));
         f->root[t + 1] = base + len;
     }
-    finalize(f);
+    if (finalize(f) < 0)
+        goto oom;
     goto done;
 oom:
     errf(errbuf, "out of memory fitting %u trees on %u rows", n_trees, psi);
@@ -917,7 +983,10 @@ iforest_t *iforest_deserialize(const uint8_t *buf, size_t len, size_t *used, cha
         if (add_tree(f, t, &d, scratch, errbuf) < 0)
             goto fail;
     }
-    finalize(f);
+    if (finalize(f) < 0) {
+        errf(errbuf, "out of memory loading a forest of %zu nodes", total);
+        goto fail;
+    }
     free(scratch), free(ia), free(thr);
     if (used)
         *used = off;
