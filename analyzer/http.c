@@ -1,0 +1,1123 @@
+/*
+ * http.c — the HTTP side of Tapir on libevent's evhttp: /health, /metrics, the JSON API
+ * over the store and the dashboard (docs/http.md).
+ *
+ * It attaches to an event_base the caller runs, so the same code serves inside `tapir
+ * run`'s analyzer thread (beside the window pipeline, same store connection) and inside
+ * `tapir serve`. Every handler answers synchronously from that thread: a store query on
+ * an indexed table takes well under a millisecond, and a page is at most HTTP_MAX_LIMIT
+ * rows, so a worker pool would buy nothing but a second owner for the store. The
+ * rejected alternative, a thread per request over a read-only connection, would break
+ * ack/delete (writes) and the one-thread-per-store_t rule.
+ *
+ * What a hostile client can do is bounded: headers at most HTTP_MAX_HEADERS_BYTES, a
+ * body at most HTTP_MAX_BODY_BYTES, a connection idle for HTTP_TIMEOUT_S is closed, and
+ * each client IP gets a token bucket in a fixed table with LRU eviction (a spoofing
+ * flood of new IPs evicts old entries; it never grows the table). Every path is
+ * matched exactly after strict percent-decoding (a bad escape or an encoded NUL is a
+ * 400), so there is no file system behind it to traverse. The token is compared in
+ * time that does not depend on where it differs.
+ */
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "alert_log.h"
+#include "http.h"
+#include "log.h"
+#include "rules.h"
+#include "store.h"
+
+#define HTTP_CODE_SLOTS  16 /* distinct status codes counted for /metrics */
+#define HTTP_HOST_RECENT 20 /* recent alerts in /api/hosts/IP */
+#define HTTP_MAX_OFFSET  1000000000LL
+#define LIMITER_NIL      UINT32_MAX
+
+/* ---- rate limiter ------------------------------------------------------------------ */
+
+struct limiter_entry {
+    struct ip_addr ip;
+    double tokens;       /* requests available now (fractional) */
+    double last_s;       /* when tokens was last refilled, monotonic seconds */
+    uint32_t chain_next; /* next entry in the same hash bucket */
+    uint32_t lru_prev;   /* towards the most recently seen */
+    uint32_t lru_next;   /* towards the least recently seen */
+};
+
+struct http_limiter {
+    double rate;  /* tokens per second */
+    double burst; /* bucket size, tokens */
+    uint32_t cap; /* entries */
+    uint32_t used;
+    uint32_t mask; /* buckets - 1 */
+    uint64_t seed;
+    uint32_t *buckets; /* first entry per bucket, LIMITER_NIL when empty */
+    struct limiter_entry *e;
+    uint32_t lru_head, lru_tail; /* most and least recently seen */
+};
+
+http_limiter_t *http_limiter_create(double rate_per_s, double burst, uint32_t max_clients)
+{
+    if (!(rate_per_s > 0) || !(burst >= 1) || max_clients == 0 || max_clients > (1u << 24))
+        return NULL;
+    http_limiter_t *l = calloc(1, sizeof(*l));
+    if (!l)
+        return NULL;
+    uint32_t nb = 1;
+    while (nb < 2 * max_clients)
+        nb <<= 1;
+    l->rate = rate_per_s;
+    l->burst = burst;
+    l->cap = max_clients;
+    l->mask = nb - 1;
+    l->buckets = malloc(nb * sizeof(*l->buckets));
+    l->e = calloc(max_clients, sizeof(*l->e));
+    if (!l->buckets || !l->e) {
+        http_limiter_destroy(l);
+        return NULL;
+    }
+    memset(l->buckets, 0xff, nb * sizeof(*l->buckets));
+    l->lru_head = l->lru_tail = LIMITER_NIL;
+    if (getrandom(&l->seed, sizeof(l->seed), GRND_NONBLOCK) != (ssize_t)sizeof(l->seed)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        l->seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+    }
+    return l;
+}
+
+void http_limiter_destroy(http_limiter_t *l)
+{
+    if (!l)
+        return;
+    free(l->buckets);
+    free(l->e);
+    free(l);
+}
+
+uint32_t http_limiter_tracked(const http_limiter_t *l)
+{
+    return l ? l->used : 0;
+}
+
+static void lru_unlink(http_limiter_t *l, uint32_t i)
+{
+    struct limiter_entry *e = &l->e[i];
+    if (e->lru_prev != LIMITER_NIL)
+        l->e[e->lru_prev].lru_next = e->lru_next;
+    else
+        l->lru_head = e->lru_next;
+    if (e->lru_next != LIMITER_NIL)
+        l->e[e->lru_next].lru_prev = e->lru_prev;
+    else
+        l->lru_tail = e->lru_prev;
+}
+
+static void lru_push_head(http_limiter_t *l, uint32_t i)
+{
+    struct limiter_entry *e = &l->e[i];
+    e->lru_prev = LIMITER_NIL;
+    e->lru_next = l->lru_head;
+    if (l->lru_head != LIMITER_NIL)
+        l->e[l->lru_head].lru_prev = i;
+    l->lru_head = i;
+    if (l->lru_tail == LIMITER_NIL)
+        l->lru_tail = i;
+}
+
+static uint32_t limiter_bucket(const http_limiter_t *l, const struct ip_addr *ip)
+{
+    return (uint32_t)tapir_hash(ip->b, sizeof(ip->b), l->seed) & l->mask;
+}
+
+/* Removes entry i from its hash chain. */
+static void chain_unlink(http_limiter_t *l, uint32_t i)
+{
+    uint32_t *p = &l->buckets[limiter_bucket(l, &l->e[i].ip)];
+    while (*p != LIMITER_NIL && *p != i)
+        p = &l->e[*p].chain_next;
+    if (*p == i)
+        *p = l->e[i].chain_next;
+}
+
+bool http_limiter_allow(http_limiter_t *l, const struct ip_addr *ip, double now_s,
+                        uint32_t *retry_after_s)
+{
+    uint32_t b = limiter_bucket(l, ip), i = l->buckets[b];
+    while (i != LIMITER_NIL && memcmp(l->e[i].ip.b, ip->b, sizeof(ip->b)))
+        i = l->e[i].chain_next;
+    if (i == LIMITER_NIL) {
+        if (l->used < l->cap) {
+            i = l->used++;
+        } else { /* full: forget the least recently seen client */
+            i = l->lru_tail;
+            lru_unlink(l, i);
+            chain_unlink(l, i);
+        }
+        struct limiter_entry *e = &l->e[i];
+        e->ip = *ip;
+        e->tokens = l->burst;
+        e->last_s = now_s;
+        e->chain_next = l->buckets[b];
+        l->buckets[b] = i;
+    } else {
+        lru_unlink(l, i);
+    }
+    lru_push_head(l, i);
+    struct limiter_entry *e = &l->e[i];
+    if (now_s > e->last_s) {
+        e->tokens += (now_s - e->last_s) * l->rate;
+        if (e->tokens > l->burst)
+            e->tokens = l->burst;
+    }
+    e->last_s = now_s > e->last_s ? now_s : e->last_s;
+    if (e->tokens >= 1.0) {
+        e->tokens -= 1.0;
+        return true;
+    }
+    double wait = ceil((1.0 - e->tokens) / l->rate);
+    *retry_after_s = wait < 1 ? 1 : wait > 3600 ? 3600 : (uint32_t)wait;
+    return false;
+}
+
+/* ---- small parsers ----------------------------------------------------------------- */
+
+bool http_token_equal(const char *given, const char *expected)
+{
+    size_t lg = strlen(given), le = strlen(expected);
+    unsigned char diff = lg != le;
+    /* Walk the expected token's length whatever was given, so the time tells nothing
+     * about how much of a guess matched. */
+    for (size_t i = 0; i < le; i++)
+        diff |=
+            (unsigned char)((lg ? (unsigned char)given[i % lg] : 0) ^ (unsigned char)expected[i]);
+    return le > 0 && diff == 0;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int http_percent_decode(const char *src, size_t len, char *dst, bool plus_is_space)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = src[i];
+        if (c == '%') {
+            if (len - i < 3)
+                return -1;
+            int hi = hexval((unsigned char)src[i + 1]), lo = hexval((unsigned char)src[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            dst[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '\0') {
+            return -1;
+        } else {
+            dst[o++] = plus_is_space && c == '+' ? ' ' : c;
+        }
+    }
+    dst[o] = '\0';
+    return 0;
+}
+
+int http_parse_listen(const char *listen, char *host, size_t host_len, uint16_t *port, char *errbuf)
+{
+    const char *colon, *h = listen;
+    size_t hl;
+    if (!listen || !*listen)
+        goto bad;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':')
+            goto bad;
+        h = listen + 1;
+        hl = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || memchr(listen, ':', (size_t)(colon - listen)))
+            goto bad; /* a bare IPv6 address needs brackets */
+        hl = (size_t)(colon - listen);
+    }
+    if (hl == 0 || hl >= host_len || hl >= 64)
+        goto bad;
+    char tmp[64];
+    memcpy(tmp, h, hl);
+    tmp[hl] = '\0';
+    if (!strcmp(tmp, "localhost"))
+        strcpy(tmp, "127.0.0.1");
+    struct ip_addr a;
+    if (ip_addr_parse(tmp, &a) < 0 || (listen[0] == '[') == ip_addr_is_v4(&a))
+        goto bad;
+    const char *p = colon + 1;
+    unsigned long v = 0;
+    if (!*p || strlen(p) > 5)
+        goto bad;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            goto bad;
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (v > 65535)
+        goto bad;
+    snprintf(host, host_len, "%s", tmp);
+    *port = (uint16_t)v;
+    return 0;
+bad:
+    snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+             "bad listen address '%s' (expected HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080)",
+             listen ? listen : "");
+    return -1;
+}
+
+bool http_host_is_loopback(const char *host)
+{
+    struct ip_addr a;
+    if (ip_addr_parse(host, &a) < 0)
+        return false;
+    if (ip_addr_is_v4(&a))
+        return a.b[12] == 127;
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+    return !memcmp(a.b, v6_loopback, 16);
+}
+
+/* ---- the server -------------------------------------------------------------------- */
+
+struct code_count {
+    int code;
+    uint64_t n; /* responses */
+};
+
+struct http {
+    struct event_base *base; /* borrowed */
+    struct evhttp *evh;
+    store_t *store; /* borrowed; may be NULL */
+    http_metrics_fn metrics;
+    void *metrics_ctx;
+    char *token; /* NULL: auth off */
+    char listen[80];
+    uint16_t port;
+    http_limiter_t *limiter;
+    struct code_count codes[HTTP_CODE_SLOTS];
+    uint64_t rate_limited; /* 429 answers */
+    uint64_t store_errors; /* queries that failed (500) */
+    double started_s;      /* wall clock, seconds since the epoch */
+};
+
+static const char csp_api[] = "default-src 'none'; frame-ancestors 'none'";
+static const char csp_dashboard[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+static const char *reason(int code)
+{
+    switch (code) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Status";
+    }
+}
+
+static void count_code(http_t *h, int code)
+{
+    for (int i = 0; i < HTTP_CODE_SLOTS; i++) {
+        if (h->codes[i].code == code || h->codes[i].code == 0) {
+            h->codes[i].code = code;
+            h->codes[i].n++;
+            return;
+        }
+    }
+}
+
+/* Sends body (may be NULL) with the headers every answer carries. */
+static void reply(http_t *h, struct evhttp_request *req, int code, const char *ctype,
+                  struct evbuffer *body, const char *csp)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "Content-Type", ctype);
+    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(out, "Cache-Control", "no-store");
+    evhttp_add_header(out, "Referrer-Policy", "no-referrer");
+    evhttp_add_header(out, "X-Frame-Options", "DENY");
+    evhttp_add_header(out, "Content-Security-Policy", csp ? csp : csp_api);
+    count_code(h, code);
+    evhttp_send_reply(req, code, reason(code), body);
+}
+
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+    return evbuffer_add((struct evbuffer *)data, buf, size);
+}
+
+/* Sends o (stolen) as JSON. */
+static void reply_json(http_t *h, struct evhttp_request *req, int code, json_t *o)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (!b || !o || json_dump_callback(o, dump_cb, b, ALERT_JSON_FLAGS) < 0) {
+        json_decref(o);
+        if (b)
+            evbuffer_free(b);
+        count_code(h, 500);
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    json_decref(o);
+    evbuffer_add(b, "\n", 1);
+    reply(h, req, code, "application/json", b, NULL);
+    evbuffer_free(b);
+}
+
+static void reply_error(http_t *h, struct evhttp_request *req, int code, const char *msg)
+{
+    reply_json(h, req, code, json_pack("{s:s}", "error", msg));
+}
+
+static void reply_static(http_t *h, struct evhttp_request *req, const char *ctype, const char *text)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    evbuffer_add_reference(b, text, strlen(text), NULL, NULL);
+    reply(h, req, 200, ctype, b, csp_dashboard);
+    evbuffer_free(b);
+}
+
+static void reply_store_error(http_t *h, struct evhttp_request *req)
+{
+    h->store_errors++;
+    char msg[TAPIR_ERRBUF_SIZE + 32];
+    snprintf(msg, sizeof(msg), "database error: %s", store_errmsg(h->store));
+    log_warn("http: %s", msg);
+    reply_error(h, req, 500, msg);
+}
+
+static double now_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t now_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- query strings ----------------------------------------------------------------- */
+
+#define QUERY_MAX_PARAMS 8
+
+struct query {
+    int n;
+    char *key[QUERY_MAX_PARAMS];
+    char *val[QUERY_MAX_PARAMS];
+    char *mem; /* one allocation holding every decoded string */
+};
+
+/* Parses raw (may be NULL) strictly: every key must be in allowed (NULL-terminated) and
+ * appear once; values are percent-decoded. Returns 0, or -1 with msg filled. */
+static int query_parse(const char *raw, const char *const *allowed, struct query *q, char *msg,
+                       size_t msglen)
+{
+    memset(q, 0, sizeof(*q));
+    if (!raw || !*raw)
+        return 0;
+    size_t len = strlen(raw);
+    q->mem = malloc(2 * len + 2);
+    if (!q->mem) {
+        snprintf(msg, msglen, "out of memory");
+        return -1;
+    }
+    char *dst = q->mem;
+    const char *p = raw;
+    while (*p) {
+        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+        if (end == p) { /* empty segment ("a=1&&b=2") */
+            p = amp ? amp + 1 : end;
+            continue;
+        }
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (!eq) {
+            snprintf(msg, msglen, "bad query parameter (expected name=value)");
+            return -1;
+        }
+        char *k = dst;
+        if (http_percent_decode(p, (size_t)(eq - p), k, true) < 0)
+            goto bad_escape;
+        dst += strlen(k) + 1;
+        char *v = dst;
+        if (http_percent_decode(eq + 1, (size_t)(end - eq - 1), v, true) < 0)
+            goto bad_escape;
+        dst += strlen(v) + 1;
+        bool known = false;
+        for (int i = 0; allowed[i]; i++)
+            known |= !strcmp(allowed[i], k);
+        if (!known) {
+            snprintf(msg, msglen, "unknown query parameter '%.40s'", k);
+            return -1;
+        }
+        for (int i = 0; i < q->n; i++) {
+            if (!strcmp(q->key[i], k)) {
+                snprintf(msg, msglen, "query parameter '%.40s' given twice", k);
+                return -1;
+            }
+        }
+        if (q->n == QUERY_MAX_PARAMS) {
+            snprintf(msg, msglen, "too many query parameters");
+            return -1;
+        }
+        q->key[q->n] = k;
+        q->val[q->n++] = v;
+        p = amp ? amp + 1 : end;
+    }
+    return 0;
+bad_escape:
+    snprintf(msg, msglen, "bad percent-encoding in the query");
+    return -1;
+}
+
+static const char *query_get(const struct query *q, const char *key)
+{
+    for (int i = 0; i < q->n; i++)
+        if (!strcmp(q->key[i], key))
+            return q->val[i];
+    return NULL;
+}
+
+static void query_free(struct query *q)
+{
+    free(q->mem);
+    q->mem = NULL;
+}
+
+/* Parses a decimal integer in [lo, hi]. */
+static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!s || !*s || strlen(s) > 19)
+        return -1;
+    int64_t v = 0;
+    const char *p = s;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    if (!*p)
+        return -1;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        if (v > (INT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    if (neg)
+        v = -v;
+    if (v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Reads limit and offset into *limit / *offset. */
+static int page_params(const struct query *q, int64_t *limit, int64_t *offset, char *msg,
+                       size_t msglen)
+{
+    const char *l = query_get(q, "limit"), *o = query_get(q, "offset");
+    *limit = HTTP_DEFAULT_LIMIT;
+    *offset = 0;
+    if (l && parse_int(l, 1, HTTP_MAX_LIMIT, limit) < 0) {
+        snprintf(msg, msglen, "bad limit (an integer from 1 to %d)", HTTP_MAX_LIMIT);
+        return -1;
+    }
+    if (o && parse_int(o, 0, HTTP_MAX_OFFSET, offset) < 0) {
+        snprintf(msg, msglen, "bad offset (an integer from 0 to %lld)", HTTP_MAX_OFFSET);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- endpoints --------------------------------------------------------------------- */
+
+static void get_health(http_t *h, struct evhttp_request *req)
+{
+    reply_json(h, req, 200, json_pack("{s:s,s:s}", "status", "ok", "version", TAPIR_VERSION));
+}
+
+static void metric_head(struct evbuffer *b, const char *name, const char *type, const char *help)
+{
+    evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void get_metrics(http_t *h, struct evhttp_request *req)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    metric_head(b, "tapir_build_info", "gauge", "Tapir build information; the value is 1.");
+    evbuffer_add_printf(b, "tapir_build_info{version=\"%s\"} 1\n", TAPIR_VERSION);
+    metric_head(b, "tapir_http_start_time_seconds", "gauge",
+                "When the HTTP server started, seconds since the epoch.");
+    evbuffer_add_printf(b, "tapir_http_start_time_seconds %.3f\n", h->started_s);
+    metric_head(b, "tapir_http_requests_total", "counter",
+                "HTTP requests answered by Tapir's handlers, by status code.");
+    for (int i = 0; i < HTTP_CODE_SLOTS && h->codes[i].code; i++)
+        evbuffer_add_printf(b, "tapir_http_requests_total{code=\"%d\"} %llu\n", h->codes[i].code,
+                            (unsigned long long)h->codes[i].n);
+    metric_head(b, "tapir_http_rate_limited_total", "counter",
+                "HTTP requests refused with 429 by the per-client rate limit.");
+    evbuffer_add_printf(b, "tapir_http_rate_limited_total %llu\n",
+                        (unsigned long long)h->rate_limited);
+    metric_head(b, "tapir_http_rate_limit_clients", "gauge",
+                "Client IPs the HTTP rate limiter currently remembers.");
+    evbuffer_add_printf(b, "tapir_http_rate_limit_clients %u\n", http_limiter_tracked(h->limiter));
+    metric_head(b, "tapir_http_store_errors_total", "counter",
+                "HTTP requests that failed on a database error.");
+    evbuffer_add_printf(b, "tapir_http_store_errors_total %llu\n",
+                        (unsigned long long)h->store_errors);
+
+    static const char *const statuses[] = {"new", "acked", "suppressed"};
+    int64_t counts[3];
+    bool store_ok = h->store != NULL;
+    for (int i = 0; i < 3 && store_ok; i++) {
+        struct store_alert_filter f = {.status = statuses[i]};
+        store_ok = store_alerts_count(h->store, &f, &counts[i]) == 0;
+    }
+    metric_head(b, "tapir_store_up", "gauge",
+                "1 if the database answered this scrape's queries, else 0.");
+    evbuffer_add_printf(b, "tapir_store_up %d\n", store_ok ? 1 : 0);
+    if (store_ok) {
+        metric_head(b, "tapir_alerts_stored", "gauge", "Alerts in the database, by status.");
+        for (int i = 0; i < 3; i++)
+            evbuffer_add_printf(b, "tapir_alerts_stored{status=\"%s\"} %lld\n", statuses[i],
+                                (long long)counts[i]);
+        struct store_alert_filter last = {.limit = 1};
+        json_t *arr = NULL;
+        uint64_t ts_us;
+        const char *ts = NULL;
+        if (store_alerts_list(h->store, &last, &arr) == 0)
+            ts = json_string_value(json_object_get(json_array_get(arr, 0), "timestamp"));
+        if (ts && store_parse_time(ts, &ts_us) == 0) {
+            metric_head(b, "tapir_alert_last_timestamp_seconds", "gauge",
+                        "When the newest stored alert was raised (packet time), seconds since "
+                        "the epoch.");
+            evbuffer_add_printf(b, "tapir_alert_last_timestamp_seconds %.3f\n", ts_us / 1e6);
+        }
+        json_decref(arr);
+    } else if (h->store) {
+        h->store_errors++;
+    }
+    if (h->metrics)
+        h->metrics(h->metrics_ctx, b);
+    reply(h, req, 200, "text/plain; version=0.0.4; charset=utf-8", b, NULL);
+    evbuffer_free(b);
+}
+
+static void get_alerts(http_t *h, struct evhttp_request *req, const char *rawq)
+{
+    static const char *const allowed[] = {"since", "ip",     "min_score", "status",
+                                          "limit", "offset", NULL};
+    char msg[160];
+    struct query q;
+    struct store_alert_filter f = {0};
+    char ipnorm[64];
+    if (query_parse(rawq, allowed, &q, msg, sizeof(msg)) < 0)
+        goto bad;
+    const char *v;
+    if ((v = query_get(&q, "since")) && store_parse_time(v, &f.since_us) < 0) {
+        snprintf(msg, sizeof(msg),
+                 "bad since (ISO-8601 such as 2026-01-31T12:00:00Z, or "
+                 "unix seconds)");
+        goto bad;
+    }
+    if ((v = query_get(&q, "ip"))) {
+        struct ip_addr ip;
+        unsigned plen;
+        if (rules_parse_cidr(v, &ip, &plen) < 0) {
+            snprintf(msg, sizeof(msg), "bad ip (an address or a CIDR prefix)");
+            goto bad;
+        }
+        f.ip = rules_cidr_str(&ip, plen, ipnorm, sizeof(ipnorm));
+    }
+    if ((v = query_get(&q, "min_score"))) {
+        char *end;
+        f.min_score = strtod(v, &end);
+        if (end == v || *end || !(f.min_score >= 0 && f.min_score <= 1)) {
+            snprintf(msg, sizeof(msg), "bad min_score (a number from 0 to 1)");
+            goto bad;
+        }
+    }
+    if ((v = query_get(&q, "status"))) {
+        if (strcmp(v, "new") && strcmp(v, "acked") && strcmp(v, "suppressed")) {
+            snprintf(msg, sizeof(msg), "bad status (new, acked or suppressed)");
+            goto bad;
+        }
+        f.status = v;
+    }
+    if (page_params(&q, &f.limit, &f.offset, msg, sizeof(msg)) < 0)
+        goto bad;
+    int64_t total;
+    json_t *arr;
+    if (store_alerts_count(h->store, &f, &total) < 0 || store_alerts_list(h->store, &f, &arr) < 0) {
+        query_free(&q);
+        reply_store_error(h, req);
+        return;
+    }
+    reply_json(h, req, 200,
+               json_pack("{s:o,s:I,s:I,s:I}", "alerts", arr, "total", (json_int_t)total, "limit",
+                         (json_int_t)f.limit, "offset", (json_int_t)f.offset));
+    query_free(&q);
+    return;
+bad:
+    query_free(&q);
+    reply_error(h, req, 400, msg);
+}
+
+static void get_hosts(http_t *h, struct evhttp_request *req, const char *rawq)
+{
+    static const char *const allowed[] = {"limit", "offset", NULL};
+    char msg[160];
+    struct query q;
+    int64_t limit, offset;
+    if (query_parse(rawq, allowed, &q, msg, sizeof(msg)) < 0 ||
+        page_params(&q, &limit, &offset, msg, sizeof(msg)) < 0) {
+        query_free(&q);
+        reply_error(h, req, 400, msg);
+        return;
+    }
+    query_free(&q);
+    json_t *arr;
+    if (store_hosts_list(h->store, limit, offset, &arr) < 0) {
+        reply_store_error(h, req);
+        return;
+    }
+    reply_json(h, req, 200,
+               json_pack("{s:o,s:I,s:I}", "hosts", arr, "limit", (json_int_t)limit, "offset",
+                         (json_int_t)offset));
+}
+
+static void get_host(http_t *h, struct evhttp_request *req, const char *ip_text)
+{
+    struct ip_addr a;
+    char ipnorm[64];
+    if (ip_addr_parse(ip_text, &a) < 0) {
+        reply_error(h, req, 400, "bad host: not an IP address");
+        return;
+    }
+    json_t *o;
+    int rc =
+        store_host_get(h->store, ip_addr_str(&a, ipnorm, sizeof(ipnorm)), HTTP_HOST_RECENT, &o);
+    if (rc == STORE_ENOTFOUND)
+        reply_error(h, req, 404, "no such host");
+    else if (rc < 0)
+        reply_store_error(h, req);
+    else
+        reply_json(h, req, 200, o);
+}
+
+/* GET, POST .../ack or DELETE one alert. */
+static void alert_one(http_t *h, struct evhttp_request *req, int64_t id, bool ack)
+{
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    int rc = 0;
+    if (m == EVHTTP_REQ_DELETE) {
+        rc = store_alert_delete(h->store, id);
+        if (rc == 0) {
+            reply_json(h, req, 200,
+                       json_pack("{s:I,s:b}", "alert_id", (json_int_t)id, "deleted", 1));
+            return;
+        }
+    } else if (ack) {
+        rc = store_alert_ack(h->store, id, now_wall_us());
+    }
+    json_t *o = NULL;
+    if (rc == 0)
+        rc = store_alert_get(h->store, id, &o);
+    if (rc == STORE_ENOTFOUND)
+        reply_error(h, req, 404, "no such alert");
+    else if (rc < 0)
+        reply_store_error(h, req);
+    else
+        reply_json(h, req, 200, o);
+}
+
+/* ---- routing ----------------------------------------------------------------------- */
+
+enum route_kind {
+    R_NONE,
+    R_HEALTH,
+    R_DASHBOARD,
+    R_DASHBOARD_JS,
+    R_DASHBOARD_CSS,
+    R_METRICS,
+    R_ALERTS,
+    R_ALERT,
+    R_ALERT_ACK,
+    R_HOSTS,
+    R_HOST,
+};
+
+struct route {
+    enum route_kind kind;
+    uint16_t methods;  /* EVHTTP_REQ_* allowed */
+    const char *allow; /* the Allow header for a 405 */
+    bool auth;
+    int64_t id;      /* R_ALERT, R_ALERT_ACK */
+    const char *arg; /* R_HOST: the IP text (points into the decoded path) */
+};
+
+#define GET_HEAD (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+
+/* Matches a decoded path. */
+static void route_match(const char *path, struct route *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->methods = GET_HEAD;
+    r->allow = "GET, HEAD";
+    r->auth = true;
+    if (!strcmp(path, "/health")) {
+        r->kind = R_HEALTH;
+        r->auth = false;
+    } else if (!strcmp(path, "/") || !strcmp(path, "/dashboard")) {
+        r->kind = R_DASHBOARD;
+        r->auth = false;
+    } else if (!strcmp(path, "/dashboard.js")) {
+        r->kind = R_DASHBOARD_JS;
+        r->auth = false;
+    } else if (!strcmp(path, "/dashboard.css")) {
+        r->kind = R_DASHBOARD_CSS;
+        r->auth = false;
+    } else if (!strcmp(path, "/metrics")) {
+        r->kind = R_METRICS;
+    } else if (!strcmp(path, "/api/alerts")) {
+        r->kind = R_ALERTS;
+    } else if (!strcmp(path, "/api/hosts")) {
+        r->kind = R_HOSTS;
+    } else if (!strncmp(path, "/api/hosts/", 11) && path[11] && !strchr(path + 11, '/')) {
+        r->kind = R_HOST;
+        r->arg = path + 11;
+    } else if (!strncmp(path, "/api/alerts/", 12)) {
+        const char *p = path + 12, *slash = strchr(p, '/');
+        char idtext[24];
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 0 || n >= sizeof(idtext))
+            return;
+        memcpy(idtext, p, n);
+        idtext[n] = '\0';
+        for (size_t i = 0; i < n; i++)
+            if (idtext[i] < '0' || idtext[i] > '9')
+                return;
+        if (parse_int(idtext, 1, INT64_MAX, &r->id) < 0)
+            return;
+        if (!slash) {
+            r->kind = R_ALERT;
+            r->methods = GET_HEAD | EVHTTP_REQ_DELETE;
+            r->allow = "GET, HEAD, DELETE";
+        } else if (!strcmp(slash, "/ack")) {
+            r->kind = R_ALERT_ACK;
+            r->methods = EVHTTP_REQ_POST;
+            r->allow = "POST";
+        }
+    }
+}
+
+/* Whether the request carries the right bearer token. */
+static bool authorized(const http_t *h, struct evhttp_request *req, bool *gave)
+{
+    *gave = false;
+    if (!h->token)
+        return true;
+    const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!v)
+        return false;
+    *gave = true;
+    if (strncasecmp(v, "Bearer ", 7))
+        return false;
+    v += 7;
+    while (*v == ' ')
+        v++;
+    char tok[512];
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n >= sizeof(tok))
+        return false;
+    memcpy(tok, v, n);
+    tok[n] = '\0';
+    return http_token_equal(tok, h->token);
+}
+
+static void handle(struct evhttp_request *req, void *arg)
+{
+    http_t *h = arg;
+    char *peer = NULL;
+    ev_uint16_t peer_port = 0;
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct ip_addr ip = {{0}};
+    if (conn) {
+        evhttp_connection_get_peer(conn, &peer, &peer_port);
+        if (!peer || ip_addr_parse(peer, &ip) < 0)
+            memset(&ip, 0, sizeof(ip));
+    }
+    uint32_t retry;
+    if (!http_limiter_allow(h->limiter, &ip, now_mono_s(), &retry)) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%u", retry);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
+        h->rate_limited++;
+        reply_error(h, req, 429, "too many requests");
+        return;
+    }
+
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (!raw_path || !*raw_path)
+        raw_path = "/";
+    size_t plen = strlen(raw_path);
+    char *path = malloc(plen + 1);
+    if (!path) {
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    if (raw_path[0] != '/' || http_percent_decode(raw_path, plen, path, false) < 0) {
+        free(path);
+        reply_error(h, req, 400, "bad request path");
+        return;
+    }
+    struct route r;
+    route_match(path, &r);
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    if (r.kind == R_NONE) {
+        reply_error(h, req, 404, "not found");
+        goto done;
+    }
+    if (!(m & r.methods)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", r.allow);
+        reply_error(h, req, 405, "method not allowed");
+        goto done;
+    }
+    bool gave;
+    if (r.auth && !authorized(h, req, &gave)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                          gave ? "Bearer realm=\"tapir\", error=\"invalid_token\""
+                               : "Bearer realm=\"tapir\"");
+        reply_error(h, req, 401, gave ? "invalid token" : "a bearer token is required");
+        goto done;
+    }
+    if (r.kind >= R_ALERTS && !h->store) {
+        reply_error(h, req, 503, "no database");
+        goto done;
+    }
+    const char *rawq = uri ? evhttp_uri_get_query(uri) : NULL;
+    switch (r.kind) {
+    case R_HEALTH:
+        get_health(h, req);
+        break;
+    case R_DASHBOARD:
+        reply_static(h, req, "text/html; charset=utf-8", http_dashboard_html);
+        break;
+    case R_DASHBOARD_JS:
+        reply_static(h, req, "text/javascript; charset=utf-8", http_dashboard_js);
+        break;
+    case R_DASHBOARD_CSS:
+        reply_static(h, req, "text/css; charset=utf-8", http_dashboard_css);
+        break;
+    case R_METRICS:
+        get_metrics(h, req);
+        break;
+    case R_ALERTS:
+        get_alerts(h, req, rawq);
+        break;
+    case R_ALERT:
+        alert_one(h, req, r.id, false);
+        break;
+    case R_ALERT_ACK:
+        alert_one(h, req, r.id, true);
+        break;
+    case R_HOSTS:
+        get_hosts(h, req, rawq);
+        break;
+    case R_HOST:
+        get_host(h, req, r.arg);
+        break;
+    case R_NONE:
+        break;
+    }
+done:
+    free(path);
+}
+
+/* Creates, binds and listens on a non-blocking socket: done here rather than by
+ * evhttp_bind_socket so that the error names the cause (address in use, permission). */
+static int listen_socket(const char *host, uint16_t port, uint16_t *bound, char *errbuf,
+                         const char *listen_text)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+                             .ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof(portstr), "%u", port);
+    int gai = getaddrinfo(host, portstr, &hints, &res);
+    if (gai != 0 || !res) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot listen on %s: %s", listen_text,
+                 gai_strerror(gai));
+        return -1;
+    }
+    int one = 1, fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (res->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0)
+        goto fail;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+        goto fail;
+    *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                            : ((struct sockaddr_in *)&ss)->sin_port);
+    freeaddrinfo(res);
+    return fd;
+fail:;
+    int e = errno;
+    snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot listen on %s: %s", listen_text,
+             e == EADDRINUSE      ? "address in use"
+             : e == EACCES        ? "permission denied (ports below 1024 need privileges)"
+             : e == EADDRNOTAVAIL ? "no such local address"
+                                  : strerror(e));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return -1;
+}
+
+http_t *http_create(struct event_base *base, const struct http_config *c, store_t *store,
+                    http_metrics_fn metrics, void *metrics_ctx, char *errbuf)
+{
+    const char *listen_text = c && c->listen ? c->listen : HTTP_DEFAULT_LISTEN;
+    char host[64];
+    uint16_t port;
+    int fd = -1;
+    if (http_parse_listen(listen_text, host, sizeof(host), &port, errbuf) < 0)
+        return NULL;
+    bool auth = c && c->token && c->token[0];
+    if (!auth && !http_host_is_loopback(host)) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+                 "refusing to serve %s without a token: auth may be off only on a loopback "
+                 "address (set TAPIR_TOKEN or --token-file)",
+                 listen_text);
+        return NULL;
+    }
+    http_t *h = calloc(1, sizeof(*h));
+    if (!h) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        return NULL;
+    }
+    h->base = base;
+    h->store = store;
+    h->metrics = metrics;
+    h->metrics_ctx = metrics_ctx;
+    snprintf(h->listen, sizeof(h->listen), "%s", listen_text);
+    h->started_s = now_wall_us() / 1e6;
+    double rate = c && c->rate_per_s > 0 ? c->rate_per_s : HTTP_DEFAULT_RATE;
+    uint32_t maxc = c && c->max_clients_tracked ? c->max_clients_tracked : HTTP_DEFAULT_MAX_CLIENTS;
+    double burst = rate * HTTP_BURST_FACTOR;
+    h->limiter = http_limiter_create(rate, burst < 1 ? 1 : burst, maxc);
+    if (!h->limiter) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot size the rate limiter (%u clients)", maxc);
+        goto fail;
+    }
+    if (auth && !(h->token = strdup(c->token))) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        goto fail;
+    }
+    h->evh = evhttp_new(base);
+    if (!h->evh) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot create the HTTP server");
+        goto fail;
+    }
+    /* Accept every method evhttp knows, so a wrong one gets our 405 with Allow. */
+    evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                           EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+                                           EVHTTP_REQ_PATCH);
+    evhttp_set_max_headers_size(h->evh, HTTP_MAX_HEADERS_BYTES);
+    evhttp_set_max_body_size(h->evh, HTTP_MAX_BODY_BYTES);
+    evhttp_set_timeout(h->evh, HTTP_TIMEOUT_S);
+    evhttp_set_gencb(h->evh, handle, h);
+    fd = listen_socket(host, port, &h->port, errbuf, listen_text);
+    if (fd < 0)
+        goto fail;
+    if (!evhttp_accept_socket_with_handle(h->evh, fd)) {
+        close(fd);
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot listen on %s: libevent refused the socket",
+                 listen_text);
+        goto fail;
+    }
+    return h;
+fail:
+    http_destroy(h);
+    return NULL;
+}
+
+uint16_t http_port(const http_t *h)
+{
+    return h ? h->port : 0;
+}
+
+void http_destroy(http_t *h)
+{
+    if (!h)
+        return;
+    if (h->evh)
+        evhttp_free(h->evh);
+    http_limiter_destroy(h->limiter);
+    if (h->token) {
+        explicit_bzero(h->token, strlen(h->token));
+        free(h->token);
+    }
+    free(h);
+}
