@@ -1646,8 +1646,14 @@ static void task_web(struct gen *g, uint64_t t, uint32_t ci, bool tls, struct sy
     int si = pick_server(g, c, r, tls ? SV_HTTPS : SV_HTTP);
     struct server *sv = &g->srv[si];
     bool v6 = c->has_v6 && sv->has_v6 && synth_rng_unit(r) < 0.8;
-    if (synth_rng_unit(r) < 0.45) {
+    if (synth_rng_unit(r) < 0.6) {
         dns_start(g, t, ci, sv->name, v6 ? 28 : 1, si, v6 && synth_rng_unit(r) < 0.5);
+        /* pages pull in other names too (CDNs, analytics): lookups without a connection */
+        for (int k = (int)synth_rng_below(r, 3); k > 0; k--) {
+            int x = SRV_FIRST_PUBLIC + (int)synth_rng_below(r, N_CATALOG - SRV_FIRST_PUBLIC);
+            dns_start(g, t + (uint64_t)urange(r, 1000, 400000), ci, g->srv[x].name,
+                      c->has_v6 && synth_rng_unit(r) < 0.5 ? 28 : 1, x, false);
+        }
         t += (uint64_t)urange(r, 2000, 60000);
     }
     int nconn = 1 + (synth_rng_unit(r) < 0.15) + (synth_rng_unit(r) < 0.05);
@@ -1789,11 +1795,11 @@ static uint64_t host_step(struct gen *g, struct sess *s, uint64_t t)
 static const double attack_len_s[SYNTH_N_ATTACKS] = {[SYNTH_PORTSCAN_VERTICAL] = 100,
                                                      [SYNTH_PORTSCAN_HORIZONTAL] = 150,
                                                      [SYNTH_UDPSCAN] = 150,
-                                                     [SYNTH_SYNFLOOD] = 40,
-                                                     [SYNTH_ICMPFLOOD] = 30,
+                                                     [SYNTH_SYNFLOOD] = 30,
+                                                     [SYNTH_ICMPFLOOD] = 25,
                                                      [SYNTH_BRUTEFORCE] = 300,
                                                      [SYNTH_EXFIL] = 240,
-                                                     [SYNTH_BEACON] = 900,
+                                                     [SYNTH_BEACON] = 720,
                                                      [SYNTH_DNSTUNNEL] = 300,
                                                      [SYNTH_SLOWSCAN] = 900,
                                                      [SYNTH_SLOWEXFIL] = 900};
@@ -1821,7 +1827,7 @@ static uint64_t camp_step(struct gen *g, struct sess *s, uint64_t t)
                 x->a2 = (uint32_t)synth_rng_next(&x->rng);
             }
         }
-        return dus(urange(r, 2.5e6, 7e6));
+        return dus(urange(r, 4e6, 9e6));
     }
     case SYNTH_BEACON: {
         struct server *sv = &g->srv[g->n_srv - N_XSERVERS + XS_C2];
@@ -1849,10 +1855,10 @@ static uint64_t camp_step(struct gen *g, struct sess *s, uint64_t t)
         if (s->sub == SYNTH_EXFIL) {
             double secs = (double)(s->until - t) / 1e6 * 0.9;
             x->a1 = s->a2;
-            x->bw_kbps = (uint32_t)((double)s->a2 * 8 / 1000 / (secs > 10 ? secs : 10)) + 8;
+            x->bw_kbps = (uint32_t)((double)s->a2 * 8 / 1000 / (secs > 10 ? secs : 10)) + 1;
             return (uint64_t)(s->until - t); /* one upload */
         }
-        x->a1 = (uint32_t)urange(r, 15000, 30000);
+        x->a1 = (uint32_t)urange(r, 10000, 20000);
         x->bw_kbps = 2000;
         return dus(urange(r, 60e6, 120e6));
     }
@@ -1946,7 +1952,7 @@ static uint64_t epoch_step(struct gen *g, struct sess *s, uint64_t t)
             x->a1 = ai;
             x->until = until;
             if (k == SYNTH_EXFIL)
-                x->a2 = (uint32_t)(500000 * urange(r, 0.9, 1.1));
+                x->a2 = (uint32_t)(400000 * urange(r, 0.9, 1.1));
             break;
         }
         if (x && k == SYNTH_BRUTEFORCE) {
@@ -2016,7 +2022,7 @@ static void client_habits(struct gen *g, struct client *c, uint64_t key)
     c->ttl = c->os == 1 ? 128 : 64;
     c->eport = (uint16_t)(32768 + synth_rng_below(&r, 28000));
     c->bw_kbps = (uint32_t)urange(&r, 5000, 100000);
-    c->task_mean_s = 110 * exp(0.6 * gauss(&r));
+    c->task_mean_s = 125 * exp(0.6 * gauss(&r));
     if (c->task_mean_s < 15)
         c->task_mean_s = 15;
     if (c->task_mean_s > 300)
