@@ -910,17 +910,33 @@ static void handle(struct evhttp_request *req, void *arg)
         return;
     }
 
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
-    if (!raw_path || !*raw_path)
-        raw_path = "/";
-    size_t plen = strlen(raw_path);
-    char *path = malloc(plen + 1);
+    /* The request target as sent, split here rather than by evhttp_uri_parse, which
+     * reads "//health" as an authority: origin form "/path?query", or absolute form
+     * "http://host/path?query" (RFC 9112 3.2); anything else is a 400. */
+    const char *target = evhttp_request_get_uri(req), *raw_path = target;
+    if (raw_path && !strncasecmp(raw_path, "http://", 7)) {
+        raw_path = strchr(raw_path + 7, '/');
+        if (!raw_path)
+            raw_path = "/";
+    }
+    if (!raw_path || raw_path[0] != '/') {
+        reply_error(h, req, 400, "bad request target");
+        return;
+    }
+    size_t plen = strcspn(raw_path, "?#");
+    const char *rawq = raw_path[plen] == '?' ? raw_path + plen + 1 : NULL;
+    char *path = malloc(strlen(raw_path) + 2);
     if (!path) {
         evhttp_send_error(req, 500, "out of memory");
         return;
     }
-    if (raw_path[0] != '/' || http_percent_decode(raw_path, plen, path, false) < 0) {
+    char *query = path + plen + 1; /* the raw query, without a fragment */
+    if (rawq) {
+        size_t qlen = strcspn(rawq, "#");
+        memcpy(query, rawq, qlen);
+        query[qlen] = '\0';
+    }
+    if (http_percent_decode(raw_path, plen, path, false) < 0) {
         free(path);
         reply_error(h, req, 400, "bad request path");
         return;
@@ -949,7 +965,7 @@ static void handle(struct evhttp_request *req, void *arg)
         reply_error(h, req, 503, "no database");
         goto done;
     }
-    const char *rawq = uri ? evhttp_uri_get_query(uri) : NULL;
+    rawq = rawq ? query : NULL;
     switch (r.kind) {
     case R_HEALTH:
         get_health(h, req);
