@@ -287,7 +287,14 @@ assert status_of(resps.pop("bad method")) in (400, 501)
 for name, resp in resps.items():
     st = status_of(resp)
     assert resp in (b"", b"RESET") or (st is not None and 400 <= st < 500), (name, resp[:200])
-for name in ["garbage", "huge header", "huge body", "traversal", "trace", "bearer only", "long token"]:
+# Past a size limit the server answers and closes while the client may still be
+# sending: the kernel may then reset the connection and drop the answer. So those need
+# a 4xx in at least one of three tries; small bad requests need it every time.
+for name, data in [("huge header", b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 12000 + b"\r\n\r\n"),
+                   ("huge body", b"POST /api/alerts/3/ack HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r\n" + b"x" * 9000)]:
+    got = [status_of(raw(data)) for _ in range(3)]
+    assert any(g is not None and 400 <= g < 500 for g in got), (name, got)
+for name in ["garbage", "traversal", "trace", "bearer only", "long token"]:
     st = status_of(resps[name])
     assert st is not None and 400 <= st < 500, (name, resps[name][:200])
 assert status_of(resps["trace"]) == 405
