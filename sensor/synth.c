@@ -1532,11 +1532,11 @@ static uint64_t probe_step(struct gen *g, struct sess *s, uint64_t t)
             }
             udp_put(g, s, t, 1, g->pay, n);
         } else {
+            static const uint8_t opt[4] = {2, 4, 0x05, 0xb4}; /* MSS 1460 */
             struct synth_hdr h;
             sess_hdr(s, 1, 6, &h);
             h.ack = s->seq_c + 1;
             if (s->a2 == 3) {
-                uint8_t opt[4] = {2, 4, 0x05, 0xb4};
                 h.flags = SYNTH_TCP_SYN | SYNTH_TCP_ACK;
                 h.seq = (uint32_t)synth_rng_next(r);
                 h.win = 64240;

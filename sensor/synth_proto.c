@@ -210,7 +210,8 @@ size_t synth_frame(uint8_t *out, size_t cap, const struct synth_hdr *h, const ui
         pseudo = synth_csum_add(0, ip + 8, 32) + h->proto + (uint32_t)l4len;
     }
 
-    memcpy(l4 + l4h, payload, plen);
+    if (plen)
+        memcpy(l4 + l4h, payload, plen);
     size_t csum_at;
     switch (h->proto) {
     case 6:
