@@ -1,0 +1,246 @@
+/*
+ * test_http.c — the HTTP module's parts (rate limiter, token compare, percent-decoding,
+ * listen addresses) and a round trip through http_create on a private event_base with
+ * libevent's own HTTP client on the same base (single thread, loopback, port 0).
+ */
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "http.h"
+
+static struct ip_addr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+    struct ip_addr ip;
+    const uint8_t x[4] = {a, b, c, d};
+    ip_addr_from_v4(&ip, x);
+    return ip;
+}
+
+TEST(limiter_burst_and_refill)
+{
+    http_limiter_t *l = http_limiter_create(10, 20, 16);
+    CHECK(l != NULL);
+    struct ip_addr a = v4(192, 0, 2, 1), b = v4(192, 0, 2, 2);
+    uint32_t retry = 0;
+    for (int i = 0; i < 20; i++)
+        CHECK(http_limiter_allow(l, &a, 100.0, &retry));
+    CHECK(!http_limiter_allow(l, &a, 100.0, &retry));
+    CHECK_EQ(retry, 1);
+    CHECK(http_limiter_allow(l, &b, 100.0, &retry)); /* another client is not affected */
+    CHECK(!http_limiter_allow(l, &a, 100.05, &retry));
+    CHECK(http_limiter_allow(l, &a, 100.11, &retry)); /* 0.11 s at 10/s: one token back */
+    CHECK(!http_limiter_allow(l, &a, 100.11, &retry));
+    for (int i = 0; i < 20; i++) /* a long pause refills to the burst, not beyond */
+        CHECK(http_limiter_allow(l, &a, 1000.0, &retry));
+    CHECK(!http_limiter_allow(l, &a, 1000.0, &retry));
+    CHECK(!http_limiter_allow(l, &a, 999.0, &retry)); /* a clock going back gives nothing */
+    http_limiter_destroy(l);
+
+    l = http_limiter_create(0.1, 1, 4);
+    CHECK(http_limiter_allow(l, &a, 0, &retry));
+    CHECK(!http_limiter_allow(l, &a, 0, &retry));
+    CHECK_EQ(retry, 10);
+    http_limiter_destroy(l);
+    CHECK(http_limiter_create(0, 1, 4) == NULL);
+    CHECK(http_limiter_create(1, 1, 0) == NULL);
+    http_limiter_destroy(NULL);
+}
+
+TEST(limiter_lru_eviction)
+{
+    http_limiter_t *l = http_limiter_create(1, 1, 4);
+    uint32_t retry;
+    struct ip_addr ip[6];
+    for (int i = 0; i < 6; i++)
+        ip[i] = v4(198, 51, 100, (uint8_t)i);
+    for (int i = 0; i < 4; i++)
+        CHECK(http_limiter_allow(l, &ip[i], 0, &retry));
+    CHECK_EQ(http_limiter_tracked(l), 4);
+    CHECK(!http_limiter_allow(l, &ip[0], 0, &retry)); /* 0 is now the most recent */
+    CHECK(http_limiter_allow(l, &ip[4], 0, &retry));  /* evicts 1, the least recent */
+    CHECK_EQ(http_limiter_tracked(l), 4);
+    CHECK(!http_limiter_allow(l, &ip[0], 0, &retry)); /* still tracked: still empty */
+    CHECK(http_limiter_allow(l, &ip[1], 0, &retry));  /* forgotten: a fresh bucket */
+    CHECK(!http_limiter_allow(l, &ip[4], 0, &retry));
+    /* Many spoofed clients never grow the table; the earliest are forgotten. */
+    for (int i = 0; i < 10000; i++) {
+        struct ip_addr x = v4(10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i);
+        http_limiter_allow(l, &x, 1, &retry);
+    }
+    CHECK_EQ(http_limiter_tracked(l), 4);
+    CHECK(http_limiter_allow(l, &ip[4], 1, &retry));
+    http_limiter_destroy(l);
+}
+
+TEST(token_equal)
+{
+    CHECK(http_token_equal("s3cret-token", "s3cret-token"));
+    CHECK(!http_token_equal("s3cret-tokem", "s3cret-token"));
+    CHECK(!http_token_equal("s3cret-toke", "s3cret-token"));
+    CHECK(!http_token_equal("s3cret-token-", "s3cret-token"));
+    CHECK(!http_token_equal("", "s3cret-token"));
+    CHECK(!http_token_equal("", ""));
+    CHECK(!http_token_equal("s3cret-tokens3cret-token", "s3cret-token"));
+}
+
+TEST(percent_decode)
+{
+    char out[64];
+    CHECK_EQ(http_percent_decode("/a%20b+c", 8, out, false), 0);
+    CHECK_STR(out, "/a b+c");
+    CHECK_EQ(http_percent_decode("a%2Fb+c", 7, out, true), 0);
+    CHECK_STR(out, "a/b c");
+    CHECK_EQ(http_percent_decode("%zz", 3, out, false), -1);
+    CHECK_EQ(http_percent_decode("%2", 2, out, false), -1);
+    CHECK_EQ(http_percent_decode("abc%", 4, out, false), -1);
+    CHECK_EQ(http_percent_decode("a%00b", 5, out, false), -1);
+    CHECK_EQ(http_percent_decode("%41%4a", 3, out, false), 0); /* only len bytes are read */
+    CHECK_STR(out, "A");
+    CHECK_EQ(http_percent_decode("%41%4a", 4, out, false), -1);
+    CHECK_EQ(http_percent_decode("", 0, out, false), 0);
+    CHECK_STR(out, "");
+}
+
+TEST(parse_listen)
+{
+    char host[64], err[TAPIR_ERRBUF_SIZE];
+    uint16_t port;
+    CHECK_EQ(http_parse_listen("127.0.0.1:8080", host, sizeof(host), &port, err), 0);
+    CHECK_STR(host, "127.0.0.1");
+    CHECK_EQ(port, 8080);
+    CHECK_EQ(http_parse_listen("[::1]:0", host, sizeof(host), &port, err), 0);
+    CHECK_STR(host, "::1");
+    CHECK_EQ(port, 0);
+    CHECK_EQ(http_parse_listen("localhost:9", host, sizeof(host), &port, err), 0);
+    CHECK_STR(host, "127.0.0.1");
+    const char *bad[] = {"",           "127.0.0.1",      "127.0.0.1:", "127.0.0.1:65536",
+                         "::1:80",     "[127.0.0.1]:80", "[::1]80",    "host.example:80",
+                         "1.2.3.4:8x", "1.2.3.4:123456", "[::1:80"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        CHECK_EQ(http_parse_listen(bad[i], host, sizeof(host), &port, err), -1);
+        CHECK(strstr(err, "bad listen address") != NULL);
+    }
+    CHECK(http_host_is_loopback("127.0.0.1"));
+    CHECK(http_host_is_loopback("127.1.2.3"));
+    CHECK(http_host_is_loopback("::1"));
+    CHECK(!http_host_is_loopback("0.0.0.0"));
+    CHECK(!http_host_is_loopback("::"));
+    CHECK(!http_host_is_loopback("192.0.2.1"));
+}
+
+/* ---- a round trip on one base ---- */
+
+struct exchange {
+    struct event_base *base;
+    int code;
+    char body[8192];
+    char www_auth[128];
+};
+
+static void on_response(struct evhttp_request *req, void *arg)
+{
+    struct exchange *x = arg;
+    x->code = req ? evhttp_request_get_response_code(req) : -1;
+    x->body[0] = x->www_auth[0] = '\0';
+    if (req) {
+        struct evbuffer *b = evhttp_request_get_input_buffer(req);
+        size_t n = evbuffer_get_length(b);
+        if (n >= sizeof(x->body))
+            n = sizeof(x->body) - 1;
+        evbuffer_remove(b, x->body, n);
+        x->body[n] = '\0';
+        const char *w =
+            evhttp_find_header(evhttp_request_get_input_headers(req), "WWW-Authenticate");
+        snprintf(x->www_auth, sizeof(x->www_auth), "%s", w ? w : "");
+    }
+    event_base_loopexit(x->base, NULL);
+}
+
+static int fetch(struct event_base *base, uint16_t port, const char *path, const char *auth,
+                 struct exchange *x)
+{
+    struct evhttp_connection *c = evhttp_connection_base_new(base, NULL, "127.0.0.1", port);
+    struct evhttp_request *req = evhttp_request_new(on_response, x);
+    x->base = base;
+    x->code = 0;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+    if (auth)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Authorization", auth);
+    evhttp_make_request(c, req, EVHTTP_REQ_GET, path);
+    struct timeval tv = {5, 0};
+    event_base_loopexit(base, &tv); /* a bound if no answer comes */
+    event_base_dispatch(base);
+    evhttp_connection_free(c);
+    return x->code;
+}
+
+static void test_metrics(void *ctx, struct evbuffer *out)
+{
+    (*(int *)ctx)++;
+    evbuffer_add_printf(out, "# HELP tapir_test_widgets_total Widgets.\n"
+                             "# TYPE tapir_test_widgets_total counter\n"
+                             "tapir_test_widgets_total 42\n");
+}
+
+TEST(round_trip)
+{
+    struct event_base *base = event_base_new();
+    char err[TAPIR_ERRBUF_SIZE];
+    int calls = 0;
+    struct http_config c = {.listen = "127.0.0.1:0", .token = "unit-test-token"};
+    http_t *h = http_create(base, &c, NULL, test_metrics, &calls, err);
+    CHECK(h != NULL);
+    if (!h) {
+        printf("  %s\n", err);
+        event_base_free(base);
+        return;
+    }
+    uint16_t port = http_port(h);
+    CHECK_GT(port, 0);
+    struct exchange *x = calloc(1, sizeof(*x));
+    CHECK_EQ(fetch(base, port, "/health", NULL, x), 200);
+    CHECK(strstr(x->body, "\"status\":\"ok\"") != NULL);
+    CHECK_EQ(fetch(base, port, "/metrics", NULL, x), 401);
+    CHECK_STR(x->www_auth, "Bearer realm=\"tapir\"");
+    CHECK_EQ(fetch(base, port, "/metrics", "Bearer nope", x), 401);
+    CHECK_EQ(calls, 0);
+    CHECK_EQ(fetch(base, port, "/metrics", "Bearer unit-test-token", x), 200);
+    CHECK_EQ(calls, 1);
+    CHECK(strstr(x->body, "tapir_test_widgets_total 42\n") != NULL);
+    CHECK(strstr(x->body, "tapir_store_up 0\n") != NULL);
+    CHECK(strstr(x->body, "tapir_http_requests_total{code=\"401\"} 2\n") != NULL);
+    CHECK_EQ(fetch(base, port, "/api/alerts", "Bearer unit-test-token", x), 503);
+    CHECK_EQ(fetch(base, port, "/nope", NULL, x), 404);
+
+    /* The same port again: a clear error. No token beyond loopback: refused. */
+    char listen[32];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+    struct http_config c2 = {.listen = listen};
+    CHECK(http_create(base, &c2, NULL, NULL, NULL, err) == NULL);
+    char want[96];
+    snprintf(want, sizeof(want), "cannot listen on %s: address in use", listen);
+    CHECK_STR(err, want);
+    struct http_config c3 = {.listen = "0.0.0.0:0"};
+    CHECK(http_create(base, &c3, NULL, NULL, NULL, err) == NULL);
+    CHECK(strstr(err, "without a token") != NULL);
+    free(x);
+    http_destroy(h);
+    http_destroy(NULL);
+    event_base_free(base);
+}
+
+int main(void)
+{
+    RUN(limiter_burst_and_refill);
+    RUN(limiter_lru_eviction);
+    RUN(token_equal);
+    RUN(percent_decode);
+    RUN(parse_listen);
+    RUN(round_trip);
+    return CHECK_DONE();
+}
