@@ -5,7 +5,9 @@
  * An http_t attaches to an event_base its caller owns and runs (the analyzer thread in
  * `tapir run`, the main thread in `tapir serve`); every function here, and every
  * callback it makes, runs on that base's thread. The store is borrowed and used from
- * that thread only (store.h: a store_t belongs to one thread).
+ * that thread only (store.h: a store_t belongs to one thread). The process must ignore
+ * SIGPIPE (libevent writes to sockets a client may have closed); http_create leaves
+ * signal dispositions alone.
  */
 #ifndef TAPIR_HTTP_H
 #define TAPIR_HTTP_H
