@@ -725,8 +725,10 @@ static void process_window(analyzer_t *a, struct window *w)
         a->st.store_errors++;
         pthread_mutex_unlock(&a->st_mu);
     }
+    size_t log_failed = 0;
     for (size_t i = 0; i < pend_n; i++) {
         if (a->log && alert_log_write(a->log, &pend[i]) < 0) {
+            log_failed++;
             pthread_mutex_lock(&a->st_mu);
             a->st.log_errors++;
             pthread_mutex_unlock(&a->st_mu);
@@ -734,6 +736,9 @@ static void process_window(analyzer_t *a, struct window *w)
         if (a->cfg.print_alerts)
             print_alert(&pend[i]);
     }
+    if (log_failed) /* one line per window, not per alert */
+        log_error("alert log: %zu of %zu lines not written: %s", log_failed, pend_n,
+                  alert_log_errmsg(a->log));
     free(pend);
     free(pend_raw);
     free(sc);
