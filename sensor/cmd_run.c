@@ -356,6 +356,11 @@ static void print_summary(const struct run_opts *o, const struct capture_stats *
             " vectors scored, %" PRIu64 " below --min-pkts, %" PRIu64 " alerts%s\n",
             ss->windows, ss->windows_dropped, as->scored, as->below_min, as->alerts,
             o->train ? "" : "");
+    if (as->store_errors || as->log_errors)
+        fprintf(stderr,
+                "tapir: summary: output errors: %" PRIu64 " windows not stored, %" PRIu64
+                " alert log lines not written\n",
+                as->store_errors, as->log_errors);
     if (o->ana.db_path)
         fprintf(stderr, "tapir: summary: database %s\n", o->ana.db_path);
     if (o->ana.alert_log_path)
