@@ -48,6 +48,7 @@ grep -v '^tapir: \(summary\|info\)' "$tmp/second.err" | sed 's/[0-9]\{2,\}/N/g' 
 grep -q -i 'sanitizer\|runtime error' "$tmp/second.err" && fail "sanitizer report"
 [ $rc -le 1 ] || fail "exit $rc: a crash, not an error"
 grep -q -i 'full\|no space\|not saved' "$tmp/second.err" || fail "the failed writes were not logged"
+grep -q "output errors: [1-9]" "$tmp/second.err" || fail "the summary does not count the write errors"
 got=$(sed -n 's/^tapir: summary: \([0-9]*\) packets.*/\1/p' "$tmp/second.err")
 [ "$got" = "$total" ] || fail "capture stopped: $got of $total packets read"
 echo "capture went on: $got of $total packets read"
