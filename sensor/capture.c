@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <poll.h>
 #include <pcap/pcap.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -242,10 +243,22 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
     }
     log_info("capturing on %s (link type %s, snaplen %d)", c->iface,
              pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "?", pcap_snapshot(p));
+    /* Non-blocking reads and our own poll: on Linux the read timeout does not fire while
+     * no packet arrives, and a quiet link must still see SIGTERM and close windows. */
+    int fd = pcap_get_selectable_fd(p);
+    if (fd < 0 || pcap_setnonblock(p, 1, perr) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot poll the capture on %s", c->iface);
+        pcap_close(p);
+        return -1;
+    }
     struct live_ctx lc = {s, lt, st, c, stop};
     int rc = 0;
     while (!*stop) {
         int n = pcap_dispatch(p, 1024, live_cb, (u_char *)&lc);
+        if (n == 0) {
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            poll(&pfd, 1, 100);
+        }
         if (n == PCAP_ERROR) {
             snprintf(errbuf, TAPIR_ERRBUF_SIZE, "capture on %s failed: %s", c->iface,
                      pcap_geterr(p));

@@ -8,7 +8,7 @@ what=${1:-build}
 
 build_pkgs="gcc make pkg-config libpcap-dev libndpi-dev libmaxminddb-dev libsqlite3-dev
 libevent-dev libjansson-dev libinih-dev"
-test_pkgs="python3 sqlite3 tcpdump tshark iproute2 clang libclang-rt-14-dev valgrind
+test_pkgs="python3 sqlite3 tcpdump tshark iproute2 iputils-ping curl clang libclang-rt-14-dev valgrind
 libndpi-bin"
 
 pkgs=$build_pkgs
