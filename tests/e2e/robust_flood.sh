@@ -40,7 +40,7 @@ peak_rss() { # outfile errfile command...
   else
     "$@" >"$o" 2>"$e" & pid=$!; rss=0
     while kill -0 $pid 2>/dev/null; do
-      v=$(sed -n 's/^VmHWM: *\([0-9]*\).*/\1/p' /proc/$pid/status 2>/dev/null)
+      v=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$pid/status 2>/dev/null)
       [ -n "$v" ] && rss=$v; sleep 0.1
     done
     wait $pid; rc=$?

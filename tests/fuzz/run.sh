@@ -16,6 +16,10 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
 B=build-fuzz
 jobs=${FUZZ_JOBS:-2}
+# Logs of this invocation only: `make check` may run the smoke test while a long `make
+# fuzz` is going on. Kept when something failed, removed otherwise.
+L="$B/logs/run-$$"
+mkdir -p "$L"
 
 command -v clang >/dev/null 2>&1 || { echo "fuzz: clang not found (apt-get install clang libclang-rt-14-dev)"; exit 77; }
 
@@ -52,9 +56,9 @@ maxlen() {
 
 # --- fuzz ------------------------------------------------------------------------------
 fuzz_one() { # name
-  n=$1 bin="$B/fuzz_$1" log="$B/logs/$1.log"
+  n=$1 bin="$B/fuzz_$1" log="$L/$1.log"
   work="$B/corpus/$n"
-  mkdir -p "$work" "$B/crashes/$n" "$B/logs" "tests/fuzz/corpus/$n"
+  mkdir -p "$work" "$B/crashes/$n" "tests/fuzz/corpus/$n"
   dict=""
   [ -f "tests/fuzz/$n.dict" ] && dict="-dict=tests/fuzz/$n.dict"
   # New units go to the work corpus (build-fuzz/), seeds are read from the committed one.
@@ -62,7 +66,7 @@ fuzz_one() { # name
   timeout $((secs + 120)) "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
     -max_len="$(maxlen "$n")" -print_final_stats=1 $dict \
     -artifact_prefix="$B/crashes/$n/" "$work" "tests/fuzz/corpus/$n" >"$log" 2>&1
-  echo $? >"$B/logs/$n.rc"
+  echo $? >"$L/$n.rc"
 }
 
 status=0
@@ -78,18 +82,18 @@ if [ "$secs" -gt 0 ]; then
   done
   wait
   for n in $names; do
-    [ -f "$B/logs/$n.rc" ] || continue
-    rc=$(cat "$B/logs/$n.rc"); rm -f "$B/logs/$n.rc"
-    log="$B/logs/$n.log"
+    [ -f "$L/$n.rc" ] || continue
+    rc=$(cat "$L/$n.rc")
+    log="$L/$n.log"
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | sed 's/cov: //')
+    cov=$(grep -a -o 'cov: [0-9]*' "$log" | tail -n 1 | sed 's/cov: //')
     new=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -n 1)
     if [ "$rc" = 0 ]; then
       echo "ok    fuzz_$n: ${runs:-?} runs in ${secs}s (${rate:-?}/s), coverage ${cov:-?} edges, ${new:-0} new units"
     else
       echo "FAIL  fuzz_$n: exit $rc after ${runs:-?} runs; crash input in $B/crashes/$n/; last lines of $log:"
-      grep -E 'ERROR|SUMMARY|#[0-9]+ 0x' "$log" | head -n 12 | sed 's/^/      /'
+      grep -a -E 'ERROR|SUMMARY|#[0-9]+ 0x' "$log" | head -n 12 | sed 's/^/      /'
       status=1
     fi
   done
@@ -104,13 +108,14 @@ for n in $names; do
     [ -n "$files" ] || continue
     cnt=$(echo "$files" | wc -l)
     # shellcheck disable=SC2086
-    if "$B/fuzz_$n" -runs=1 $files >"$B/logs/$n.replay.log" 2>&1; then
+    if "$B/fuzz_$n" -runs=1 $files >"$L/$n.replay.log" 2>&1; then
       echo "ok    fuzz_$n: $cnt inputs of $dir replayed"
     else
-      echo "FAIL  fuzz_$n: replaying $dir; last lines of $B/logs/$n.replay.log:"
-      tail -n 15 "$B/logs/$n.replay.log" | sed 's/^/      /'
+      echo "FAIL  fuzz_$n: replaying $dir; last lines of $L/$n.replay.log:"
+      tail -n 15 "$L/$n.replay.log" | sed 's/^/      /'
       status=1
     fi
   done
 done
+[ $status -eq 0 ] && rm -rf "$L"
 exit $status

@@ -1,0 +1,92 @@
+#!/bin/sh
+# bench/soak.sh [SECONDS] [PPS] — soak test of the live path: `tapir run -i` on one end of
+# a veth pair in a private network namespace, while the other end replays a generated
+# capture (tools/flood_pcap: 100 clients' sessions, a port scanner and a small spoofed
+# SYN flood) in a loop at PPS packets/s, for SECONDS (default 600). The analyzer warms up
+# on 3 windows of 5 s, then retrains every 6 windows (--retrain 6), writing SQLite and
+# the alert log. Every 10 s the sensor's RSS and open file descriptors are sampled; the
+# table and a verdict (flat after warm-up, or how much it grew) go to stdout.
+# Needs root (network namespaces), python3 (the sender), sqlite3. Usage from the repo root:
+#     make test-build && sh bench/soak.sh 600
+set -u
+secs=${1:-600}
+pps=${2:-20000}
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-build}
+tapir="$top/$build/tapir"
+gen="$top/$build/tools/flood_pcap"
+[ -x "$tapir" ] && [ -x "$gen" ] || { echo "soak: run 'make test-build' first"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "soak: needs root for a network namespace"; exit 1; }
+tmp=$(mktemp -d /tmp/tapir-soak.XXXXXX) || exit 1
+ns=tapir_soak_$$
+cleanup() {
+  [ -n "${sp:-}" ] && kill "$sp" 2>/dev/null
+  [ -n "${tp:-}" ] && kill "$tp" 2>/dev/null
+  ip netns del "$ns" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+ip netns add "$ns" || { echo "soak: cannot create a network namespace"; exit 1; }
+ip -n "$ns" link add sa type veth peer name sb || exit 1
+ip -n "$ns" link set sa up && ip -n "$ns" link set sb up && ip -n "$ns" link set lo up
+
+"$gen" -s 60 -n 60000 -o "$tmp/loop.pcap" -S 11 2>/dev/null || exit 1
+ip netns exec "$ns" "$tapir" run -i sa --window 5 --warmup 3 --retrain 6 --db "$tmp/tapir.db" \
+  --alert-log "$tmp/alerts.json" --no-progress >/dev/null 2>"$tmp/err" &
+tp=$!
+sleep 1
+kill -0 $tp 2>/dev/null || { cat "$tmp/err"; echo "soak: tapir did not start"; exit 1; }
+
+# The sender: the capture's frames, as they are, in a loop, paced to PPS, until killed.
+ip netns exec "$ns" /usr/bin/python3 - "$tmp/loop.pcap" "$pps" "$secs" <<'PY' &
+import socket, struct, sys, time
+path, pps, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+data = open(path, "rb").read()
+frames, off = [], 24
+while off + 16 <= len(data):
+    cl = struct.unpack_from("<I", data, off + 8)[0]
+    frames.append(data[off + 16: off + 16 + cl]); off += 16 + cl
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("sb", 0))
+start = time.monotonic(); sent = 0
+while time.monotonic() - start < secs:
+    for f in frames:
+        s.send(f); sent += 1
+        if sent % 1000 == 0:
+            ahead = sent / pps - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+            if time.monotonic() - start >= secs:
+                break
+PY
+sp=$!
+
+echo "soak: $secs s at $pps packets/s; sampling every 10 s (pid $tp)"
+printf '%8s %10s %10s %6s %8s %8s\n' t_s rss_kb hwm_kb fds alerts windows
+: >"$tmp/samples"
+t=0
+while [ $t -lt "$secs" ] && kill -0 $tp 2>/dev/null; do
+  sleep 10; t=$((t + 10))
+  rss=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$tp/status 2>/dev/null)
+  hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$tp/status 2>/dev/null)
+  fds=$(ls /proc/$tp/fd 2>/dev/null | wc -l)
+  alerts=$(wc -l <"$tmp/alerts.json" 2>/dev/null || echo 0)
+  windows=$(sqlite3 "$tmp/tapir.db" 'select count(distinct window_start_us) from alerts' 2>/dev/null)
+  printf '%8s %10s %10s %6s %8s %8s\n' $t "${rss:-?}" "${hwm:-?}" "$fds" "$alerts" "${windows:-?}"
+  echo "$t ${rss:-0} $fds" >>"$tmp/samples"
+done
+kill -0 $tp 2>/dev/null || { echo "soak: FAIL: tapir died"; tail "$tmp/err"; exit 1; }
+kill $sp 2>/dev/null; wait $sp 2>/dev/null; sp=""
+kill -TERM $tp; wait $tp; rc=$?; tp=""
+echo "soak: tapir exit status $rc after SIGTERM; retrainings: $(grep -c 'retrained model' "$tmp/err")"
+# Verdict: compare the mean of the second quarter (after warm-up) with the last quarter.
+awk '{ t[NR] = $1; r[NR] = $2; f[NR] = $3 } END {
+  n = NR; if (n < 8) { print "soak: too few samples for a verdict"; exit }
+  q = int(n / 4); a = 0; b = 0
+  for (i = q + 1; i <= 2 * q; i++) a += r[i]
+  for (i = n - q + 1; i <= n; i++) b += r[i]
+  a /= q; b /= q
+  printf "soak: RSS %.0f KiB after warm-up, %.0f KiB at the end (%+.1f%%); fds %d -> %d\n",
+         a, b, (b - a) * 100 / a, f[q + 1], f[n]
+  if (b > a * 1.05 + 4096 || f[n] > f[q + 1]) print "soak: NOT FLAT"; else print "soak: flat" }' \
+  "$tmp/samples"
