@@ -287,13 +287,14 @@ assert status_of(resps.pop("bad method")) in (400, 501)
 for name, resp in resps.items():
     st = status_of(resp)
     assert resp in (b"", b"RESET") or (st is not None and 400 <= st < 500), (name, resp[:200])
-# Past a size limit the server answers and closes while the client may still be
-# sending: the kernel may then reset the connection and drop the answer. So those need
-# a 4xx in at least one of three tries; small bad requests need it every time.
-for name, data in [("huge header", b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 12000 + b"\r\n\r\n"),
-                   ("huge body", b"POST /api/alerts/3/ack HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r\n" + b"x" * 9000)]:
-    got = [status_of(raw(data)) for _ in range(3)]
-    assert any(g is not None and 400 <= g < 500 for g in got), (name, got)
+# Past a size limit the server answers and closes; data it never read would make the
+# kernel reset the connection and drop the answer. So these send no more than is read:
+# headers just past the limit with no end, and a too-large Content-Length with no body.
+for name, data in [("huge header", b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 8300),
+                   ("huge body", b"POST /api/alerts/3/ack HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r\n")]:
+    for i in range(3):
+        st = status_of(raw(data))
+        assert st is not None and 400 <= st < 500, (name, i, st)
 for name in ["garbage", "traversal", "trace", "bearer only", "long token"]:
     st = status_of(resps[name])
     assert st is not None and 400 <= st < 500, (name, resps[name][:200])
@@ -311,8 +312,8 @@ print("API checks passed")
 PYEOF
 stop
 
-# The rate limit: 5/s, burst 10.
-start "$d/serve2.err" --db "$db" --listen 127.0.0.1:0 --rate 5
+# The rate limit: 1/s, burst 2 (slow enough that even a loaded sanitizer build hits it).
+start "$d/serve2.err" --db "$db" --listen 127.0.0.1:0 --rate 1
 $PY - "$port" <<'PYEOF' || fail "rate limit checks"
 import json, sys, time, urllib.error, urllib.request
 base = "http://127.0.0.1:%s" % sys.argv[1]
@@ -327,10 +328,10 @@ for i in range(40):
             retry = e.headers["Retry-After"]
             assert json.loads(e.read())["error"]
 ok = codes.count(200)
-assert 10 <= ok < 40 and codes.count(429) >= 1, codes
-assert codes[:10] == [200] * 10, codes
+assert 2 <= ok < 40 and codes.count(429) >= 1, codes
+assert codes[:2] == [200] * 2, codes
 assert retry is not None and int(retry) >= 1, retry
-time.sleep(2.5)
+time.sleep(1.5)
 with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
     text = r.read().decode()
 line = [l for l in text.split("\n") if l.startswith("tapir_http_rate_limited_total ")][0]
