@@ -615,7 +615,7 @@ static void process_window(analyzer_t *a, struct window *w)
         for (uint32_t i = 0; i < n; i++) {
             int side = pass;
             const struct host_window *h;
-            memset(sc, 0, offsetof(struct scored, raw));
+            memset(sc, 0, sizeof(*sc));
             if (pass < 2) {
                 h = &w->hosts[i];
                 sc->ip = h->ip;

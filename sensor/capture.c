@@ -57,7 +57,7 @@ static pcap_t *open_file(const char *path, char *errbuf)
     char perr[PCAP_ERRBUF_SIZE] = "";
     pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
     if (!p)
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %s: %s", path, perr);
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.80s: %.160s", path, perr);
     return p;
 }
 
@@ -209,7 +209,7 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
     char perr[PCAP_ERRBUF_SIZE] = "";
     pcap_t *p = pcap_create(c->iface, perr);
     if (!p) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot capture on %s: %s", c->iface, perr);
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot capture on %.40s: %.160s", c->iface, perr);
         return -1;
     }
     pcap_set_snaplen(p, c->snaplen > 0 ? c->snaplen : 262144);
