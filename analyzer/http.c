@@ -16,7 +16,9 @@
  * flood of new IPs evicts old entries; it never grows the table). Every path is
  * matched exactly after strict percent-decoding (a bad escape or an encoded NUL is a
  * 400), so there is no file system behind it to traverse. The token is compared in
- * time that does not depend on where it differs.
+ * time that does not depend on where it differs. Browsers get two more checks: a POST or
+ * DELETE whose Origin is another site is refused (a cross-site form needs no preflight),
+ * and with auth off the Host header must name a loopback address (DNS rebinding).
  */
 #include <errno.h>
 #include <math.h>
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -340,6 +343,8 @@ static const char *reason(int code)
         return "Bad Request";
     case 401:
         return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
@@ -888,6 +893,51 @@ static bool authorized(const http_t *h, struct evhttp_request *req, bool *gave)
     return http_token_equal(tok, h->token);
 }
 
+/* Whether a Host header names this machine by a loopback literal or "localhost" (with
+ * or without a port). NULL (HTTP/1.0 without Host; never a browser) passes. */
+static bool host_header_is_local(const char *host)
+{
+    if (!host)
+        return true;
+    char buf[64];
+    size_t n;
+    if (host[0] == '[') {
+        const char *close = strchr(host, ']');
+        if (!close || (close[1] && close[1] != ':'))
+            return false;
+        n = (size_t)(close - host - 1);
+        host++;
+    } else {
+        const char *colon = strchr(host, ':');
+        n = colon ? (size_t)(colon - host) : strlen(host);
+    }
+    if (n == 0 || n >= sizeof(buf))
+        return false;
+    memcpy(buf, host, n);
+    buf[n] = '\0';
+    return !strcasecmp(buf, "localhost") || http_host_is_loopback(buf);
+}
+
+/* Whether a state-changing request comes from a page of this server: no Origin header
+ * (curl, scripts) or one naming the same host:port as Host. A cross-site form can POST
+ * without a preflight; with auth off, nothing else would stop it. */
+static bool origin_ok(struct evkeyvalq *in)
+{
+    const char *origin = evhttp_find_header(in, "Origin");
+    if (!origin)
+        return true;
+    const char *host = evhttp_find_header(in, "Host");
+    if (!host)
+        return false;
+    if (!strncasecmp(origin, "http://", 7))
+        origin += 7;
+    else if (!strncasecmp(origin, "https://", 8))
+        origin += 8;
+    else
+        return false; /* "null" (sandboxed frames, file: pages) and the like */
+    return !strcasecmp(origin, host);
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
     http_t *h = arg;
@@ -951,6 +1001,17 @@ static void handle(struct evhttp_request *req, void *arg)
     if (!(m & r.methods)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", r.allow);
         reply_error(h, req, 405, "method not allowed");
+        goto done;
+    }
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    if (!h->token && !host_header_is_local(evhttp_find_header(in, "Host"))) {
+        /* Auth is off, so only loopback may talk to us; a browser led here by DNS
+         * rebinding still sends the attacker's name as Host. */
+        reply_error(h, req, 403, "auth is off: the Host header must name a loopback address");
+        goto done;
+    }
+    if ((m & (EVHTTP_REQ_POST | EVHTTP_REQ_DELETE)) && !origin_ok(in)) {
+        reply_error(h, req, 403, "cross-origin request refused");
         goto done;
     }
     bool gave;

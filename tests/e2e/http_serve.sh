@@ -190,6 +190,13 @@ jreq("/api/alerts/2", want=404)
 r, _ = jreq("/api/alerts?status=acked")
 assert [x["alert_id"] for x in r["alerts"]] == [1]
 con.close()
+# A cross-site page may not change anything, even with the token; the same origin may.
+code, _, body = req("/api/alerts/3/ack", method="POST", headers={"Origin": "http://evil.example"})
+assert code == 403 and b"cross-origin" in body, (code, body)
+code, _, _ = req("/api/alerts/3", method="DELETE", headers={"Origin": "null"})
+assert code == 403, code
+code, _, _ = req("/api/alerts/3/ack", method="POST", headers={"Origin": "http://127.0.0.1:%d" % port})
+assert code == 200, code
 code, hd, body = req("/api/alerts", method="HEAD")
 assert code == 200 and body == b"", (code, body)
 
@@ -241,8 +248,8 @@ need = ['tapir_build_info{version="%s"}' % jreq("/health", token=None)[0]["versi
         'tapir_alerts_stored{status="acked"}', 'tapir_alerts_stored{status="suppressed"}']
 for n in need:
     assert n in samples, (n, sorted(samples))
-assert samples['tapir_alerts_stored{status="new"}'] == 10
-assert samples['tapir_alerts_stored{status="acked"}'] == 1
+assert samples['tapir_alerts_stored{status="new"}'] == 9
+assert samples['tapir_alerts_stored{status="acked"}'] == 2
 assert samples["tapir_http_rate_limited_total"] == 0
 
 # The dashboard: no token needed, no data in it, a strict CSP.
@@ -346,8 +353,20 @@ if $PY -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 
   grep -q "auth off" "$d/serve3.err" || fail "auth not off: $(cat "$d/serve3.err")"
   $PY - "$port" <<'PYEOF' || fail "IPv6 checks"
 import json, sys, urllib.request
-with urllib.request.urlopen("http://[::1]:%s/api/alerts?limit=1" % sys.argv[1], timeout=10) as r:
+import urllib.error
+base = "http://[::1]:%s" % sys.argv[1]
+with urllib.request.urlopen(base + "/api/alerts?limit=1", timeout=10) as r:
     assert json.loads(r.read())["total"] == 11
+# Auth is off: a foreign Host (a DNS-rebound browser) is refused.
+for host in ["evil.example", "evil.example:80", "192.0.2.1", "[2001:db8::1]:80"]:
+    try:
+        urllib.request.urlopen(urllib.request.Request(base + "/api/alerts", headers={"Host": host}), timeout=10)
+        raise SystemExit("foreign Host %s accepted" % host)
+    except urllib.error.HTTPError as e:
+        assert e.code == 403, (host, e.code)
+for host in ["localhost", "LOCALHOST:8080", "[::1]", "127.0.0.1:1"]:
+    r = urllib.request.urlopen(urllib.request.Request(base + "/api/alerts?limit=1", headers={"Host": host}), timeout=10)
+    assert r.status == 200, host
 PYEOF
   stop
 fi
