@@ -13,8 +13,9 @@ secs=${1:-600}
 pps=${2:-20000}
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-build}
-tapir="$top/$build/tapir"
-gen="$top/$build/tools/flood_pcap"
+case "$build" in /*) ;; *) build="$top/$build" ;; esac
+tapir="$build/tapir"
+gen="$build/tools/flood_pcap"
 [ -x "$tapir" ] && [ -x "$gen" ] || { echo "soak: run 'make test-build' first"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "soak: needs root for a network namespace"; exit 1; }
 tmp=$(mktemp -d /tmp/tapir-soak.XXXXXX) || exit 1

@@ -76,10 +76,12 @@ if [ "$bound_mb" -gt 0 ]; then
     fail "peak RSS grows with the flood: ${rss_small} -> ${rss_big} KiB"
 fi
 
-# The scanner's per-window counts must not depend on the flood's size: the tables under
-# pressure lost none of its packets or flows.
-grep ',203.0.113.66,' "$tmp/small.hosts.csv" >"$tmp/a"
-grep ',203.0.113.66,' "$tmp/hosts.csv" >"$tmp/b"
+# The scanner's per-window packet and byte counts (both ways) must not depend on the
+# flood's size: the tables under pressure lost none of its packets. (Its flow count may
+# differ by a few: a scan probe that repeats a 5-tuple is a new flow when the first one
+# was evicted under the bigger flood.)
+grep ',203.0.113.66,' "$tmp/small.hosts.csv" | cut -d, -f1-6 >"$tmp/a"
+grep ',203.0.113.66,' "$tmp/hosts.csv" | cut -d, -f1-6 >"$tmp/b"
 [ -s "$tmp/a" ] || fail "the scanner is missing from the hosts CSV"
 cmp -s "$tmp/a" "$tmp/b" || { diff "$tmp/a" "$tmp/b"; fail "the scanner's counts change with the flood"; }
 echo "scanner's counts identical under 1/8 and the full flood: $(wc -l <"$tmp/b") windows"
