@@ -557,6 +557,11 @@ static void score_one(analyzer_t *a, const struct window *w, struct scored *sc)
     if (a->cfg.scores_csv) {
         char ip[64];
         ip_addr_str(&sc->ip, ip, sizeof(ip));
+        if (sc->prefix_len < 128) {
+            size_t u = strlen(ip);
+            snprintf(ip + u, sizeof(ip) - u, "/%u",
+                     ip_addr_is_v4(&sc->ip) ? sc->prefix_len - 96u : sc->prefix_len);
+        }
         fprintf(a->cfg.scores_csv, "%" PRIu64 ",%" PRIu64 ",%s,%s,%.6f,%.6f,%d,%d\n",
                 w->start_us / 1000000, w->end_us / 1000000, ip,
                 behaviour_side_name((enum feature_side)sc->side), sc->score, sc->threshold,

@@ -25,6 +25,8 @@
 #include "host_table.h"
 #include "sensor.h"
 
+#define SENSOR_SKETCH_SEED 0x74617069722d686cULL
+
 struct sensor {
     struct sensor_config cfg;
     uint64_t window_us;
@@ -37,7 +39,7 @@ struct sensor {
     uint64_t seq;
     uint64_t now_us; /* newest packet time seen */
     bool started;
-    uint64_t seed;
+    uint64_t seed; /* sketch hash seed */
     struct sensor_stats st;
 };
 
@@ -70,7 +72,10 @@ sensor_t *sensor_create(const struct sensor_config *c, wqueue_t *q, char *errbuf
     s->cfg = *c;
     s->window_us = (uint64_t)c->window_s * 1000000;
     s->q = q;
-    s->seed = c->seed;
+    /* Sketch hashes change feature values, so they are fixed: a replay must give the
+     * same vectors on every run. Table index hashes (flows, hosts) stay seeded per run:
+     * they only decide placement. */
+    s->seed = SENSOR_SKETCH_SEED;
     s->ft = flow_table_create(c->max_flows, c->seed ^ 0x666c6f77ULL, on_flow_end, s, errbuf);
     if (!s->ft)
         goto fail;
