@@ -36,6 +36,7 @@
 #include "store.h"
 
 #define RESERVOIR_MAX 16384 /* vectors kept per side for training */
+#define LIMIT_FACTOR  3.0   /* learned-limit rule: this many times the training maximum */
 
 struct side_train {
     float *x;      /* rows x n_features */
@@ -93,8 +94,9 @@ void analyzer_config_defaults(struct analyzer_config *c)
     c->warmup_windows = 10;
     c->contamination = 0.01;
     c->min_pkts = BEHAVIOUR_MIN_PKTS_DEFAULT;
-    c->persist_k = 1;
-    c->persist_n = 1;
+    c->persist_k = 2; /* chosen by make eval: see docs/scaling.md */
+    c->persist_n = 3;
+    c->scaling = -1;
     c->prefix4 = 24;
     c->prefix6 = 64;
     c->trees = 100;
@@ -314,8 +316,9 @@ static int fit_model(analyzer_t *a, struct model *m, const char *trained_on, cha
         sec->scaling = calloc(nf, 1);
         sec->train_mean = calloc(nf, sizeof(double));
         sec->train_std = calloc(nf, sizeof(double));
+        sec->train_max = calloc(nf, sizeof(double));
         if (!scores || !sec->feature_names || !sec->scaling || !sec->train_mean ||
-            !sec->train_std) {
+            !sec->train_std || !sec->train_max) {
             free(scores);
             iforest_destroy(f);
             model_free(m);
@@ -329,13 +332,16 @@ static int fit_model(analyzer_t *a, struct model *m, const char *trained_on, cha
         for (size_t i = 0; i < nf; i++) {
             snprintf(sec->feature_names[i], sizeof(sec->feature_names[i]), "%s",
                      a->defs[s][i].name);
-            sec->scaling[i] = a->defs[s][i].scaling;
-            double sum = 0, sq = 0;
+            sec->scaling[i] = a->cfg.scaling >= 0 ? (uint8_t)a->cfg.scaling : a->defs[s][i].scaling;
+            double sum = 0, sq = 0, mx = 0;
             for (size_t r = 0; r < t->rows; r++) {
                 double v = t->x[r * nf + i];
                 sum += v;
                 sq += v * v;
+                if (r == 0 || v > mx)
+                    mx = v;
             }
+            sec->train_max[i] = mx;
             sec->train_mean[i] = sum / (double)t->rows;
             double var = sq / (double)t->rows - sec->train_mean[i] * sec->train_mean[i];
             sec->train_std[i] = var > 0 ? sqrt(var) : 0;
@@ -392,6 +398,8 @@ struct scored {
     double threshold;
     bool over;
     bool alert;
+    bool limit_hit;                        /* a learned limit was passed: "threshold" event */
+    double excess[BEHAVIOUR_MAX_FEATURES]; /* log-excess over the training maximum */
     struct baseline_entry *be;
 };
 
@@ -488,7 +496,17 @@ static void fill_alert(analyzer_t *a, const struct window *w, struct scored *sc,
     al->window_start_us = w->start_us;
     al->window_end_us = w->end_us;
     int nf = a->n_feat[sc->side];
-    iforest_explain(a->sec[sc->side]->forest, sc->x, contrib);
+    if (sc->limit_hit) {
+        /* Explained by the limits passed, as shares of the summed excess. */
+        al->event_type = "threshold";
+        double total = 0;
+        for (int i = 0; i < nf; i++)
+            total += sc->excess[i];
+        for (int i = 0; i < nf; i++)
+            contrib[i] = total > 0 ? sc->excess[i] / total : 0;
+    } else {
+        iforest_explain(a->sec[sc->side]->forest, sc->x, contrib);
+    }
     bool used[BEHAVIOUR_MAX_FEATURES] = {false};
     for (int k = 0; k < ALERT_TOP_FEATURES; k++) {
         int best = -1;
@@ -541,12 +559,41 @@ static void score_one(analyzer_t *a, const struct window *w, struct scored *sc)
     behaviour_scale(sc->raw, sec->scaling, nf, sc->x);
     sc->score = iforest_score(sec->forest, sc->x);
     sc->threshold = sec->threshold;
+    /* Learned limits: the forest cannot score a value beyond anything in its training
+     * sample higher than the most extreme training point (it lands in the same leaf), so
+     * "several times more than the whole network ever did" is judged here. The excess is
+     * in natural-log units over the training maximum; it maps to a score that reaches
+     * LIMIT_SCORE at LIMIT_FACTOR times the maximum. */
+    if (sec->train_max) {
+        double worst = 0;
+        for (int i = 0; i < nf; i++) {
+            sc->excess[i] = 0;
+            if (!a->defs[sc->side][i].limit)
+                continue;
+            double lx = log1p(sc->raw[i] > 0 ? sc->raw[i] : 0);
+            double lmax = sec->scaling[i] == SCALE_LOG
+                              ? sec->train_max[i]
+                              : log1p(sec->train_max[i] > 0 ? sec->train_max[i] : 0);
+            double ex = lx - lmax;
+            if (ex > 0) {
+                sc->excess[i] = ex;
+                if (ex > worst)
+                    worst = ex;
+            }
+        }
+        if (worst > 0) {
+            double s_lim = 1.0 - 0.5 * exp(-worst);
+            if (s_lim > sc->score)
+                sc->score = s_lim;
+        }
+        sc->limit_hit = worst >= log(LIMIT_FACTOR);
+    }
     double t;
     if (rules_threshold(a->rules, &sc->ip, &t))
         sc->threshold = t;
     sc->over = sc->score >= sc->threshold;
     int hits = baseline_persist(sc->be, sc->side, w->seq, sc->over, (int)a->cfg.persist_n);
-    sc->alert = sc->over && hits >= (int)a->cfg.persist_k;
+    sc->alert = sc->limit_hit || (sc->over && hits >= (int)a->cfg.persist_k);
     if (sc->alert && rules_allowed(a->rules, &sc->ip))
         sc->alert = false;
     if (sc->over && !sc->alert) {
@@ -651,6 +698,14 @@ static void process_window(analyzer_t *a, struct window *w)
                     below++;
                     continue;
                 }
+                if (a->cfg.vectors_csv) {
+                    char ip[64];
+                    ip_addr_str(&h->ip, ip, sizeof(ip));
+                    fprintf(a->cfg.vectors_csv, "%" PRIu64 ",%s", w->start_us / 1000000, ip);
+                    for (int k = 0; k < a->n_feat[SIDE_SOURCE]; k++)
+                        fprintf(a->cfg.vectors_csv, ",%.6g", sc->raw[k]);
+                    fputc('\n', a->cfg.vectors_csv);
+                }
             } else if (side == SIDE_DESTINATION) {
                 if (h->pkts_recv < a->cfg.min_pkts || h->flows_in == 0)
                     continue;
@@ -668,7 +723,8 @@ static void process_window(analyzer_t *a, struct window *w)
                 if (a->cfg.train_only || warmup || a->cfg.retrain_every) {
                     uint8_t scl[BEHAVIOUR_MAX_FEATURES];
                     for (int k = 0; k < nf; k++)
-                        scl[k] = a->defs[side][k].scaling;
+                        scl[k] = a->cfg.scaling >= 0 ? (uint8_t)a->cfg.scaling
+                                                     : a->defs[side][k].scaling;
                     behaviour_scale(sc->raw, scl, nf, sc->x);
                     train_offer(a, side, sc->x, a->cfg.train_only || warmup);
                 }

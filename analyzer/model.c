@@ -15,6 +15,7 @@
  *       str name, u32 n_features, f64 threshold, f64 contamination,
  *       n_features x (str feature name, u8 scaling),
  *       u8 has_stats, if 1: n_features x (f64 mean, f64 std),
+ *                     if 2: n_features x (f64 mean, f64 std, f64 max),
  *       u64 forest length, forest bytes (iforest_serialize; layout in iforest.c)
  *   str = u16 length + bytes, no NUL.
  *
@@ -140,11 +141,13 @@ static void write_payload(struct wbuf *b, const struct model *m, const char *id)
             wb_str(b, s->feature_names[j], MODEL_FEATURE_LEN - 1);
             wb_uint(b, s->scaling ? s->scaling[j] : 0, 1);
         }
-        int stats = s->train_mean && s->train_std;
+        int stats = s->train_mean && s->train_std ? (s->train_max ? 2 : 1) : 0;
         wb_uint(b, (uint64_t)stats, 1);
         for (uint32_t j = 0; stats && j < s->n_features; j++) {
             wb_f64(b, s->train_mean[j]);
             wb_f64(b, s->train_std[j]);
+            if (stats == 2)
+                wb_f64(b, s->train_max[j]);
         }
         size_t n = iforest_serialized_size(s->forest);
         wb_uint(b, n, 8);
@@ -358,16 +361,18 @@ static int parse_section(struct rbuf *r, struct model_section *s, char *detail)
             r->err = "empty feature name or unknown scaling code";
     }
     uint64_t stats = rb_uint(r, 1);
-    if (!r->err && stats > 1)
+    if (!r->err && stats > 2)
         r->err = "bad statistics flag";
     if (!r->err && stats) {
-        if ((r->len - r->off) / 16 < nf) {
+        if ((r->len - r->off) / (8 * (stats + 1)) < nf) {
             r->err = "a field runs past the end of the payload";
             return -1;
         }
         s->train_mean = malloc(nf * sizeof(double));
         s->train_std = malloc(nf * sizeof(double));
-        if (!s->train_mean || !s->train_std) {
+        if (stats == 2)
+            s->train_max = malloc(nf * sizeof(double));
+        if (!s->train_mean || !s->train_std || (stats == 2 && !s->train_max)) {
             r->err = "out of memory";
             return -1;
         }
@@ -376,6 +381,11 @@ static int parse_section(struct rbuf *r, struct model_section *s, char *detail)
             s->train_std[j] = rb_f64(r);
             if (!isfinite(s->train_mean[j]) || !isfinite(s->train_std[j]))
                 r->err = "training mean or stddev not finite";
+            if (stats == 2) {
+                s->train_max[j] = rb_f64(r);
+                if (!isfinite(s->train_max[j]))
+                    r->err = "training maximum not finite";
+            }
         }
     }
     uint64_t flen = rb_uint(r, 8);
@@ -592,6 +602,7 @@ void model_free(struct model *m)
         free(s->scaling);
         free(s->train_mean);
         free(s->train_std);
+        free(s->train_max);
     }
     free(m->sections);
     memset(m, 0, sizeof(*m));

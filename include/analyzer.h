@@ -27,9 +27,11 @@ struct analyzer_config {
     uint32_t persist_k, persist_n; /* flag after k of the last n windows over threshold */
     uint32_t prefix4, prefix6;     /* prefix lengths for the prefix side (24, 64) */
     uint32_t trees, samples;       /* forest size for warm-up / retrain */
+    int scaling; /* -1: each feature's own (behaviour.c); else one enum feature_scaling for all */
     uint64_t seed;
     FILE *hosts_csv;              /* every host's raw window counts, or NULL; borrowed */
     FILE *scores_csv;             /* every scored vector's score, or NULL; borrowed */
+    FILE *vectors_csv;            /* every source vector (unscaled), or NULL; borrowed */
     bool print_alerts;            /* one line per alert on stdout */
     const char *cmdline;          /* for the runs table */
     const char *source;           /* interface or files, for the runs table */

@@ -21,6 +21,8 @@ struct feature_def {
     const char *name; /* snake_case, as in alerts and the README */
     const char *unit;
     uint8_t scaling; /* enum feature_scaling: how the forest sees it */
+    uint8_t limit;   /* 1: more than training ever showed is suspicious on its own (the
+                        learned-limit rule, event_type "threshold") */
     const char *why; /* one line for the README table */
 };
 

@@ -39,6 +39,8 @@ struct model_section {
     double contamination; /* share of training rows above threshold; 0 if fixed */
     double *train_mean;   /* n_features or NULL, owned */
     double *train_std;    /* n_features or NULL (both or neither), owned */
+    double *train_max;    /* n_features or NULL (needs mean/std too): largest training
+                             value, scaled; bounds the 'threshold' rules; owned */
 };
 
 struct model {

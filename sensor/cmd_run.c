@@ -38,6 +38,7 @@ struct run_opts {
     const char *flow_log;
     const char *hosts_csv;
     const char *scores_csv;
+    const char *vectors_csv;
     const char *output; /* train: model path */
     bool seed_set;
     bool quiet;
@@ -166,6 +167,15 @@ static int apply_option(struct run_opts *o, const char *name, const char *v, cha
         U32(o->ana.prefix4, 8, 32);
     } else if (!strcmp(name, "prefix6")) {
         U32(o->ana.prefix6, 16, 128);
+    } else if (!strcmp(name, "scaling")) {
+        if (!strcmp(v, "raw"))
+            o->ana.scaling = SCALE_RAW;
+        else if (!strcmp(v, "log"))
+            o->ana.scaling = SCALE_LOG;
+        else if (!strcmp(v, "default"))
+            o->ana.scaling = -1;
+        else
+            BAD("'%s' is not raw, log or default");
     } else if (!strcmp(name, "trees")) {
         U32(o->ana.trees, 1, 10000);
     } else if (!strcmp(name, "samples")) {
@@ -185,6 +195,8 @@ static int apply_option(struct run_opts *o, const char *name, const char *v, cha
         o->hosts_csv = v;
     } else if (!strcmp(name, "scores-csv")) {
         o->scores_csv = v;
+    } else if (!strcmp(name, "vectors-csv")) {
+        o->vectors_csv = v;
     } else if (!strcmp(name, "output")) {
         o->output = v;
     } else if (!strcmp(name, "quiet")) {
@@ -268,46 +280,49 @@ static void usage(FILE *f, bool train)
         fprintf(f,
                 "usage: tapir run (-i IFACE | -r FILE [-r FILE ...]) [OPTIONS] [BPF EXPRESSION]\n"
                 "Capture or replay, score every IP per window, report anomalies.\n\n");
-    fprintf(f,
-            "capture:\n"
-            "  -i, --interface IFACE   live capture (promiscuous unless -p)\n"
-            "  -r, --read FILE         pcap or pcapng file; repeat for several, read in order\n"
-            "      --bpf EXPR          filter (or give it after the options, as tcpdump)\n"
-            "  -c, --count N           stop after N packets\n"
-            "  -s, --snaplen N         bytes kept per packet (default 262144)\n"
-            "  -B, --buffer-size MIB   kernel capture buffer (default 64)\n"
-            "  -p, --no-promisc        do not put the interface in promiscuous mode\n"
-            "      --user USER         drop privileges to USER once the capture is open\n"
-            "sensor:\n"
-            "      --window SECONDS    window length (default 60)\n"
-            "      --max-flows N       flow table size (default 1000000)\n"
-            "      --max-hosts N       IPs per window (default 262144)\n"
-            "      --dpi-flows N       flows under nDPI at once (default 65536)\n"
-            "      --no-dpi            no L7 detection\n"
-            "      --geoip FILE.mmdb   MaxMind-format database; repeat for country + ASN\n"
-            "analyzer:\n"
-            "      --model FILE        trained model (else warm up on the first windows)\n"
-            "      --warmup N          windows to train on without --model (default 10)\n"
-            "      --save-model FILE   save the warm-up / retrained model\n"
-            "      --retrain N         retrain every N windows on recent unflagged ones\n"
-            "      --contamination F   share of training vectors above threshold (default 0.01)\n"
-            "      --threshold S       fixed score threshold instead\n"
-            "      --min-pkts N        minimum packets for an IP to be scored (default 5)\n"
-            "      --persist K/N       alert after K of an IP's last N windows (default 1/1)\n"
-            "      --allowlist FILE    CIDRs never flagged (rules/allowlist format)\n"
-            "      --prefix4 N, --prefix6 N  prefix side lengths (default 24, 64)\n"
-            "      --trees N, --samples N    forest size (default 100, 256)\n"
-            "      --seed N            seed for tables and training (default fixed)\n"
-            "outputs:\n"
-            "      --db FILE           SQLite database (alerts, hosts, windows, models, runs)\n"
-            "      --alert-log FILE    JSON lines, one alert per line\n"
-            "      --flow-log FILE     CSV of every ended flow\n"
-            "      --hosts-csv FILE    CSV of every IP's raw counts per window\n"
-            "      --scores-csv FILE   CSV of every score\n"
-            "  -o, --output FILE       (train) where to write the model\n"
-            "      --config FILE       INI file with the same option names as keys\n"
-            "  -q, --quiet             no alert lines, no summary\n"
-            "      --no-progress       no progress line on a terminal\n");
+    fprintf(
+        f,
+        "capture:\n"
+        "  -i, --interface IFACE   live capture (promiscuous unless -p)\n"
+        "  -r, --read FILE         pcap or pcapng file; repeat for several, read in order\n"
+        "      --bpf EXPR          filter (or give it after the options, as tcpdump)\n"
+        "  -c, --count N           stop after N packets\n"
+        "  -s, --snaplen N         bytes kept per packet (default 262144)\n"
+        "  -B, --buffer-size MIB   kernel capture buffer (default 64)\n"
+        "  -p, --no-promisc        do not put the interface in promiscuous mode\n"
+        "      --user USER         drop privileges to USER once the capture is open\n"
+        "sensor:\n"
+        "      --window SECONDS    window length (default 60)\n"
+        "      --max-flows N       flow table size (default 1000000)\n"
+        "      --max-hosts N       IPs per window (default 262144)\n"
+        "      --dpi-flows N       flows under nDPI at once (default 65536)\n"
+        "      --no-dpi            no L7 detection\n"
+        "      --geoip FILE.mmdb   MaxMind-format database; repeat for country + ASN\n"
+        "analyzer:\n"
+        "      --model FILE        trained model (else warm up on the first windows)\n"
+        "      --warmup N          windows to train on without --model (default 10)\n"
+        "      --save-model FILE   save the warm-up / retrained model\n"
+        "      --retrain N         retrain every N windows on recent unflagged ones\n"
+        "      --contamination F   share of training vectors above threshold (default 0.01)\n"
+        "      --threshold S       fixed score threshold instead\n"
+        "      --min-pkts N        minimum packets for an IP to be scored (default 5)\n"
+        "      --persist K/N       anomaly alert after K of an IP's last N windows (default 2/3)\n"
+        "      --allowlist FILE    CIDRs never flagged (rules/allowlist format)\n"
+        "      --prefix4 N, --prefix6 N  prefix side lengths (default 24, 64)\n"
+        "      --trees N, --samples N    forest size (default 100, 256)\n"
+        "      --scaling S         (train) default | raw | log for every feature\n"
+        "      --seed N            seed for tables and training (default fixed)\n"
+        "outputs:\n"
+        "      --db FILE           SQLite database (alerts, hosts, windows, models, runs)\n"
+        "      --alert-log FILE    JSON lines, one alert per line\n"
+        "      --flow-log FILE     CSV of every ended flow\n"
+        "      --hosts-csv FILE    CSV of every IP's raw counts per window\n"
+        "      --scores-csv FILE   CSV of every score\n"
+        "      --vectors-csv FILE  CSV of every source-side behaviour vector (unscaled)\n"
+        "  -o, --output FILE       (train) where to write the model\n"
+        "      --config FILE       INI file with the same option names as keys\n"
+        "  -q, --quiet             no alert lines, no summary\n"
+        "      --no-progress       no progress line on a terminal\n");
 }
 
 static void print_summary(const struct run_opts *o, const struct capture_stats *cs,
@@ -426,11 +441,13 @@ static int run_main(int argc, char **argv, bool train)
                                              {"prefix4", required_argument, 0, 0},
                                              {"prefix6", required_argument, 0, 0},
                                              {"trees", required_argument, 0, 0},
+                                             {"scaling", required_argument, 0, 0},
                                              {"samples", required_argument, 0, 0},
                                              {"seed", required_argument, 0, 0},
                                              {"flow-log", required_argument, 0, 0},
                                              {"hosts-csv", required_argument, 0, 0},
                                              {"scores-csv", required_argument, 0, 0},
+                                             {"vectors-csv", required_argument, 0, 0},
                                              {"no-progress", no_argument, 0, 0},
                                              {0, 0, 0, 0}};
 
@@ -538,7 +555,7 @@ static int run_main(int argc, char **argv, bool train)
     o.ana.cmdline = cmdline;
     o.ana.source = source;
 
-    FILE *flow_log = NULL, *hosts_csv = NULL, *scores_csv = NULL;
+    FILE *flow_log = NULL, *hosts_csv = NULL, *scores_csv = NULL, *vectors_csv = NULL;
     wqueue_t *q = NULL;
     analyzer_t *an = NULL;
     sensor_t *sen = NULL;
@@ -561,7 +578,19 @@ static int run_main(int argc, char **argv, bool train)
         goto fail_usage;
     o.sen.flow_log = flow_log;
     o.ana.hosts_csv = hosts_csv;
+    if (o.vectors_csv) {
+        char header[2048] = "window_start,ip";
+        int nf;
+        const struct feature_def *defs = behaviour_defs(SIDE_SOURCE, &nf);
+        for (int i = 0; i < nf; i++) {
+            size_t u = strlen(header);
+            snprintf(header + u, sizeof(header) - u, ",%s", defs[i].name);
+        }
+        if (!(vectors_csv = open_csv(o.vectors_csv, header, errbuf)))
+            goto fail_usage;
+    }
     o.ana.scores_csv = scores_csv;
+    o.ana.vectors_csv = vectors_csv;
 
     if (!(q = wqueue_create(o.n_files ? 4 : 8, o.sen.max_hosts, errbuf)))
         goto fail_runtime;
@@ -630,6 +659,8 @@ cleanup:
     if (hosts_csv && fclose(hosts_csv) != 0 && rc == 0)
         rc = TAPIR_EXIT_FAIL;
     if (scores_csv && fclose(scores_csv) != 0 && rc == 0)
+        rc = TAPIR_EXIT_FAIL;
+    if (vectors_csv && fclose(vectors_csv) != 0 && rc == 0)
         rc = TAPIR_EXIT_FAIL;
 out:
     for (int i = 0; i < o.n_strings; i++)

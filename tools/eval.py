@@ -12,8 +12,9 @@ the labels. Rules, stated so anyone can check them:
   destination side then (a spoofed flood is caught at its victim, where it shows).
   Attack IPs that only answered (C2 servers, drop sites) are listed apart.
 - False-positive rate: benign (IP, window) pairs with any false alert / benign pairs
-  scored on any side. ROC AUC: per IP, its highest source-side score, over the IPs that
-  were scored at least once.
+  scored on any side. ROC AUC: per IP, its highest score/threshold ratio, from its own
+  source score or its victims' destination scores (not its prefix's), over every IP
+  that earned one.
 """
 import csv
 import ipaddress
@@ -146,11 +147,35 @@ def main():
         print(f"answering-only attack endpoints (C2, drop sites): {len(pd)}/{len(passive)} flagged")
     fpr = len(benign_fp) / len(benign_scored) if benign_scored else 0.0
     prec = tp / (tp + fp) if tp + fp else float("nan")
+    # Per-IP score for the ROC: the highest score/threshold ratio it earned by its own
+    # source score, or by its victims' destination scores when every destination it sent
+    # to was scored (spoofed floods). Prefix scores are left out: they would lift every
+    # benign neighbour of an attacker.
+    ratio = {}
+    dst_ratio = {}
+    for r in rows:
+        ip, side, w = r["ip"], r["side"], int(r["window_start"])
+        q = float(r["score"]) / float(r["threshold"])
+        if side == "source":
+            ratio[ip] = max(ratio.get(ip, 0.0), q)
+        elif side == "destination":
+            dst_ratio[(ip, w)] = q
+    for (ip, w), dsts in sent_to.items():
+        if dsts and all((d, w) in dst_ratio for d in dsts):
+            q = min(dst_ratio[(d, w)] for d in dsts)
+            if q > ratio.get(ip, 0.0):
+                ratio[ip] = q
+    max_score = ratio
+    if verbose:
+        top = sorted(((v, ip) for ip, v in ratio.items() if ip not in attack), reverse=True)[:12]
+        print("highest benign ratios:", ", ".join(f"{ip} {v:.3f}" for v, ip in top))
+        low = sorted(((v, ip) for ip, v in ratio.items() if ip in attack))[:12]
+        print("lowest attack ratios:", ", ".join(f"{ip}({atype[ip]}) {v:.3f}" for v, ip in low))
     pos = [max_score[ip] for ip in max_score if ip in attack]
     neg = [max_score[ip] for ip in max_score if ip not in attack]
     print(f"alerts: {tp + fp} ({tp} true, {fp} false), precision {prec:.1%}")
     print(f"false-positive rate: {len(benign_fp)}/{len(benign_scored)} benign IP-windows = {fpr:.2%}")
-    print(f"ROC AUC (per-IP max source score): {auc(pos, neg):.4f} over {len(pos)} attack and {len(neg)} benign IPs scored")
+    print(f"ROC AUC (per-IP max score/threshold): {auc(pos, neg):.4f} over {len(pos)} attack and {len(neg)} benign IPs scored")
     return 0
 
 
