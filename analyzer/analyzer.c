@@ -199,7 +199,7 @@ analyzer_t *analyzer_create(const struct analyzer_config *c, wqueue_t *q, char *
     if (c->allowlist_path &&
         rules_load_file(a->rules, RULES_ALLOW, c->allowlist_path, false, errbuf) < 0)
         goto fail;
-    if (!(a->baseline = baseline_create(262144, 0.1, c->seed, errbuf)))
+    if (!(a->baseline = baseline_create(131072, 0.1, c->seed, errbuf)))
         goto fail;
     if (!(a->geo = geo_create(c->geo_paths, c->n_geo, 16384, errbuf)))
         goto fail;
@@ -521,7 +521,12 @@ static void fill_alert(analyzer_t *a, const struct window *w, struct scored *sc,
         af->value = sc->raw[best];
         af->contribution = contrib[best];
         int bidx = sc->side == SIDE_DESTINATION ? a->n_feat[SIDE_SOURCE] + best : best;
-        af->baseline = sc->be && sc->be->n && bidx < BASELINE_FEATURES ? sc->be->mean[bidx] : 0;
+        const struct model_section *sec = a->sec[sc->side];
+        if (sc->side != SIDE_PREFIX && sc->be && sc->be->n && bidx < BASELINE_FEATURES)
+            af->baseline = sc->be->mean[bidx]; /* the host's own usual */
+        else if (sec->train_mean)              /* a new host, or a prefix: the network's usual */
+            af->baseline = sec->scaling[best] == SCALE_LOG ? expm1(sec->train_mean[best])
+                                                           : sec->train_mean[best];
     }
     geo_lookup(a->geo, &sc->ip, &al->geo);
     if (sc->side != SIDE_DESTINATION)

@@ -13,7 +13,7 @@
 
 struct sensor_config {
     uint32_t max_flows;           /* flow records (default 1,000,000) */
-    uint32_t max_hosts;           /* IPs per window (default 262,144) */
+    uint32_t max_hosts;           /* IPs per window (default 65,536) */
     uint32_t dpi_pool;            /* concurrent flows under nDPI (default 65,536) */
     uint32_t window_s;            /* window length, s (default 60) */
     bool dpi;                     /* run nDPI */

@@ -294,7 +294,7 @@ static void usage(FILE *f, bool train)
         "sensor:\n"
         "      --window SECONDS    window length (default 60)\n"
         "      --max-flows N       flow table size (default 1000000)\n"
-        "      --max-hosts N       IPs per window (default 262144)\n"
+        "      --max-hosts N       IPs per window (default 65536)\n"
         "      --dpi-flows N       flows under nDPI at once (default 65536)\n"
         "      --no-dpi            no L7 detection\n"
         "      --geoip FILE.mmdb   MaxMind-format database; repeat for country + ASN\n"
@@ -592,7 +592,7 @@ static int run_main(int argc, char **argv, bool train)
     o.ana.scores_csv = scores_csv;
     o.ana.vectors_csv = vectors_csv;
 
-    if (!(q = wqueue_create(o.n_files ? 4 : 8, o.sen.max_hosts, errbuf)))
+    if (!(q = wqueue_create(o.n_files ? 2 : 4, o.sen.max_hosts, errbuf)))
         goto fail_runtime;
     if (!(an = analyzer_create(&o.ana, q, errbuf)))
         goto fail_usage; /* bad model, db, log, rules: bad input */

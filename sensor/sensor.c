@@ -47,7 +47,7 @@ void sensor_config_defaults(struct sensor_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->max_flows = 1000000;
-    c->max_hosts = 262144;
+    c->max_hosts = 65536;
     c->dpi_pool = 65536;
     c->window_s = 60;
     c->dpi = true;

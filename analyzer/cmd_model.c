@@ -1,0 +1,119 @@
+/*
+ * cmd_model.c — `tapir model info FILE`, `tapir model reset FILE`, `tapir model features`.
+ *
+ * info reads a model the way `tapir run` does (checksum, version, bounds), so it doubles
+ * as a validity check; reset removes a valid model file so the next start warms up
+ * afresh (a file that is not a Tapir model is left alone); features prints the feature
+ * table that the README carries, from the same definitions the analyzer uses.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "behaviour.h"
+#include "cli.h"
+#include "model.h"
+
+static const char *scaling_name(uint8_t s)
+{
+    return s == SCALE_LOG ? "log1p" : s == SCALE_RATIO ? "ratio" : "raw";
+}
+
+static int model_info(const char *path)
+{
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    struct model m;
+    memset(&m, 0, sizeof(m));
+    if (model_load(path, &m, errbuf) < 0) {
+        fprintf(stderr, "tapir: %s\n", errbuf);
+        return TAPIR_EXIT_USAGE;
+    }
+    char when[32];
+    printf("model %s\ncreated %s\ntrained on %s\n", m.id, tapir_iso8601(m.created_us, when, 32),
+           m.trained_on);
+    for (uint32_t k = 0; k < m.n_sections; k++) {
+        const struct model_section *s = &m.sections[k];
+        printf("\nsection %s: %u features, %u trees, %u samples per tree, seed %" PRIu64
+               ", threshold %.6f (contamination %g)\n",
+               s->name, s->n_features, iforest_n_trees(s->forest), iforest_sample_size(s->forest),
+               iforest_seed(s->forest), s->threshold, s->contamination);
+        printf("  %-24s %-7s %12s %12s %12s\n", "feature", "scaling", "train mean", "train sd",
+               "train max");
+        for (uint32_t j = 0; j < s->n_features; j++) {
+            printf("  %-24s %-7s", s->feature_names[j], scaling_name(s->scaling[j]));
+            if (s->train_mean)
+                printf(" %12.4g %12.4g", s->train_mean[j], s->train_std[j]);
+            if (s->train_max)
+                printf(" %12.4g", s->train_max[j]);
+            printf("\n");
+        }
+    }
+    model_free(&m);
+    return TAPIR_EXIT_OK;
+}
+
+static int model_reset(const char *path)
+{
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    struct model m;
+    memset(&m, 0, sizeof(m));
+    if (model_load(path, &m, errbuf) < 0) {
+        fprintf(stderr, "tapir: not removed: %s\n", errbuf);
+        return TAPIR_EXIT_USAGE;
+    }
+    model_free(&m);
+    if (unlink(path) < 0) {
+        fprintf(stderr, "tapir: cannot remove %s: %s\n", path, strerror(errno));
+        return TAPIR_EXIT_FAIL;
+    }
+    printf("removed %s: the next 'tapir run' without a model warms up on its first windows "
+           "(or train a new one with 'tapir train')\n",
+           path);
+    return TAPIR_EXIT_OK;
+}
+
+static void features(void)
+{
+    printf("| side | feature | unit | scaling | learned limit | why |\n");
+    printf("|---|---|---|---|---|---|\n");
+    for (int side = 0; side < SIDE_COUNT; side++) {
+        int n;
+        const struct feature_def *d = behaviour_defs((enum feature_side)side, &n);
+        for (int i = 0; i < n; i++)
+            printf("| %s | `%s` | %s | %s | %s | %s |\n",
+                   behaviour_side_name((enum feature_side)side), d[i].name, d[i].unit,
+                   scaling_name(d[i].scaling), d[i].limit ? "yes" : "", d[i].why);
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tapir model info MODEL      show a model (and check it loads)\n"
+               "       tapir model reset MODEL     remove a model: the next run warms up afresh\n"
+               "       tapir model features        the behaviour features, as a Markdown table\n");
+}
+
+int cmd_model(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return TAPIR_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return TAPIR_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "features") && argc == 2) {
+        features();
+        return TAPIR_EXIT_OK;
+    }
+    if (argc == 3 && !strcmp(argv[1], "info"))
+        return model_info(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "reset"))
+        return model_reset(argv[2]);
+    usage(stderr);
+    return TAPIR_EXIT_USAGE;
+}
