@@ -39,7 +39,8 @@ struct flow_table {
     uint32_t cap; /* records */
     struct slot *slots;
     uint32_t mask;      /* slots - 1 */
-    uint32_t free_head; /* free records, linked through next */
+    uint32_t free_head; /* ended records, linked through next (LIFO) */
+    uint32_t n_fresh;   /* records ever handed out: recs[n_fresh..cap-1] never touched */
     uint64_t seed;
     struct flow_list lists[FLOW_CLASS_COUNT];
     flow_end_fn on_end;
@@ -78,10 +79,9 @@ flow_table_t *flow_table_create(uint32_t max_flows, uint64_t seed, flow_end_fn o
     ft->on_end = on_end;
     ft->ctx = ctx;
     ft->st.capacity = max_flows;
-    /* Free list in index order, so records are touched (and paged in) only as needed. */
-    for (uint32_t i = 0; i + 1 < max_flows; i++)
-        ft->recs[i].next = i + 2;
-    ft->free_head = 1;
+    /* No free list is built here: writing a link into every record would page in the
+     * whole array (136 MB at a million flows) before the first packet. Records are
+     * handed out in index order from n_fresh, ended ones first (see take_record). */
     return ft;
 fail:
     snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate a flow table of %u flows", max_flows);
@@ -245,6 +245,22 @@ static enum flow_class class_of(const struct flow *f)
     return FLOW_CLASS_TCP_NEW;
 }
 
+static inline bool have_record(const flow_table_t *ft)
+{
+    return ft->free_head || ft->n_fresh < ft->cap;
+}
+
+/* A free record's index + 1: the last one ended, else the next never used. */
+static uint32_t take_record(flow_table_t *ft)
+{
+    if (ft->free_head) {
+        uint32_t idx1 = ft->free_head;
+        ft->free_head = rec(ft, idx1)->next;
+        return idx1;
+    }
+    return ++ft->n_fresh;
+}
+
 /* Ends the flow whose last packet is oldest, to make room. */
 static void evict_oldest(flow_table_t *ft)
 {
@@ -287,9 +303,9 @@ struct flow *flow_table_lookup(flow_table_t *ft, const struct pkt_info *p, int *
         ft->st.untracked++;
         return NULL;
     }
-    if (!ft->free_head) {
+    if (!have_record(ft)) {
         evict_oldest(ft);
-        if (!ft->free_head) {
+        if (!have_record(ft)) {
             ft->st.untracked++;
             return NULL;
         }
@@ -306,9 +322,8 @@ struct flow *flow_table_lookup(flow_table_t *ft, const struct pkt_info *p, int *
             return NULL;
         }
     }
-    uint32_t idx1 = ft->free_head;
+    uint32_t idx1 = take_record(ft);
     struct flow *f = rec(ft, idx1);
-    ft->free_head = f->next;
     memset(f, 0, sizeof(*f));
     f->a = p->src;
     f->b = p->dst;
