@@ -13,6 +13,7 @@
  * train the forests, then scoring starts. With retraining on, a reservoir of recent
  * unflagged vectors is refitted every R windows.
  */
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <inttypes.h>
@@ -29,10 +30,12 @@
 #include "baseline.h"
 #include "dpi.h"
 #include "geo.h"
+#include "http.h"
 #include "iforest.h"
 #include "log.h"
 #include "model.h"
 #include "rules.h"
+#include "sensor.h"
 #include "store.h"
 
 #define RESERVOIR_MAX 16384 /* vectors kept per side for training */
@@ -86,6 +89,9 @@ struct analyzer {
 
     struct analyzer_stats st;
     pthread_mutex_t st_mu;
+
+    http_t *http;
+    sensor_t *sensor; /* for /metrics only: its published snapshot */
 };
 
 void analyzer_config_defaults(struct analyzer_config *c)
@@ -232,6 +238,7 @@ void analyzer_destroy(analyzer_t *a)
 {
     if (!a)
         return;
+    http_destroy(a->http);
     if (a->wake)
         event_free(a->wake);
     if (a->base)
@@ -895,6 +902,65 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+void analyzer_set_sensor(analyzer_t *a, struct sensor *s)
+{
+    a->sensor = s;
+}
+
+static void metric(struct evbuffer *out, const char *name, const char *type, const char *help,
+                   uint64_t v)
+{
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type,
+                        name, v);
+}
+
+/* Live counters for /metrics: the sensor's published snapshot and our own. */
+static void write_metrics(void *ctx, struct evbuffer *out)
+{
+    analyzer_t *a = ctx;
+    struct analyzer_stats as;
+    analyzer_get_stats(a, &as);
+    if (a->sensor) {
+        struct sensor_stats ss;
+        sensor_stats_snapshot(a->sensor, &ss);
+        metric(out, "tapir_packets_total", "counter", "Packets captured or read.", ss.pkts);
+        metric(out, "tapir_bytes_total", "counter", "Bytes on the wire captured or read.",
+               ss.wire_bytes);
+        evbuffer_add_printf(out, "# HELP tapir_packets_dropped_total Packets not accounted, "
+                                 "by reason.\n# TYPE tapir_packets_dropped_total counter\n");
+        for (int i = DECODE_NOT_IP; i < DECODE_RESULT_COUNT; i++)
+            evbuffer_add_printf(out, "tapir_packets_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
+                                decode_result_name((enum decode_result)i), ss.decode[i]);
+        metric(out, "tapir_flows_active", "gauge", "Flows in the flow table.", ss.flows_active);
+        metric(out, "tapir_flows_created_total", "counter", "Flows created.", ss.flows_created);
+        metric(out, "tapir_flows_evicted_total", "counter",
+               "Flows ended early because the flow table was full.", ss.flows_evicted);
+        metric(out, "tapir_host_updates_dropped_total", "counter",
+               "Per-IP updates lost because a window held --max-hosts IPs.", ss.hosts_dropped);
+        metric(out, "tapir_windows_total", "counter", "Windows handed to the analyzer.",
+               ss.windows);
+        metric(out, "tapir_windows_dropped_total", "counter",
+               "Windows dropped because the analyzer fell behind.", ss.windows_dropped);
+        metric(out, "tapir_dpi_detected_total", "counter", "Flows nDPI classified.",
+               ss.dpi_detected);
+        metric(out, "tapir_dpi_pool_empty_total", "counter",
+               "Flows left unclassified because the DPI pool was empty.", ss.dpi_pool_empty);
+        metric(out, "tapir_clock_backwards_total", "counter", "Packets older than the newest seen.",
+               ss.ts_backwards);
+        metric(out, "tapir_packet_time_seconds", "gauge", "Newest packet time seen.",
+               ss.last_ts_us / 1000000);
+    }
+    metric(out, "tapir_windows_analyzed_total", "counter", "Windows analysed.", as.windows);
+    metric(out, "tapir_vectors_scored_total", "counter", "Behaviour vectors scored.", as.scored);
+    metric(out, "tapir_alerts_total", "counter", "Alerts raised.", as.alerts);
+    metric(out, "tapir_store_errors_total", "counter", "Failed window transactions.",
+           as.store_errors);
+    metric(out, "tapir_alert_log_errors_total", "counter", "Failed alert-log writes.",
+           as.log_errors);
+    metric(out, "tapir_trainings_total", "counter", "Models fitted (warm-up, retrain).",
+           as.trainings);
+}
+
 int analyzer_start(analyzer_t *a, char *errbuf)
 {
     static int threads_on;
@@ -911,6 +977,13 @@ int analyzer_start(analyzer_t *a, char *errbuf)
     if (!a->wake || event_add(a->wake, NULL) < 0) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot create the wake-up event");
         return -1;
+    }
+    if (a->cfg.http_listen) {
+        struct http_config hc = {a->cfg.http_listen, a->cfg.http_token, a->cfg.http_rate, 0};
+        a->http = http_create(a->base, &hc, a->store, write_metrics, a, errbuf);
+        if (!a->http)
+            return -1;
+        log_info("http: listening on port %u (%s)", http_port(a->http), a->cfg.http_listen);
     }
     wqueue_set_notify(a->q, notify, a);
     if (pthread_create(&a->thread, NULL, thread_main, a) != 0) {

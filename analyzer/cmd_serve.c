@@ -76,7 +76,7 @@ static int token_check(const char *tok, const char *from)
 }
 
 /* Reads the first line of path into tok (SERVE_TOKEN_MAX + 2 bytes). */
-static int read_token_file(const char *path, char *tok, size_t toklen)
+int serve_token_file(const char *path, char *tok, size_t toklen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
@@ -167,7 +167,7 @@ int cmd_serve(int argc, char **argv)
 
     char token[SERVE_TOKEN_MAX + 2] = "";
     if (token_file) {
-        if (read_token_file(token_file, token, sizeof(token)) < 0)
+        if (serve_token_file(token_file, token, sizeof(token)) < 0)
             return TAPIR_EXIT_USAGE;
     } else if (getenv("TAPIR_TOKEN") && getenv("TAPIR_TOKEN")[0]) {
         if (snprintf(token, sizeof(token), "%s", getenv("TAPIR_TOKEN")) >= (int)sizeof(token) ||

@@ -37,7 +37,10 @@ struct analyzer_config {
     const char *source;           /* interface or files, for the runs table */
     const char *const *geo_paths; /* to geolocate alerted IPs (own cache) */
     int n_geo;
-    bool train_only; /* collect vectors for `tapir train`, no scoring */
+    const char *http_listen; /* serve the API, /metrics and the dashboard, or NULL */
+    const char *http_token;  /* bearer token (NULL: auth off, loopback only) */
+    double http_rate;        /* requests/s per client (0: default) */
+    bool train_only;         /* collect vectors for `tapir train`, no scoring */
 };
 
 void analyzer_config_defaults(struct analyzer_config *c);
@@ -47,7 +50,11 @@ typedef struct analyzer analyzer_t;
 /* Opens the store, log, model and rules (all errors reported here, before capture
  * starts). Borrows q. */
 analyzer_t *analyzer_create(const struct analyzer_config *c, wqueue_t *q, char *errbuf);
-/* Starts the thread. */
+/* Lets /metrics show the sensor's counters (its published snapshot). Before start. */
+struct sensor;
+void analyzer_set_sensor(analyzer_t *a, struct sensor *s);
+
+/* Starts the thread (and the HTTP server when configured; its errors land in errbuf). */
 int analyzer_start(analyzer_t *a, char *errbuf);
 /* Waits until the queue is closed and drained, then stops the thread. */
 void analyzer_join(analyzer_t *a);

@@ -52,6 +52,11 @@ http_t *http_create(struct event_base *base, const struct http_config *c, store_
                     http_metrics_fn metrics, void *metrics_ctx, char *errbuf);
 /* Closes the listener and every open connection. NULL is a no-op. */
 void http_destroy(http_t *h);
+
+/* Reads a bearer token from the first line of path (refusing a file every user can
+ * read), into tok of toklen bytes; messages go to stderr. Returns 0 or -1. Used by
+ * `tapir serve` and `tapir run --http`. (analyzer/cmd_serve.c) */
+int serve_token_file(const char *path, char *tok, size_t toklen);
 /* The port actually bound (useful with port 0). */
 uint16_t http_port(const http_t *h);
 

@@ -65,6 +65,12 @@ struct sensor_stats {
     uint64_t first_ts_us, last_ts_us; /* packet-time span */
 };
 void sensor_get_stats(sensor_t *s, struct sensor_stats *st);
+/* The latest published copy of the counters, for another thread (metrics): published
+ * every 65,536 packets, at every window close and at the end. Any thread. */
+void sensor_stats_snapshot(sensor_t *s, struct sensor_stats *st);
+/* Publishes the counters now, unless a reader holds the lock (never waits). Capture
+ * thread; the live loop calls it after every batch. */
+void sensor_publish_stats(sensor_t *s);
 
 /* Decode drops: packets whose result is an error (DECODE_ERR_*). */
 uint64_t sensor_stats_decode_errors(const struct sensor_stats *st);

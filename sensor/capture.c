@@ -259,6 +259,7 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
             struct pollfd pfd = {.fd = fd, .events = POLLIN};
             poll(&pfd, 1, 100);
         }
+        sensor_publish_stats(s);
         if (n == PCAP_ERROR) {
             snprintf(errbuf, TAPIR_ERRBUF_SIZE, "capture on %s failed: %s", c->iface,
                      pcap_geterr(p));

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "analyzer.h"
+#include "http.h"
 #include "capture.h"
 #include "cli.h"
 #include "log.h"
@@ -40,6 +41,8 @@ struct run_opts {
     const char *scores_csv;
     const char *vectors_csv;
     const char *output; /* train: model path */
+    const char *http_token_file;
+    char http_token[320];
     bool seed_set;
     bool quiet;
     bool train;
@@ -199,6 +202,14 @@ static int apply_option(struct run_opts *o, const char *name, const char *v, cha
         o->vectors_csv = v;
     } else if (!strcmp(name, "output")) {
         o->output = v;
+    } else if (!strcmp(name, "http")) {
+        o->ana.http_listen = v;
+    } else if (!strcmp(name, "http-token-file")) {
+        o->http_token_file = v;
+    } else if (!strcmp(name, "http-rate")) {
+        if (parse_double(v, 0.1, 100000, &d) < 0)
+            BAD("'%s' is not a rate in requests/s");
+        o->ana.http_rate = d;
     } else if (!strcmp(name, "quiet")) {
         o->quiet = true;
     } else if (!strcmp(name, "no-progress")) {
@@ -449,6 +460,9 @@ static int run_main(int argc, char **argv, bool train)
                                              {"scores-csv", required_argument, 0, 0},
                                              {"vectors-csv", required_argument, 0, 0},
                                              {"no-progress", no_argument, 0, 0},
+                                             {"http", required_argument, 0, 0},
+                                             {"http-token-file", required_argument, 0, 0},
+                                             {"http-rate", required_argument, 0, 0},
                                              {0, 0, 0, 0}};
 
     /* The config file first, so the command line overrides it. */
@@ -552,6 +566,15 @@ static int run_main(int argc, char **argv, bool train)
         size_t u = strlen(cmdline);
         snprintf(cmdline + u, sizeof(cmdline) - u, "%s%s", i ? " " : "tapir ", argv[i]);
     }
+    if (o.ana.http_listen) {
+        if (o.http_token_file) {
+            if (serve_token_file(o.http_token_file, o.http_token, sizeof(o.http_token)) < 0)
+                goto out;
+            o.ana.http_token = o.http_token;
+        } else if (getenv("TAPIR_TOKEN") && *getenv("TAPIR_TOKEN")) {
+            o.ana.http_token = getenv("TAPIR_TOKEN");
+        }
+    }
     o.ana.cmdline = cmdline;
     o.ana.source = source;
 
@@ -598,6 +621,8 @@ static int run_main(int argc, char **argv, bool train)
         goto fail_usage; /* bad model, db, log, rules: bad input */
     if (!(sen = sensor_create(&o.sen, q, errbuf)))
         goto fail_usage;
+    analyzer_set_sensor(an, sen);
+    signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill the sensor */
     if (analyzer_start(an, errbuf) < 0)
         goto fail_runtime;
 
@@ -608,7 +633,6 @@ static int run_main(int argc, char **argv, bool train)
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

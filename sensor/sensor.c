@@ -16,6 +16,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,8 @@ struct sensor {
     bool started;
     uint64_t seed; /* sketch hash seed */
     struct sensor_stats st;
+    pthread_mutex_t pub_mu;  /* guards pub */
+    struct sensor_stats pub; /* copy of the counters for other threads */
 };
 
 void sensor_config_defaults(struct sensor_config *c)
@@ -70,6 +73,7 @@ sensor_t *sensor_create(const struct sensor_config *c, wqueue_t *q, char *errbuf
         return NULL;
     }
     s->cfg = *c;
+    pthread_mutex_init(&s->pub_mu, NULL);
     s->window_us = (uint64_t)c->window_s * 1000000;
     s->q = q;
     /* Sketch hashes change feature values, so they are fixed: a replay must give the
@@ -103,6 +107,7 @@ void sensor_destroy(sensor_t *s)
     host_table_destroy(s->ht);
     dpi_destroy(s->dpi);
     geo_destroy(s->geo);
+    pthread_mutex_destroy(&s->pub_mu);
     free(s);
 }
 
@@ -116,6 +121,23 @@ static struct host_window *host(sensor_t *s, const struct ip_addr *ip)
     return h;
 }
 
+/* Copies the counters for other threads. trylock: the capture thread never waits; a
+ * missed publish is caught up by the next one. */
+void sensor_publish_stats(sensor_t *s)
+{
+    if (pthread_mutex_trylock(&s->pub_mu) != 0)
+        return;
+    sensor_get_stats(s, &s->pub);
+    pthread_mutex_unlock(&s->pub_mu);
+}
+
+void sensor_stats_snapshot(sensor_t *s, struct sensor_stats *st)
+{
+    pthread_mutex_lock(&s->pub_mu);
+    *st = s->pub;
+    pthread_mutex_unlock(&s->pub_mu);
+}
+
 static void close_window(sensor_t *s)
 {
     struct window *w = s->w;
@@ -125,6 +147,7 @@ static void close_window(sensor_t *s)
     w->seq = s->seq++;
     wqueue_push(s->q, w);
     s->st.windows++;
+    sensor_publish_stats(s);
     s->w = wqueue_get_free(s->q, s->cfg.replay);
     memset(&s->w->stats, 0, sizeof(s->w->stats));
     host_table_attach(s->ht, s->w);
@@ -327,7 +350,8 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
 {
     struct pkt_info p;
     p.ts_us = ts_us;
-    s->st.pkts++;
+    if ((++s->st.pkts & 0xffff) == 0)
+        sensor_publish_stats(s);
     s->st.wire_bytes += wire_len;
     enum decode_result r = decode_packet(linktype, data, cap_len, wire_len, &p);
     s->st.decode[r]++;
@@ -438,6 +462,7 @@ void sensor_finish(sensor_t *s)
             s->w = NULL;
         }
     }
+    sensor_publish_stats(s);
     wqueue_close(s->q);
 }
 
