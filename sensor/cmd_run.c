@@ -662,6 +662,13 @@ static int run_main(int argc, char **argv, bool train)
             fprintf(stderr, "tapir: model written to %s\n", o.output);
         }
     }
+    if (rc == TAPIR_EXIT_OK && (as.store_errors || as.log_errors)) {
+        /* Capture went on, but not everything found was written: say so in the status. */
+        fprintf(stderr, "tapir: %" PRIu64 " windows could not be stored and %" PRIu64
+                        " alert-log writes failed (see the errors above)\n",
+                as.store_errors, as.log_errors);
+        rc = TAPIR_EXIT_FAIL;
+    }
     analyzer_finish_run(an, ss.pkts, ss.wire_bytes, rc);
     if (!o.quiet)
         print_summary(&o, &cs, &ss, &as, secs);
