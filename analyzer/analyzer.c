@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,8 @@ struct analyzer {
     pthread_mutex_t st_mu;
 
     http_t *http;
-    sensor_t *sensor; /* for /metrics only: its published snapshot */
+    sensor_t *sensor;  /* for /metrics only: its published snapshot */
+    struct event *hup; /* SIGHUP, delivered through the loop (libevent's signal pipe) */
 };
 
 void analyzer_config_defaults(struct analyzer_config *c)
@@ -239,6 +241,8 @@ void analyzer_destroy(analyzer_t *a)
     if (!a)
         return;
     http_destroy(a->http);
+    if (a->hup)
+        event_free(a->hup);
     if (a->wake)
         event_free(a->wake);
     if (a->base)
@@ -889,6 +893,13 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    do_reload(arg);
+}
+
 static void notify(void *arg)
 {
     analyzer_t *a = arg;
@@ -984,6 +995,16 @@ int analyzer_start(analyzer_t *a, char *errbuf)
         if (!a->http)
             return -1;
         log_info("http: listening on port %u (%s)", http_port(a->http), a->cfg.http_listen);
+    }
+    /* SIGHUP: reopen the alert log, reload rules and model, in this thread, between
+     * windows. libevent turns the signal into a loop event, so nothing runs in a signal
+     * handler. */
+    if (!a->cfg.train_only) {
+        a->hup = evsignal_new(a->base, SIGHUP, on_hup, a);
+        if (!a->hup || event_add(a->hup, NULL) < 0) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot watch SIGHUP");
+            return -1;
+        }
     }
     wqueue_set_notify(a->q, notify, a);
     if (pthread_create(&a->thread, NULL, thread_main, a) != 0) {

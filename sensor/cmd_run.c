@@ -51,18 +51,11 @@ struct run_opts {
 };
 
 static volatile sig_atomic_t stop_flag;
-static volatile sig_atomic_t hup_flag;
 
 static void on_stop(int sig)
 {
     (void)sig;
     stop_flag = 1;
-}
-
-static void on_hup(int sig)
-{
-    (void)sig;
-    hup_flag = 1;
 }
 
 static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out)
@@ -631,8 +624,6 @@ static int run_main(int argc, char **argv, bool train)
     sa.sa_handler = on_stop;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -642,7 +633,6 @@ static int run_main(int argc, char **argv, bool train)
     analyzer_join(an);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    (void)hup_flag;
 
     struct sensor_stats ss;
     struct analyzer_stats as;
@@ -664,8 +654,9 @@ static int run_main(int argc, char **argv, bool train)
     }
     if (rc == TAPIR_EXIT_OK && (as.store_errors || as.log_errors)) {
         /* Capture went on, but not everything found was written: say so in the status. */
-        fprintf(stderr, "tapir: %" PRIu64 " windows could not be stored and %" PRIu64
-                        " alert-log writes failed (see the errors above)\n",
+        fprintf(stderr,
+                "tapir: %" PRIu64 " windows could not be stored and %" PRIu64
+                " alert-log writes failed (see the errors above)\n",
                 as.store_errors, as.log_errors);
         rc = TAPIR_EXIT_FAIL;
     }
