@@ -39,8 +39,10 @@
 #include "sensor.h"
 #include "store.h"
 
-#define RESERVOIR_MAX 16384 /* vectors kept per side for training */
-#define LIMIT_FACTOR  3.0   /* learned-limit rule: this many times the training maximum */
+#define RESERVOIR_MAX  16384 /* vectors kept per side for training */
+#define LIMIT_FACTOR   3.0   /* learned-limit rule: this many times the training maximum */
+#define TRAIN_MIN_ROWS 64    /* fewer vectors make a forest that flags whatever it sees */
+#define LIMIT_MIN_ROWS 200   /* fewer make a maximum too noisy to serve as a limit */
 
 struct side_train {
     float *x;      /* rows x n_features */
@@ -303,12 +305,12 @@ static int fit_model(analyzer_t *a, struct model *m, const char *trained_on, cha
     snprintf(m->trained_on, sizeof(m->trained_on), "%s", trained_on);
     for (int s = 0; s < SIDE_COUNT; s++) {
         struct side_train *t = &a->train[s];
-        if (t->rows < 8) {
+        if (t->rows < TRAIN_MIN_ROWS) {
             if (s == SIDE_SOURCE) {
                 snprintf(errbuf, TAPIR_ERRBUF_SIZE,
-                         "only %zu source vectors to train on (need at least 8): use a longer "
+                         "only %zu source vectors to train on (need at least %d): use a longer "
                          "capture or a lower --min-pkts",
-                         t->rows);
+                         t->rows, TRAIN_MIN_ROWS);
                 model_free(m);
                 return -1;
             }
@@ -356,6 +358,10 @@ static int fit_model(analyzer_t *a, struct model *m, const char *trained_on, cha
             sec->train_mean[i] = sum / (double)t->rows;
             double var = sq / (double)t->rows - sec->train_mean[i] * sec->train_mean[i];
             sec->train_std[i] = var > 0 ? sqrt(var) : 0;
+        }
+        if (t->rows < LIMIT_MIN_ROWS) { /* no learned limits from a small sample */
+            free(sec->train_max);
+            sec->train_max = NULL;
         }
         iforest_score_many(f, t->x, t->rows, scores);
         sec->contamination = a->cfg.contamination;
