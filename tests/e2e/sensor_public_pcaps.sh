@@ -23,4 +23,12 @@ for f in "$TAPIR_SHARED"/pcaps-public/*; do
   n=$((n + 1))
 done
 sqlite3 "$tmp/t.db" 'PRAGMA integrity_check' | grep -qx ok || fail "database integrity"
-pass "$n public captures processed"
+# Benign real traffic with default settings (warm-up on each capture): few or no alerts.
+total=0
+for f in "$TAPIR_SHARED"/pcaps-public/*; do
+  a=$("$TAPIR" run -r "$f" --no-progress 2>/dev/null | grep -c '^ALERT')
+  total=$((total + a))
+done
+echo "default settings: $total alerts over the $n benign public captures"
+[ "$total" -le 3 ] || fail "$total alerts on benign public captures (expected few or none)"
+pass "$n public captures processed, $total alerts with default settings"
