@@ -809,6 +809,10 @@ static void process_window(analyzer_t *a, struct window *w)
         pthread_mutex_unlock(&a->st_mu);
     }
     size_t log_failed = 0;
+    /* Retention by packet time, every 16 windows, in its own transaction. */
+    if (in_tx && a->cfg.retention_us && w->seq % 16 == 0 && w->end_us > a->cfg.retention_us &&
+        store_retention(a->store, w->end_us - a->cfg.retention_us) < 0)
+        log_error("store: retention: %s", store_errmsg(a->store));
     for (size_t i = 0; i < pend_n; i++) {
         if (a->log && alert_log_write(a->log, &pend[i]) < 0) {
             log_failed++;

@@ -37,6 +37,8 @@ struct analyzer_config {
     const char *source;           /* interface or files, for the runs table */
     const char *const *geo_paths; /* to geolocate alerted IPs (own cache) */
     int n_geo;
+    uint64_t retention_us;   /* delete stored windows/alerts older than this (packet
+                                time), 0 keeps everything */
     const char *http_listen; /* serve the API, /metrics and the dashboard, or NULL */
     const char *http_token;  /* bearer token (NULL: auth off, loopback only) */
     double http_rate;        /* requests/s per client (0: default) */

@@ -195,6 +195,9 @@ static int apply_option(struct run_opts *o, const char *name, const char *v, cha
         o->vectors_csv = v;
     } else if (!strcmp(name, "output")) {
         o->output = v;
+    } else if (!strcmp(name, "retention")) {
+        U32(u, 1, 36500);
+        o->ana.retention_us = (uint64_t)u * 86400 * 1000000;
     } else if (!strcmp(name, "http")) {
         o->ana.http_listen = v;
     } else if (!strcmp(name, "http-token-file")) {
@@ -319,6 +322,7 @@ static void usage(FILE *f, bool train)
         "outputs:\n"
         "      --db FILE           SQLite database (alerts, hosts, windows, models, runs)\n"
         "      --alert-log FILE    JSON lines, one alert per line\n"
+        "      --retention DAYS    delete stored windows and alerts older than DAYS\n"
         "      --flow-log FILE     CSV of every ended flow\n"
         "      --hosts-csv FILE    CSV of every IP's raw counts per window\n"
         "      --scores-csv FILE   CSV of every score\n"
@@ -454,6 +458,7 @@ static int run_main(int argc, char **argv, bool train)
                                              {"vectors-csv", required_argument, 0, 0},
                                              {"no-progress", no_argument, 0, 0},
                                              {"http", required_argument, 0, 0},
+                                             {"retention", required_argument, 0, 0},
                                              {"http-token-file", required_argument, 0, 0},
                                              {"http-rate", required_argument, 0, 0},
                                              {0, 0, 0, 0}};
