@@ -866,6 +866,17 @@ static void do_reload(analyzer_t *a)
     char errbuf[TAPIR_ERRBUF_SIZE];
     if (a->log && alert_log_reopen(a->log) < 0)
         log_error("alert log: %s", alert_log_errmsg(a->log));
+    if (a->cfg.reload_config) {
+        struct analyzer_config fresh = a->cfg;
+        if (a->cfg.reload_config(a->cfg.reload_ctx, &fresh, errbuf) < 0)
+            log_error("config not reloaded (old settings kept): %s", errbuf);
+        else if (fresh.persist_k < 1 || fresh.persist_n < fresh.persist_k || fresh.persist_n > 16 ||
+                 fresh.contamination <= 0 || fresh.contamination >= 0.5)
+            log_error("config not reloaded (old settings kept): persistence or contamination "
+                      "out of range");
+        else
+            a->cfg = fresh;
+    }
     if (a->cfg.allowlist_path) {
         rules_t *r = rules_create();
         if (r && rules_load_file(r, RULES_ALLOW, a->cfg.allowlist_path, false, errbuf) == 0) {
@@ -880,7 +891,9 @@ static void do_reload(analyzer_t *a)
         if (load_model(a, a->cfg.model_path, errbuf) < 0)
             log_error("model not reloaded (old model kept): %s", errbuf);
     }
-    log_info("reloaded");
+    log_info("reloaded: persist %u/%u, min-pkts %u, threshold %s", a->cfg.persist_k,
+             a->cfg.persist_n, a->cfg.min_pkts,
+             a->cfg.fixed_threshold > 0 ? "fixed" : "from the model");
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)

@@ -42,7 +42,11 @@ struct analyzer_config {
     const char *http_listen; /* serve the API, /metrics and the dashboard, or NULL */
     const char *http_token;  /* bearer token (NULL: auth off, loopback only) */
     double http_rate;        /* requests/s per client (0: default) */
-    bool train_only;         /* collect vectors for `tapir train`, no scoring */
+    /* SIGHUP: re-read the config file onto *fresh (a copy of the running settings);
+     * 0 or -1 with errbuf. NULL: no config file to re-read. */
+    int (*reload_config)(void *ctx, struct analyzer_config *fresh, char *errbuf);
+    void *reload_ctx;
+    bool train_only; /* collect vectors for `tapir train`, no scoring */
 };
 
 void analyzer_config_defaults(struct analyzer_config *c);

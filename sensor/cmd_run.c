@@ -48,6 +48,9 @@ struct run_opts {
     bool train;
     char *strings[256]; /* config-file values we own */
     int n_strings;
+    const char *config_path;   /* --config, for SIGHUP */
+    const char *cli_names[96]; /* options given on the command line: they win on reload too */
+    int n_cli;
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -224,7 +227,24 @@ struct ini_ctx {
     const char *path;
     char *errbuf;
     int failed;
+    const struct run_opts *reload_of; /* on SIGHUP: the running options, else NULL */
 };
+
+/* What a SIGHUP may change while running: the analyzer's judgement, not the capture,
+ * the tables or where outputs go (those need a restart). */
+static const char *const reloadable[] = {"model",   "allowlist", "threshold", "contamination",
+                                         "persist", "min-pkts",  "retention", "retrain"};
+
+static bool skip_on_reload(const struct run_opts *running, const char *name)
+{
+    for (int i = 0; i < running->n_cli; i++)
+        if (!strcmp(running->cli_names[i], name))
+            return true; /* the command line still wins */
+    for (size_t i = 0; i < sizeof(reloadable) / sizeof(reloadable[0]); i++)
+        if (!strcmp(reloadable[i], name))
+            return false;
+    return true;
+}
 
 static int ini_cb(void *user, const char *section, const char *name, const char *value)
 {
@@ -232,6 +252,8 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
     struct ini_ctx *c = user;
     if (c->failed)
         return 0;
+    if (c->reload_of && skip_on_reload(c->reload_of, name))
+        return 1;
     if (c->o->n_strings >= (int)(sizeof(c->o->strings) / sizeof(c->o->strings[0]))) {
         snprintf(c->errbuf, TAPIR_ERRBUF_SIZE, "too many settings");
         c->failed = 1;
@@ -257,9 +279,10 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
     return 1;
 }
 
-static int load_config(struct run_opts *o, const char *path, char *errbuf)
+static int load_config_into(struct run_opts *o, const char *path, const struct run_opts *reload_of,
+                            char *errbuf)
 {
-    struct ini_ctx c = {o, path, errbuf, 0};
+    struct ini_ctx c = {o, path, errbuf, 0, reload_of};
     int r = ini_parse(path, ini_cb, &c);
     if (r == -1) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read config %s: %s", path, strerror(errno));
@@ -275,6 +298,41 @@ static int load_config(struct run_opts *o, const char *path, char *errbuf)
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s:%d: not a 'key = value' line", path, r);
         return -1;
     }
+    return 0;
+}
+
+static int load_config(struct run_opts *o, const char *path, char *errbuf)
+{
+    return load_config_into(o, path, NULL, errbuf);
+}
+
+/* SIGHUP, on the analyzer thread: re-reads the config file onto a copy of the running
+ * analyzer settings. The strings of the previous reload are freed once the analyzer has
+ * moved to the new ones (it calls us again only after applying our last answer). */
+static struct run_opts *reload_prev;
+
+static int reload_config(void *ctx, struct analyzer_config *fresh, char *errbuf)
+{
+    const struct run_opts *running = ctx;
+    struct run_opts *n = calloc(1, sizeof(*n));
+    if (!n) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        return -1;
+    }
+    n->ana = *fresh;
+    if (load_config_into(n, running->config_path, running, errbuf) < 0) {
+        for (int i = 0; i < n->n_strings; i++)
+            free(n->strings[i]);
+        free(n);
+        return -1;
+    }
+    *fresh = n->ana;
+    if (reload_prev) {
+        for (int i = 0; i < reload_prev->n_strings; i++)
+            free(reload_prev->strings[i]);
+        free(reload_prev);
+    }
+    reload_prev = n;
     return 0;
 }
 
@@ -470,6 +528,8 @@ static int run_main(int argc, char **argv, bool train)
             path = argv[i + 1];
         else if (!strncmp(argv[i], "--config=", 9))
             path = argv[i] + 9;
+        if (path)
+            o.config_path = path;
         if (path && load_config(&o, path, errbuf) < 0) {
             fprintf(stderr, "tapir: %s\n", errbuf);
             goto out;
@@ -501,6 +561,8 @@ static int run_main(int argc, char **argv, bool train)
         }
         if (!name)
             continue;
+        if (o.n_cli < (int)(sizeof(o.cli_names) / sizeof(o.cli_names[0])))
+            o.cli_names[o.n_cli++] = name;
         if (apply_option(&o, name, optarg ? optarg : "", errbuf) < 0) {
             fprintf(stderr, "tapir: %s\n", errbuf);
             goto out;
@@ -574,6 +636,10 @@ static int run_main(int argc, char **argv, bool train)
         }
     }
     o.ana.cmdline = cmdline;
+    if (o.config_path && !train) {
+        o.ana.reload_config = reload_config;
+        o.ana.reload_ctx = &o;
+    }
     o.ana.source = source;
 
     FILE *flow_log = NULL, *hosts_csv = NULL, *scores_csv = NULL, *vectors_csv = NULL;
@@ -692,6 +758,12 @@ cleanup:
 out:
     for (int i = 0; i < o.n_strings; i++)
         free(o.strings[i]);
+    if (reload_prev) {
+        for (int i = 0; i < reload_prev->n_strings; i++)
+            free(reload_prev->strings[i]);
+        free(reload_prev);
+        reload_prev = NULL;
+    }
     return rc;
 }
 

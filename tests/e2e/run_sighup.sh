@@ -14,8 +14,9 @@ ip -n "$ns" link set lo up
 "$TAPIR" train -r "$TAPIR_TOP/pcaps/baseline.pcap" -o "$tmp/model.tapir" -q --no-progress ||
   fail "train failed"
 printf '# test allowlist\n192.0.2.0/24\n' >"$tmp/allow"
+printf '[analyzer]\npersist = 2/3\nmin-pkts = 5\n' >"$tmp/tapir.conf"
 ip netns exec "$ns" "$TAPIR" run -i lo --no-progress --model "$tmp/model.tapir" \
-  --allowlist "$tmp/allow" --alert-log "$tmp/alerts.json" 2>"$tmp/err" &
+  --config "$tmp/tapir.conf" --allowlist "$tmp/allow" --alert-log "$tmp/alerts.json" 2>"$tmp/err" &
 tp=$!
 for i in $(seq 1 100); do grep -q "capturing on" "$tmp/err" && break; sleep 0.1; done
 grep -q "capturing on" "$tmp/err" || { cat "$tmp/err"; fail "did not start"; }
@@ -23,6 +24,16 @@ mv "$tmp/alerts.json" "$tmp/alerts.json.1"
 kill -HUP "$tp"
 for i in $(seq 1 50); do grep -q "reloaded" "$tmp/err" && break; sleep 0.1; done
 grep -q "reloaded" "$tmp/err" || { cat "$tmp/err"; fail "no reload after SIGHUP"; }
+# The config file is read again: a new persistence applies, a bad value is refused.
+printf '[analyzer]\npersist = 3/4\nmin-pkts = 9\n' >"$tmp/tapir.conf"
+kill -HUP "$tp"
+for i in $(seq 1 50); do grep -q "persist 3/4, min-pkts 9" "$tmp/err" && break; sleep 0.1; done
+grep -q "persist 3/4, min-pkts 9" "$tmp/err" || { cat "$tmp/err"; fail "config not re-read on SIGHUP"; }
+printf '[analyzer]\npersist = 9/4\n' >"$tmp/tapir.conf"
+kill -HUP "$tp"
+for i in $(seq 1 50); do grep -q "config not reloaded" "$tmp/err" && break; sleep 0.1; done
+grep -q "config not reloaded (old settings kept)" "$tmp/err" || { cat "$tmp/err"; fail "bad config on SIGHUP not reported"; }
+kill -0 "$tp" || fail "tapir died on a bad config reload"
 [ -f "$tmp/alerts.json" ] || fail "alert log not reopened at its path after SIGHUP"
 kill -0 "$tp" || fail "tapir died on SIGHUP"
 head -c 100 "$tmp/model.tapir" >"$tmp/m2" && mv "$tmp/m2" "$tmp/model.tapir"
