@@ -1,0 +1,164 @@
+/* Unit tests: behaviour vectors from raw window counts, scaling, prefix sums, baselines. */
+#include <math.h>
+
+#include "baseline.h"
+#include "behaviour.h"
+#include "check.h"
+
+static int idx(enum feature_side side, const char *name)
+{
+    int n;
+    const struct feature_def *d = behaviour_defs(side, &n);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(d[i].name, name))
+            return i;
+    return -1;
+}
+
+TEST(feature_tables_are_sane)
+{
+    for (int side = 0; side < SIDE_COUNT; side++) {
+        int n;
+        const struct feature_def *d = behaviour_defs((enum feature_side)side, &n);
+        CHECK(n > 5 && n <= BEHAVIOUR_MAX_FEATURES);
+        for (int i = 0; i < n; i++) {
+            CHECK(d[i].name && d[i].unit && d[i].why && strlen(d[i].name) < 40);
+            for (int j = 0; j < i; j++)
+                CHECK(strcmp(d[i].name, d[j].name) != 0);
+        }
+    }
+    int dev_n, first = behaviour_source_dev_first(&dev_n);
+    int n;
+    behaviour_defs(SIDE_SOURCE, &n);
+    CHECK_EQ(first + dev_n, n);
+    CHECK(!strncmp(behaviour_defs(SIDE_SOURCE, &n)[first].name, "dev_", 4));
+}
+
+TEST(source_features)
+{
+    struct host_window h;
+    memset(&h, 0, sizeof(h));
+    h.pkts_sent = 100;
+    h.bytes_sent = 6000;
+    h.resp_bytes = 2000;
+    h.flows_started = 10;
+    h.tcp_started = 8;
+    h.tcp_answered = 2;
+    h.tcp_reset = 4;
+    h.icmp_pkts_sent = 25;
+    h.l7_known = 3;
+    h.l7_unknown = 1;
+    h.l7_flows[0] = 2, h.l7_proto[0] = 5;
+    h.l7_flows[1] = 1, h.l7_proto[1] = 7;
+    h.flows_ended = 4;
+    h.dur_sum_ms = 8000;
+    h.dur_max_ms = 5000;
+    h.dns_queries = 2;
+    h.dns_qname_sum = 30;
+    h.udp_started = 2;
+    h.port_hist[0] = 5, h.port_hist[1] = 5; /* two ports, equally: 1 bit */
+    /* Flow starts every 10 s exactly: perfectly regular. */
+    h.gap_n = 5, h.gap_mean_s = 10, h.gap_m2 = 0;
+    double v[BEHAVIOUR_MAX_FEATURES];
+    behaviour_source(&h, v);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "tcp_unanswered_share")], 0.75, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "tcp_reset_share")], 0.5, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "icmp_share")], 0.25, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "mean_pkt_size")], 60, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "l7_unknown_share")], 0.25, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "l7_protocols")], 2, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "flow_duration_mean")], 2.0, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "flow_duration_max")], 5.0, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "dst_port_entropy")], 1.0, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "dns_qname_mean")], 15, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "beacon_regularity")], 1.0, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "upload_ratio")], 0.75, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "udp_share")], 0.2, 1e-12);
+    /* Jittery starts: regularity falls. */
+    h.gap_m2 = 5 * 100.0; /* sd = 10 s = the mean: 1 / (1 + 1) */
+    behaviour_source(&h, v);
+    CHECK_NEAR(v[idx(SIDE_SOURCE, "beacon_regularity")], 0.5, 1e-12);
+    /* An empty host gives zeros, never NaN. */
+    memset(&h, 0, sizeof(h));
+    behaviour_source(&h, v);
+    int n;
+    behaviour_defs(SIDE_SOURCE, &n);
+    for (int i = 0; i < n; i++)
+        CHECK(isfinite(v[i]) && v[i] == 0);
+}
+
+TEST(destination_features)
+{
+    struct host_window h;
+    memset(&h, 0, sizeof(h));
+    h.pkts_recv = 1000;
+    h.bytes_recv = 40000;
+    h.flows_in = 500;
+    h.syn_in = 500;
+    h.synack_out = 50;
+    for (uint32_t i = 0; i < 20; i++)
+        hll_add(&h.src_ips, tapir_hash(&i, 4, 3));
+    double v[BEHAVIOUR_MAX_FEATURES];
+    behaviour_destination(&h, v);
+    CHECK_NEAR(v[idx(SIDE_DESTINATION, "syn_unanswered_share")], 0.9, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_DESTINATION, "mean_pkt_size_in")], 40, 1e-12);
+    CHECK_NEAR(v[idx(SIDE_DESTINATION, "src_ips")], 20, 3);
+}
+
+TEST(scaling_and_prefix_sum)
+{
+    double raw[3] = {0, 99, NAN};
+    uint8_t sc[3] = {SCALE_LOG, SCALE_LOG, SCALE_RAW};
+    float out[3];
+    behaviour_scale(raw, sc, 3, out);
+    CHECK_NEAR(out[0], 0, 1e-7);
+    CHECK_NEAR(out[1], log(100), 1e-5);
+    CHECK_NEAR(out[2], 0, 1e-7); /* not finite: 0, never NaN into the forest */
+    struct host_window acc, a, b;
+    memset(&acc, 0, sizeof(acc));
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.pkts_sent = 3, a.flows_started = 2, a.l7_flows[0] = 1, a.l7_proto[0] = 5;
+    b.pkts_sent = 4, b.flows_started = UINT32_MAX, b.l7_flows[0] = 2, b.l7_proto[0] = 5;
+    behaviour_prefix_add(&acc, &a);
+    behaviour_prefix_add(&acc, &b);
+    CHECK_EQ(acc.pkts_sent, 7);
+    CHECK_EQ(acc.flows_started, UINT32_MAX); /* saturates, never wraps */
+    CHECK_EQ(acc.l7_flows[0], 3);
+}
+
+TEST(baseline_deviation_and_persistence)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    baseline_t *b = baseline_create(64, 0.1, 9, err);
+    struct ip_addr ip;
+    ip_addr_parse("192.0.2.1", &ip);
+    struct baseline_entry *e = baseline_get(b, &ip, 1);
+    CHECK_EQ(e->n, 0);
+    CHECK_NEAR(baseline_deviation(e, 0, 1e6), 0, 1e-12); /* no history: no opinion */
+    for (int i = 0; i < 10; i++) {
+        double x = 100;
+        baseline_update(b, e, 0, &x, 1);
+        e->n++;
+    }
+    CHECK_NEAR(e->mean[0], 100, 1e-3);
+    CHECK(baseline_deviation(e, 0, 100000) > 5);
+    CHECK(fabs(baseline_deviation(e, 0, 100)) < 0.1);
+    CHECK(baseline_deviation(e, 0, 1e12) <= 8); /* clipped */
+    CHECK_EQ(baseline_persist(e, 0, 1, true, 3), 1);
+    CHECK_EQ(baseline_persist(e, 0, 2, false, 3), 1);
+    CHECK_EQ(baseline_persist(e, 0, 3, true, 3), 2);
+    CHECK_EQ(baseline_persist(e, 0, 4, false, 3), 1);
+    CHECK(baseline_get(b, &ip, 5) == e);
+    baseline_destroy(b);
+}
+
+int main(void)
+{
+    RUN(feature_tables_are_sane);
+    RUN(source_features);
+    RUN(destination_features);
+    RUN(scaling_and_prefix_sum);
+    RUN(baseline_deviation_and_persistence);
+    return CHECK_DONE();
+}
