@@ -8,7 +8,11 @@
  * Rejected: one table of hosts living across windows with per-window reset (a reset
  * walks every record, and the analyzer would need a copy anyway).
  *
- * Memory: 8 bytes of index per slot, 16 per host, plus sizeof(struct host_window) per
+ * Each slot keeps the IP's hash beside the record index, so a probe past another IP's
+ * slot is rejected without reading that IP's 616-byte record (a cache miss each on a
+ * full window: a spoofed flood made host_table_get 29% of the capture thread).
+ *
+ * Memory: 12 bytes of index per slot, 24 per host, plus sizeof(struct host_window) per
  * host in each window buffer.
  */
 #include <stdio.h>
@@ -22,6 +26,7 @@
 struct hslot {
     uint32_t epoch; /* slot valid only when equal to the table's epoch */
     uint32_t rec;   /* index into the window's hosts[] */
+    uint32_t hash;  /* the IP's index hash (low 32 bits) */
 };
 
 struct host_table {
@@ -79,19 +84,23 @@ void host_table_attach(host_table_t *ht, struct window *w)
 struct host_window *host_table_get(host_table_t *ht, const struct ip_addr *ip)
 {
     struct window *w = ht->w;
-    uint32_t i = (uint32_t)tapir_hash(ip->b, 16, ht->seed) & ht->mask;
+    uint32_t hash = (uint32_t)tapir_hash(ip->b, 16, ht->seed);
+    uint32_t i = hash & ht->mask;
     for (uint32_t n = 0; n < HOST_MAX_PROBE; n++, i = (i + 1) & ht->mask) {
         struct hslot *s = &ht->slots[i];
         if (s->epoch != ht->epoch) {
             if (w->n_hosts >= ht->max_hosts || w->n_hosts >= w->cap_hosts)
                 return NULL;
             s->epoch = ht->epoch;
+            s->hash = hash;
             s->rec = w->n_hosts++;
             struct host_window *h = &w->hosts[s->rec];
             memset(h, 0, sizeof(*h));
             h->ip = *ip;
             return h;
         }
+        if (s->hash != hash)
+            continue;
         struct host_window *h = &w->hosts[s->rec];
         if (!memcmp(h->ip.b, ip->b, 16))
             return h;
