@@ -5,6 +5,8 @@
 
 CC      ?= gcc
 PREFIX  ?= /usr/local
+# Not under PREFIX: the unit reads /etc/tapir/tapir.conf.
+SYSCONFDIR ?= /etc
 PKGS    := libpcap libndpi libmaxminddb sqlite3 libevent libevent_pthreads jansson inih
 
 ifeq ($(SAN),1)
@@ -106,9 +108,15 @@ fuzz: setup-test
 install: all
 	install -D -m 0755 $(BUILD)/tapir $(DESTDIR)$(PREFIX)/bin/tapir
 	install -D -m 0644 docs/tapir.1 $(DESTDIR)$(PREFIX)/share/man/man1/tapir.1
-	install -D -m 0644 systemd/tapir.service $(DESTDIR)$(PREFIX)/lib/systemd/system/tapir.service
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|^ExecStart=/usr/bin/tapir |ExecStart=$(PREFIX)/bin/tapir |' systemd/tapir@.service \
+	    >$(DESTDIR)$(PREFIX)/lib/systemd/system/tapir@.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/tapir@.service
 	install -d $(DESTDIR)$(PREFIX)/share/tapir/rules
 	install -m 0644 rules/* $(DESTDIR)$(PREFIX)/share/tapir/rules/
+	install -D -m 0644 etc/tapir.conf $(DESTDIR)$(PREFIX)/share/tapir/tapir.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/tapir/tapir.conf || \
+	    install -D -m 0644 etc/tapir.conf $(DESTDIR)$(SYSCONFDIR)/tapir/tapir.conf
 
 format:
 	clang-format -i $(SRCS) include/*.h $(TEST_SRCS) $(TOOL_SRCS)

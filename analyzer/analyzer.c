@@ -174,6 +174,24 @@ static int load_model(analyzer_t *a, const char *path, char *errbuf)
     return 0;
 }
 
+/* The rule set from --rules DIR (allowlist, denylist, thresholds) and --allowlist FILE.
+ * NULL and errbuf on the first bad line. */
+static rules_t *load_rules(const struct analyzer_config *c, char *errbuf)
+{
+    rules_t *r = rules_create();
+    if (!r) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        return NULL;
+    }
+    if ((c->rules_dir && rules_load_dir(r, c->rules_dir, errbuf) < 0) ||
+        (c->allowlist_path &&
+         rules_load_file(r, RULES_ALLOW, c->allowlist_path, false, errbuf) < 0)) {
+        rules_destroy(r);
+        return NULL;
+    }
+    return r;
+}
+
 analyzer_t *analyzer_create(const struct analyzer_config *c, wqueue_t *q, char *errbuf)
 {
     analyzer_t *a = calloc(1, sizeof(*a));
@@ -201,13 +219,7 @@ analyzer_t *analyzer_create(const struct analyzer_config *c, wqueue_t *q, char *
                  c->persist_n);
         goto fail;
     }
-    a->rules = rules_create();
-    if (!a->rules) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
-        goto fail;
-    }
-    if (c->allowlist_path &&
-        rules_load_file(a->rules, RULES_ALLOW, c->allowlist_path, false, errbuf) < 0)
+    if (!(a->rules = load_rules(&a->cfg, errbuf)))
         goto fail;
     if (!(a->baseline = baseline_create(131072, 0.1, c->seed, errbuf)))
         goto fail;
@@ -416,6 +428,7 @@ struct scored {
     bool over;
     bool alert;
     bool limit_hit;                        /* a learned limit was passed: "threshold" event */
+    bool denied;                           /* on the denylist: "threshold" event */
     double excess[BEHAVIOUR_MAX_FEATURES]; /* log-excess over the training maximum */
     struct baseline_entry *be;
 };
@@ -523,6 +536,8 @@ static void fill_alert(analyzer_t *a, const struct window *w, struct scored *sc,
             contrib[i] = total > 0 ? sc->excess[i] / total : 0;
     } else {
         iforest_explain(a->sec[sc->side]->forest, sc->x, contrib);
+        if (sc->denied && !sc->over)
+            al->event_type = "threshold"; /* reported for the denylist, not the score */
     }
     bool used[BEHAVIOUR_MAX_FEATURES] = {false};
     for (int k = 0; k < ALERT_TOP_FEATURES; k++) {
@@ -616,6 +631,11 @@ static void score_one(analyzer_t *a, const struct window *w, struct scored *sc)
     sc->over = sc->score >= sc->threshold;
     int hits = baseline_persist(sc->be, sc->side, w->seq, sc->over, (int)a->cfg.persist_n);
     sc->alert = sc->limit_hit || (sc->over && hits >= (int)a->cfg.persist_k);
+    /* A denylisted IP is reported whenever it is active enough to be scored. */
+    sc->denied = sc->side != SIDE_PREFIX && rules_denied(a->rules, &sc->ip) &&
+                 !rules_allowed(a->rules, &sc->ip);
+    if (sc->denied)
+        sc->alert = true;
     if (sc->alert && rules_allowed(a->rules, &sc->ip))
         sc->alert = false;
     if (sc->over && !sc->alert) {
@@ -877,14 +897,13 @@ static void do_reload(analyzer_t *a)
         else
             a->cfg = fresh;
     }
-    if (a->cfg.allowlist_path) {
-        rules_t *r = rules_create();
-        if (r && rules_load_file(r, RULES_ALLOW, a->cfg.allowlist_path, false, errbuf) == 0) {
+    if (a->cfg.allowlist_path || a->cfg.rules_dir) {
+        rules_t *r = load_rules(&a->cfg, errbuf);
+        if (r) {
             rules_destroy(a->rules);
             a->rules = r;
         } else {
             log_error("rules not reloaded (old rules kept): %s", errbuf);
-            rules_destroy(r);
         }
     }
     if (a->cfg.model_path) {

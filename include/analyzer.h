@@ -18,7 +18,7 @@ struct analyzer_config {
     const char *model_path;        /* trained model, or NULL: warm up on the first windows */
     const char *model_out;         /* where a warm-up / retrained model is saved, or NULL */
     const char *allowlist_path;    /* CIDRs never flagged, or NULL */
-    const char *geo_note;          /* unused placeholder for geo on alerts */
+    const char *rules_dir;         /* allowlist, denylist and thresholds files, or NULL */
     uint32_t warmup_windows;       /* windows to train on without --model (default 10) */
     uint32_t retrain_every;        /* retrain every R windows on recent unflagged vectors, 0 off */
     double contamination;          /* training-score quantile for the threshold */

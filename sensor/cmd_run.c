@@ -141,6 +141,8 @@ static int apply_option(struct run_opts *o, const char *name, const char *v, cha
         o->ana.model_out = v;
     } else if (!strcmp(name, "allowlist")) {
         o->ana.allowlist_path = v;
+    } else if (!strcmp(name, "rules")) {
+        o->ana.rules_dir = v;
     } else if (!strcmp(name, "warmup")) {
         U32(o->ana.warmup_windows, 1, 100000);
     } else if (!strcmp(name, "retrain")) {
@@ -232,8 +234,9 @@ struct ini_ctx {
 
 /* What a SIGHUP may change while running: the analyzer's judgement, not the capture,
  * the tables or where outputs go (those need a restart). */
-static const char *const reloadable[] = {"model",   "allowlist", "threshold", "contamination",
-                                         "persist", "min-pkts",  "retention", "retrain"};
+static const char *const reloadable[] = {"model",     "allowlist",     "rules",
+                                         "threshold", "contamination", "persist",
+                                         "min-pkts",  "retention",     "retrain"};
 
 static bool skip_on_reload(const struct run_opts *running, const char *name)
 {
@@ -373,6 +376,7 @@ static void usage(FILE *f, bool train)
         "      --min-pkts N        minimum packets for an IP to be scored (default 5)\n"
         "      --persist K/N       anomaly alert after K of an IP's last N windows (default 2/3)\n"
         "      --allowlist FILE    CIDRs never flagged (rules/allowlist format)\n"
+        "      --rules DIR         DIR/allowlist, DIR/denylist, DIR/thresholds (docs/rules.md)\n"
         "      --prefix4 N, --prefix6 N  prefix side lengths (default 24, 64)\n"
         "      --trees N, --samples N    forest size (default 100, 256)\n"
         "      --scaling S         (train) default | raw | log for every feature\n"
@@ -463,6 +467,9 @@ static int run_main(int argc, char **argv, bool train)
 {
     struct run_opts o;
     memset(&o, 0, sizeof(o));
+    /* SIGHUP before the analyzer watches it (systemctl reload during start-up) must not
+     * kill the sensor; the analyzer's loop takes it over once running. */
+    signal(SIGHUP, SIG_IGN);
     o.cap.promisc = true;
     o.cap.progress = true;
     o.cap.snaplen = 262144;
@@ -498,6 +505,7 @@ static int run_main(int argc, char **argv, bool train)
                                              {"model", required_argument, 0, 0},
                                              {"save-model", required_argument, 0, 0},
                                              {"allowlist", required_argument, 0, 0},
+                                             {"rules", required_argument, 0, 0},
                                              {"warmup", required_argument, 0, 0},
                                              {"retrain", required_argument, 0, 0},
                                              {"contamination", required_argument, 0, 0},
@@ -568,16 +576,33 @@ static int run_main(int argc, char **argv, bool train)
             goto out;
         }
     }
-    /* Remaining words: a BPF expression, as tcpdump takes it. */
+    /* Remaining words: a BPF expression, as tcpdump takes it. It replaces a filter from
+     * the config file (the command line wins); with --bpf too, both must hold. */
     if (optind < argc) {
-        size_t used = strlen(o.bpf);
+        char tail[sizeof(o.bpf)] = "";
+        size_t used = 0;
         for (int i = optind; i < argc; i++) {
-            int w = snprintf(o.bpf + used, sizeof(o.bpf) - used, "%s%s", used ? " " : "", argv[i]);
-            if (w < 0 || (size_t)w >= sizeof(o.bpf) - used) {
+            int w = snprintf(tail + used, sizeof(tail) - used, "%s%s", used ? " " : "", argv[i]);
+            if (w < 0 || (size_t)w >= sizeof(tail) - used) {
                 fprintf(stderr, "tapir: filter expression too long\n");
                 goto out;
             }
             used += (size_t)w;
+        }
+        bool cli_bpf = false;
+        for (int i = 0; i < o.n_cli; i++)
+            if (!strcmp(o.cli_names[i], "bpf"))
+                cli_bpf = true;
+        if (cli_bpf && o.bpf[0]) {
+            char both[sizeof(o.bpf)];
+            int w = snprintf(both, sizeof(both), "(%s) and (%s)", o.bpf, tail);
+            if (w < 0 || (size_t)w >= sizeof(both)) {
+                fprintf(stderr, "tapir: filter expression too long\n");
+                goto out;
+            }
+            memcpy(o.bpf, both, (size_t)w + 1);
+        } else {
+            memcpy(o.bpf, tail, used + 1);
         }
     }
     if (!!o.cap.iface == !!o.n_files) {
