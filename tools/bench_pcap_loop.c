@@ -36,8 +36,8 @@ int main(int argc, char **argv)
     double t0 = now();
     for (int i = 1; i < argc; i++) {
         char err[PCAP_ERRBUF_SIZE] = "";
-        pcap_t *p = pcap_open_offline_with_tstamp_precision(argv[i], PCAP_TSTAMP_PRECISION_MICRO,
-                                                            err);
+        pcap_t *p =
+            pcap_open_offline_with_tstamp_precision(argv[i], PCAP_TSTAMP_PRECISION_MICRO, err);
         if (!p) {
             fprintf(stderr, "bench_pcap_loop: cannot read %s: %s\n", argv[i], err);
             return 1;
