@@ -714,7 +714,6 @@ static void process_window(analyzer_t *a, struct window *w)
                 h = &w->hosts[i];
                 sc->ip = h->ip;
                 sc->prefix_len = 128;
-                sc->be = baseline_get(a->baseline, &h->ip, w->seq);
             } else {
                 if (a->prefixes[i].members < 2)
                     continue;
@@ -722,8 +721,6 @@ static void process_window(analyzer_t *a, struct window *w)
                 sc->ip = h->ip;
                 sc->prefix_len =
                     (uint8_t)(ip_addr_is_v4(&h->ip) ? 96 + a->cfg.prefix4 : a->cfg.prefix6);
-                struct ip_addr key = h->ip; /* prefix persistence keyed by its base */
-                sc->be = baseline_get(a->baseline, &key, w->seq);
             }
             sc->side = side;
             sc->h = h;
@@ -731,14 +728,17 @@ static void process_window(analyzer_t *a, struct window *w)
                 if (h->pkts_sent == 0)
                     continue;
                 prefix_add(a, h);
+                if (h->pkts_sent < a->cfg.min_pkts) {
+                    below++;
+                    continue;
+                }
+                /* Baselines only for IPs active enough to be scored: one-packet spoofed
+                 * sources would otherwise fill the table. */
+                sc->be = baseline_get(a->baseline, &h->ip, w->seq);
                 behaviour_source(h, sc->raw);
                 for (int k = 0; k < dev_n; k++) {
                     int b = behaviour_source_dev_base(k);
                     sc->raw[dev_first + k] = baseline_deviation(sc->be, b, sc->raw[b]);
-                }
-                if (h->pkts_sent < a->cfg.min_pkts) {
-                    below++;
-                    continue;
                 }
                 if (a->cfg.vectors_csv) {
                     char ip[64];
@@ -751,10 +751,13 @@ static void process_window(analyzer_t *a, struct window *w)
             } else if (side == SIDE_DESTINATION) {
                 if (h->pkts_recv < a->cfg.min_pkts || h->flows_in == 0)
                     continue;
+                sc->be = baseline_get(a->baseline, &h->ip, w->seq);
                 behaviour_destination(h, sc->raw);
             } else {
                 if (h->pkts_sent < a->cfg.min_pkts)
                     continue;
+                /* Prefix persistence is kept under the prefix's base address. */
+                sc->be = baseline_get(a->baseline, &h->ip, w->seq);
                 behaviour_source(h, sc->raw); /* prefix: the first N_PREFIX features */
             }
             pthread_mutex_lock(&a->st_mu);
@@ -816,10 +819,11 @@ static void process_window(analyzer_t *a, struct window *w)
                                 side == SIDE_SOURCE ? 0 : a->n_feat[SIDE_SOURCE], sc->raw,
                                 side == SIDE_SOURCE ? dev_first : nf);
         }
-        if (pass == 1)
+        if (pass == 1) /* one more window in the baselines this window touched */
             for (uint32_t i = 0; i < w->n_hosts; i++) {
-                struct baseline_entry *e = baseline_get(a->baseline, &w->hosts[i].ip, w->seq);
-                e->n++;
+                struct baseline_entry *e = baseline_find(a->baseline, &w->hosts[i].ip);
+                if (e && e->last_seq == w->seq)
+                    e->n++;
             }
     }
     if (in_tx && store_window_commit(a->store) < 0) {

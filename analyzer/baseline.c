@@ -83,6 +83,18 @@ struct baseline_entry *baseline_get(baseline_t *b, const struct ip_addr *ip, uin
     return e;
 }
 
+struct baseline_entry *baseline_find(baseline_t *b, const struct ip_addr *ip)
+{
+    uint32_t i = (uint32_t)tapir_hash(ip->b, 16, b->seed) & b->mask;
+    for (uint32_t n = 0; n < BASELINE_PROBE; n++, i = (i + 1) & b->mask) {
+        if (!b->used[i])
+            return NULL;
+        if (!memcmp(b->e[i].ip.b, ip->b, 16))
+            return &b->e[i];
+    }
+    return NULL;
+}
+
 void baseline_update(baseline_t *b, struct baseline_entry *e, int first, const double *raw, int n)
 {
     /* The first windows weigh more, so a new host's baseline forms quickly. */

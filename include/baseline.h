@@ -30,6 +30,8 @@ void baseline_clear(baseline_t *b);
 
 /* The entry of ip, created empty (n = 0) if absent. Never NULL. */
 struct baseline_entry *baseline_get(baseline_t *b, const struct ip_addr *ip, uint64_t seq);
+/* The entry of ip, or NULL; does not create or touch it. */
+struct baseline_entry *baseline_find(baseline_t *b, const struct ip_addr *ip);
 /* Folds a window's raw values (n <= BASELINE_FEATURES, starting at index first). */
 void baseline_update(baseline_t *b, struct baseline_entry *e, int first, const double *raw, int n);
 /* (log1p(x) - mean) / sd of feature i, clipped to +-8; 0 with fewer than 3 windows. */
