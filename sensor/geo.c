@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "geo.h"
 
@@ -31,6 +32,26 @@ struct geo {
     uint64_t seed;
     uint64_t lookups, hits, errors;
 };
+
+/* libmaxminddb's own messages give neither the system's reason for an open failure
+ * ("Error opening the specified MaxMind DB file") nor what is wrong with an empty file or
+ * a directory (mmap's "Invalid argument", "No such device"). */
+static void open_error(const char *path, int st, int err, char *errbuf)
+{
+    const char *why = MMDB_strerror(st);
+    struct stat sb;
+    if (st == MMDB_FILE_OPEN_ERROR || st == MMDB_IO_ERROR) {
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            why = "is a directory";
+        else if (stat(path, &sb) == 0 && sb.st_size == 0)
+            why = "empty file, not a MaxMind DB file";
+        else
+            why = strerror(err);
+    } else if (st == MMDB_INVALID_METADATA_ERROR) {
+        why = "not a MaxMind DB file (no valid metadata section)";
+    }
+    snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot open %s: %s", path, why);
+}
 
 geo_t *geo_create(const char *const *paths, int n, uint32_t cache_entries, char *errbuf)
 {
@@ -56,12 +77,7 @@ geo_t *geo_create(const char *const *paths, int n, uint32_t cache_entries, char 
     for (int i = 0; i < n; i++) {
         int st = MMDB_open(paths[i], MMDB_MODE_MMAP, &g->dbs[i]);
         if (st != MMDB_SUCCESS) {
-            if (st == MMDB_IO_ERROR)
-                snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot open %s: %s", paths[i],
-                         strerror(errno));
-            else
-                snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot open %s: %s", paths[i],
-                         MMDB_strerror(st));
+            open_error(paths[i], st, errno, errbuf);
             goto fail;
         }
         g->n_dbs++;
@@ -90,16 +106,21 @@ static void get_string(MMDB_entry_s *e, char *dst, size_t cap, const char *const
     if (MMDB_aget_value(e, &d, path) != MMDB_SUCCESS || !d.has_data ||
         d.type != MMDB_DATA_TYPE_UTF8_STRING)
         return;
+    const unsigned char *u = (const unsigned char *)d.utf8_string;
     size_t n = d.data_size < cap - 1 ? d.data_size : cap - 1;
-    for (size_t i = 0; i < n; i++) {
-        char c = d.utf8_string[i];
-        dst[i] = (c >= 0x20 && c != 0x7f) ? c : '?';
-    }
+    if (n < d.data_size) /* cut before a character, not inside one */
+        while (n > 0 && (u[n] & 0xc0) == 0x80)
+            n--;
+    /* Control characters become '?'; bytes >= 0x80 are UTF-8 and stay ("Telefónica"). */
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (u[i] >= 0x20 && u[i] != 0x7f) ? (char)u[i] : '?';
     dst[n] = '\0';
 }
 
 static void lookup_db(geo_t *g, MMDB_s *db, const struct ip_addr *ip, struct geo_info *out)
 {
+    if (!ip_addr_is_v4(ip) && db->metadata.ip_version == 4)
+        return; /* an IPv4-only tree holds no IPv6 address: not found, not an error */
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
     if (ip_addr_is_v4(ip)) {
@@ -128,7 +149,8 @@ static void lookup_db(geo_t *g, MMDB_s *db, const struct ip_addr *ip, struct geo
     get_string(&r.entry, cc, sizeof(cc), p_country);
     get_string(&r.entry, cc, sizeof(cc), p_reg_country);
     get_string(&r.entry, cc, sizeof(cc), p_cc);
-    if (!out->country[0] && strlen(cc) == 2)
+    if (!out->country[0] && strlen(cc) == 2 && cc[0] >= 'A' && cc[0] <= 'Z' && cc[1] >= 'A' &&
+        cc[1] <= 'Z')
         memcpy(out->country, cc, 3);
     get_string(&r.entry, out->as_org, sizeof(out->as_org), p_asorg);
     if (!out->asn) {
