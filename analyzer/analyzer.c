@@ -776,7 +776,10 @@ static void process_window(analyzer_t *a, struct window *w)
             } else {
                 score_one(a, w, sc);
                 n_scored++;
-                if (!sc->over && a->cfg.retrain_every)
+                /* Retraining learns only from IPs with no window over threshold among
+                 * their last 16: a persistent attacker that is not flagged every window
+                 * must not become "normal" through its quieter windows. */
+                if (!sc->over && a->cfg.retrain_every && !(sc->be && sc->be->over[side]))
                     train_offer(a, side, sc->x, false);
                 if (sc->alert) {
                     fill_alert(a, w, sc, &al, contrib);
