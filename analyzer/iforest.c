@@ -23,20 +23,29 @@
  * seed and the tree index), so a forest depends on the seed and the data only, not on
  * n_threads; it cannot reproduce sklearn's trees bit for bit, and need not.
  *
- * Layout: every tree's nodes sit in one flat array of 16-byte nodes (4 per cache line),
- * preorder, with a node's two children in adjacent slots (right = left + 1), so a step is
- * one load and no branch on the direction: `i = left + (x[f] > thr)`. A leaf points at
- * itself with threshold +inf, so scoring walks 8 trees at once for exactly height_limit
- * steps with no data-dependent branch; the leaves' path lengths sit in a parallel array.
- * Scoring reads a 12-byte copy of each node with the threshold rounded down to a float
- * (exact for float inputs, see struct hotnode); iforest_score_many runs a block of 64
- * rows through one tree at a time, 8 walks interleaved. Measured (100 trees, psi 256,
- * 24 features, 2-CPU EPYC VM): 1.0 us per single vector (2.1 us for the usual walk of one
- * tree to its leaf at a time, a mispredicted branch per leaf), 0.85-0.9 us per row in
- * score_many. Training row counts per node live in a parallel array that only explain()
- * and diagnostics touch. Rejected: a pointer tree (scattered allocations, slower still).
- * Not yet tried: a complete-tree layout (children at 2i+1, 2i+2) to save the child-index
- * load; it needs a bound on the memory a hostile file could make it allocate.
+ * Layout: every tree's nodes sit in one flat array of 16-byte nodes, preorder, with a
+ * node's two children in adjacent slots (right = left + 1); a leaf points at itself with
+ * threshold +inf. That array serves explain(), serialization and diagnostics. Scoring
+ * reads a copy built at fit/load time, with each threshold rounded down to a float
+ * (exact for float inputs, see struct hotnode), in one of two layouts:
+ *   - complete (the usual one): each tree padded to the complete binary tree of depth D,
+ *     D the forest's deepest leaf, in 2^(D+1) 8-byte slots (union cslot), breadth-first
+ *     from slot 1 so the top levels share cache lines; slot j's children are 2j and
+ *     2j + 1, so a step loads no child index: `j = 2j + (x[f] > thr)`. Below a leaf the
+ *     padding goes left (+inf) and the bottom slots hold that leaf's path length, the
+ *     double computed as before, so scores do not change by a bit. iforest_score walks
+ *     8 trees at once; iforest_score_many takes 128 rows through one tree at a time,
+ *     transposed so that 16 rows walk together off one pointer (g[f * 16 + k]).
+ *   - linked (12-byte nodes with a child index, walked height_limit steps), kept for
+ *     forests the padding would blow up: more than 4 slots per real node (plus 4096) or
+ *     D > 16. A small hostile file (many one-leaf trees and one deep one) thus cannot make
+ *     the loader allocate more than ~1.5 times its own size.
+ * Measured (100 trees, psi 256, 24 features, 2-CPU EPYC VM, shared): score_many 0.40-0.45
+ * us per row (linked: 0.85-1.25: a child-index load per step, and 8 row pointers that
+ * spill), one vector 0.85 us (linked 1.0-1.2). Rejected: a pointer tree (scattered
+ * allocations, slower still); walking one tree to its leaf at a time (a mispredicted
+ * branch per leaf: 2.1 us a vector); peeling the root level (no gain measured); 8, 12 or
+ * 24 rows walking together instead of 16 (8 and 12: 15-40% slower; 24: spills more).
  *
  * Explanation (iforest_explain): a subtree on n training rows has expected remaining
  * path length c(n). Following x's path, the split at a node on n rows sending x to a
@@ -85,6 +94,15 @@ struct hotnode {
     uint32_t left;    /* as struct ifnode */
 };
 
+/* One 8-byte slot of a tree in the complete layout: an inner node or a bottom slot. */
+union cslot {
+    struct {
+        float thr;   /* as struct hotnode; +inf at and below a leaf (the walk goes left) */
+        uint32_t fo; /* split feature x GROUP: its offset in score_many's transposed rows */
+    } node;
+    double pathlen; /* bottom slot: path length of the leaf above it (or at it) */
+};
+
 struct iforest {
     size_t n_features;
     uint32_t n_trees;
@@ -94,9 +112,12 @@ struct iforest {
     double denom;         /* n_trees * c(psi); 0 when psi == 1 */
     uint32_t *root;       /* n_trees + 1: tree t's nodes are [root[t], root[t + 1]) */
     struct ifnode *nodes; /* root[n_trees] nodes, all trees */
-    struct hotnode *hot;  /* the scoring copy of nodes (float thresholds), same indices */
-    double *pathlen;      /* per node: a leaf's path length d + c(n); 0 elsewhere */
-    uint32_t *n_samples;  /* training rows per node, parallel to nodes */
+    /* The scoring copy: complete, or (NULL complete) linked, never both after finalize. */
+    union cslot *complete; /* n_trees x 2^(depth + 1) slots, tree after tree */
+    uint32_t depth;        /* complete: steps of every walk (the deepest leaf's depth) */
+    struct hotnode *hot;   /* linked: nodes with float thresholds, same indices */
+    double *pathlen;       /* linked: per node, a leaf's path length d + c(n); 0 elsewhere */
+    uint32_t *n_samples;   /* training rows per node, parallel to nodes */
 };
 
 double iforest_c(double n)
@@ -160,6 +181,7 @@ void iforest_destroy(iforest_t *f)
     free(f->n_samples);
     free(f->pathlen);
     free(f->hot);
+    free(f->complete);
     free(f);
 }
 
@@ -188,17 +210,80 @@ uint32_t iforest_height_limit(const iforest_t *f)
     return f->height_limit;
 }
 
+const char *iforest_layout(const iforest_t *f)
+{
+    return f->complete ? "complete" : "linked";
+}
+
 static double leaf_value(uint32_t depth, uint32_t n)
 {
     /* sklearn: node_indicator.sum (depth + 1 nodes) + c(n) - 1.0, in this order */
     return ((double)(depth + 1) + iforest_c((double)n)) - 1.0;
 }
 
-/* ---- Scoring -------------------------------------------------------------------- */
+/* ---- Scoring layouts ------------------------------------------------------------ */
 
 static inline int is_leaf(const iforest_t *f, uint32_t i)
 {
     return f->nodes[i].left == i;
+}
+
+#define GROUP              16 /* rows walked together through one tree by score_many */
+#define COMPLETE_MAX_DEPTH 16 /* deeper forests keep the linked layout */
+/* Slots the complete layout may take for a forest of n nodes: a file of 24-byte nodes
+ * cannot make the loader allocate more than ~1.5 times its size (plus 32 KiB). A forest
+ * fitted on varied data needs ~1.3 slots per node (psi 256: 512 slots, ~390 nodes). */
+#define COMPLETE_MAX_SLOTS(n) (4 * (uint64_t)(n) + 4096)
+
+/* Builds f->complete from f->hot when the bounds allow, then frees the linked scoring
+ * copy; 0, or -1 when out of memory. When refused, f->complete stays NULL and scoring
+ * walks f->hot. */
+static int build_complete(iforest_t *f)
+{
+    uint32_t n = f->root[f->n_trees], D = 0;
+    uint8_t *depth = malloc(n ? n : 1);
+    if (!depth)
+        return -1;
+    for (uint32_t t = 0; t < f->n_trees; t++) {
+        depth[f->root[t]] = 0; /* preorder: a parent comes before its children */
+        for (uint32_t i = f->root[t]; i < f->root[t + 1]; i++) {
+            const struct hotnode *h = &f->hot[i];
+            if (h->left == i)
+                D = depth[i] > D ? depth[i] : D;
+            else
+                depth[h->left] = depth[h->left + 1] = (uint8_t)(depth[i] + 1);
+        }
+    }
+    free(depth);
+    if (D > COMPLETE_MAX_DEPTH || ((uint64_t)f->n_trees << (D + 1)) > COMPLETE_MAX_SLOTS(n))
+        return 0;
+    const size_t stride = (size_t)2 << D, bottom = (size_t)1 << D;
+    uint32_t *src = malloc(stride * sizeof(*src)); /* slot -> node of f->hot */
+    union cslot *c = calloc(f->n_trees * stride, sizeof(*c));
+    if (!src || !c) {
+        free(src), free(c);
+        return -1;
+    }
+    for (uint32_t t = 0; t < f->n_trees; t++) {
+        union cslot *tc = c + t * stride;
+        src[1] = f->root[t];
+        for (size_t j = 1; j < bottom; j++) {
+            const struct hotnode *h = &f->hot[src[j]];
+            int leaf = h->left == src[j];
+            tc[j].node.thr = h->thr;
+            tc[j].node.fo = h->feature * GROUP;
+            src[2 * j] = h->left;
+            src[2 * j + 1] = h->left + !leaf;
+        }
+        for (size_t j = bottom; j < stride; j++)
+            tc[j].pathlen = f->pathlen[src[j]];
+    }
+    free(src);
+    f->depth = D;
+    f->complete = c;
+    free(f->hot), free(f->pathlen);
+    f->hot = NULL, f->pathlen = NULL;
+    return 0;
 }
 
 /* Builders mark leaves with feature LEAF and their path length in value; this turns
@@ -224,17 +309,19 @@ static int finalize(iforest_t *f)
             t = nextafterf(t, -INFINITY);
         f->hot[i] = (struct hotnode){.thr = t, .feature = nd->feature, .left = nd->left};
     }
-    return 0;
+    return build_complete(f);
 }
 
-#define WALK 8 /* walks done together: independent load chains the CPU overlaps */
+/* ---- Scoring -------------------------------------------------------------------- */
+
+#define WALK 8 /* trees walked together for one vector: independent load chains */
 
 /* Sum of x's path lengths over the trees, added in tree order (as numpy does). Every
- * walk takes exactly height_limit steps (leaves loop on themselves), WALK trees at a
- * time with no data-dependent branch, rather than one tree to its leaf at a time, which
- * mispredicts at every leaf. `x > thr` goes right: the same as sklearn's `x <= thr` goes
- * left for every number; NaN goes left. */
-static double sum_paths(const iforest_t *f, const float *x)
+ * walk takes the same number of steps (leaves loop on themselves, or sit above bottom
+ * slots holding their value), WALK trees at a time with no data-dependent branch, rather
+ * than one tree to its leaf at a time, which mispredicts at every leaf. `x > thr` goes
+ * right: the same as sklearn's `x <= thr` goes left for every number; NaN goes left. */
+static double sum_paths_linked(const iforest_t *f, const float *x)
 {
     const struct hotnode *nodes = f->hot;
     const uint32_t T = f->n_trees, H = f->height_limit;
@@ -262,6 +349,41 @@ static double sum_paths(const iforest_t *f, const float *x)
     return sum;
 }
 
+static double sum_paths_complete(const iforest_t *f, const float *x)
+{
+    const uint32_t T = f->n_trees, D = f->depth;
+    const size_t stride = (size_t)2 << D;
+    double sum = 0;
+    uint32_t t = 0;
+    for (; t + WALK <= T; t += WALK) {
+        const union cslot *c = f->complete + t * stride;
+        size_t j[WALK];
+        for (int k = 0; k < WALK; k++)
+            j[k] = 1;
+        for (uint32_t d = 0; d < D; d++)
+#pragma GCC unroll 8
+            for (int k = 0; k < WALK; k++) {
+                const union cslot *s = &c[(size_t)k * stride + j[k]];
+                j[k] = 2 * j[k] + (x[s->node.fo / GROUP] > s->node.thr);
+            }
+        for (int k = 0; k < WALK; k++)
+            sum += c[(size_t)k * stride + j[k]].pathlen;
+    }
+    for (; t < T; t++) {
+        const union cslot *c = f->complete + t * stride;
+        size_t j = 1;
+        for (uint32_t d = 0; d < D; d++)
+            j = 2 * j + (x[c[j].node.fo / GROUP] > c[j].node.thr);
+        sum += c[j].pathlen;
+    }
+    return sum;
+}
+
+static double sum_paths(const iforest_t *f, const float *x)
+{
+    return f->complete ? sum_paths_complete(f, x) : sum_paths_linked(f, x);
+}
+
 static double score_from_sum(const iforest_t *f, double sum)
 {
     if (f->denom == 0)
@@ -281,7 +403,7 @@ double iforest_score(const iforest_t *f, const float *x)
 
 #define SCORE_BLOCK 64 /* rows that pass through one tree while it sits in L1 */
 
-void iforest_score_many(const iforest_t *f, const float *X, size_t n, double *out)
+static void score_many_linked(const iforest_t *f, const float *X, size_t n, double *out)
 {
     /* Trees outer, a block of rows inner, WALK rows walked together. Each row's sum
      * still adds the trees in order, so out[i] is bit-identical to iforest_score. */
@@ -322,6 +444,68 @@ void iforest_score_many(const iforest_t *f, const float *X, size_t n, double *ou
         for (size_t r = 0; r < m; r++)
             out[b + r] = score_from_sum(f, sum[r]);
     }
+}
+
+/* GROUP rows (transposed: g[feature * GROUP + k] is row k's feature) through one tree of
+ * the complete layout, adding each row's path length to sum[k]. Not inlined, so that g
+ * stays a plain pointer and each row's load is g + fo + a constant. */
+__attribute__((noinline)) static void walk_group(const union cslot *c, uint32_t D, const float *g,
+                                                 double *sum)
+{
+    uint32_t j[GROUP];
+    for (int k = 0; k < GROUP; k++)
+        j[k] = 1;
+    for (uint32_t d = 0; d < D; d++)
+#pragma GCC unroll 16
+        for (int k = 0; k < GROUP; k++)
+            j[k] = 2 * j[k] + (g[c[j[k]].node.fo + (uint32_t)k] > c[j[k]].node.thr);
+#pragma GCC unroll 16
+    for (int k = 0; k < GROUP; k++)
+        sum[k] += c[j[k]].pathlen;
+}
+
+#define XT_FLOATS      8192 /* score_many's transposed rows: 32 KiB of stack at most */
+#define COMPLETE_BLOCK 128  /* rows through one tree at a time; a multiple of GROUP */
+
+static void score_many_complete(const iforest_t *f, const float *X, size_t n, double *out)
+{
+    /* Trees outer, a block of rows inner, GROUP rows walked together; the rows are
+     * transposed so that a walk's loads need no per-row pointer. Each row's sum still
+     * adds the trees in order, so out[i] is bit-identical to iforest_score. */
+    const size_t nf = f->n_features, stride = (size_t)2 << f->depth;
+    size_t block = XT_FLOATS / (nf * GROUP) * GROUP;
+    if (block == 0) { /* over 512 features: one row at a time */
+        for (size_t i = 0; i < n; i++)
+            out[i] = iforest_score(f, X + i * nf);
+        return;
+    }
+    if (block > COMPLETE_BLOCK)
+        block = COMPLETE_BLOCK;
+    float xt[XT_FLOATS];
+    double sum[COMPLETE_BLOCK];
+    for (size_t b = 0; b < n; b += block) {
+        size_t m = n - b < block ? n - b : block, mg = (m + GROUP - 1) / GROUP * GROUP;
+        const float *xb = X + b * nf;
+        for (size_t r = 0; r < mg; r++) { /* rows past m: zeros, walked and ignored */
+            float *g = xt + (r / GROUP) * nf * GROUP + r % GROUP;
+            for (size_t i = 0; i < nf; i++)
+                g[i * GROUP] = r < m ? xb[r * nf + i] : 0;
+            sum[r] = 0;
+        }
+        for (uint32_t t = 0; t < f->n_trees; t++)
+            for (size_t r = 0; r < mg; r += GROUP)
+                walk_group(f->complete + t * stride, f->depth, xt + r * nf, sum + r);
+        for (size_t r = 0; r < m; r++)
+            out[b + r] = score_from_sum(f, sum[r]);
+    }
+}
+
+void iforest_score_many(const iforest_t *f, const float *X, size_t n, double *out)
+{
+    if (f->complete)
+        score_many_complete(f, X, n, out);
+    else
+        score_many_linked(f, X, n, out);
 }
 
 void iforest_explain(const iforest_t *f, const float *x, double *contrib)

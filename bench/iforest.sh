@@ -96,6 +96,7 @@ row "one vector (mean of calls)" "$t_one" "$s_one" us
 printf '%-34s %12.4f us\n' "one vector, p99 of 64-call batches" "$t_p99"
 printf '%-34s %12.4f s   (CSV parsing included)\n' "tapir forest fit, end to end" "$cli_fit"
 printf '%-34s %12.4f s   (CSV parsing and printing included)\n' "tapir forest score, end to end" "$cli_score"
+echo "tapir scoring layout: $(val layout "$tmp/tapir.txt")"
 [ $have_sk -eq 1 ] && echo "scikit-learn $(val version "$tmp/sk.txt"), n_jobs=1, times exclude np.loadtxt" ||
   echo "scikit-learn not available from /usr/bin/python3: Tapir only"
 

@@ -52,6 +52,10 @@ uint32_t iforest_sample_size(const iforest_t *f);
 uint64_t iforest_seed(const iforest_t *f);
 /* ceil(log2(max(psi, 2))): no leaf is deeper than this. */
 uint32_t iforest_height_limit(const iforest_t *f);
+/* The in-memory layout scoring walks, for tests and the benchmark: "complete" (implicit
+ * children, the fast one) or "linked" (when the complete one would take too much memory;
+ * see iforest.c). Both give the same scores to the bit. */
+const char *iforest_layout(const iforest_t *f);
 
 /* The score at the (1 - contamination) quantile of train_scores (numpy's "linear"
  * percentile, so it equals -IsolationForest.offset_). contamination in [0, 1]; n > 0.

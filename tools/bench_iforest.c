@@ -76,8 +76,8 @@ int main(int argc, char **argv)
     }
     double mean_one = (now() - t0) / (double)(nb * batch);
     qsort(lat, nb, sizeof(*lat), cmp_double);
-    printf("rows %zu\nfeatures %zu\ntrees %u\npsi %u\n", t.n_rows, t.n_cols, iforest_n_trees(f),
-           iforest_sample_size(f));
+    printf("rows %zu\nfeatures %zu\ntrees %u\npsi %u\nlayout %s\n", t.n_rows, t.n_cols,
+           iforest_n_trees(f), iforest_sample_size(f), iforest_layout(f));
     printf("csv_read_s %.6f\nfit_s %.6f\nscore_all_s %.6f\nscore_per_row_us %.4f\n", t_csv,
            best_fit, best_score, best_score / (double)t.n_rows * 1e6);
     printf("single_mean_us %.4f\nsingle_p99_us %.4f\nchecksum %.6f\n", mean_one * 1e6,

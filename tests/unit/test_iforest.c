@@ -642,6 +642,187 @@ TEST(fit_edges)
     iforest_destroy(NULL);
 }
 
+/* ---- Both scoring layouts against a plain reference walk ------------------------ */
+
+struct gen_forest {
+    uint32_t n_trees, psi;
+    size_t nf;
+    struct iforest_tree_def *defs;
+    int32_t *ia; /* per tree: left, right, feature, n_samples (4 * cap) */
+    double *thr;
+    uint32_t cap; /* nodes per tree at most */
+};
+
+static uint64_t gen_next(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+/* Appends a random subtree on n rows at depth d to tree t; returns its node index.
+ * shape 0: random splits; 1: a chain down the left side to `depth_max`; 2: one leaf. */
+static int32_t gen_node(struct gen_forest *g, uint32_t t, uint32_t *used, int32_t n, uint32_t d,
+                        uint32_t depth_max, int shape, uint64_t *s)
+{
+    int32_t *l = g->ia + (size_t)t * 4 * g->cap, *r = l + g->cap, *ft = r + g->cap,
+            *ns = ft + g->cap;
+    double *th = g->thr + (size_t)t * g->cap;
+    int32_t i = (int32_t)(*used)++;
+    ns[i] = n;
+    int leaf =
+        n < 2 || d >= depth_max || shape == 2 || (shape == 0 && d > 2 && gen_next(s) % 5 == 0);
+    if (leaf) {
+        l[i] = r[i] = -1, ft[i] = -2, th[i] = -2;
+        return i;
+    }
+    int32_t nl = shape == 1 ? n - 1 : 1 + (int32_t)(gen_next(s) % (uint64_t)(n - 1));
+    ft[i] = (int32_t)(gen_next(s) % g->nf);
+    th[i] = ((double)(gen_next(s) % 2001) - 1000.0) / 997.0; /* not float-exact */
+    int32_t a = gen_node(g, t, used, nl, d + 1, depth_max, shape, s);
+    int32_t b = gen_node(g, t, used, n - nl, d + 1, depth_max, shape == 1 ? 2 : shape, s);
+    l[i] = a, r[i] = b;
+    return i;
+}
+
+/* shape_of(t): the shape of tree t, as gen_node's */
+static void gen_forest(struct gen_forest *g, size_t nf, uint32_t psi, uint32_t n_trees,
+                       int (*shape_of)(uint32_t), uint64_t seed)
+{
+    g->nf = nf, g->psi = psi, g->n_trees = n_trees, g->cap = 2 * psi;
+    g->defs = calloc(n_trees, sizeof(*g->defs));
+    g->ia = malloc((size_t)n_trees * 4 * g->cap * sizeof(*g->ia));
+    g->thr = malloc((size_t)n_trees * g->cap * sizeof(*g->thr));
+    uint32_t H = 0;
+    while ((1u << H) < (psi < 2 ? 2 : psi))
+        H++;
+    for (uint32_t t = 0; t < n_trees; t++) {
+        uint32_t used = 0;
+        gen_node(g, t, &used, (int32_t)psi, 0, H, shape_of(t), &seed);
+        int32_t *l = g->ia + (size_t)t * 4 * g->cap;
+        g->defs[t] = (struct iforest_tree_def){.n_nodes = used,
+                                               .left = l,
+                                               .right = l + g->cap,
+                                               .feature = l + 2 * g->cap,
+                                               .n_samples = l + 3 * g->cap,
+                                               .threshold = g->thr + (size_t)t * g->cap};
+    }
+}
+
+static void gen_free(struct gen_forest *g)
+{
+    free(g->defs), free(g->ia), free(g->thr);
+}
+
+/* The score by the definition: walk each tree in sklearn's layout (x <= thr goes left,
+ * so NaN goes right there; iforest sends NaN left: the reference follows iforest),
+ * leaf value (d + 1 + c(n)) - 1, trees summed in order. */
+static double ref_score(const struct gen_forest *g, const float *x)
+{
+    double sum = 0;
+    for (uint32_t t = 0; t < g->n_trees; t++) {
+        const struct iforest_tree_def *d = &g->defs[t];
+        int32_t i = 0;
+        uint32_t depth = 0;
+        while (d->left[i] != -1) {
+            i = (double)x[d->feature[i]] > d->threshold[i] ? d->right[i] : d->left[i];
+            depth++;
+        }
+        sum += ((double)(depth + 1) + iforest_c(d->n_samples[i])) - 1.0;
+    }
+    double denom = g->n_trees * iforest_c(g->psi);
+    return denom == 0 ? 1.0 : pow(2.0, -(sum / denom));
+}
+
+static int shape_random(uint32_t t)
+{
+    (void)t;
+    return 0;
+}
+
+static int shape_one_chain(uint32_t t)
+{
+    return t == 7 ? 1 : 2;
+}
+
+static int shape_leaf(uint32_t t)
+{
+    (void)t;
+    return 2;
+}
+
+static void check_layout(const struct gen_forest *g, const char *layout)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    iforest_t *f = iforest_import(g->nf, g->psi, 0, g->n_trees, g->defs, err);
+    CHECK(f != NULL);
+    if (!f) {
+        printf("  %s\n", err);
+        return;
+    }
+    size_t len;
+    uint8_t *b = ser(f, &len);
+    iforest_t *f2 = iforest_deserialize(b, len, NULL, err);
+    CHECK(f2 != NULL);
+    CHECK(strcmp(iforest_layout(f), layout) == 0);
+    CHECK(strcmp(iforest_layout(f2), layout) == 0);
+    /* 300 rows: two full blocks of 128, then 44 (two groups of 16 and a part group) */
+    size_t n = 300, nf = g->nf;
+    float *X = malloc(n * nf * sizeof(*X));
+    uint64_t s = 99;
+    for (size_t i = 0; i < n * nf; i++)
+        X[i] = (float)(((double)(gen_next(&s) % 2001) - 1000.0) / 997.0);
+    X[5 * nf] = NAN, X[6 * nf] = INFINITY, X[7 * nf] = -INFINITY; /* feature 0 */
+    double *out = malloc(n * sizeof(*out)), *out2 = malloc(n * sizeof(*out2));
+    iforest_t *fs[2] = {f, f2};
+    for (int k = 0; k < 2; k++) {
+        iforest_score_many(fs[k], X, n, out);
+        for (size_t i = 0; i < n; i++) {
+            double one = iforest_score(fs[k], X + i * nf), ref = ref_score(g, X + i * nf);
+            CHECK(memcmp(&one, &out[i], sizeof(one)) == 0);
+            CHECK(memcmp(&one, &ref, sizeof(one)) == 0);
+            if (check_failed_) {
+                printf("  %s row %zu: %.17g %.17g %.17g\n", layout, i, one, out[i], ref);
+                break;
+            }
+        }
+        /* any count and offset: each row's score depends on that row only */
+        size_t parts[] = {1, 15, 16, 17, 127, 124}; /* 300 */
+        for (size_t p = 0, at = 0; p < 6; at += parts[p], p++) {
+            iforest_score_many(fs[k], X + at * nf, parts[p], out2);
+            CHECK(memcmp(out2, out + at, parts[p] * sizeof(*out2)) == 0);
+        }
+    }
+    free(X), free(out), free(out2), free(b);
+    iforest_destroy(f);
+    iforest_destroy(f2);
+}
+
+TEST(layouts_match_reference)
+{
+    struct gen_forest g;
+    /* varied trees: the complete layout */
+    gen_forest(&g, 5, 256, 37, shape_random, 1);
+    check_layout(&g, "complete");
+    gen_free(&g);
+    /* one chain 10 deep among single leaves: 2^11 slots a tree for 60 nodes in all, too
+     * much to expand (a small hostile file must not allocate megabytes): linked */
+    gen_forest(&g, 3, 1024, 40, shape_one_chain, 2);
+    check_layout(&g, "linked");
+    gen_free(&g);
+    /* every tree a single leaf: depth 0, no step */
+    gen_forest(&g, 2, 64, 9, shape_leaf, 3);
+    check_layout(&g, "complete");
+    gen_free(&g);
+    /* over 512 features: score_many scores one row at a time */
+    gen_forest(&g, 600, 128, 11, shape_random, 4);
+    check_layout(&g, "complete");
+    gen_free(&g);
+    /* psi 1: c(psi) = 0, every score 1 */
+    gen_forest(&g, 4, 1, 3, shape_random, 5);
+    check_layout(&g, "complete");
+    gen_free(&g);
+}
+
 int main(void)
 {
     const char *top = getenv("TAPIR_TOP");
@@ -655,6 +836,7 @@ int main(void)
     RUN(constant_features_redrawn);
     RUN(explain);
     RUN(score_many_equals_score);
+    RUN(layouts_match_reference);
     RUN(same_seed_same_forest_any_threads);
     RUN(serialize_round_trip);
     RUN(deserialize_hostile);
