@@ -31,21 +31,26 @@
  *   - complete (the usual one): each tree padded to the complete binary tree of depth D,
  *     D the forest's deepest leaf, in 2^(D+1) 8-byte slots (union cslot), breadth-first
  *     from slot 1 so the top levels share cache lines; slot j's children are 2j and
- *     2j + 1, so a step loads no child index: `j = 2j + (x[f] > thr)`. Below a leaf the
+ *     2j + 1, so a step loads no child index: `j = 2j + (x[f] > thr)`, compared as
+ *     unsigned keys ordered as the floats (float_key) so that on x86-64 the comparison's
+ *     carry feeds the doubling directly (cmp + adc, see child()). Below a leaf the
  *     padding goes left (+inf) and the bottom slots hold that leaf's path length, the
  *     double computed as before, so scores do not change by a bit. iforest_score walks
  *     8 trees at once; iforest_score_many takes 128 rows through one tree at a time,
- *     transposed so that 16 rows walk together off one pointer (g[f * 16 + k]).
+ *     keyed and transposed so that 16 rows walk together off one pointer
+ *     (g[f * 16 + k]).
  *   - linked (12-byte nodes with a child index, walked height_limit steps), kept for
  *     forests the padding would blow up: more than 4 slots per real node (plus 4096) or
  *     D > 16. A small hostile file (many one-leaf trees and one deep one) thus cannot make
  *     the loader allocate more than ~1.5 times its own size.
- * Measured (100 trees, psi 256, 24 features, 2-CPU EPYC VM, shared): score_many 0.40-0.45
- * us per row (linked: 0.85-1.25: a child-index load per step, and 8 row pointers that
- * spill), one vector 0.85 us (linked 1.0-1.2). Rejected: a pointer tree (scattered
- * allocations, slower still); walking one tree to its leaf at a time (a mispredicted
- * branch per leaf: 2.1 us a vector); peeling the root level (no gain measured); 8, 12 or
- * 24 rows walking together instead of 16 (8 and 12: 15-40% slower; 24: spills more).
+ * Measured (100 trees, psi 256, 24 features, 2-CPU EPYC VM, shared; min of 30 runs):
+ * score_many 0.37 us per row (0.43 with float compares and setcc; linked: 0.92, a
+ * child-index load per step and 8 row pointers that spill), one vector 0.9 us (linked
+ * 1.0). Rejected: AVX-512 gathers (16 rows a level, 3 gathers: 0.63 us per row); a
+ * pointer tree (scattered allocations, slower still); walking one tree to its leaf at a
+ * time (a mispredicted branch per leaf: 2.1 us a vector); peeling the root level (no
+ * gain measured); 8, 12 or 24 rows walking together instead of 16 (8 and 12: 15-40%
+ * slower, too few loads in flight; 24: spills more).
  *
  * Explanation (iforest_explain): a subtree on n training rows has expected remaining
  * path length c(n). Following x's path, the split at a node on n rows sending x to a
@@ -73,6 +78,11 @@
 #include "iforest.h"
 #include "tapir.h"
 
+#if defined(__x86_64__) && !defined(IFOREST_PORTABLE) /* -DIFOREST_PORTABLE: test the C */
+#define HAVE_ADDCARRY 1
+#include <x86intrin.h>
+#endif
+
 #define LEAF              UINT32_MAX
 #define FEATURE_THRESHOLD 1e-7 /* sklearn's: a feature spanning no more is constant */
 #define EULER_GAMMA       0.5772156649015329
@@ -97,8 +107,8 @@ struct hotnode {
 /* One 8-byte slot of a tree in the complete layout: an inner node or a bottom slot. */
 union cslot {
     struct {
-        float thr;   /* as struct hotnode; +inf at and below a leaf (the walk goes left) */
-        uint32_t fo; /* split feature x GROUP: its offset in score_many's transposed rows */
+        uint32_t thr; /* float_key of hotnode's thr; +inf's at and below a leaf */
+        uint32_t fo;  /* split feature x GROUP: its offset in score_many's transposed rows */
     } node;
     double pathlen; /* bottom slot: path length of the leaf above it (or at it) */
 };
@@ -235,6 +245,35 @@ static inline int is_leaf(const iforest_t *f, uint32_t i)
  * fitted on varied data needs ~1.3 slots per node (psi 256: 512 slots, ~390 nodes). */
 #define COMPLETE_MAX_SLOTS(n) (4 * (uint64_t)(n) + 4096)
 
+/* An unsigned key ordered as the floats are: for floats a, b, not NaN, a > b exactly
+ * when float_key(a) > float_key(b). -0 is taken as +0 (they compare equal as floats);
+ * NaN maps to 0, below every threshold's key (-inf's is 0x007fffff), so it goes left. */
+static inline uint32_t float_key(float v)
+{
+    uint32_t b;
+    memcpy(&b, &v, sizeof(b));
+    if (b == 0x80000000u)
+        b = 0;
+    if ((b & 0x7fffffffu) > 0x7f800000u)
+        return 0;
+    return b ^ ((uint32_t)((int32_t)b >> 31) | 0x80000000u);
+}
+
+/* One step down the complete layout: slot j's child 2j + (key > thr), thr the slot's key.
+ * On x86-64 the comparison's carry goes straight into the doubling (cmp + adc), a third
+ * fewer instructions than setcc + zero-extend + lea: the walk is bound by instruction
+ * throughput, not by load latency (16 walks in flight), so this is 12-15% of score_many. */
+static inline uint64_t child(uint64_t j, uint32_t thr, uint32_t key)
+{
+#ifdef HAVE_ADDCARRY
+    unsigned long long r;
+    _addcarry_u64(thr < key, j, j, &r);
+    return r;
+#else
+    return 2 * j + (key > thr);
+#endif
+}
+
 /* Builds f->complete from f->hot when the bounds allow, then frees the linked scoring
  * copy; 0, or -1 when out of memory. When refused, f->complete stays NULL and scoring
  * walks f->hot. */
@@ -270,7 +309,7 @@ static int build_complete(iforest_t *f)
         for (size_t j = 1; j < bottom; j++) {
             const struct hotnode *h = &f->hot[src[j]];
             int leaf = h->left == src[j];
-            tc[j].node.thr = h->thr;
+            tc[j].node.thr = float_key(h->thr);
             tc[j].node.fo = h->feature * GROUP;
             src[2 * j] = h->left;
             src[2 * j + 1] = h->left + !leaf;
@@ -349,33 +388,43 @@ static double sum_paths_linked(const iforest_t *f, const float *x)
     return sum;
 }
 
+#define KEYS_ON_STACK 512 /* iforest_score keys x up front up to this many features */
+
+/* sum_paths on the complete layout. key(i) is x[i]'s float_key, from xk when given. */
 static double sum_paths_complete(const iforest_t *f, const float *x)
 {
     const uint32_t T = f->n_trees, D = f->depth;
     const size_t stride = (size_t)2 << D;
+    uint32_t xk[KEYS_ON_STACK];
+    int keyed = f->n_features <= KEYS_ON_STACK;
+    if (keyed)
+        for (size_t i = 0; i < f->n_features; i++)
+            xk[i] = float_key(x[i]);
+#define KEY(fo) (keyed ? xk[(fo) / GROUP] : float_key(x[(fo) / GROUP]))
     double sum = 0;
     uint32_t t = 0;
     for (; t + WALK <= T; t += WALK) {
         const union cslot *c = f->complete + t * stride;
-        size_t j[WALK];
+        uint64_t j[WALK];
         for (int k = 0; k < WALK; k++)
             j[k] = 1;
         for (uint32_t d = 0; d < D; d++)
 #pragma GCC unroll 8
             for (int k = 0; k < WALK; k++) {
                 const union cslot *s = &c[(size_t)k * stride + j[k]];
-                j[k] = 2 * j[k] + (x[s->node.fo / GROUP] > s->node.thr);
+                j[k] = child(j[k], s->node.thr, KEY(s->node.fo));
             }
         for (int k = 0; k < WALK; k++)
             sum += c[(size_t)k * stride + j[k]].pathlen;
     }
     for (; t < T; t++) {
         const union cslot *c = f->complete + t * stride;
-        size_t j = 1;
+        uint64_t j = 1;
         for (uint32_t d = 0; d < D; d++)
-            j = 2 * j + (x[c[j].node.fo / GROUP] > c[j].node.thr);
+            j = child(j, c[j].node.thr, KEY(c[j].node.fo));
         sum += c[j].pathlen;
     }
+#undef KEY
     return sum;
 }
 
@@ -446,19 +495,21 @@ static void score_many_linked(const iforest_t *f, const float *X, size_t n, doub
     }
 }
 
-/* GROUP rows (transposed: g[feature * GROUP + k] is row k's feature) through one tree of
+/* GROUP rows (transposed keys: g[feature * GROUP + k] is row k's feature) through one tree of
  * the complete layout, adding each row's path length to sum[k]. Not inlined, so that g
  * stays a plain pointer and each row's load is g + fo + a constant. */
-__attribute__((noinline)) static void walk_group(const union cslot *c, uint32_t D, const float *g,
-                                                 double *sum)
+__attribute__((noinline)) static void walk_group(const union cslot *c, uint32_t D,
+                                                 const uint32_t *g, double *sum)
 {
-    uint32_t j[GROUP];
+    uint64_t j[GROUP];
     for (int k = 0; k < GROUP; k++)
         j[k] = 1;
     for (uint32_t d = 0; d < D; d++)
 #pragma GCC unroll 16
-        for (int k = 0; k < GROUP; k++)
-            j[k] = 2 * j[k] + (g[c[j[k]].node.fo + (uint32_t)k] > c[j[k]].node.thr);
+        for (int k = 0; k < GROUP; k++) {
+            const union cslot *s = &c[j[k]];
+            j[k] = child(j[k], s->node.thr, g[(size_t)s->node.fo + (size_t)k]);
+        }
 #pragma GCC unroll 16
     for (int k = 0; k < GROUP; k++)
         sum[k] += c[j[k]].pathlen;
@@ -481,15 +532,15 @@ static void score_many_complete(const iforest_t *f, const float *X, size_t n, do
     }
     if (block > COMPLETE_BLOCK)
         block = COMPLETE_BLOCK;
-    float xt[XT_FLOATS];
+    uint32_t xt[XT_FLOATS];
     double sum[COMPLETE_BLOCK];
     for (size_t b = 0; b < n; b += block) {
         size_t m = n - b < block ? n - b : block, mg = (m + GROUP - 1) / GROUP * GROUP;
         const float *xb = X + b * nf;
         for (size_t r = 0; r < mg; r++) { /* rows past m: zeros, walked and ignored */
-            float *g = xt + (r / GROUP) * nf * GROUP + r % GROUP;
+            uint32_t *g = xt + (r / GROUP) * nf * GROUP + r % GROUP;
             for (size_t i = 0; i < nf; i++)
-                g[i * GROUP] = r < m ? xb[r * nf + i] : 0;
+                g[i * GROUP] = r < m ? float_key(xb[r * nf + i]) : 0;
             sum[r] = 0;
         }
         for (uint32_t t = 0; t < f->n_trees; t++)

@@ -2,6 +2,7 @@
  * test_iforest.c — the Isolation Forest against scikit-learn 1.2 (committed fixtures from
  * tools/sklearn_fixtures.py), its structure, determinism, serialization and hostile input.
  */
+#include <float.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -678,6 +679,8 @@ static int32_t gen_node(struct gen_forest *g, uint32_t t, uint32_t *used, int32_
     int32_t nl = shape == 1 ? n - 1 : 1 + (int32_t)(gen_next(s) % (uint64_t)(n - 1));
     ft[i] = (int32_t)(gen_next(s) % g->nf);
     th[i] = ((double)(gen_next(s) % 2001) - 1000.0) / 997.0; /* not float-exact */
+    if (gen_next(s) % 16 == 0) /* and some thresholds at the edges: +-0, subnormal */
+        th[i] = (double[]){0.0, -0.0, 1e-45, -1e-45, 1e-300}[gen_next(s) % 5];
     int32_t a = gen_node(g, t, used, nl, d + 1, depth_max, shape, s);
     int32_t b = gen_node(g, t, used, n - nl, d + 1, depth_max, shape == 1 ? 2 : shape, s);
     l[i] = a, r[i] = b;
@@ -771,7 +774,14 @@ static void check_layout(const struct gen_forest *g, const char *layout)
     uint64_t s = 99;
     for (size_t i = 0; i < n * nf; i++)
         X[i] = (float)(((double)(gen_next(&s) % 2001) - 1000.0) / 997.0);
-    X[5 * nf] = NAN, X[6 * nf] = INFINITY, X[7 * nf] = -INFINITY; /* feature 0 */
+    /* rows 5 to 40: values where a float order key could go wrong */
+    const float special[] = {NAN,     INFINITY, -INFINITY, -0.0f, 0.0f,           1e-45f,
+                             -1e-45f, FLT_MAX,  -FLT_MAX,  -NAN,  1.17549435e-38f};
+    size_t n_special = sizeof(special) / sizeof(special[0]);
+    for (size_t i = 5; i <= 40; i++)
+        for (size_t j = 0; j < nf; j++)
+            if ((i + j) % 3 == 0)
+                X[i * nf + j] = special[(i + 7 * j) % n_special];
     double *out = malloc(n * sizeof(*out)), *out2 = malloc(n * sizeof(*out2));
     iforest_t *fs[2] = {f, f2};
     for (int k = 0; k < 2; k++) {
