@@ -95,9 +95,9 @@ struct ifnode {
     uint32_t left;    /* index of the left child (right = left + 1); a leaf's own index */
 };
 
-/* What scoring reads: 12 bytes. For a float x and a double t, x > t exactly when
- * x > t', t' the largest float <= t; so a float threshold loses nothing and saves the
- * float-to-double conversion and a third of the bytes. */
+/* What the linked layout scores with (12 bytes), and the complete one is built from.
+ * For a float x and a double t, x > t exactly when x > t', t' the largest float <= t; so
+ * a float threshold loses nothing and saves the float-to-double conversion and bytes. */
 struct hotnode {
     float thr;        /* largest float <= the node's double threshold; +inf in a leaf */
     uint32_t feature; /* 0 in a leaf */
@@ -256,7 +256,7 @@ static inline uint32_t float_key(float v)
         b = 0;
     if ((b & 0x7fffffffu) > 0x7f800000u)
         return 0;
-    return b ^ ((uint32_t)((int32_t)b >> 31) | 0x80000000u);
+    return b >> 31 ? ~b : b | 0x80000000u; /* negatives reversed, below the positives */
 }
 
 /* One step down the complete layout: slot j's child 2j + (key > thr), thr the slot's key.
