@@ -20,7 +20,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -63,7 +62,6 @@ struct analyzer {
     bool started;
     struct event_base *base;
     struct event *wake;
-    _Atomic int reload;
 
     store_t *store;
     int64_t run_id;
@@ -927,8 +925,6 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     analyzer_t *a = arg;
-    if (atomic_exchange(&a->reload, 0))
-        do_reload(a);
     for (;;) {
         bool closed = false;
         struct window *w = wqueue_pop(a->q, &closed);
@@ -1070,13 +1066,6 @@ void analyzer_join(analyzer_t *a)
         return;
     pthread_join(a->thread, NULL);
     a->started = false;
-}
-
-void analyzer_request_reload(analyzer_t *a)
-{
-    atomic_store(&a->reload, 1);
-    if (a->wake)
-        event_active(a->wake, EV_READ, 0);
 }
 
 void analyzer_get_stats(analyzer_t *a, struct analyzer_stats *st)

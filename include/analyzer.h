@@ -64,8 +64,6 @@ void analyzer_set_sensor(analyzer_t *a, struct sensor *s);
 int analyzer_start(analyzer_t *a, char *errbuf);
 /* Waits until the queue is closed and drained, then stops the thread. */
 void analyzer_join(analyzer_t *a);
-/* Asks for a reload of rules and model and a reopen of the alert log (SIGHUP). Any thread. */
-void analyzer_request_reload(analyzer_t *a);
 void analyzer_destroy(analyzer_t *a);
 
 struct analyzer_stats {

@@ -43,9 +43,6 @@ void sensor_finish(sensor_t *s);
 /* Live capture with no packets: lets wall time (now_us) close a window that is due. */
 void sensor_tick(sensor_t *s, uint64_t now_us);
 
-/* Closes the open window now (SIGTERM/SIGHUP flush) without ending flows. */
-void sensor_flush_window(sensor_t *s);
-
 struct sensor_stats {
     uint64_t pkts;                        /* packets seen */
     uint64_t wire_bytes;                  /* bytes on the wire */

@@ -438,16 +438,6 @@ void sensor_tick(sensor_t *s, uint64_t now_us)
         advance_clock(s, now_us);
 }
 
-void sensor_flush_window(sensor_t *s)
-{
-    if (!s->started || s->w->n_hosts == 0)
-        return;
-    uint64_t next = s->w->end_us;
-    close_window(s);
-    s->w->start_us = next;
-    s->w->end_us = next + s->window_us;
-}
-
 void sensor_finish(sensor_t *s)
 {
     if (s->started) {
