@@ -56,7 +56,9 @@ static pcap_t *open_file(const char *path, char *errbuf)
 {
     char perr[PCAP_ERRBUF_SIZE] = "";
     pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
-    if (!p)
+    if (!p && !strncmp(perr, path, strlen(path))) /* libpcap names the file itself */
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.200s", perr);
+    else if (!p)
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.80s: %.160s", path, perr);
     return p;
 }

@@ -745,7 +745,8 @@ static int run_main(int argc, char **argv, bool train)
             fprintf(stderr, "tapir: %s\n", errbuf);
             rc = TAPIR_EXIT_FAIL;
         } else {
-            fprintf(stderr, "tapir: model written to %s\n", o.output);
+            if (!o.quiet)
+                fprintf(stderr, "tapir: model written to %s\n", o.output);
         }
     }
     if (rc == TAPIR_EXIT_OK && (as.store_errors || as.log_errors)) {
