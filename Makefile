@@ -7,7 +7,7 @@ CC      ?= gcc
 PREFIX  ?= /usr/local
 # Not under PREFIX: the unit reads /etc/tapir/tapir.conf.
 SYSCONFDIR ?= /etc
-PKGS    := libpcap libndpi libmaxminddb sqlite3 libevent libevent_pthreads jansson inih
+PKGS    := libpcap libndpi libmaxminddb sqlite3 libevent libevent_pthreads jansson inih zlib
 
 ifeq ($(SAN),1)
 BUILD   := build-san

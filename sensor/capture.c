@@ -7,6 +7,7 @@
  * Progress on a terminal is checked every 65,536 packets, never per packet.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <grp.h>
 #include <poll.h>
 #include <pcap/pcap.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "capture.h"
 #include "log.h"
@@ -52,10 +54,59 @@ static int apply_bpf(pcap_t *p, const char *bpf, const char *what, char *errbuf)
     return 0;
 }
 
+/* gzip-compressed captures: libpcap reads from a FILE *, so a stdio cookie stream
+ * decompresses with zlib's gzread underneath. (zlib rather than a pipe to gzip: no
+ * child process, and errors come back as read errors libpcap reports.) */
+static ssize_t gz_cookie_read(void *cookie, char *buf, size_t size)
+{
+    int n = gzread((gzFile)cookie, buf, size > INT32_MAX ? INT32_MAX : (unsigned)size);
+    return n < 0 ? -1 : n;
+}
+
+static int gz_cookie_close(void *cookie)
+{
+    return gzclose((gzFile)cookie) == Z_OK ? 0 : EOF;
+}
+
+static bool is_gzip(const char *path)
+{
+    unsigned char m[2] = {0, 0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    size_t n = fread(m, 1, 2, f);
+    fclose(f);
+    return n == 2 && m[0] == 0x1f && m[1] == 0x8b;
+}
+
+static pcap_t *open_gzip(const char *path, char *perr)
+{
+    gzFile gz = gzopen(path, "rb");
+    if (!gz) {
+        snprintf(perr, PCAP_ERRBUF_SIZE, "%s", strerror(errno ? errno : ENOMEM));
+        return NULL;
+    }
+    gzbuffer(gz, 256 * 1024);
+    cookie_io_functions_t io = {.read = gz_cookie_read, .close = gz_cookie_close};
+    FILE *f = fopencookie(gz, "r", io);
+    if (!f) {
+        gzclose(gz);
+        snprintf(perr, PCAP_ERRBUF_SIZE, "cannot open a decompressing stream");
+        return NULL;
+    }
+    pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, perr);
+    if (!p)
+        fclose(f); /* closes gz too */
+    return p;
+}
+
 static pcap_t *open_file(const char *path, char *errbuf)
 {
     char perr[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
+    pcap_t *p =
+        is_gzip(path)
+            ? open_gzip(path, perr)
+            : pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
     if (!p && !strncmp(perr, path, strlen(path))) /* libpcap names the file itself */
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.200s", perr);
     else if (!p)

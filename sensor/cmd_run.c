@@ -352,7 +352,7 @@ static void usage(FILE *f, bool train)
         f,
         "capture:\n"
         "  -i, --interface IFACE   live capture (promiscuous unless -p)\n"
-        "  -r, --read FILE         pcap or pcapng file; repeat for several, read in order\n"
+        "  -r, --read FILE         pcap or pcapng file (or .gz); repeat for several, in order\n"
         "      --bpf EXPR          filter (or give it after the options, as tcpdump)\n"
         "  -c, --count N           stop after N packets\n"
         "  -s, --snaplen N         bytes kept per packet (default 262144)\n"
