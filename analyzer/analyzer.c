@@ -636,11 +636,6 @@ static void score_one(analyzer_t *a, const struct window *w, struct scored *sc)
         sc->alert = true;
     if (sc->alert && rules_allowed(a->rules, &sc->ip))
         sc->alert = false;
-    if (sc->over && !sc->alert) {
-        pthread_mutex_lock(&a->st_mu);
-        a->st.suppressed++;
-        pthread_mutex_unlock(&a->st_mu);
-    }
     if (a->cfg.scores_csv) {
         char ip[64];
         ip_addr_str(&sc->ip, ip, sizeof(ip));
@@ -681,7 +676,8 @@ static void process_window(analyzer_t *a, struct window *w)
 
     int dev_n;
     int dev_first = behaviour_source_dev_first(&dev_n);
-    size_t n_scored = 0, n_alerts = 0, below = 0;
+    size_t n_scored = 0, n_alerts = 0, below = 0, n_vectors = 0, n_suppressed = 0; /* summed into
+                                                                                 a->st once */
     struct alert al;
     double contrib[BEHAVIOUR_MAX_FEATURES];
     struct scored *sc = malloc(sizeof(*sc));
@@ -758,9 +754,7 @@ static void process_window(analyzer_t *a, struct window *w)
                 sc->be = baseline_get(a->baseline, &h->ip, w->seq);
                 behaviour_source(h, sc->raw); /* prefix: the first N_PREFIX features */
             }
-            pthread_mutex_lock(&a->st_mu);
-            a->st.vectors++;
-            pthread_mutex_unlock(&a->st_mu);
+            n_vectors++;
             int nf = a->n_feat[side];
             if (!scoring || !a->sec[side]) {
                 if (a->cfg.train_only || warmup || a->cfg.retrain_every) {
@@ -774,6 +768,8 @@ static void process_window(analyzer_t *a, struct window *w)
             } else {
                 score_one(a, w, sc);
                 n_scored++;
+                if (sc->over && !sc->alert)
+                    n_suppressed++;
                 /* Retraining learns only from IPs with no window over threshold among
                  * their last 16: a persistent attacker that is not flagged every window
                  * must not become "normal" through its quieter windows. */
@@ -827,24 +823,17 @@ static void process_window(analyzer_t *a, struct window *w)
                     e->n++;
             }
     }
-    if (in_tx && store_window_commit(a->store) < 0) {
+    bool store_failed = in_tx && store_window_commit(a->store) < 0;
+    if (store_failed)
         log_error("store: window not saved: %s", store_errmsg(a->store));
-        pthread_mutex_lock(&a->st_mu);
-        a->st.store_errors++;
-        pthread_mutex_unlock(&a->st_mu);
-    }
     size_t log_failed = 0;
     /* Retention by packet time, every 16 windows, in its own transaction. */
     if (in_tx && a->cfg.retention_us && w->seq % 16 == 0 && w->end_us > a->cfg.retention_us &&
         store_retention(a->store, w->end_us - a->cfg.retention_us) < 0)
         log_error("store: retention: %s", store_errmsg(a->store));
     for (size_t i = 0; i < pend_n; i++) {
-        if (a->log && alert_log_write(a->log, &pend[i]) < 0) {
+        if (a->log && alert_log_write(a->log, &pend[i]) < 0)
             log_failed++;
-            pthread_mutex_lock(&a->st_mu);
-            a->st.log_errors++;
-            pthread_mutex_unlock(&a->st_mu);
-        }
         if (a->cfg.print_alerts)
             print_alert(&pend[i]);
     }
@@ -860,6 +849,10 @@ static void process_window(analyzer_t *a, struct window *w)
     a->st.scored += n_scored;
     a->st.alerts += n_alerts;
     a->st.below_min += below;
+    a->st.vectors += n_vectors;
+    a->st.suppressed += n_suppressed;
+    a->st.store_errors += store_failed;
+    a->st.log_errors += log_failed;
     pthread_mutex_unlock(&a->st_mu);
 
     if (warmup && a->windows_seen >= a->cfg.warmup_windows) {

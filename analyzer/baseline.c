@@ -54,11 +54,6 @@ void baseline_destroy(baseline_t *b)
     free(b);
 }
 
-void baseline_clear(baseline_t *b)
-{
-    memset(b->used, 0, (size_t)b->mask + 1);
-}
-
 struct baseline_entry *baseline_get(baseline_t *b, const struct ip_addr *ip, uint64_t seq)
 {
     uint32_t i = (uint32_t)tapir_hash(ip->b, 16, b->seed) & b->mask;

@@ -26,7 +26,6 @@ typedef struct baseline baseline_t;
 /* capacity IPs (oldest forgotten when full); alpha: EWMA weight of a new window. */
 baseline_t *baseline_create(uint32_t capacity, double alpha, uint64_t seed, char *errbuf);
 void baseline_destroy(baseline_t *b);
-void baseline_clear(baseline_t *b);
 
 /* The entry of ip, created empty (n = 0) if absent. Never NULL. */
 struct baseline_entry *baseline_get(baseline_t *b, const struct ip_addr *ip, uint64_t seq);

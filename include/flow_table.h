@@ -95,7 +95,4 @@ struct flow_table_stats {
 };
 void flow_table_stats(const flow_table_t *ft, struct flow_table_stats *st);
 
-/* Bytes the table allocated (records + index). */
-size_t flow_table_memory(const flow_table_t *ft);
-
 #endif

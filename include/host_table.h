@@ -23,7 +23,4 @@ void host_table_attach(host_table_t *ht, struct window *w);
  * window holds max_hosts IPs already (the caller counts the loss). */
 struct host_window *host_table_get(host_table_t *ht, const struct ip_addr *ip);
 
-/* Bytes the index allocated. */
-size_t host_table_memory(const host_table_t *ht);
-
 #endif

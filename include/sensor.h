@@ -69,7 +69,4 @@ void sensor_stats_snapshot(sensor_t *s, struct sensor_stats *st);
  * thread; the live loop calls it after every batch. */
 void sensor_publish_stats(sensor_t *s);
 
-/* Decode drops: packets whose result is an error (DECODE_ERR_*). */
-uint64_t sensor_stats_decode_errors(const struct sensor_stats *st);
-
 #endif

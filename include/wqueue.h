@@ -37,6 +37,5 @@ struct window *wqueue_pop(wqueue_t *q, bool *closed);
 void wqueue_release(wqueue_t *q, struct window *w);
 
 uint64_t wqueue_dropped(wqueue_t *q);
-uint32_t wqueue_waiting(wqueue_t *q);
 
 #endif

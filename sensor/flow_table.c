@@ -380,8 +380,3 @@ void flow_table_stats(const flow_table_t *ft, struct flow_table_stats *st)
 {
     *st = ft->st;
 }
-
-size_t flow_table_memory(const flow_table_t *ft)
-{
-    return (size_t)ft->cap * sizeof(struct flow) + ((size_t)ft->mask + 1) * sizeof(struct slot);
-}

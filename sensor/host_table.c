@@ -107,8 +107,3 @@ struct host_window *host_table_get(host_table_t *ht, const struct ip_addr *ip)
     }
     return NULL;
 }
-
-size_t host_table_memory(const host_table_t *ht)
-{
-    return ((size_t)ht->mask + 1) * sizeof(struct hslot);
-}

@@ -477,11 +477,3 @@ void sensor_get_stats(sensor_t *s, struct sensor_stats *st)
     geo_counters(s->geo, &st->geo_lookups, &st->geo_hits, &st->geo_errors);
     st->windows_dropped = wqueue_dropped(s->q);
 }
-
-uint64_t sensor_stats_decode_errors(const struct sensor_stats *st)
-{
-    uint64_t n = 0;
-    for (int i = DECODE_ERR_LINKTYPE; i < DECODE_RESULT_COUNT; i++)
-        n += st->decode[i];
-    return n;
-}

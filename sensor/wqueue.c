@@ -8,6 +8,7 @@
  * producer must take from the consumer's end, which an SPSC ring does not allow.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -25,7 +26,7 @@ struct wqueue {
     uint32_t free_n;
     uint32_t depth;
     bool closed;
-    uint64_t dropped;
+    _Atomic uint64_t dropped; /* written by the producer under mu; read lock-free */
     void (*notify)(void *);
     void *notify_arg;
 };
@@ -111,7 +112,8 @@ struct window *wqueue_get_free(wqueue_t *q, bool wait)
     pthread_mutex_unlock(&q->mu);
     if (dropped)
         log_warn("analyzer behind: dropped the window starting at %llu s (%llu dropped)",
-                 (unsigned long long)(w->start_us / 1000000), (unsigned long long)q->dropped);
+                 (unsigned long long)(w->start_us / 1000000),
+                 (unsigned long long)atomic_load(&q->dropped));
     return w;
 }
 
@@ -158,16 +160,6 @@ void wqueue_release(wqueue_t *q, struct window *w)
 
 uint64_t wqueue_dropped(wqueue_t *q)
 {
-    pthread_mutex_lock(&q->mu);
-    uint64_t d = q->dropped;
-    pthread_mutex_unlock(&q->mu);
-    return d;
-}
-
-uint32_t wqueue_waiting(wqueue_t *q)
-{
-    pthread_mutex_lock(&q->mu);
-    uint32_t n = q->full_n;
-    pthread_mutex_unlock(&q->mu);
-    return n;
+    /* Lock-free: the capture thread reads it when publishing its counters. */
+    return atomic_load(&q->dropped);
 }
