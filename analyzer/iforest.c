@@ -40,9 +40,9 @@
  *     keyed and transposed so that 16 rows walk together off one pointer
  *     (g[f * 16 + k]).
  *   - linked (12-byte nodes with a child index, walked height_limit steps), kept for
- *     forests the padding would blow up: more than 4 slots per real node (plus 4096) or
- *     D > 16. A small hostile file (many one-leaf trees and one deep one) thus cannot make
- *     the loader allocate more than ~1.5 times its own size.
+ *     forests the padding would blow up: more than 4 slots per real node (plus 131,072)
+ *     or D > 16. A small hostile file (many one-leaf trees and one deep one) thus cannot
+ *     make the loader allocate more than ~1.5 times its own size plus 1 MiB.
  * Measured (100 trees, psi 256, 24 features, 2-CPU EPYC VM, shared; min of 30 runs):
  * score_many 0.37 us per row (0.43 with float compares and setcc; linked: 0.92, a
  * child-index load per step and 8 row pointers that spill), one vector 0.9 us (linked
@@ -241,9 +241,11 @@ static inline int is_leaf(const iforest_t *f, uint32_t i)
 #define GROUP              16 /* rows walked together through one tree by score_many */
 #define COMPLETE_MAX_DEPTH 16 /* deeper forests keep the linked layout */
 /* Slots the complete layout may take for a forest of n nodes: a file of 24-byte nodes
- * cannot make the loader allocate more than ~1.5 times its size (plus 32 KiB). A forest
- * fitted on varied data needs ~1.3 slots per node (psi 256: 512 slots, ~390 nodes). */
-#define COMPLETE_MAX_SLOTS(n) (4 * (uint64_t)(n) + 4096)
+ * cannot make the loader allocate more than ~1.5 times its size (plus 1 MiB). A forest
+ * fitted on varied data needs ~1.3 slots per node (psi 256: 512 slots, ~390 nodes); one
+ * fitted on few rows is sparser (psi 143, 100 trees of depth 8: 51,200 slots for 9,338
+ * nodes), which the constant term admits. */
+#define COMPLETE_MAX_SLOTS(n) (4 * (uint64_t)(n) + 131072)
 
 /* An unsigned key ordered as the floats are: for floats a, b, not NaN, a > b exactly
  * when float_key(a) > float_key(b). -0 is taken as +0 (they compare equal as floats);

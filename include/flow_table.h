@@ -75,6 +75,16 @@ void flow_table_destroy(flow_table_t *ft);
  * flow was made by this packet. Returns NULL only if no record could be had (counted). */
 struct flow *flow_table_lookup(flow_table_t *ft, const struct pkt_info *p, int *dir, int *created);
 
+/* The same with the endpoints' address hashes already at hand: src_h and dst_h are
+ * tapir_ip_hash(&p->src, seed) and tapir_ip_hash(&p->dst, seed) under the seed the table
+ * was created with. */
+struct flow *flow_table_lookup_h(flow_table_t *ft, const struct pkt_info *p, uint64_t src_h,
+                                 uint64_t dst_h, int *dir, int *created);
+
+/* Shrinks the index in use when it is mostly empty (call now and then, e.g. per window):
+ * after a burst, lookups go back to a small, cache-resident index. */
+void flow_table_compact(flow_table_t *ft);
+
 /* After updating f's state for a packet at now_us: refreshes its idle position. */
 void flow_table_touch(flow_table_t *ft, struct flow *f, uint64_t now_us);
 
@@ -85,13 +95,15 @@ uint32_t flow_table_expire(flow_table_t *ft, uint64_t now_us, uint32_t budget);
 void flow_table_flush(flow_table_t *ft);
 
 struct flow_table_stats {
-    uint64_t active;       /* flows in the table */
-    uint64_t created;      /* flows made */
-    uint64_t ended_idle;   /* ended by idle timeout */
-    uint64_t ended_closed; /* ended after FIN/RST linger */
-    uint64_t evicted;      /* ended early because the table was full */
-    uint64_t untracked;    /* packets with no record (probe limit) */
-    uint64_t capacity;     /* max_flows */
+    uint64_t active;        /* flows in the table */
+    uint64_t created;       /* flows made */
+    uint64_t ended_idle;    /* ended by idle timeout */
+    uint64_t ended_closed;  /* ended after FIN/RST linger */
+    uint64_t evicted;       /* ended early because the table was full */
+    uint64_t untracked;     /* packets with no record (probe limit) */
+    uint64_t capacity;      /* max_flows */
+    uint64_t index_slots;   /* index slots in use (grows with live flows, up to 2 x max_flows) */
+    uint64_t index_resizes; /* times the index in use was rebuilt at another size */
 };
 void flow_table_stats(const flow_table_t *ft, struct flow_table_stats *st);
 

@@ -22,5 +22,7 @@ void host_table_attach(host_table_t *ht, struct window *w);
 /* The record of ip in the attached window, created zeroed on first use; NULL when the
  * window holds max_hosts IPs already (the caller counts the loss). */
 struct host_window *host_table_get(host_table_t *ht, const struct ip_addr *ip);
+/* The same with tapir_ip_hash(ip, seed) at hand (seed: the one given at creation). */
+struct host_window *host_table_get_h(host_table_t *ht, const struct ip_addr *ip, uint64_t ip_h);
 
 #endif

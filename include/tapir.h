@@ -53,6 +53,29 @@ int ip_addr_cmp(const struct ip_addr *a, const struct ip_addr *b);
  * seeded). */
 uint64_t tapir_hash(const void *data, size_t len, uint64_t seed);
 
+/* A 64-bit finaliser: every input bit reaches every output bit. */
+static inline uint64_t tapir_mix64(uint64_t x)
+{
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ULL;
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ULL;
+    x ^= x >> 32;
+    return x;
+}
+
+/* Seeded hash of an address for table placement (flow and host indexes): one multiply
+ * and one tapir_mix64, a third of tapir_hash over 16 bytes. The packet path computes it
+ * once per address and both tables use it. Not for sketches: their values are features,
+ * so they stay on tapir_hash. */
+static inline uint64_t tapir_ip_hash(const struct ip_addr *a, uint64_t seed)
+{
+    uint64_t lo, hi;
+    __builtin_memcpy(&lo, a->b, 8);
+    __builtin_memcpy(&hi, a->b + 8, 8);
+    return tapir_mix64(((lo ^ seed) * 0x9e3779b97f4a7c15ULL) ^ (hi + (seed >> 7)));
+}
+
 /* Microseconds since the epoch, as ISO-8601 UTC with millisecond precision
  * ("2026-11-22T04:17:10.123Z"); buf needs 32 bytes. */
 const char *tapir_iso8601(uint64_t ts_us, char *buf, size_t len);

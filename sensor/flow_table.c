@@ -2,10 +2,16 @@
  * flow_table.c — fixed-size bidirectional flow table.
  *
  * Records live in one array allocated at start; the index is an open-addressing table of
- * 2 x max_flows slots (load <= 0.5) holding record numbers and full hashes, probed
+ * up to 2 x max_flows slots (load <= 0.5) holding record numbers and full hashes, probed
  * linearly for at most FLOW_MAX_PROBE slots and cleaned by backward-shift deletion, so no
- * tombstones accumulate under churn. The hash is seeded and taken over the canonical
- * (sorted) key, so both directions find the same record.
+ * tombstones accumulate under churn. The hash is seeded and symmetric in the endpoints,
+ * so both directions find the same record.
+ *
+ * The index is allocated at full size but only its first part is used, sized to the live
+ * flows (load 1/8 .. 1/2, at least FLOW_INDEX_MIN slots): it doubles as flows arrive and
+ * is shrunk by flow_table_compact() after a burst. A few thousand live flows then probe
+ * a 32 KiB index that stays in cache, not a random line of 16 MiB per packet (the fixed
+ * full-size index made flow_table_lookup the top symbol of the capture thread).
  *
  * Idle expiry: records sit on one of four doubly-linked lists by timeout class, each in
  * order of last packet (a packet moves its flow to the tail). Expiry pops list heads while
@@ -24,6 +30,7 @@
 #include "flow_table.h"
 
 #define FLOW_MAX_PROBE 64
+#define FLOW_INDEX_MIN 4096 /* smallest index in use, slots */
 
 struct slot {
     uint32_t rec;  /* record index + 1, 0 = empty */
@@ -36,9 +43,10 @@ struct flow_list {
 
 struct flow_table {
     struct flow *recs;
-    uint32_t cap; /* records */
-    struct slot *slots;
-    uint32_t mask;      /* slots - 1 */
+    uint32_t cap;       /* records */
+    struct slot *slots; /* max_mask + 1 allocated, mask + 1 in use */
+    uint32_t mask;      /* slots in use - 1 */
+    uint32_t max_mask;  /* slots allocated - 1 */
     uint32_t free_head; /* ended records, linked through next (LIFO) */
     uint32_t n_fresh;   /* records ever handed out: recs[n_fresh..cap-1] never touched */
     uint64_t seed;
@@ -74,11 +82,13 @@ flow_table_t *flow_table_create(uint32_t max_flows, uint64_t seed, flow_end_fn o
     if (!ft->recs || !ft->slots)
         goto fail;
     ft->cap = max_flows;
-    ft->mask = nslots - 1;
+    ft->max_mask = nslots - 1;
+    ft->mask = (nslots < FLOW_INDEX_MIN ? nslots : FLOW_INDEX_MIN) - 1;
     ft->seed = seed;
     ft->on_end = on_end;
     ft->ctx = ctx;
     ft->st.capacity = max_flows;
+    ft->st.index_slots = (uint64_t)ft->mask + 1;
     /* No free list is built here: writing a link into every record would page in the
      * whole array (136 MB at a million flows) before the first packet. Records are
      * handed out in index order from n_fresh, ended ones first (see take_record). */
@@ -135,35 +145,22 @@ static void list_append(flow_table_t *ft, struct flow *f)
     l->tail = i;
 }
 
-/* Canonical key bytes: lower endpoint first, so both directions hash alike. */
-struct canon_key {
-    uint8_t lo[16], hi[16];
-    uint16_t lo_port, hi_port;
-    uint16_t vlan;
-    uint8_t proto;
-    uint8_t pad;
-};
-
-static uint32_t key_hash(const flow_table_t *ft, const struct ip_addr *s, uint16_t sp,
-                         const struct ip_addr *d, uint16_t dp, uint16_t vlan, uint8_t proto)
+/* The index hash of a flow from its endpoints' address hashes: the endpoint with the
+ * smaller (hash, port) goes first, so both directions hash alike; the ports, VLAN and
+ * protocol are folded in. Two mixes per packet instead of hashing a 40-byte key. */
+static uint32_t key_hash(uint64_t hs, uint16_t sp, uint64_t hd, uint16_t dp, uint16_t vlan,
+                         uint8_t proto)
 {
-    struct canon_key k;
-    memset(&k, 0, sizeof(k));
-    int c = memcmp(s->b, d->b, 16);
-    if (c < 0 || (c == 0 && sp <= dp)) {
-        memcpy(k.lo, s->b, 16);
-        memcpy(k.hi, d->b, 16);
-        k.lo_port = sp;
-        k.hi_port = dp;
-    } else {
-        memcpy(k.lo, d->b, 16);
-        memcpy(k.hi, s->b, 16);
-        k.lo_port = dp;
-        k.hi_port = sp;
+    if (hs > hd || (hs == hd && sp > dp)) {
+        uint64_t th = hs;
+        hs = hd;
+        hd = th;
+        uint16_t tp = sp;
+        sp = dp;
+        dp = tp;
     }
-    k.vlan = vlan;
-    k.proto = proto;
-    return (uint32_t)tapir_hash(&k, sizeof(k), ft->seed);
+    uint64_t rest = ((uint64_t)sp << 48) | ((uint64_t)dp << 32) | ((uint64_t)vlan << 8) | proto;
+    return (uint32_t)tapir_mix64(tapir_mix64(hs ^ rest) + hd);
 }
 
 /* 0: same direction, 1: reverse, -1: different flow. */
@@ -256,6 +253,10 @@ static uint32_t take_record(flow_table_t *ft)
     if (ft->free_head) {
         uint32_t idx1 = ft->free_head;
         ft->free_head = rec(ft, idx1)->next;
+        /* The next new flow takes that record: start loading it now (streaming the
+         * capture through the cache evicts ended records before they are reused). */
+        if (ft->free_head)
+            __builtin_prefetch(rec(ft, ft->free_head), 1);
         return idx1;
     }
     return ++ft->n_fresh;
@@ -277,11 +278,46 @@ static void evict_oldest(flow_table_t *ft)
         end_flow(ft, victim, FLOW_END_EVICTED);
 }
 
+/* Re-indexes every live flow into the first new_mask + 1 slots. */
+static void index_rebuild(flow_table_t *ft, uint32_t new_mask)
+{
+    memset(ft->slots, 0, ((size_t)new_mask + 1) * sizeof(*ft->slots));
+    ft->mask = new_mask;
+    for (int c = 0; c < FLOW_CLASS_COUNT; c++)
+        for (uint32_t r = ft->lists[c].head; r; r = rec(ft, r)->next) {
+            uint32_t h = rec(ft, r)->hash;
+            uint32_t i = h & new_mask;
+            while (ft->slots[i].rec)
+                i = (i + 1) & new_mask;
+            ft->slots[i].rec = r;
+            ft->slots[i].hash = h;
+        }
+    ft->st.index_slots = (uint64_t)new_mask + 1;
+    ft->st.index_resizes++;
+}
+
+void flow_table_compact(flow_table_t *ft)
+{
+    uint64_t size = (uint64_t)ft->mask + 1;
+    if (size <= FLOW_INDEX_MIN || ft->st.active * 8 >= size)
+        return;
+    while (size > FLOW_INDEX_MIN && ft->st.active * 4 <= size / 2)
+        size /= 2;
+    index_rebuild(ft, (uint32_t)(size - 1));
+}
+
 struct flow *flow_table_lookup(flow_table_t *ft, const struct pkt_info *p, int *dir, int *created)
+{
+    return flow_table_lookup_h(ft, p, tapir_ip_hash(&p->src, ft->seed),
+                               tapir_ip_hash(&p->dst, ft->seed), dir, created);
+}
+
+struct flow *flow_table_lookup_h(flow_table_t *ft, const struct pkt_info *p, uint64_t src_h,
+                                 uint64_t dst_h, int *dir, int *created)
 {
     uint16_t sp = p->sport, dp = p->dport;
     *created = 0;
-    uint32_t h = key_hash(ft, &p->src, sp, &p->dst, dp, p->vlan, p->proto);
+    uint32_t h = key_hash(src_h, sp, dst_h, dp, p->vlan, p->proto);
     uint32_t i = h & ft->mask;
     uint32_t empty = UINT32_MAX;
     for (uint32_t n = 0; n < FLOW_MAX_PROBE; n++, i = (i + 1) & ft->mask) {
@@ -302,6 +338,16 @@ struct flow *flow_table_lookup(flow_table_t *ft, const struct pkt_info *p, int *
     if (empty == UINT32_MAX) {
         ft->st.untracked++;
         return NULL;
+    }
+    if ((ft->st.active + 1) * 2 > (uint64_t)ft->mask + 1 && ft->mask < ft->max_mask) {
+        /* Load would pass 1/2: double the index in use (amortised O(1) per flow). */
+        index_rebuild(ft, ft->mask * 2 + 1);
+        empty = UINT32_MAX;
+        for (i = h & ft->mask;; i = (i + 1) & ft->mask)
+            if (ft->slots[i].rec == 0) {
+                empty = i;
+                break;
+            }
     }
     if (!have_record(ft)) {
         evict_oldest(ft);

@@ -40,7 +40,8 @@ struct sensor {
     uint64_t seq;
     uint64_t now_us; /* newest packet time seen */
     bool started;
-    uint64_t seed; /* sketch hash seed */
+    uint64_t seed;     /* sketch hash seed */
+    uint64_t idx_seed; /* index hash seed, shared by the flow and host tables */
     struct sensor_stats st;
     pthread_mutex_t pub_mu;  /* guards pub */
     struct sensor_stats pub; /* copy of the counters for other threads */
@@ -80,10 +81,11 @@ sensor_t *sensor_create(const struct sensor_config *c, wqueue_t *q, char *errbuf
      * same vectors on every run. Table index hashes (flows, hosts) stay seeded per run:
      * they only decide placement. */
     s->seed = SENSOR_SKETCH_SEED;
-    s->ft = flow_table_create(c->max_flows, c->seed ^ 0x666c6f77ULL, on_flow_end, s, errbuf);
+    s->idx_seed = c->seed ^ 0x666c6f77ULL;
+    s->ft = flow_table_create(c->max_flows, s->idx_seed, on_flow_end, s, errbuf);
     if (!s->ft)
         goto fail;
-    s->ht = host_table_create(c->max_hosts, c->seed ^ 0x686f7374ULL, errbuf);
+    s->ht = host_table_create(c->max_hosts, s->idx_seed, errbuf);
     if (!s->ht)
         goto fail;
     if (c->dpi && !(s->dpi = dpi_create(c->dpi_pool, errbuf)))
@@ -111,9 +113,9 @@ void sensor_destroy(sensor_t *s)
     free(s);
 }
 
-static struct host_window *host(sensor_t *s, const struct ip_addr *ip)
+static struct host_window *host(sensor_t *s, const struct ip_addr *ip, uint64_t ip_h)
 {
-    struct host_window *h = host_table_get(s->ht, ip);
+    struct host_window *h = host_table_get_h(s->ht, ip, ip_h);
     if (!h) {
         s->st.hosts_dropped++;
         s->w->stats.hosts_dropped++;
@@ -147,6 +149,7 @@ static void close_window(sensor_t *s)
     w->seq = s->seq++;
     wqueue_push(s->q, w);
     s->st.windows++;
+    flow_table_compact(s->ft);
     sensor_publish_stats(s);
     s->w = wqueue_get_free(s->q, s->cfg.replay);
     memset(&s->w->stats, 0, sizeof(s->w->stats));
@@ -307,7 +310,7 @@ static void flow_log_write(sensor_t *s, const struct flow *f, enum flow_end_reas
 static void on_flow_end(void *ctx, struct flow *f, enum flow_end_reason why)
 {
     sensor_t *s = ctx;
-    struct host_window *init = host(s, &f->a);
+    struct host_window *init = host(s, &f->a, tapir_ip_hash(&f->a, s->idx_seed));
     if (f->dpi_slot) {
         struct dpi_result r;
         memset(&r, 0, sizeof(r));
@@ -363,8 +366,10 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
     s->w->stats.pkts++;
     s->w->stats.bytes += p.ip_len;
 
-    struct host_window *hs = host(s, &p.src);
-    struct host_window *hd = host(s, &p.dst);
+    uint64_t src_h = tapir_ip_hash(&p.src, s->idx_seed);
+    uint64_t dst_h = tapir_ip_hash(&p.dst, s->idx_seed);
+    struct host_window *hs = host(s, &p.src, src_h);
+    struct host_window *hd = host(s, &p.dst, dst_h);
     bool icmp = p.proto == IPPROTO_NUM_ICMP || p.proto == IPPROTO_NUM_ICMPV6;
     if (hs) {
         hs->pkts_sent++;
@@ -393,7 +398,7 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
     }
 
     int dir, created;
-    struct flow *f = flow_table_lookup(s->ft, &p, &dir, &created);
+    struct flow *f = flow_table_lookup_h(s->ft, &p, src_h, dst_h, &dir, &created);
     if (!f)
         return;
     if (created)

@@ -115,16 +115,6 @@ bool ip_addr_is_reserved(const struct ip_addr *a)
     return false;
 }
 
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ULL;
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ULL;
-    x ^= x >> 32;
-    return x;
-}
-
 uint64_t tapir_hash(const void *data, size_t len, uint64_t seed)
 {
     const uint8_t *p = data;
@@ -132,16 +122,16 @@ uint64_t tapir_hash(const void *data, size_t len, uint64_t seed)
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        h = mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
+        h = tapir_mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
         p += 8;
         len -= 8;
     }
     if (len) {
         uint64_t w = 0;
         memcpy(&w, p, len);
-        h = mix64(h ^ w ^ ((uint64_t)len << 56));
+        h = tapir_mix64(h ^ w ^ ((uint64_t)len << 56));
     }
-    return mix64(h);
+    return tapir_mix64(h);
 }
 
 const char *tapir_iso8601(uint64_t ts_us, char *buf, size_t len)

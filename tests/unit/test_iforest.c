@@ -814,9 +814,10 @@ TEST(layouts_match_reference)
     gen_forest(&g, 5, 256, 37, shape_random, 1);
     check_layout(&g, "complete");
     gen_free(&g);
-    /* one chain 10 deep among single leaves: 2^11 slots a tree for 60 nodes in all, too
-     * much to expand (a small hostile file must not allocate megabytes): linked */
-    gen_forest(&g, 3, 1024, 40, shape_one_chain, 2);
+    /* one chain 10 deep among single leaves: 2^11 slots a tree, 204,800 in all for 120
+     * nodes, too much to expand (a small hostile file must not allocate megabytes):
+     * linked */
+    gen_forest(&g, 3, 1024, 100, shape_one_chain, 2);
     check_layout(&g, "linked");
     gen_free(&g);
     /* every tree a single leaf: depth 0, no step */

@@ -120,6 +120,87 @@ TEST(tcp_close_lingers)
     flow_table_destroy(ft);
 }
 
+TEST(flow_index_grows_and_shrinks)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    struct ended e = {0};
+    flow_table_t *ft = flow_table_create(100000, 11, on_end, &e, err);
+    struct pkt_info p;
+    int dir, created;
+    struct flow_table_stats st;
+    flow_table_stats(ft, &st);
+    CHECK_EQ(st.index_slots, 4096); /* starts small */
+    /* 20,000 live flows: the index doubles as they come, every one stays findable from
+     * both directions through each rebuild. */
+    for (uint32_t i = 0; i < 20000; i++) {
+        pkt(&p, 0x0a000000 + i, 1024, 0x08080808, 53, 17, 1000000);
+        struct flow *f = flow_table_lookup(ft, &p, &dir, &created);
+        CHECK(f && created);
+        if (f)
+            flow_table_touch(ft, f, p.ts_us);
+    }
+    flow_table_stats(ft, &st);
+    CHECK(st.index_slots >= 40000 && st.index_slots <= 65536);
+    CHECK(st.index_resizes >= 3);
+    for (uint32_t i = 0; i < 20000; i++) {
+        pkt(&p, 0x08080808, 53, 0x0a000000 + i, 1024, 17, 2000000);
+        struct flow *f = flow_table_lookup(ft, &p, &dir, &created);
+        CHECK(f && !created && dir == 1);
+        if (!f || created)
+            break;
+        if (i < 100)
+            flow_table_touch(ft, f, 50000000); /* these 100 stay active */
+    }
+    /* All but those 100 idle out; compacting goes back to the smallest index. */
+    CHECK_EQ(flow_table_expire(ft, 63000000, UINT32_MAX), 19900);
+    flow_table_compact(ft);
+    flow_table_stats(ft, &st);
+    CHECK_EQ(st.active, 100);
+    CHECK_EQ(st.index_slots, 4096);
+    for (uint32_t i = 0; i < 100; i++) {
+        pkt(&p, 0x0a000000 + i, 1024, 0x08080808, 53, 17, 60000000);
+        struct flow *f = flow_table_lookup(ft, &p, &dir, &created);
+        CHECK(f && !created && dir == 0);
+    }
+    CHECK_EQ(st.untracked, 0);
+    flow_table_destroy(ft);
+}
+
+TEST(host_index_grows_within_a_window)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    enum { N = 5000 };
+    host_table_t *ht = host_table_create(8192, 5, err);
+    struct window w = {0};
+    w.hosts = calloc(8192, sizeof(*w.hosts));
+    w.cap_hosts = 8192;
+    for (int round = 0; round < 3; round++) {
+        host_table_attach(ht, &w);
+        uint32_t n = round == 1 ? 3 : N; /* a quiet window between two busy ones */
+        struct ip_addr ip;
+        for (uint32_t i = 0; i < n; i++) {
+            uint8_t a[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+            ip_addr_from_v4(&ip, a);
+            struct host_window *h = host_table_get(ht, &ip);
+            CHECK(h == &w.hosts[i]);
+            if (h)
+                h->pkts_sent = i + 1;
+        }
+        CHECK_EQ(w.n_hosts, n);
+        for (uint32_t i = 0; i < n; i++) { /* found again after the re-indexing */
+            uint8_t a[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+            ip_addr_from_v4(&ip, a);
+            struct host_window *h = host_table_get(ht, &ip);
+            CHECK(h == &w.hosts[i] && h->pkts_sent == i + 1);
+            if (check_failed_)
+                break;
+        }
+        CHECK_EQ(w.n_hosts, n);
+    }
+    free(w.hosts);
+    host_table_destroy(ht);
+}
+
 TEST(host_table_epochs)
 {
     char err[TAPIR_ERRBUF_SIZE];
@@ -188,6 +269,8 @@ int main(void)
     RUN(flow_both_directions);
     RUN(flow_eviction_and_churn);
     RUN(tcp_close_lingers);
+    RUN(flow_index_grows_and_shrinks);
+    RUN(host_index_grows_within_a_window);
     RUN(host_table_epochs);
     RUN(wqueue_drop_oldest);
     return CHECK_DONE();
