@@ -1049,6 +1049,7 @@ int analyzer_start(analyzer_t *a, char *errbuf)
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot start the analyzer thread");
         return -1;
     }
+    pthread_setname_np(a->thread, "tapir-analyzer"); /* top -H, perf; best effort */
     a->started = true;
     return 0;
 }

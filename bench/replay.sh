@@ -12,7 +12,11 @@
 # the same conditions; the table shows the fastest run and the largest peak RSS.
 # tapir runs without -q (which would hide the summary the flow counts come from); its
 # alert lines go to /dev/null.
+# nDPI runs on its own thread by default (--dpi-thread auto, 2+ CPUs); one more row runs it
+# on the capture thread (--dpi-thread off), as before that worker existed.
 # Rate = packets / process wall time (start-up and shutdown included, for both readers).
+# CPU s = user + system seconds of that run, all threads (the bound on a small machine:
+# with 2 CPUs a run cannot take less wall time than half its CPU time).
 # Extra rows: tapir (nDPI + geo) on the flood with --max-flows 250,000, 500,000, 2,000,000.
 # Targets: tapir (nDPI + geo) >= half the bare loop's rate on synth; peak RSS < 300 MiB on
 # each file with more than 1 M flows. A missed target is reported, not an error; a failed
@@ -76,16 +80,18 @@ run() {
   [ -f "$tmp/$id.runs" ] && n=$(($(wc -l <"$tmp/$id.runs") + 1))
   a=$(now)
   if [ $have_time -eq 1 ]; then
-    /usr/bin/time -o "$tmp/$id.time.$n" -f '%M' "$@" >"$tmp/$id.out.$n" 2>"$tmp/$id.err.$n"
+    /usr/bin/time -o "$tmp/$id.time.$n" -f '%M %U %S' "$@" >"$tmp/$id.out.$n" 2>"$tmp/$id.err.$n"
     rc=$?
-    rss=$(tail -n 1 "$tmp/$id.time.$n")
+    rss=$(tail -n 1 "$tmp/$id.time.$n" | cut -d' ' -f1)
+    cpu=$(tail -n 1 "$tmp/$id.time.$n" | awk '{ print $2 + $3 }')
   else
     "$@" >"$tmp/$id.out.$n" 2>"$tmp/$id.err.$n"
     rc=$?
     rss=-
+    cpu=-
   fi
   b=$(now)
-  echo "$(echo "$b - $a" | bc -l) $rss $rc" >>"$tmp/$id.runs"
+  echo "$(echo "$b - $a" | bc -l) $rss $rc $cpu" >>"$tmp/$id.runs"
   if [ $rc -ne 0 ]; then
     echo "replay: run failed (exit $rc): $*"
     tail -n 5 "$tmp/$id.err.$n" | sed 's/^/    /'
@@ -93,16 +99,18 @@ run() {
   fi
 }
 
-# TAPIR run options for a configuration name: dpi_geo, dpi_nogeo, nodpi_geo, nodpi_nogeo.
+# TAPIR run options for a configuration name: dpi_geo, dpi1_geo (nDPI on the capture
+# thread), dpi_nogeo, nodpi_geo, nodpi_nogeo.
 opts() {
   o="--no-progress --warmup 5"
   case "$1" in *nodpi*) o="$o --no-dpi" ;; esac
+  case "$1" in dpi1*) o="$o --dpi-thread off" ;; esac
   case "$1" in *_geo*) o="$o $geo" ;; esac
   echo "$o"
 }
 
-configs="dpi_geo dpi_nogeo nodpi_geo nodpi_nogeo"
-[ -z "$geo" ] && configs="dpi_nogeo nodpi_nogeo"
+configs="dpi_geo dpi1_geo dpi_nogeo nodpi_geo nodpi_nogeo"
+[ -z "$geo" ] && configs="dpi_nogeo dpi1_nogeo nodpi_nogeo"
 
 echo "Replay benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) CPUs," \
   "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(uname -r)"
@@ -133,10 +141,11 @@ case "$load0" in 0.[0-4]*) ;; *)
   echo "note: the machine was busy before the run (load $load0); rates are lower bounds" ;;
 esac
 
-# best ID: "N wall rss_max_kib" for the fastest successful run (N is its number).
+# best ID: "N wall rss_max_kib cpu" for the fastest successful run (N is its number; cpu:
+# its user + system seconds, all threads).
 best() {
-  awk '$3 == 0 { n++; if (!w || $1 < w) { w = $1; k = NR } if ($2 != "-" && $2 > r) r = $2 }
-       END { if (k) printf "%d %s %s\n", k, w, (r ? r : "-") }' "$tmp/$1.runs"
+  awk '$3 == 0 { n++; if (!w || $1 < w) { w = $1; k = NR; c = $4 } if ($2 != "-" && $2 > r) r = $2 }
+       END { if (k) printf "%d %s %s %s\n", k, w, (r ? r : "-"), (c ? c : "-") }' "$tmp/$1.runs"
 }
 pkts_of() { awk '$1 == "packets" { print $2 }' "$tmp/$1.out.$2"; }
 flows_of() { sed -n 's/^tapir: summary: \([0-9]*\) flows.*/\1/p' "$tmp/$1.err.$2"; }
@@ -144,6 +153,8 @@ label() {
   case "$1" in
     bare) echo "bare libpcap loop" ;;
     dpi_geo) echo "tapir nDPI on, geo on" ;;
+    dpi1_geo) echo "tapir nDPI on (capture thread), geo on" ;;
+    dpi1_nogeo) echo "tapir nDPI on (capture thread), geo off" ;;
     dpi_nogeo) echo "tapir nDPI on, geo off" ;;
     nodpi_geo) echo "tapir nDPI off, geo on" ;;
     nodpi_nogeo) echo "tapir nDPI off, geo off" ;;
@@ -151,32 +162,34 @@ label() {
   esac
 }
 
-printf '\n%-6s %-36s %10s %12s %7s %9s %10s\n' file reader packets packets/s ratio "RSS MiB" flows
+printf '\n%-6s %-40s %10s %12s %7s %7s %9s %10s\n' file reader packets packets/s ratio "CPU s" \
+  "RSS MiB" flows
 for f in synth flood; do
   # shellcheck disable=SC2046 # fields on purpose
   set -- $(best "$f.bare")
-  [ $# -eq 3 ] || { echo "$f: the bare loop never ran"; status=1; continue; }
+  [ $# -eq 4 ] || { echo "$f: the bare loop never ran"; status=1; continue; }
   pkts=$(pkts_of "$f.bare" "$1")
   bare_pps=$(echo "$pkts / $2" | bc -l)
   eval "${f}_pkts=$pkts ${f}_bare=$bare_pps"
   rss=$2; [ "$3" != - ] && rss=$(echo "$3 / 1024" | bc -l)
-  printf '%-6s %-36s %10d %12.0f %7s %9.1f %10s\n' $f "$(label bare)" "$pkts" "$bare_pps" 1.00 "$rss" -
+  printf '%-6s %-40s %10d %12.0f %7s %7s %9.1f %10s\n' $f "$(label bare)" "$pkts" "$bare_pps" 1.00 \
+    "$4" "$rss" -
   ids=$configs
   [ $f = flood ] && ids="$ids dpi_geo_mf250000 dpi_geo_mf500000 dpi_geo_mf2000000"
   for c in $ids; do
     [ -f "$tmp/$f.$c.runs" ] || continue
     # shellcheck disable=SC2046 # fields on purpose
     set -- $(best "$f.$c")
-    if [ $# -ne 3 ]; then
-      printf '%-6s %-36s %s\n' $f "$(label "$c")" "failed"
+    if [ $# -ne 4 ]; then
+      printf '%-6s %-40s %s\n' $f "$(label "$c")" "failed"
       continue
     fi
     pps=$(echo "$pkts / $2" | bc -l)
     ratio=$(echo "$pps / $bare_pps" | bc -l)
     flows=$(flows_of "$f.$c" "$1")
     rss=-; [ "$3" != - ] && rss=$(printf '%.1f' "$(echo "$3 / 1024" | bc -l)")
-    printf '%-6s %-36s %10d %12.0f %7.2f %9s %10s\n' $f "$(label "$c")" "$pkts" "$pps" "$ratio" \
-      "$rss" "$flows"
+    printf '%-6s %-40s %10d %12.0f %7.2f %7s %9s %10s\n' $f "$(label "$c")" "$pkts" "$pps" "$ratio" \
+      "$4" "$rss" "$flows"
     eval "${f}_${c}_pps=$pps ${f}_${c}_rss=$3 ${f}_${c}_flows=${flows:-0} ${f}_${c}_run=$1"
   done
 done

@@ -1,7 +1,8 @@
 /*
  * sensor.h — the per-packet pipeline: decode -> flow table -> nDPI -> host window
  * accumulators -> window close by packet time -> hand-off to the analyzer.
- * Owner: the capture thread; nothing here is shared.
+ * Owner: the capture thread; with dpi_thread, nDPI and the hand-off of closed windows
+ * run on a worker (dpi_worker.h), which writes only the L7 fields of host records.
  */
 #ifndef TAPIR_SENSOR_H
 #define TAPIR_SENSOR_H
@@ -17,6 +18,7 @@ struct sensor_config {
     uint32_t dpi_pool;            /* concurrent flows under nDPI (default 65,536) */
     uint32_t window_s;            /* window length, s (default 60) */
     bool dpi;                     /* run nDPI */
+    bool dpi_thread;              /* ... on a thread of its own (not with flow_log) */
     bool replay;                  /* wait for the analyzer instead of dropping windows */
     uint64_t seed;                /* table hash seed */
     const char *const *geo_paths; /* .mmdb files */
@@ -39,6 +41,9 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
 
 /* End of input: ends every flow, closes and hands off the open window, closes q. */
 void sensor_finish(sensor_t *s);
+
+/* After a batch of live packets: queued nDPI work starts now, not when more is queued. */
+void sensor_flush(sensor_t *s);
 
 /* Live capture with no packets: lets wall time (now_us) close a window that is due. */
 void sensor_tick(sensor_t *s, uint64_t now_us);

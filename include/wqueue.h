@@ -2,7 +2,8 @@
  * wqueue.h — the bounded hand-off of closed windows from the capture thread to the
  * analyzer thread, with a pool of pre-allocated window buffers.
  *
- * Producer: the capture thread (wqueue_get_free, wqueue_push, wqueue_close).
+ * Producer: the capture thread (wqueue_get_free, wqueue_push, wqueue_close); with nDPI on
+ * its own thread, that worker makes the pushes (dpi_worker.h).
  * Consumer: the analyzer thread (wqueue_pop, wqueue_release).
  */
 #ifndef TAPIR_WQUEUE_H
@@ -25,7 +26,8 @@ void wqueue_set_notify(wqueue_t *q, void (*fn)(void *), void *arg);
 
 /* An empty buffer for the next window. If none is free: with wait, blocks until the
  * analyzer returns one (replay: no loss, deterministic); without, drops the oldest
- * queued window (counted, logged) and reuses it (live: the capture never waits). */
+ * queued window (counted, logged) and reuses it (live: the capture does not wait for the
+ * analyzer; it waits only while every buffer is still with the DPI worker). */
 struct window *wqueue_get_free(wqueue_t *q, bool wait);
 void wqueue_push(wqueue_t *q, struct window *w);
 /* No more windows will come. */

@@ -308,6 +308,7 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
     int rc = 0;
     while (!*stop) {
         int n = pcap_dispatch(p, 1024, live_cb, (u_char *)&lc);
+        sensor_flush(s); /* the DPI worker runs what this batch queued */
         if (n == 0) {
             struct pollfd pfd = {.fd = fd, .events = POLLIN};
             poll(&pfd, 1, 100);

@@ -37,6 +37,7 @@ struct run_opts {
     int n_geo;
     char bpf[4096];
     const char *flow_log;
+    int dpi_thread; /* -1 auto, 0 off, 1 on */
     const char *hosts_csv;
     const char *scores_csv;
     const char *vectors_csv;
@@ -125,6 +126,15 @@ static int apply_option(struct run_opts *o, const char *name, const char *v, cha
         U32(o->sen.max_hosts, 16, 67108864u);
     } else if (!strcmp(name, "dpi-flows")) {
         U32(o->sen.dpi_pool, 1, 16777216u);
+    } else if (!strcmp(name, "dpi-thread")) {
+        if (!strcmp(v, "auto"))
+            o->dpi_thread = -1;
+        else if (!strcmp(v, "on"))
+            o->dpi_thread = 1;
+        else if (!strcmp(v, "off"))
+            o->dpi_thread = 0;
+        else
+            BAD("'%s' is not auto, on or off");
     } else if (!strcmp(name, "no-dpi")) {
         o->sen.dpi = false;
     } else if (!strcmp(name, "geoip")) {
@@ -365,6 +375,8 @@ static void usage(FILE *f, bool train)
         "      --max-hosts N       IPs per window (default 65536)\n"
         "      --dpi-flows N       flows under nDPI at once (default 65536)\n"
         "      --no-dpi            no L7 detection\n"
+        "      --dpi-thread W      nDPI on a thread of its own: auto (with 2+ CPUs and no\n"
+        "                          --flow-log; default), on, off\n"
         "      --geoip FILE.mmdb   MaxMind-format database; repeat for country + ASN\n"
         "analyzer:\n"
         "      --model FILE        trained model (else warm up on the first windows)\n"
@@ -474,6 +486,7 @@ static int run_main(int argc, char **argv, bool train)
     o.cap.progress = true;
     o.cap.snaplen = 262144;
     o.cap.buffer_mb = 64;
+    o.dpi_thread = -1;
     sensor_config_defaults(&o.sen);
     analyzer_config_defaults(&o.ana);
     o.train = train;
@@ -499,6 +512,7 @@ static int run_main(int argc, char **argv, bool train)
                                              {"max-hosts", required_argument, 0, 0},
                                              {"dpi-flows", required_argument, 0, 0},
                                              {"no-dpi", no_argument, 0, 0},
+                                             {"dpi-thread", required_argument, 0, 0},
                                              {"geoip", required_argument, 0, 0},
                                              {"db", required_argument, 0, 0},
                                              {"alert-log", required_argument, 0, 0},
@@ -689,6 +703,13 @@ static int run_main(int argc, char **argv, bool train)
               o.scores_csv, "window_start,window_end,ip,side,score,threshold,over,alert", errbuf)))
         goto fail_usage;
     o.sen.flow_log = flow_log;
+    if (o.dpi_thread == 1 && o.flow_log) {
+        fprintf(stderr, "tapir: --dpi-thread on cannot be combined with --flow-log (a flow's "
+                        "log line needs its L7 verdict when it ends)\n");
+        goto fail_usage;
+    }
+    o.sen.dpi_thread = o.dpi_thread == 1 ||
+                       (o.dpi_thread == -1 && !o.flow_log && sysconf(_SC_NPROCESSORS_ONLN) >= 2);
     o.ana.hosts_csv = hosts_csv;
     if (o.vectors_csv) {
         char header[2048] = "window_start,ip";

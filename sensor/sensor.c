@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dpi.h"
+#include "dpi_worker.h"
 #include "flow_table.h"
 #include "geo.h"
 #include "host_table.h"
@@ -34,6 +35,8 @@ struct sensor {
     flow_table_t *ft;
     host_table_t *ht;
     dpi_t *dpi;
+    dpi_worker_t *worker; /* nDPI on its own thread, or NULL */
+    uint32_t dpi_next_id; /* flow ids for the worker */
     geo_t *geo;
     wqueue_t *q;
     struct window *w; /* window being filled */
@@ -60,6 +63,15 @@ void sensor_config_defaults(struct sensor_config *c)
 }
 
 static void on_flow_end(void *ctx, struct flow *f, enum flow_end_reason why);
+static void credit_l7(struct host_window *init, const struct dpi_result *r);
+
+/* The worker's result for a flow (worker thread): the initiator's L7 fields only. */
+static void worker_credit(void *ctx, struct window *w, uint32_t rec, const struct dpi_result *r)
+{
+    (void)ctx;
+    if (rec != UINT32_MAX)
+        credit_l7(&w->hosts[rec], r);
+}
 
 sensor_t *sensor_create(const struct sensor_config *c, wqueue_t *q, char *errbuf)
 {
@@ -93,6 +105,11 @@ sensor_t *sensor_create(const struct sensor_config *c, wqueue_t *q, char *errbuf
     s->geo = geo_create(c->geo_paths, c->n_geo, c->geo_cache, errbuf);
     if (!s->geo)
         goto fail;
+    if (s->dpi && c->dpi_thread && !c->flow_log) {
+        s->worker = dpi_worker_create(s->dpi, q, 8u << 20, worker_credit, s, errbuf);
+        if (!s->worker)
+            goto fail;
+    }
     s->w = wqueue_get_free(q, true);
     host_table_attach(s->ht, s->w);
     return s;
@@ -105,6 +122,7 @@ void sensor_destroy(sensor_t *s)
 {
     if (!s)
         return;
+    dpi_worker_destroy(s->worker); /* first: it uses dpi and the queue */
     flow_table_destroy(s->ft);
     host_table_destroy(s->ht);
     dpi_destroy(s->dpi);
@@ -121,6 +139,12 @@ static struct host_window *host(sensor_t *s, const struct ip_addr *ip, uint64_t 
         s->w->stats.hosts_dropped++;
     }
     return h;
+}
+
+/* Index of a host record in the open window, UINT32_MAX for none. */
+static inline uint32_t rec_of(const sensor_t *s, const struct host_window *h)
+{
+    return h ? (uint32_t)(h - s->w->hosts) : UINT32_MAX;
 }
 
 /* Copies the counters for other threads. trylock: the capture thread never waits; a
@@ -140,6 +164,16 @@ void sensor_stats_snapshot(sensor_t *s, struct sensor_stats *st)
     pthread_mutex_unlock(&s->pub_mu);
 }
 
+/* A closed window goes to the analyzer, through the worker when there is one (after the
+ * nDPI work of its packets). */
+static void hand_off(sensor_t *s, struct window *w)
+{
+    if (s->worker)
+        dpi_worker_window(s->worker, w);
+    else
+        wqueue_push(s->q, w);
+}
+
 static void close_window(sensor_t *s)
 {
     struct window *w = s->w;
@@ -147,7 +181,7 @@ static void close_window(sensor_t *s)
     flow_table_stats(s->ft, &fst);
     w->stats.flows_active = fst.active;
     w->seq = s->seq++;
-    wqueue_push(s->q, w);
+    hand_off(s, w);
     s->st.windows++;
     flow_table_compact(s->ft);
     sensor_publish_stats(s);
@@ -278,8 +312,13 @@ static void l7_done(sensor_t *s, struct flow *f, const struct dpi_result *r,
         dpi_release(s->dpi, f->dpi_slot);
         f->dpi_slot = 0;
     }
-    if (!init)
-        return;
+    if (init)
+        credit_l7(init, r);
+}
+
+/* The initiator's record learns how its flow was classified. */
+static void credit_l7(struct host_window *init, const struct dpi_result *r)
+{
     uint16_t id = r->master ? r->master : r->app;
     if (id) {
         init->l7_known++;
@@ -311,7 +350,10 @@ static void on_flow_end(void *ctx, struct flow *f, enum flow_end_reason why)
 {
     sensor_t *s = ctx;
     struct host_window *init = host(s, &f->a, tapir_ip_hash(&f->a, s->idx_seed));
-    if (f->dpi_slot) {
+    if (s->worker) {
+        if (f->dpi_slot && !(f->state & FLOW_F_L7_DONE))
+            dpi_worker_end(s->worker, f->dpi_slot, s->w, rec_of(s, init));
+    } else if (f->dpi_slot) {
         struct dpi_result r;
         memset(&r, 0, sizeof(r));
         dpi_giveup(s->dpi, f->dpi_slot, &r);
@@ -328,8 +370,32 @@ static void on_flow_end(void *ctx, struct flow *f, enum flow_end_reason why)
         flow_log_write(s, f, why);
 }
 
+/* With the worker: the flow's first DPI_MAX_PACKETS payload packets are queued for it
+ * (it drops those that come after its verdict); the flow keeps an id, not a state. */
+static void queue_dpi(sensor_t *s, struct flow *f, const struct pkt_info *p,
+                      struct host_window *init)
+{
+    unsigned flags = 0;
+    if (!f->dpi_slot) {
+        if (++s->dpi_next_id == 0)
+            s->dpi_next_id = 1;
+        f->dpi_slot = s->dpi_next_id;
+        flags |= DPI_JOB_FIRST;
+    }
+    if (++f->dpi_pkts >= DPI_MAX_PACKETS) {
+        flags |= DPI_JOB_FINAL;
+        f->state |= FLOW_F_L7_DONE; /* nothing more to send; the verdict is the worker's */
+    }
+    dpi_worker_packet(s->worker, f->dpi_slot, flags, s->w, rec_of(s, init), p->l3, p->l3_cap,
+                      p->ts_us);
+}
+
 static void run_dpi(sensor_t *s, struct flow *f, const struct pkt_info *p, struct host_window *init)
 {
+    if (s->worker) {
+        queue_dpi(s, f, p, init);
+        return;
+    }
     if (!f->dpi_slot) {
         f->dpi_slot = dpi_acquire(s->dpi);
         if (!f->dpi_slot) { /* pool empty: this flow stays unclassified */
@@ -437,6 +503,12 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
     flow_table_expire(s->ft, s->now_us, 8);
 }
 
+void sensor_flush(sensor_t *s)
+{
+    if (s->worker)
+        dpi_worker_flush(s->worker);
+}
+
 void sensor_tick(sensor_t *s, uint64_t now_us)
 {
     if (s->started && now_us > s->now_us && now_us >= s->w->end_us)
@@ -452,11 +524,13 @@ void sensor_finish(sensor_t *s)
             flow_table_stats(s->ft, &fst);
             s->w->stats.flows_active = fst.active;
             s->w->seq = s->seq++;
-            wqueue_push(s->q, s->w);
+            hand_off(s, s->w);
             s->st.windows++;
             s->w = NULL;
         }
     }
+    if (s->worker)
+        dpi_worker_finish(s->worker);
     sensor_publish_stats(s);
     wqueue_close(s->q);
 }
@@ -471,7 +545,14 @@ void sensor_get_stats(sensor_t *s, struct sensor_stats *st)
     st->flows_created = f.created;
     st->flows_evicted = f.evicted;
     st->flows_untracked = f.untracked;
-    if (s->dpi) {
+    if (s->worker) {
+        struct dpi_worker_stats d;
+        dpi_worker_stats(s->worker, &d);
+        st->dpi_detected = d.detected;
+        st->dpi_gave_up = d.gave_up;
+        st->dpi_pool_empty = d.pool_empty;
+        st->dpi_in_use = d.in_use;
+    } else if (s->dpi) {
         struct dpi_stats d;
         dpi_stats(s->dpi, &d);
         st->dpi_detected = d.detected;

@@ -98,7 +98,9 @@ struct window *wqueue_get_free(wqueue_t *q, bool wait)
     struct window *w = NULL;
     bool dropped = false;
     pthread_mutex_lock(&q->mu);
-    while (!q->free_n && wait)
+    /* Without wait, still wait when nothing is queued either: every buffer is then with
+     * the DPI worker, which hands windows on soon (wqueue_push wakes us). */
+    while (!q->free_n && (wait || !q->full_n))
         pthread_cond_wait(&q->freed, &q->mu);
     if (q->free_n) {
         w = q->free_[--q->free_n];
@@ -122,6 +124,7 @@ void wqueue_push(wqueue_t *q, struct window *w)
     pthread_mutex_lock(&q->mu);
     q->full[(q->full_head + q->full_n) % q->n_bufs] = w;
     q->full_n++;
+    pthread_cond_broadcast(&q->freed); /* a producer may wait for anything to drop */
     pthread_mutex_unlock(&q->mu);
     if (q->notify)
         q->notify(q->notify_arg);

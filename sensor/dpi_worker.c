@@ -1,0 +1,438 @@
+/*
+ * dpi_worker.c — nDPI on its own thread: a single-producer, single-consumer byte ring of
+ * jobs from the capture thread, and the worker that runs them in order.
+ *
+ * Ring: a power-of-two buffer, head and tail as 64-bit byte counts (head written by the
+ * capture thread, tail by the worker, each published with release and read with
+ * acquire). A job is a header plus the packet's bytes, rounded to 8; a job that would
+ * cross the end is preceded by a wrap marker and starts again at offset 0. Each side
+ * spins briefly, then sleeps on a condition variable with a "sleeping" flag the other
+ * side checks after publishing (both sequentially consistent, and the flag is set under
+ * the mutex the waker takes, so no wake-up is lost).
+ *
+ * Ids: a flow's id maps to its state's pool slot through a small open-addressing table
+ * (linear probing, backward-shift deletion) of twice the pool's size, placed by the id's
+ * low bits. The ids come from the capture thread, not from the wire: nobody outside can
+ * aim them at one cell.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpi_worker.h"
+#include "log.h"
+#include "tapir.h"
+
+enum job_type { JOB_PACKET = 1, JOB_END, JOB_WINDOW, JOB_WRAP, JOB_STOP };
+
+struct job {
+    uint32_t type;
+    uint32_t id;
+    uint32_t flags;
+    uint32_t rec;
+    uint32_t len; /* packet bytes after the header */
+    uint32_t pad;
+    uint64_t ts_us;
+    struct window *w;
+};
+
+#define SPIN_ROUNDS 256
+/* The producer wakes a sleeping worker only once this much is queued (a wake-up is a
+ * system call on both sides), or at a window hand-off, a flush or a wait. */
+#define WAKE_BYTES (64u << 10)
+
+struct idmap_entry {
+    uint32_t id; /* 0 = empty */
+    uint32_t slot;
+};
+
+struct dpi_worker {
+    dpi_t *dpi;
+    wqueue_t *q;
+    dpi_credit_fn credit;
+    void *ctx;
+
+    uint8_t *ring;
+    uint64_t size, mask;
+    _Alignas(64) _Atomic uint64_t head; /* bytes written (capture thread) */
+    _Alignas(64) _Atomic uint64_t tail; /* bytes consumed (worker) */
+    _Alignas(64) uint64_t local_head;   /* producer's copy */
+    uint64_t woken_at;                  /* local_head when the producer last woke the worker */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cons_cv, prod_cv;
+    _Atomic int cons_sleeping, prod_sleeping;
+
+    struct idmap_entry *map;
+    uint32_t map_mask;
+
+    pthread_t thread;
+    bool started;
+
+    _Atomic uint64_t detected, gave_up, pool_empty, in_use;
+    uint64_t jobs, producer_waits; /* capture thread */
+    _Atomic uint64_t jobs_pub, waits_pub;
+};
+
+/* ---- id map (worker thread) ---------------------------------------------------- */
+
+/* Ids are handed out in sequence, so the id itself places them: live flows sit in
+ * neighbouring cells (a hashed place was a cache miss per job). */
+static inline uint32_t id_home(const dpi_worker_t *k, uint32_t id)
+{
+    return id & k->map_mask;
+}
+
+static uint32_t map_find(const dpi_worker_t *k, uint32_t id)
+{
+    for (uint32_t i = id_home(k, id);; i = (i + 1) & k->map_mask) {
+        if (k->map[i].id == id)
+            return k->map[i].slot;
+        if (k->map[i].id == 0)
+            return 0;
+    }
+}
+
+static void map_insert(dpi_worker_t *k, uint32_t id, uint32_t slot)
+{
+    uint32_t i = id_home(k, id);
+    while (k->map[i].id)
+        i = (i + 1) & k->map_mask;
+    k->map[i].id = id;
+    k->map[i].slot = slot;
+}
+
+static void map_delete(dpi_worker_t *k, uint32_t id)
+{
+    uint32_t i = id_home(k, id);
+    while (k->map[i].id != id) {
+        if (!k->map[i].id)
+            return;
+        i = (i + 1) & k->map_mask;
+    }
+    uint32_t hole = i, j = i;
+    for (;;) {
+        j = (j + 1) & k->map_mask;
+        if (!k->map[j].id)
+            break;
+        uint32_t home = id_home(k, k->map[j].id);
+        if (((j - home) & k->map_mask) >= ((j - hole) & k->map_mask)) {
+            k->map[hole] = k->map[j];
+            hole = j;
+        }
+    }
+    k->map[hole].id = 0;
+    k->map[hole].slot = 0;
+}
+
+/* ---- worker ---------------------------------------------------------------------- */
+
+static void publish_stats(dpi_worker_t *k)
+{
+    struct dpi_stats d;
+    dpi_stats(k->dpi, &d);
+    atomic_store_explicit(&k->detected, d.detected, memory_order_relaxed);
+    atomic_store_explicit(&k->gave_up, d.gave_up, memory_order_relaxed);
+    atomic_store_explicit(&k->pool_empty, d.pool_empty, memory_order_relaxed);
+    atomic_store_explicit(&k->in_use, d.in_use, memory_order_relaxed);
+}
+
+static void done(dpi_worker_t *k, uint32_t id, uint32_t slot, const struct job *j,
+                 const struct dpi_result *r)
+{
+    k->credit(k->ctx, j->w, j->rec, r);
+    dpi_release(k->dpi, slot);
+    map_delete(k, id);
+}
+
+static void run_packet(dpi_worker_t *k, const struct job *j, const uint8_t *data)
+{
+    uint32_t slot;
+    if (j->flags & DPI_JOB_FIRST) {
+        slot = dpi_acquire(k->dpi);
+        if (!slot)
+            return; /* pool empty (counted): this flow stays unclassified */
+        map_insert(k, j->id, slot);
+    } else if (!(slot = map_find(k, j->id))) {
+        return; /* finished already, or never had a state */
+    }
+    struct dpi_result r;
+    memset(&r, 0, sizeof(r));
+    if (dpi_process(k->dpi, slot, data, j->len, j->ts_us, &r)) {
+        done(k, j->id, slot, j, &r);
+    } else if (j->flags & DPI_JOB_FINAL) {
+        dpi_giveup(k->dpi, slot, &r);
+        done(k, j->id, slot, j, &r);
+    }
+}
+
+static void run_end(dpi_worker_t *k, const struct job *j)
+{
+    uint32_t slot = map_find(k, j->id);
+    if (!slot)
+        return;
+    struct dpi_result r;
+    memset(&r, 0, sizeof(r));
+    dpi_giveup(k->dpi, slot, &r);
+    done(k, j->id, slot, j, &r);
+}
+
+static void wake(dpi_worker_t *k, _Atomic int *sleeping, pthread_cond_t *cv)
+{
+    if (atomic_load(sleeping)) {
+        pthread_mutex_lock(&k->mu);
+        pthread_cond_signal(cv);
+        pthread_mutex_unlock(&k->mu);
+    }
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Worker: waits until head moves past t; returns the new head. */
+static uint64_t wait_for_jobs(dpi_worker_t *k, uint64_t t)
+{
+    uint64_t h;
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        if ((h = atomic_load_explicit(&k->head, memory_order_acquire)) != t)
+            return h;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&k->mu);
+    atomic_store(&k->cons_sleeping, 1);
+    while ((h = atomic_load(&k->head)) == t)
+        pthread_cond_wait(&k->cons_cv, &k->mu);
+    atomic_store(&k->cons_sleeping, 0);
+    pthread_mutex_unlock(&k->mu);
+    return h;
+}
+
+static void *worker_main(void *arg)
+{
+    dpi_worker_t *k = arg;
+    uint64_t t = atomic_load_explicit(&k->tail, memory_order_relaxed);
+    for (;;) {
+        uint64_t h = wait_for_jobs(k, t);
+        while (t != h) {
+            const struct job *j = (const struct job *)(k->ring + (t & k->mask));
+            uint64_t step;
+            if (j->type == JOB_WRAP) {
+                step = k->size - (t & k->mask);
+            } else {
+                step = (sizeof(*j) + j->len + 7) & ~(uint64_t)7;
+                switch (j->type) {
+                case JOB_PACKET:
+                    run_packet(k, j, (const uint8_t *)(j + 1));
+                    break;
+                case JOB_END:
+                    run_end(k, j);
+                    break;
+                case JOB_WINDOW:
+                    wqueue_push(k->q, j->w);
+                    break;
+                case JOB_STOP:
+                    publish_stats(k);
+                    atomic_store_explicit(&k->tail, t + step, memory_order_release);
+                    wake(k, &k->prod_sleeping, &k->prod_cv);
+                    return NULL;
+                }
+                if (j->type != JOB_WINDOW)
+                    publish_stats(k);
+            }
+            t += step;
+            atomic_store_explicit(&k->tail, t, memory_order_release);
+            wake(k, &k->prod_sleeping, &k->prod_cv);
+        }
+    }
+}
+
+/* ---- capture thread ---------------------------------------------------------------- */
+
+static void wake_worker(dpi_worker_t *k)
+{
+    k->woken_at = k->local_head;
+    wake(k, &k->cons_sleeping, &k->cons_cv);
+}
+
+/* Waits until the worker has consumed up to `until` (a byte count). */
+static void wait_for_tail(dpi_worker_t *k, uint64_t until)
+{
+    wake_worker(k);
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        if (atomic_load_explicit(&k->tail, memory_order_acquire) >= until)
+            return;
+        cpu_relax();
+    }
+    k->producer_waits++;
+    pthread_mutex_lock(&k->mu);
+    atomic_store(&k->prod_sleeping, 1);
+    while (atomic_load(&k->tail) < until)
+        pthread_cond_wait(&k->prod_cv, &k->mu);
+    atomic_store(&k->prod_sleeping, 0);
+    pthread_mutex_unlock(&k->mu);
+}
+
+/* Room for a job of len packet bytes; returns where to write it. */
+static struct job *reserve(dpi_worker_t *k, uint32_t len, uint64_t *step)
+{
+    *step = (sizeof(struct job) + len + 7) & ~(uint64_t)7;
+    uint64_t h = k->local_head, pos = h & k->mask, room = k->size - pos;
+    if (*step > room) {
+        /* Mark the end as skipped and start again at 0. */
+        wait_for_tail(k, h + room + *step - k->size);
+        ((struct job *)(k->ring + pos))->type = JOB_WRAP;
+        h += room;
+        k->local_head = h;
+        atomic_store(&k->head, h);
+    } else if (atomic_load_explicit(&k->tail, memory_order_acquire) + k->size < h + *step) {
+        wait_for_tail(k, h + *step - k->size);
+    }
+    return (struct job *)(k->ring + (h & k->mask));
+}
+
+static void publish(dpi_worker_t *k, uint64_t step, bool urgent)
+{
+    k->local_head += step;
+    k->jobs++;
+    atomic_store(&k->head, k->local_head);
+    if (urgent || k->local_head - k->woken_at >= WAKE_BYTES)
+        wake_worker(k);
+    if ((k->jobs & 1023) == 0) {
+        atomic_store_explicit(&k->jobs_pub, k->jobs, memory_order_relaxed);
+        atomic_store_explicit(&k->waits_pub, k->producer_waits, memory_order_relaxed);
+    }
+}
+
+static void submit(dpi_worker_t *k, uint32_t type, uint32_t id, unsigned flags, struct window *w,
+                   uint32_t rec, const uint8_t *data, uint32_t len, uint64_t ts_us)
+{
+    uint64_t step;
+    struct job *j = reserve(k, len, &step);
+    j->type = type;
+    j->id = id;
+    j->flags = flags;
+    j->rec = rec;
+    j->len = len;
+    j->pad = 0;
+    j->ts_us = ts_us;
+    j->w = w;
+    if (len)
+        memcpy(j + 1, data, len);
+    publish(k, step, type == JOB_WINDOW || type == JOB_STOP);
+}
+
+void dpi_worker_packet(dpi_worker_t *k, uint32_t id, unsigned flags, struct window *w, uint32_t rec,
+                       const uint8_t *l3, uint32_t len, uint64_t ts_us)
+{
+    if (len > 0xffff)
+        len = 0xffff; /* what nDPI takes (dpi_process clamps the same way) */
+    submit(k, JOB_PACKET, id, flags, w, rec, l3, len, ts_us);
+}
+
+void dpi_worker_end(dpi_worker_t *k, uint32_t id, struct window *w, uint32_t rec)
+{
+    submit(k, JOB_END, id, 0, w, rec, NULL, 0, 0);
+}
+
+void dpi_worker_window(dpi_worker_t *k, struct window *w)
+{
+    submit(k, JOB_WINDOW, 0, 0, w, 0, NULL, 0, 0);
+}
+
+void dpi_worker_flush(dpi_worker_t *k)
+{
+    if (k->local_head != k->woken_at)
+        wake_worker(k);
+}
+
+void dpi_worker_finish(dpi_worker_t *k)
+{
+    wait_for_tail(k, k->local_head);
+}
+
+dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, size_t ring_bytes, dpi_credit_fn credit,
+                                void *ctx, char *errbuf)
+{
+    /* The ring must hold two of the largest jobs. */
+    uint64_t size = 1;
+    while (size < ring_bytes || size < 4 * (sizeof(struct job) + 0x10000))
+        size <<= 1;
+    struct dpi_stats ds;
+    dpi_stats(d, &ds);
+    uint32_t mslots = 2;
+    while (mslots < 2 * ds.pool_size)
+        mslots <<= 1;
+    dpi_worker_t *k = calloc(1, sizeof(*k));
+    if (!k)
+        goto nomem;
+    k->dpi = d;
+    k->q = q;
+    k->credit = credit;
+    k->ctx = ctx;
+    k->size = size;
+    k->mask = size - 1;
+    k->ring = malloc(size);
+    k->map = calloc(mslots, sizeof(*k->map));
+    k->map_mask = mslots - 1;
+    if (!k->ring || !k->map)
+        goto nomem;
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cons_cv, NULL);
+    pthread_cond_init(&k->prod_cv, NULL);
+    int rc = pthread_create(&k->thread, NULL, worker_main, k);
+    if (rc) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot start the DPI thread: %s", strerror(rc));
+        pthread_mutex_destroy(&k->mu);
+        pthread_cond_destroy(&k->cons_cv);
+        pthread_cond_destroy(&k->prod_cv);
+        free(k->ring);
+        free(k->map);
+        free(k);
+        return NULL;
+    }
+    pthread_setname_np(k->thread, "tapir-dpi"); /* top -H, perf; best effort */
+    k->started = true;
+    return k;
+nomem:
+    snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate the DPI thread's ring (%llu bytes)",
+             (unsigned long long)size);
+    if (k) {
+        free(k->ring);
+        free(k->map);
+        free(k);
+    }
+    return NULL;
+}
+
+void dpi_worker_destroy(dpi_worker_t *k)
+{
+    if (!k)
+        return;
+    if (k->started) {
+        submit(k, JOB_STOP, 0, 0, NULL, 0, NULL, 0, 0);
+        pthread_join(k->thread, NULL);
+    }
+    pthread_mutex_destroy(&k->mu);
+    pthread_cond_destroy(&k->cons_cv);
+    pthread_cond_destroy(&k->prod_cv);
+    free(k->ring);
+    free(k->map);
+    free(k);
+}
+
+void dpi_worker_stats(dpi_worker_t *k, struct dpi_worker_stats *st)
+{
+    st->detected = atomic_load_explicit(&k->detected, memory_order_relaxed);
+    st->gave_up = atomic_load_explicit(&k->gave_up, memory_order_relaxed);
+    st->pool_empty = atomic_load_explicit(&k->pool_empty, memory_order_relaxed);
+    st->in_use = atomic_load_explicit(&k->in_use, memory_order_relaxed);
+    st->jobs = atomic_load_explicit(&k->jobs_pub, memory_order_relaxed);
+    st->producer_waits = atomic_load_explicit(&k->waits_pub, memory_order_relaxed);
+}
