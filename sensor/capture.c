@@ -7,6 +7,7 @@
  * Progress on a terminal is checked every 65,536 packets, never per packet.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <grp.h>
 #include <poll.h>
@@ -100,13 +101,30 @@ static pcap_t *open_gzip(const char *path, char *perr)
     return p;
 }
 
+/* A plain file through a stdio stream of our own: libpcap reads each record with two
+ * fread calls, and a 1 MiB buffer (instead of stdio's 4 KiB) turns 200,000 read system
+ * calls per 800 MB into 800. */
+#define READ_BUFFER (1u << 20)
+
+static pcap_t *open_plain(const char *path, char *perr)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(perr, PCAP_ERRBUF_SIZE, "%s", strerror(errno));
+        return NULL;
+    }
+    setvbuf(f, NULL, _IOFBF, READ_BUFFER); /* best effort: stdio's default otherwise */
+    posix_fadvise(fileno(f), 0, 0, POSIX_FADV_SEQUENTIAL);
+    pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, perr);
+    if (!p)
+        fclose(f);
+    return p;
+}
+
 static pcap_t *open_file(const char *path, char *errbuf)
 {
     char perr[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *p =
-        is_gzip(path)
-            ? open_gzip(path, perr)
-            : pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
+    pcap_t *p = is_gzip(path) ? open_gzip(path, perr) : open_plain(path, perr);
     if (!p && !strncmp(perr, path, strlen(path))) /* libpcap names the file itself */
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.200s", perr);
     else if (!p)
