@@ -102,9 +102,9 @@ static pcap_t *open_gzip(const char *path, char *perr)
 }
 
 /* A plain file through a stdio stream of our own: libpcap reads each record with two
- * fread calls, and a 1 MiB buffer (instead of stdio's 4 KiB) turns 200,000 read system
- * calls per 800 MB into 800. */
-#define READ_BUFFER (1u << 20)
+ * fread calls, and a 64 KiB buffer (instead of stdio's 4 KiB) makes 16 times fewer read
+ * system calls while still fitting in L2 (1 MiB measured no better). */
+#define READ_BUFFER (1u << 16)
 
 static pcap_t *open_plain(const char *path, char *perr)
 {
