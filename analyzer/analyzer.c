@@ -20,6 +20,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +35,7 @@
 #include "iforest.h"
 #include "log.h"
 #include "model.h"
+#include "notify.h"
 #include "rules.h"
 #include "sensor.h"
 #include "store.h"
@@ -62,6 +64,8 @@ struct analyzer {
     bool started;
     struct event_base *base;
     struct event *wake;
+    struct event *beat;         /* heartbeat timer, or NULL */
+    _Atomic uint64_t heartbeat; /* notify_monotonic_us of the loop's last run */
 
     store_t *store;
     int64_t run_id;
@@ -257,6 +261,8 @@ void analyzer_destroy(analyzer_t *a)
         event_free(a->hup);
     if (a->wake)
         event_free(a->wake);
+    if (a->beat)
+        event_free(a->beat);
     if (a->base)
         event_base_free(a->base);
     store_close(a->store);
@@ -879,7 +885,18 @@ static void process_window(analyzer_t *a, struct window *w)
     }
 }
 
+static void do_reload_now(analyzer_t *a);
+
+/* SIGHUP, told to the service manager: RELOADING=1 (with the time, as systemd 253's
+ * Type=notify-reload wants), the reload, READY=1. */
 static void do_reload(analyzer_t *a)
+{
+    notify_sendf("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)notify_monotonic_us());
+    do_reload_now(a);
+    notify_send("READY=1");
+}
+
+static void do_reload_now(analyzer_t *a)
 {
     char errbuf[TAPIR_ERRBUF_SIZE];
     if (a->log && alert_log_reopen(a->log) < 0)
@@ -913,12 +930,26 @@ static void do_reload(analyzer_t *a)
              a->cfg.fixed_threshold > 0 ? "fixed" : "from the model");
 }
 
+static void on_beat(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    analyzer_t *a = arg;
+    atomic_store(&a->heartbeat, notify_monotonic_us());
+}
+
+uint64_t analyzer_heartbeat(analyzer_t *a)
+{
+    return atomic_load(&a->heartbeat);
+}
+
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     analyzer_t *a = arg;
     for (;;) {
+        atomic_store(&a->heartbeat, notify_monotonic_us());
         bool closed = false;
         struct window *w = wqueue_pop(a->q, &closed);
         if (!w) {
@@ -1026,6 +1057,16 @@ int analyzer_start(analyzer_t *a, char *errbuf)
     if (!a->wake || event_add(a->wake, NULL) < 0) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot create the wake-up event");
         return -1;
+    }
+    atomic_store(&a->heartbeat, notify_monotonic_us());
+    if (a->cfg.heartbeat_us) {
+        struct timeval tv = {(time_t)(a->cfg.heartbeat_us / 1000000),
+                             (suseconds_t)(a->cfg.heartbeat_us % 1000000)};
+        a->beat = event_new(a->base, -1, EV_PERSIST, on_beat, a);
+        if (!a->beat || event_add(a->beat, &tv) < 0) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot create the heartbeat timer");
+            return -1;
+        }
     }
     if (a->cfg.http_listen) {
         struct http_config hc = {a->cfg.http_listen, a->cfg.http_token, a->cfg.http_rate, 0};

@@ -42,6 +42,7 @@ struct analyzer_config {
     const char *http_listen; /* serve the API, /metrics and the dashboard, or NULL */
     const char *http_token;  /* bearer token (NULL: auth off, loopback only) */
     double http_rate;        /* requests/s per client (0: default) */
+    uint64_t heartbeat_us;   /* > 0: the loop marks itself alive this often (watchdog) */
     /* SIGHUP: re-read the config file onto *fresh (a copy of the running settings);
      * 0 or -1 with errbuf. NULL: no config file to re-read. */
     int (*reload_config)(void *ctx, struct analyzer_config *fresh, char *errbuf);
@@ -79,6 +80,9 @@ struct analyzer_stats {
     uint64_t ips_scored;   /* distinct source IPs scored at least once */
 };
 void analyzer_get_stats(analyzer_t *a, struct analyzer_stats *st);
+/* When the analyzer's loop last ran (notify_monotonic_us), for the service watchdog: a
+ * timer every heartbeat_us and every window mark it. Any thread. */
+uint64_t analyzer_heartbeat(analyzer_t *a);
 
 /* After join: records the run's totals in the store. */
 void analyzer_finish_run(analyzer_t *a, uint64_t packets, uint64_t bytes, int exit_status);

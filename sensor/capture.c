@@ -22,6 +22,7 @@
 
 #include "capture.h"
 #include "log.h"
+#include "notify.h"
 
 static uint64_t wall_us(void)
 {
@@ -314,6 +315,7 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
     }
     log_info("capturing on %s (link type %s, snaplen %d)", c->iface,
              pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "?", pcap_snapshot(p));
+    notify_sendf("READY=1\nSTATUS=capturing on %s", c->iface);
     /* Non-blocking reads and our own poll: on Linux the read timeout does not fire while
      * no packet arrives, and a quiet link must still see SIGTERM and close windows. */
     int fd = pcap_get_selectable_fd(p);
@@ -342,6 +344,8 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
             break;
         if (n == 0)
             sensor_tick(s, wall_us());
+        if (c->tick)
+            c->tick(c->tick_ctx);
     }
     struct pcap_stat ps;
     if (pcap_stats(p, &ps) == 0) {

@@ -23,6 +23,7 @@
 #include "capture.h"
 #include "cli.h"
 #include "log.h"
+#include "notify.h"
 
 #define MAX_FILES 1024
 #define MAX_GEO   8
@@ -55,6 +56,37 @@ struct run_opts {
 };
 
 static volatile sig_atomic_t stop_flag;
+
+/* The service watchdog: WATCHDOG=1 from the capture loop (so a hung capture stops the
+ * pings) every third of the interval, but only while the analyzer's loop has run within
+ * the interval (so a hung analysis stops them too). */
+struct watchdog {
+    uint64_t interval_us, last_us;
+    analyzer_t *an;
+    bool starving; /* pings withheld: said once in the log */
+};
+
+static void watchdog_tick(void *ctx)
+{
+    struct watchdog *wd = ctx;
+    uint64_t now = notify_monotonic_us();
+    if (now - wd->last_us < wd->interval_us / 3)
+        return;
+    uint64_t beat = analyzer_heartbeat(wd->an);
+    if (now > beat && now - beat > wd->interval_us) {
+        if (!wd->starving)
+            log_error("watchdog: the analyzer has not run for %.1f s; not telling systemd we "
+                      "are alive",
+                      (double)(now - beat) / 1e6);
+        wd->starving = true;
+        return;
+    }
+    if (wd->starving)
+        log_info("watchdog: the analyzer runs again");
+    wd->starving = false;
+    notify_send("WATCHDOG=1");
+    wd->last_us = now;
+}
 
 static void on_stop(int sig)
 {
@@ -727,6 +759,8 @@ static int run_main(int argc, char **argv, bool train)
 
     if (!(q = wqueue_create(o.n_files ? 2 : 4, o.sen.max_hosts, errbuf)))
         goto fail_runtime;
+    if (o.cap.iface && notify_watchdog_us()) /* the analyzer shows it is alive 4x per interval */
+        o.ana.heartbeat_us = notify_watchdog_us() / 4 ? notify_watchdog_us() / 4 : 1;
     if (!(an = analyzer_create(&o.ana, q, errbuf)))
         goto fail_usage; /* bad model, db, log, rules: bad input */
     if (!(sen = sensor_create(&o.sen, q, errbuf)))
@@ -742,10 +776,19 @@ static int run_main(int argc, char **argv, bool train)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    struct watchdog wd = {notify_watchdog_us(), 0, an, false};
+    if (wd.interval_us && o.cap.iface) {
+        o.cap.tick = watchdog_tick;
+        o.cap.tick_ctx = &wd;
+    }
+    if (!o.cap.iface) /* files were checked; a live capture says so once it is open */
+        notify_send("READY=1\nSTATUS=reading capture files");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct capture_stats cs;
     int cr = capture_run(&o.cap, sen, &stop_flag, &cs, errbuf);
+    if (stop_flag)
+        notify_send("STOPPING=1\nSTATUS=stopping: scoring the open window");
     sensor_finish(sen);
     analyzer_join(an);
     clock_gettime(CLOCK_MONOTONIC, &t1);
