@@ -171,7 +171,7 @@ void geo_lookup(geo_t *g, const struct ip_addr *ip, struct geo_info *out)
     memset(out, 0, sizeof(*out));
     if (g->n_dbs == 0 || ip_addr_is_reserved(ip))
         return;
-    struct geo_slot *s = &g->cache[tapir_hash(ip->b, 16, g->seed) & g->mask];
+    struct geo_slot *s = &g->cache[tapir_ip_hash(ip, g->seed) & g->mask];
     if (s->valid && !memcmp(s->ip.b, ip->b, 16)) {
         g->hits++;
         *out = s->info;

@@ -23,16 +23,30 @@ TEST(addr_mask_and_reserved)
     ip_addr_parse("198.51.100.77", &a);
     ip_addr_mask(&a, 96 + 24);
     CHECK_STR(ip_addr_str(&a, buf, sizeof(buf)), "198.51.100.0");
-    const char *reserved[] = {"10.1.2.3", "192.168.0.1", "127.0.0.1", "fe80::1", "::1",
-                              "172.31.255.255", "224.0.0.5", "fd00::5"};
+    const char *reserved[] = {"10.1.2.3", "192.168.0.1",    "127.0.0.1", "fe80::1",
+                              "::1",      "172.31.255.255", "224.0.0.5", "fd00::5"};
     for (size_t i = 0; i < sizeof(reserved) / sizeof(*reserved); i++) {
         ip_addr_parse(reserved[i], &a);
         CHECK(ip_addr_is_reserved(&a));
     }
-    const char *pub[] = {"8.8.8.8", "81.2.69.142", "172.32.0.1", "2a00:1450::1"};
+    const char *pub[] = {"8.8.8.8",      "81.2.69.142",    "172.32.0.1",
+                         "2a00:1450::1", "100.63.255.255", "100.128.0.0",
+                         "192.0.1.255",  "198.20.0.0",     "::2",
+                         "fe00::1",      "2001:db9::1",    "9.255.255.255"};
     for (size_t i = 0; i < sizeof(pub) / sizeof(*pub); i++) {
         ip_addr_parse(pub[i], &a);
         CHECK(!ip_addr_is_reserved(&a));
+        if (check_failed_)
+            printf("  %s\n", pub[i]);
+    }
+    const char *edge[] = {"100.64.0.0",       "100.127.255.255", "198.19.255.255", "198.18.0.0",
+                          "0.255.255.255",    "255.255.255.255", "fdff:ffff::1",   "febf::1",
+                          "2001:db8:ffff::1", "ff02::1"};
+    for (size_t i = 0; i < sizeof(edge) / sizeof(*edge); i++) {
+        ip_addr_parse(edge[i], &a);
+        CHECK(ip_addr_is_reserved(&a));
+        if (check_failed_)
+            printf("  %s\n", edge[i]);
     }
 }
 
