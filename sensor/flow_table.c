@@ -394,8 +394,11 @@ void flow_table_touch(flow_table_t *ft, struct flow *f, uint64_t now_us)
 {
     if (now_us > f->last_us)
         f->last_us = now_us;
+    uint8_t c = (uint8_t)class_of(f);
+    if (c == f->tclass && ft->lists[c].tail == rec_idx1(ft, f))
+        return; /* already last on its list: no neighbour to rewrite */
     list_unlink(ft, f);
-    f->tclass = (uint8_t)class_of(f);
+    f->tclass = c;
     list_append(ft, f);
 }
 
