@@ -13,13 +13,16 @@ struct capture_config {
     const char *iface;        /* live interface, or NULL */
     const char *const *files; /* capture files, in order */
     int n_files;
-    const char *bpf;         /* filter expression, or NULL */
-    int snaplen;             /* bytes kept per packet (default 262144) */
-    bool promisc;            /* promiscuous mode (default on) */
-    int buffer_mb;           /* kernel buffer, MiB (default 64) */
-    uint64_t max_packets;    /* stop after this many (-c), 0 = no limit */
-    bool progress;           /* progress line on stderr (a TTY) */
-    const char *drop_user;   /* setuid to this user once the handle is open, or NULL */
+    const char *bpf;                /* filter expression, or NULL */
+    int snaplen;                    /* bytes kept per packet (default 262144) */
+    bool promisc;                   /* promiscuous mode (default on) */
+    int buffer_mb;                  /* kernel buffer, MiB (default 64) */
+    uint64_t max_packets;           /* stop after this many (-c), 0 = no limit */
+    bool progress;                  /* progress line on stderr (a TTY) */
+    const char *drop_user;          /* setuid to this user once the handle is open, or NULL */
+    const char *const *owned_paths; /* files already open (database, alert log) that become
+                                       drop_user's, so it can reopen them (SIGHUP) */
+    int n_owned;
     void (*tick)(void *ctx); /* live: called after every batch and idle poll (<= 100 ms) */
     void *tick_ctx;
 };

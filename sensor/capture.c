@@ -7,6 +7,7 @@
  * Progress on a terminal is checked every 65,536 packets, never per packet.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <grp.h>
@@ -16,7 +17,9 @@
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -245,19 +248,51 @@ static int run_files(const struct capture_config *c, sensor_t *s, volatile sig_a
     return 0;
 }
 
-static int drop_privileges(const char *user, char *errbuf)
+static int drop_privileges(const struct capture_config *c, char *errbuf)
 {
+    const char *user = c->drop_user;
     struct passwd *pw = getpwnam(user);
     if (!pw) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "no such user '%s' to drop privileges to", user);
         return -2;
     }
+    /* What we already created as root (the database and its WAL files, the alert log)
+     * becomes the user's, as tcpdump -Z does with its output: a SIGHUP reopen or a
+     * retention run must still work. A symbolic link is not followed (its own owner
+     * changes), so a link planted in a shared directory cannot hand over another file. */
+    for (int i = 0; i < c->n_owned; i++)
+        if (fchownat(AT_FDCWD, c->owned_paths[i], pw->pw_uid, pw->pw_gid, AT_SYMLINK_NOFOLLOW) <
+                0 &&
+            errno != ENOENT)
+            log_warn("cannot hand %s to %s: %s", c->owned_paths[i], user, strerror(errno));
     if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot drop privileges to %s: %s", user,
                  strerror(errno));
         return -1;
     }
     return 0;
+}
+
+/* An unprivileged process that was given capabilities to open the capture (the systemd
+ * unit's ambient CAP_NET_RAW and CAP_NET_ADMIN, or file capabilities) gives them all up
+ * once the socket is open and filtered: nothing later needs them (reading, pcap_stats,
+ * closing). Root without --user keeps root's; setuid() already cleared them with --user. */
+static void drop_capabilities(void)
+{
+    if (geteuid() == 0)
+        return;
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return;
+    if (!(data[0].permitted | data[1].permitted | data[0].effective | data[1].effective))
+        return; /* none held */
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    memset(data, 0, sizeof(data));
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        log_warn("cannot drop capabilities: %s", strerror(errno));
+    else
+        log_info("capabilities dropped: the capture is open");
 }
 
 struct live_ctx {
@@ -312,10 +347,11 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
         pcap_close(p);
         return r;
     }
-    if (c->drop_user && (r = drop_privileges(c->drop_user, errbuf)) < 0) {
+    if (c->drop_user && (r = drop_privileges(c, errbuf)) < 0) {
         pcap_close(p);
         return r;
     }
+    drop_capabilities();
     log_info("capturing on %s (link type %s, snaplen %d)", c->iface,
              pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "?", pcap_snapshot(p));
     notify_sendf("READY=1\nSTATUS=capturing on %s", c->iface);
@@ -349,6 +385,20 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
             sensor_tick(s, wall_us());
         if (c->tick)
             c->tick(c->tick_ctx);
+    }
+    /* Stopped by a signal: what the kernel already holds is counted too, including the
+     * ring block it retires at the read timeout (one wait of up to 150 ms; at most 64
+     * batches, for a link that never goes quiet). */
+    bool waited = false;
+    for (int i = 0; rc == 0 && i < 64 && (!c->max_packets || st->packets < c->max_packets); i++) {
+        int n = pcap_dispatch(p, 1024, live_cb, (u_char *)&lc);
+        if (n > 0)
+            continue;
+        if (n < 0 || waited)
+            break;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        poll(&pfd, 1, 150);
+        waited = true;
     }
     struct pcap_stat ps;
     if (pcap_stats(p, &ps) == 0) {

@@ -776,6 +776,21 @@ static int run_main(int argc, char **argv, bool train)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    /* --user: the files opened as root become the user's (see capture.c). */
+    char wal[4096], shm[4096];
+    const char *owned[4];
+    int n_owned = 0;
+    if (o.ana.db_path && strcmp(o.ana.db_path, ":memory:")) {
+        owned[n_owned++] = o.ana.db_path;
+        snprintf(wal, sizeof(wal), "%s-wal", o.ana.db_path);
+        snprintf(shm, sizeof(shm), "%s-shm", o.ana.db_path);
+        owned[n_owned++] = wal;
+        owned[n_owned++] = shm;
+    }
+    if (o.ana.alert_log_path && strcmp(o.ana.alert_log_path, "-"))
+        owned[n_owned++] = o.ana.alert_log_path;
+    o.cap.owned_paths = owned;
+    o.cap.n_owned = n_owned;
     struct watchdog wd = {notify_watchdog_us(), 0, an, false};
     if (wd.interval_us && o.cap.iface) {
         o.cap.tick = watchdog_tick;

@@ -1,0 +1,62 @@
+#!/bin/sh
+# Privileges on a live capture. (1) An unprivileged process given CAP_NET_RAW and
+# CAP_NET_ADMIN (as the systemd unit does) holds no capability once the capture is open,
+# and still counts the traffic. (2) With --user, the database and alert log that root
+# opened become the user's, so a SIGHUP after log rotation reopens the log without an
+# error. Live on the loopback of a private network namespace.
+set -u
+. "$TAPIR_TOP/tests/e2e/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root for a network namespace"
+need_cmd setpriv
+id nobody >/dev/null 2>&1 || skip "no user 'nobody'"
+ns=tapir_priv_$$
+ip netns add "$ns" 2>/dev/null || skip "this machine forbids network namespaces"
+cleanup() { [ -n "${tp:-}" ] && kill "$tp" 2>/dev/null; ip netns del "$ns" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+ip -n "$ns" link set lo up
+chmod 755 "$tmp"
+ngroup=$(id -gn nobody)
+started() { # ERRFILE
+  for i in $(seq 1 100); do grep -q "capturing on" "$1" && return 0; sleep 0.1; done
+  cat "$1"
+  return 1
+}
+
+# (1) ambient capabilities, then none
+ip netns exec "$ns" setpriv --reuid=nobody --regid="$ngroup" --clear-groups \
+  --inh-caps=+net_raw,+net_admin --ambient-caps=+net_raw,+net_admin \
+  "$TAPIR" run -i lo --no-progress 2>"$tmp/err1" >/dev/null &
+tp=$!
+started "$tmp/err1" || fail "unprivileged tapir with CAP_NET_RAW did not start"
+grep -q "capabilities dropped" "$tmp/err1" || fail "no 'capabilities dropped' in the log"
+for f in CapEff CapPrm CapAmb CapInh; do
+  v=$(awk -v k="$f:" '$1 == k { print $2 }' "/proc/$tp/status")
+  [ "$v" = 0000000000000000 ] || fail "$f is $v after the capture opened (want none)"
+done
+[ "$(awk '$1 == "Uid:" { print $2 }' "/proc/$tp/status")" = "$(id -u nobody)" ] ||
+  fail "not running as nobody"
+ip netns exec "$ns" ping -c 5 -i 0.2 -W 1 127.0.0.1 >/dev/null 2>&1 || fail "ping failed"
+kill -TERM "$tp"
+wait "$tp" || fail "exit $? after SIGTERM"
+tp=
+n=$(sed -n 's/^tapir: summary: \([0-9]*\) packets.*/\1/p' "$tmp/err1")
+[ "${n:-0}" -ge 10 ] || { cat "$tmp/err1"; fail "${n:-0} packets counted after dropping capabilities (want >= 10)"; }
+
+# (2) --user: files handed over, log reopened after rotation
+mkdir "$tmp/out" && chown nobody "$tmp/out"
+ip netns exec "$ns" "$TAPIR" run -i lo --no-progress --user nobody --db "$tmp/out/t.db" \
+  --alert-log "$tmp/out/alerts.json" 2>"$tmp/err2" >/dev/null &
+tp=$!
+started "$tmp/err2" || fail "tapir --user nobody did not start"
+for f in t.db alerts.json; do
+  [ "$(stat -c %U "$tmp/out/$f")" = nobody ] || fail "$f is owned by $(stat -c %U "$tmp/out/$f"), not nobody"
+done
+mv "$tmp/out/alerts.json" "$tmp/out/alerts.json.1"
+kill -HUP "$tp"
+for i in $(seq 1 50); do [ -f "$tmp/out/alerts.json" ] && break; sleep 0.1; done
+[ -f "$tmp/out/alerts.json" ] || { cat "$tmp/err2"; fail "alert log not reopened after SIGHUP"; }
+grep -q "alert log:" "$tmp/err2" && { cat "$tmp/err2"; fail "the reopen reported an error"; }
+kill -TERM "$tp"
+wait "$tp" || fail "exit $? after SIGTERM (--user)"
+tp=
+pass "no capabilities left once capturing ($n packets counted); --user owns its database and log"
