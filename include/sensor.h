@@ -59,6 +59,7 @@ struct sensor_stats {
     uint64_t ts_before_window;            /* ... and older than the open window */
     uint64_t ts_jumps;                    /* forward jumps past one empty window */
     uint64_t hosts_dropped;               /* host updates lost: window full of IPs */
+    uint64_t hosts_replaced;              /* light records given to busier IPs: full */
     uint64_t windows;                     /* windows handed to the analyzer */
     uint64_t windows_dropped;             /* windows dropped: analyzer behind */
     uint64_t flows_active, flows_created, flows_evicted, flows_untracked;

@@ -22,6 +22,8 @@
 
 struct host_window {
     struct ip_addr ip;
+    uint8_t pinned; /* sensor only: the DPI worker will credit this record, so it may not be
+                       given to another IP when the window is full (host_table.c) */
 
     /* --- as a source: what it sent and the flows it started --- */
     uint64_t pkts_sent;                     /* packets */
@@ -71,10 +73,11 @@ struct host_window {
 
 /* Counters for one window, copied from the sensor's running totals. */
 struct window_stats {
-    uint64_t pkts;          /* packets seen in the window */
-    uint64_t bytes;         /* IP-layer bytes */
-    uint64_t hosts_dropped; /* host updates lost: host table full */
-    uint64_t flows_active;  /* flows in the flow table at close */
+    uint64_t pkts;           /* packets seen in the window */
+    uint64_t bytes;          /* IP-layer bytes */
+    uint64_t hosts_dropped;  /* host updates lost: host table full */
+    uint64_t hosts_replaced; /* light records given to a busier IP: host table full */
+    uint64_t flows_active;   /* flows in the flow table at close */
 };
 
 struct window {

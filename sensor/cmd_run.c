@@ -461,8 +461,9 @@ static void print_summary(const struct run_opts *o, const struct capture_stats *
                     ss->decode[i]);
             any = 1;
         }
-    if (ss->hosts_dropped) {
-        fprintf(stderr, " host_table_full=%" PRIu64, ss->hosts_dropped);
+    if (ss->hosts_dropped || ss->hosts_replaced) {
+        fprintf(stderr, " host_table_full=%" PRIu64 " host_records_replaced=%" PRIu64,
+                ss->hosts_dropped, ss->hosts_replaced);
         any = 1;
     }
     if (ss->dpi_pool_empty) {

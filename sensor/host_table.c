@@ -28,6 +28,19 @@
 #define HOST_MAX_PROBE 128
 #define HOST_INDEX_MIN 1024 /* smallest index in use, slots */
 
+/* Admission when the window is full: a count-min sketch (conservative update, saturating
+ * 8-bit counters) of packets from IPs refused, blocked so that an update costs one cache
+ * line: the IP's hash picks a 64-byte block and CM_ROWS counters in it. 98,304 blocks =
+ * 6 MiB, touched only once a window fills, cleared at the next window. A flood of 2.4 M
+ * one-packet sources in a window loads a counter ~1.1 on average, so a spoofed source
+ * rarely reaches PROMOTE_AT (123 records given away on that flood, docs/robustness.md). */
+#define CM_ROWS        3
+#define CM_BLOCKS      98304u
+#define CM_BYTES       ((size_t)CM_BLOCKS * 64)
+#define PROMOTE_AT     4 /* refused packets before an IP may take a light record */
+#define VICTIM_SAMPLE  8 /* records looked at for a light one */
+#define VICTIM_MAX_PKT 2 /* a record this light (sent + received) may be given away */
+
 struct hslot {
     uint32_t epoch; /* slot valid only when equal to the table's epoch */
     uint32_t rec;   /* index into the window's hosts[] */
@@ -44,6 +57,11 @@ struct host_table {
     uint32_t max_hosts;
     uint64_t seed;
     struct window *w;
+    uint8_t *cm;   /* CM_BYTES of counters */
+    bool cm_dirty; /* cm holds counts of the attached window */
+    uint64_t rng;  /* victim sampling; reseeded per window, so replays repeat */
+    uint64_t windows;
+    uint64_t replaced;
 };
 
 host_table_t *host_table_create(uint32_t max_hosts, uint64_t seed, char *errbuf)
@@ -67,6 +85,12 @@ host_table_t *host_table_create(uint32_t max_hosts, uint64_t seed, char *errbuf)
     ht->max_mask = n - 1;
     ht->mask = (n < HOST_INDEX_MIN ? n : HOST_INDEX_MIN) - 1;
     ht->epoch = 1;
+    ht->cm = calloc(CM_BYTES, 1); /* pages untouched until a window fills */
+    if (!ht->cm) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate the host admission sketch");
+        host_table_destroy(ht);
+        return NULL;
+    }
     ht->max_hosts = max_hosts;
     ht->seed = seed;
     return ht;
@@ -77,6 +101,7 @@ void host_table_destroy(host_table_t *ht)
     if (!ht)
         return;
     free(ht->slots);
+    free(ht->cm);
     free(ht);
 }
 
@@ -102,6 +127,11 @@ void host_table_attach(host_table_t *ht, struct window *w)
     w->n_hosts = 0;
     ht->count = 0;
     next_epoch(ht);
+    if (ht->cm_dirty) {
+        memset(ht->cm, 0, CM_BYTES);
+        ht->cm_dirty = false;
+    }
+    ht->rng = ++ht->windows * 0x9e3779b97f4a7c15ULL ^ 0x686f7374ULL;
 }
 
 static struct hslot *free_slot(host_table_t *ht, uint32_t hash)
@@ -132,16 +162,18 @@ struct host_window *host_table_get(host_table_t *ht, const struct ip_addr *ip)
     return host_table_get_h(ht, ip, tapir_ip_hash(ip, ht->seed));
 }
 
-struct host_window *host_table_get_h(host_table_t *ht, const struct ip_addr *ip, uint64_t ip_h)
+enum lookup { FOUND, ADDED, FULL, NO_SLOT };
+
+static enum lookup lookup(host_table_t *ht, const struct ip_addr *ip, uint32_t hash,
+                          struct host_window **out)
 {
     struct window *w = ht->w;
-    uint32_t hash = (uint32_t)ip_h;
     uint32_t i = hash & ht->mask;
     for (uint32_t n = 0; n < HOST_MAX_PROBE; n++, i = (i + 1) & ht->mask) {
         struct hslot *s = &ht->slots[i];
         if (s->epoch != ht->epoch) {
             if (w->n_hosts >= ht->max_hosts || w->n_hosts >= w->cap_hosts)
-                return NULL;
+                return FULL;
             if (((uint64_t)w->n_hosts + 1) * 2 > (uint64_t)ht->mask + 1 &&
                 ht->mask < ht->max_mask) {
                 grow(ht);
@@ -154,13 +186,116 @@ struct host_window *host_table_get_h(host_table_t *ht, const struct ip_addr *ip,
             struct host_window *h = &w->hosts[s->rec];
             memset(h, 0, sizeof(*h));
             h->ip = *ip;
-            return h;
+            *out = h;
+            return ADDED;
         }
         if (s->hash != hash)
             continue;
         struct host_window *h = &w->hosts[s->rec];
-        if (!memcmp(h->ip.b, ip->b, 16))
-            return h;
+        if (!memcmp(h->ip.b, ip->b, 16)) {
+            *out = h;
+            return FOUND;
+        }
     }
-    return NULL;
+    return NO_SLOT;
+}
+
+struct host_window *host_table_get_h(host_table_t *ht, const struct ip_addr *ip, uint64_t ip_h)
+{
+    struct host_window *h = NULL;
+    enum lookup r = lookup(ht, ip, (uint32_t)ip_h, &h);
+    return r == FOUND || r == ADDED ? h : NULL;
+}
+
+/* Adds one refused packet of the IP; returns its estimated refused packets. */
+static uint32_t cm_add(host_table_t *ht, uint64_t ip_h)
+{
+    uint64_t x = tapir_mix64(ip_h ^ 0x636d736b65746368ULL);
+    uint8_t *block = ht->cm + ((x >> 32) * CM_BLOCKS >> 32) * 64;
+    uint8_t *c[CM_ROWS];
+    uint8_t min = 255;
+    for (uint32_t r = 0; r < CM_ROWS; r++) {
+        c[r] = &block[(x >> (6 * r)) & 63];
+        if (*c[r] < min)
+            min = *c[r];
+    }
+    if (min < 255)
+        for (uint32_t r = 0; r < CM_ROWS; r++)
+            if (*c[r] == min)
+                (*c[r])++;
+    ht->cm_dirty = true;
+    return (uint32_t)min + (min < 255);
+}
+
+static uint64_t next_rng(host_table_t *ht)
+{
+    ht->rng ^= ht->rng << 13;
+    ht->rng ^= ht->rng >> 7;
+    ht->rng ^= ht->rng << 17;
+    return ht->rng;
+}
+
+/* Empties the slot that indexes record rec (the IP's hash given), backward-shifting the
+ * rest of its cluster so that no probe sequence breaks. */
+static void index_delete(host_table_t *ht, uint32_t rec, uint32_t hash)
+{
+    uint32_t i = hash & ht->mask;
+    for (uint32_t n = 0;; n++, i = (i + 1) & ht->mask) {
+        if (n > ht->mask || ht->slots[i].epoch != ht->epoch)
+            return; /* not indexed (cannot happen) */
+        if (ht->slots[i].rec == rec)
+            break;
+    }
+    uint32_t hole = i, j = i;
+    for (;;) {
+        j = (j + 1) & ht->mask;
+        if (ht->slots[j].epoch != ht->epoch)
+            break;
+        uint32_t home = ht->slots[j].hash & ht->mask;
+        if (((j - home) & ht->mask) >= ((j - hole) & ht->mask)) {
+            ht->slots[hole] = ht->slots[j];
+            hole = j;
+        }
+    }
+    ht->slots[hole].epoch = 0; /* never a live epoch */
+}
+
+struct host_window *host_table_admit_h(host_table_t *ht, const struct ip_addr *ip, uint64_t ip_h,
+                                       const struct host_window *keep)
+{
+    struct host_window *h = NULL;
+    enum lookup r = lookup(ht, ip, (uint32_t)ip_h, &h);
+    if (r == FOUND || r == ADDED)
+        return h;
+    if (r != FULL || cm_add(ht, ip_h) < PROMOTE_AT)
+        return NULL;
+    struct window *w = ht->w;
+    struct host_window *victim = NULL;
+    uint64_t light = UINT64_MAX;
+    for (int k = 0; k < VICTIM_SAMPLE && w->n_hosts; k++) {
+        struct host_window *c = &w->hosts[next_rng(ht) % w->n_hosts];
+        uint64_t a = c->pkts_sent + c->pkts_recv;
+        if (c != keep && !c->pinned && a <= VICTIM_MAX_PKT && a < light) {
+            victim = c;
+            light = a;
+        }
+    }
+    if (!victim)
+        return NULL;
+    uint32_t rec = (uint32_t)(victim - w->hosts);
+    index_delete(ht, rec, (uint32_t)tapir_ip_hash(&victim->ip, ht->seed));
+    struct hslot *s = free_slot(ht, (uint32_t)ip_h);
+    s->epoch = ht->epoch;
+    s->hash = (uint32_t)ip_h;
+    s->rec = rec;
+    memset(victim, 0, sizeof(*victim));
+    victim->ip = *ip;
+    ht->replaced++;
+    w->stats.hosts_replaced++;
+    return victim;
+}
+
+uint64_t host_table_replaced(const host_table_t *ht)
+{
+    return ht->replaced;
 }

@@ -141,6 +141,19 @@ static struct host_window *host(sensor_t *s, const struct ip_addr *ip, uint64_t 
     return h;
 }
 
+/* A packet's source or destination: with admission control when the window is full
+ * (host_table_admit_h), never taking `keep` (the packet's other record). */
+static struct host_window *admit(sensor_t *s, const struct ip_addr *ip, uint64_t ip_h,
+                                 const struct host_window *keep)
+{
+    struct host_window *h = host_table_admit_h(s->ht, ip, ip_h, keep);
+    if (!h) {
+        s->st.hosts_dropped++;
+        s->w->stats.hosts_dropped++;
+    }
+    return h;
+}
+
 /* Index of a host record in the open window, UINT32_MAX for none. */
 static inline uint32_t rec_of(const sensor_t *s, const struct host_window *h)
 {
@@ -351,8 +364,11 @@ static void on_flow_end(void *ctx, struct flow *f, enum flow_end_reason why)
     sensor_t *s = ctx;
     struct host_window *init = host(s, &f->a, tapir_ip_hash(&f->a, s->idx_seed));
     if (s->worker) {
-        if (f->dpi_slot && !(f->state & FLOW_F_L7_DONE))
+        if (f->dpi_slot && !(f->state & FLOW_F_L7_DONE)) {
+            if (init)
+                init->pinned = 1; /* the worker will write to it */
             dpi_worker_end(s->worker, f->dpi_slot, s->w, rec_of(s, init));
+        }
     } else if (f->dpi_slot) {
         struct dpi_result r;
         memset(&r, 0, sizeof(r));
@@ -386,6 +402,8 @@ static void queue_dpi(sensor_t *s, struct flow *f, const struct pkt_info *p,
         flags |= DPI_JOB_FINAL;
         f->state |= FLOW_F_L7_DONE; /* nothing more to send; the verdict is the worker's */
     }
+    if (init)
+        init->pinned = 1; /* the worker will write to it */
     dpi_worker_packet(s->worker, f->dpi_slot, flags, s->w, rec_of(s, init), p->l3, p->l3_cap,
                       p->ts_us);
 }
@@ -434,8 +452,8 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
 
     uint64_t src_h = tapir_ip_hash(&p.src, s->idx_seed);
     uint64_t dst_h = tapir_ip_hash(&p.dst, s->idx_seed);
-    struct host_window *hs = host(s, &p.src, src_h);
-    struct host_window *hd = host(s, &p.dst, dst_h);
+    struct host_window *hs = admit(s, &p.src, src_h, NULL);
+    struct host_window *hd = admit(s, &p.dst, dst_h, hs);
     bool icmp = p.proto == IPPROTO_NUM_ICMP || p.proto == IPPROTO_NUM_ICMPV6;
     if (hs) {
         hs->pkts_sent++;
@@ -545,6 +563,7 @@ void sensor_get_stats(sensor_t *s, struct sensor_stats *st)
     st->flows_created = f.created;
     st->flows_evicted = f.evicted;
     st->flows_untracked = f.untracked;
+    st->hosts_replaced = host_table_replaced(s->ht);
     if (s->worker) {
         struct dpi_worker_stats d;
         dpi_worker_stats(s->worker, &d);

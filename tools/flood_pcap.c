@@ -4,9 +4,11 @@
  * millions of random spoofed source IPs at one victim plus one real attacker (a SYN port
  * scanner at a fixed address) during the second half.
  *
- *   flood_pcap -o OUT.pcap [-s SECONDS] [-n FLOOD_PACKETS] [-t] [-S SEED]
+ *   flood_pcap -o OUT.pcap [-s SECONDS] [-n FLOOD_PACKETS] [-t] [-l] [-S SEED]
  *
- * -t writes the benign background only (a training capture). Background: 100 clients
+ * -t writes the benign background only (a training capture). -l makes the scanner late:
+ * it sends only in the second half of every 10-second span (seconds 5-9 of each aligned
+ * 10 s window), after a flood has filled a window's host table. Background: 100 clients
  * (10.1.0.1-100) each opening about one short TCP session a second to 20 servers
  * (10.2.0.1-20, ports 80/443, handshake, request, response, close) and a DNS query to
  * 10.2.0.53 every few seconds. Attack (second half): FLOOD_PACKETS SYNs to 10.1.0.10:80
@@ -23,10 +25,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define T0         1700000000ULL
-#define FRAME_MAX  128
-#define ATTACKER   0xcb007142u /* 203.0.113.66 */
-#define VICTIM     0x0a01000au /* 10.1.0.10 */
+#define T0        1700000000ULL
+#define FRAME_MAX 128
+#define ATTACKER  0xcb007142u /* 203.0.113.66 */
+#define VICTIM    0x0a01000au /* 10.1.0.10 */
 
 struct frame {
     uint64_t ts_us;
@@ -140,22 +142,37 @@ int main(int argc, char **argv)
     const char *out = NULL;
     unsigned seconds = 200;
     unsigned long long flood = 2000000;
-    int train = 0;
+    int train = 0, late = 0;
     int c;
-    while ((c = getopt(argc, argv, "o:s:n:tS:")) != -1) {
+    while ((c = getopt(argc, argv, "o:s:n:tlS:")) != -1) {
         switch (c) {
-        case 'o': out = optarg; break;
-        case 's': seconds = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'n': flood = strtoull(optarg, NULL, 10); break;
-        case 't': train = 1; break;
-        case 'S': rng_state ^= strtoull(optarg, NULL, 10) * 0x2545f4914f6cdd1dULL; break;
+        case 'o':
+            out = optarg;
+            break;
+        case 's':
+            seconds = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'n':
+            flood = strtoull(optarg, NULL, 10);
+            break;
+        case 't':
+            train = 1;
+            break;
+        case 'l':
+            late = 1;
+            break;
+        case 'S':
+            rng_state ^= strtoull(optarg, NULL, 10) * 0x2545f4914f6cdd1dULL;
+            break;
         default:
-            fprintf(stderr, "usage: flood_pcap -o OUT.pcap [-s SECONDS] [-n FLOOD] [-t] [-S SEED]\n");
+            fprintf(stderr,
+                    "usage: flood_pcap -o OUT.pcap [-s SECONDS] [-n FLOOD] [-t] [-l] [-S SEED]\n");
             return 2;
         }
     }
     if (!out || seconds < 2) {
-        fprintf(stderr, "usage: flood_pcap -o OUT.pcap [-s SECONDS] [-n FLOOD] [-t] [-S SEED]\n");
+        fprintf(stderr,
+                "usage: flood_pcap -o OUT.pcap [-s SECONDS] [-n FLOOD] [-t] [-l] [-S SEED]\n");
         return 2;
     }
     pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
@@ -184,7 +201,8 @@ int main(int argc, char **argv)
             add(t + 3 * rtt + 200, sip, cip, dp, sp, 0x11, NULL);
             if (rnd() % 5 == 0)
                 add(base + rnd() % 1000000, cip, 0x0a020035u, sp, 53, 0xff,
-                    "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07" "example\x03"
+                    "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07"
+                    "example\x03"
                     "com");
         }
         if (!train && s >= attack_from) {
@@ -195,6 +213,8 @@ int main(int argc, char **argv)
                 uint64_t t = base + rnd() % 999000;
                 uint32_t tgt = 0x0a010000u | (uint32_t)(1 + rnd() % 254);
                 uint16_t port = (uint16_t)(1 + rnd() % 10000);
+                if (late && (T0 + s) % 10 < 5)
+                    continue; /* -l: drawn all the same, so the rest stays identical */
                 add(t, ATTACKER, tgt, 61000, port, 0x02, NULL);
                 add(t + 300, tgt, ATTACKER, port, 61000, 0x14, NULL);
             }

@@ -201,6 +201,73 @@ TEST(host_index_grows_within_a_window)
     host_table_destroy(ht);
 }
 
+static struct ip_addr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+    struct ip_addr ip;
+    uint8_t x[4] = {a, b, c, d};
+    ip_addr_from_v4(&ip, x);
+    return ip;
+}
+
+TEST(host_admission_when_full)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    host_table_t *ht = host_table_create(16, 5, err);
+    struct window w = {0};
+    w.hosts = calloc(16, sizeof(*w.hosts));
+    w.cap_hosts = 16;
+    host_table_attach(ht, &w);
+    /* 16 heavy IPs: nothing may be given away. */
+    for (uint8_t i = 0; i < 16; i++) {
+        struct ip_addr ip = v4(10, 0, 0, i);
+        struct host_window *h = host_table_get(ht, &ip);
+        h->pkts_sent = 100;
+    }
+    struct ip_addr late = v4(203, 0, 113, 66);
+    for (int k = 0; k < 10; k++)
+        CHECK(host_table_admit_h(ht, &late, tapir_ip_hash(&late, 5), NULL) == NULL);
+    CHECK_EQ(host_table_replaced(ht), 0);
+    /* Next window: 16 light IPs, one pinned, one kept. The late IP is refused 3 times,
+     * then takes a light record that is neither; the old owner is gone from the index. */
+    host_table_attach(ht, &w);
+    for (uint8_t i = 0; i < 16; i++) {
+        struct ip_addr ip = v4(10, 0, 0, i);
+        struct host_window *h = host_table_get(ht, &ip);
+        h->pkts_sent = 1;
+    }
+    w.hosts[0].pinned = 1;
+    const struct host_window *keep = &w.hosts[1];
+    struct host_window *got = NULL;
+    int tries = 0;
+    while (!got && tries < 10) {
+        got = host_table_admit_h(ht, &late, tapir_ip_hash(&late, 5), keep);
+        tries++;
+    }
+    CHECK_EQ(tries, 4);
+    CHECK(got != NULL && got != &w.hosts[0] && got != keep);
+    if (!got)
+        goto out;
+    CHECK(!memcmp(got->ip.b, late.b, 16));
+    CHECK_EQ(got->pkts_sent, 0);
+    CHECK_EQ(w.n_hosts, 16);
+    CHECK_EQ(host_table_replaced(ht), 1);
+    CHECK_EQ(w.stats.hosts_replaced, 1);
+    CHECK(host_table_get(ht, &late) == got); /* found again */
+    int present = 0;
+    for (uint8_t i = 0; i < 16; i++) {
+        struct ip_addr ip = v4(10, 0, 0, i);
+        struct host_window *h = host_table_get_h(ht, &ip, tapir_ip_hash(&ip, 5));
+        if (h) {
+            present++;
+            CHECK(!memcmp(h->ip.b, ip.b, 16));
+        }
+    }
+    CHECK_EQ(present, 15); /* the victim only */
+out:
+    free(w.hosts);
+    host_table_destroy(ht);
+}
+
 TEST(host_table_epochs)
 {
     char err[TAPIR_ERRBUF_SIZE];
@@ -271,6 +338,7 @@ int main(void)
     RUN(tcp_close_lingers);
     RUN(flow_index_grows_and_shrinks);
     RUN(host_index_grows_within_a_window);
+    RUN(host_admission_when_full);
     RUN(host_table_epochs);
     RUN(wqueue_drop_oldest);
     return CHECK_DONE();
