@@ -1153,6 +1153,9 @@ static void write_metrics(void *ctx, struct evbuffer *out)
                "Flows ended early because the flow table was full.", ss.flows_evicted);
         metric(out, "tapir_host_updates_dropped_total", "counter",
                "Per-IP updates lost because a window held --max-hosts IPs.", ss.hosts_dropped);
+        metric(out, "tapir_host_records_replaced_total", "counter",
+               "Light per-IP records given to a busier IP because a window was full.",
+               ss.hosts_replaced);
         metric(out, "tapir_windows_total", "counter", "Windows handed to the analyzer.",
                ss.windows);
         metric(out, "tapir_windows_dropped_total", "counter",
