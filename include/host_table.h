@@ -26,7 +26,7 @@ struct host_window *host_table_get(host_table_t *ht, const struct ip_addr *ip);
 struct host_window *host_table_get_h(host_table_t *ht, const struct ip_addr *ip, uint64_t ip_h);
 
 /* As host_table_get_h, but when the window is full an IP keeps being counted (a small
- * count-min sketch of the packets refused); once it has been refused PROMOTE_AT times it
+ * count-min sketch of a sample of the packets refused); after about a dozen refusals it
  * takes the record of a light IP (at most 2 packets, found by sampling), whose counts are
  * lost. A flood of one-packet spoofed sources thus cannot hide a scanner that starts
  * after the table filled. Never takes `keep` or a pinned record. NULL when refused. */

@@ -2,8 +2,9 @@
 # A scanner that starts after a spoofed flood has filled the window's host table is still
 # seen: flood_pcap -l sends its 1,000 SYNs per 10 s window only in the window's second
 # half, when --max-hosts 4096 has long been taken by one-packet spoofed sources. Refused
-# IPs are counted in a small sketch and, after 4 refused packets, take the record of a
-# light IP: the scanner's per-window count must be within 10 of the truth, it must be
+# IPs are counted in a small sketch (one refusal in 4) and, after about 12 refused
+# packets, take the record of a light IP: the scanner's per-window count must be within
+# 40 of the truth, it must be
 # flagged, and spoofed sources must rarely win a record (replacements < 1% of refusals).
 set -u
 . "$TAPIR_TOP/tests/e2e/lib.sh"
@@ -26,7 +27,7 @@ replaced=$(sed -n 's/.*host_records_replaced=\([0-9]*\).*/\1/p' "$tmp/err")
 for wstart in 1700000020 1700000030; do
   n=$(awk -F, -v w=$wstart '$1 == w && $2 == "203.0.113.66" { print $3 }' "$tmp/hosts.csv")
   [ -n "$n" ] || fail "the late scanner is missing from window $wstart"
-  [ "$n" -ge 990 ] && [ "$n" -le 1000 ] || fail "window $wstart: scanner sent $n packets counted (truth 1000)"
+  [ "$n" -ge 960 ] && [ "$n" -le 1000 ] || fail "window $wstart: scanner sent $n packets counted (truth 1000)"
 done
 grep -q "ALERT source 203.0.113.66" "$tmp/out" || { cat "$tmp/out"; fail "the late scanner was not flagged"; }
-pass "late scanner counted (within 10 of 1000 per window) and flagged; $replaced records replaced for $refused refused updates"
+pass "late scanner counted ($n of 1000 in the last window) and flagged; $replaced records replaced for $refused refused updates"

@@ -224,11 +224,12 @@ TEST(host_admission_when_full)
         h->pkts_sent = 100;
     }
     struct ip_addr late = v4(203, 0, 113, 66);
-    for (int k = 0; k < 10; k++)
+    for (int k = 0; k < 200; k++)
         CHECK(host_table_admit_h(ht, &late, tapir_ip_hash(&late, 5), NULL) == NULL);
     CHECK_EQ(host_table_replaced(ht), 0);
-    /* Next window: 16 light IPs, one pinned, one kept. The late IP is refused 3 times,
-     * then takes a light record that is neither; the old owner is gone from the index. */
+    /* Next window: 16 light IPs, one pinned, one kept. The late IP is refused until
+     * enough of its refusals were counted (one in 4 is, 3 needed), then takes a light
+     * record that is neither; the old owner is gone from the index. */
     host_table_attach(ht, &w);
     for (uint8_t i = 0; i < 16; i++) {
         struct ip_addr ip = v4(10, 0, 0, i);
@@ -239,11 +240,11 @@ TEST(host_admission_when_full)
     const struct host_window *keep = &w.hosts[1];
     struct host_window *got = NULL;
     int tries = 0;
-    while (!got && tries < 10) {
+    while (!got && tries < 200) {
         got = host_table_admit_h(ht, &late, tapir_ip_hash(&late, 5), keep);
         tries++;
     }
-    CHECK_EQ(tries, 4);
+    CHECK(tries >= 3 && tries < 200);
     CHECK(got != NULL && got != &w.hosts[0] && got != keep);
     if (!got)
         goto out;
