@@ -8,6 +8,8 @@
  */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <endian.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -104,26 +106,42 @@ static const struct reserved_net reserved[] = {
     {{0x20, 0x01, 0x0d, 0xb8}, 32},                          /* documentation */
 };
 
+#define N_RESERVED (sizeof(reserved) / sizeof(reserved[0]))
+
+/* The ranges as 64-bit halves and masks, built once. */
+static struct {
+    uint64_t hi, lo, mhi, mlo;
+} reserved64[N_RESERVED];
+static pthread_once_t reserved64_once = PTHREAD_ONCE_INIT;
+
 static uint64_t be64_at(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return be64toh(v);
+}
+
+static void reserved64_init(void)
+{
+    for (size_t i = 0; i < N_RESERVED; i++) {
+        unsigned len = reserved[i].len;
+        reserved64[i].mhi = len >= 64 ? ~0ULL : ~0ULL << (64 - len);
+        reserved64[i].mlo = len <= 64 ? 0 : len >= 128 ? ~0ULL : ~0ULL << (128 - len);
+        reserved64[i].hi = be64_at(reserved[i].b) & reserved64[i].mhi;
+        reserved64[i].lo = be64_at(reserved[i].b + 8) & reserved64[i].mlo;
+    }
 }
 
 /* The address as two 64-bit halves against each range's, masked: no copy per range (it
  * runs for every new flow's responder when geolocation is on). */
 bool ip_addr_is_reserved(const struct ip_addr *a)
 {
+    pthread_once(&reserved64_once, reserved64_init);
     uint64_t hi = be64_at(a->b), lo = be64_at(a->b + 8);
-    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
-        unsigned len = reserved[i].len;
-        uint64_t mhi = len >= 64 ? ~0ULL : ~0ULL << (64 - len);
-        uint64_t mlo = len <= 64 ? 0 : len >= 128 ? ~0ULL : ~0ULL << (128 - len);
-        if ((hi & mhi) == be64_at(reserved[i].b) && (lo & mlo) == be64_at(reserved[i].b + 8))
+    for (size_t i = 0; i < N_RESERVED; i++)
+        if ((hi & reserved64[i].mhi) == reserved64[i].hi &&
+            (lo & reserved64[i].mlo) == reserved64[i].lo)
             return true;
-    }
     return false;
 }
 
