@@ -578,7 +578,8 @@ static void fill_alert(analyzer_t *a, const struct window *w, struct scored *sc,
         af->contribution = contrib[best];
         int bidx = sc->side == SIDE_DESTINATION ? a->n_feat[SIDE_SOURCE] + best : best;
         const struct model_section *sec = a->sec[sc->side];
-        if (sc->side != SIDE_PREFIX && sc->be && sc->be->n && bidx < BASELINE_FEATURES)
+        bool own = sc->side == SIDE_DESTINATION || best < behaviour_source_upload_index();
+        if (sc->side != SIDE_PREFIX && own && sc->be && sc->be->n && bidx < BASELINE_FEATURES)
             af->baseline = sc->be->mean[bidx]; /* the host's own usual */
         else if (sec->train_mean)              /* a new host, or a prefix: the network's usual */
             af->baseline = sec->scaling[best] == SCALE_LOG ? expm1(sec->train_mean[best])
@@ -755,6 +756,8 @@ static bool build_vector(analyzer_t *a, struct window_run *r, int pass, uint32_t
             int b = behaviour_source_dev_base(k);
             sc->raw[r->dev_first + k] = baseline_deviation(sc->be, b, sc->raw[b]);
         }
+        sc->raw[behaviour_source_upload_index()] =
+            baseline_upload(sc->be, w->seq, (double)h->up_public_net);
         if (a->cfg.vectors_csv) {
             char ip[64];
             ip_addr_str(&h->ip, ip, sizeof(ip));

@@ -78,6 +78,18 @@ struct baseline_entry *baseline_get(baseline_t *b, const struct ip_addr *ip, uin
     return e;
 }
 
+double baseline_upload(struct baseline_entry *e, uint64_t seq, double bytes)
+{
+    uint64_t s1 = seq + 1; /* up_seq 0: never */
+    if (e->up_seq && s1 > e->up_seq)
+        e->up_acc *= exp2(-(double)(s1 - e->up_seq) / BASELINE_UPLOAD_HALF_LIFE);
+    if (s1 >= e->up_seq) {
+        e->up_acc += bytes > 0 ? bytes : 0;
+        e->up_seq = s1;
+    }
+    return e->up_acc;
+}
+
 struct baseline_entry *baseline_find(baseline_t *b, const struct ip_addr *ip)
 {
     uint32_t i = (uint32_t)tapir_hash(ip->b, 16, b->seed) & b->mask;

@@ -16,7 +16,9 @@
 
 #include "behaviour.h"
 
-/* Source side. Keep the deviation block last (behaviour_source_dev_first). */
+/* Source side: the window's own features, then the deviation block
+ * (behaviour_source_dev_first), then the upload accumulated across windows
+ * (behaviour_source_upload_index); the last two come from the host's baseline entry. */
 static const struct feature_def source_defs[] = {
     {"pkts_sent", "packets", SCALE_LOG, 0, "volume sent: floods, scans"},
     {"bytes_sent", "bytes", SCALE_LOG, 1, "volume sent: exfiltration, floods"},
@@ -45,9 +47,14 @@ static const struct feature_def source_defs[] = {
     {"dev_flows_started", "sigma", SCALE_RAW, 0, "flows started vs the host's own baseline"},
     {"dev_dst_ips", "sigma", SCALE_RAW, 0, "destinations vs the host's own baseline"},
     {"dev_dst_ports", "sigma", SCALE_RAW, 0, "destination ports vs the host's own baseline"},
+    {"upload_public_acc", "bytes", SCALE_LOG, 1,
+     "net upload on answered flows to public addresses, summed over windows (half-life 8): "
+     "slow exfiltration"},
 };
 #define N_SOURCE      ((int)(sizeof(source_defs) / sizeof(source_defs[0])))
 #define SRC_DEV_FIRST 22
+#define SRC_DEV_N     4
+#define SRC_UPLOAD    (SRC_DEV_FIRST + SRC_DEV_N)
 static const int dev_base[] = {1, 3, 4, 5}; /* bytes_sent, flows_started, dst_ips, ports */
 
 static const struct feature_def dest_defs[] = {
@@ -92,8 +99,13 @@ const char *behaviour_side_name(enum feature_side side)
 
 int behaviour_source_dev_first(int *count)
 {
-    *count = N_SOURCE - SRC_DEV_FIRST;
+    *count = SRC_DEV_N;
     return SRC_DEV_FIRST;
+}
+
+int behaviour_source_upload_index(void)
+{
+    return SRC_UPLOAD;
 }
 
 int behaviour_source_dev_base(int k)

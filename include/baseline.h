@@ -19,6 +19,8 @@ struct baseline_entry {
     float mean[BASELINE_FEATURES];  /* EWMA of raw values (what alerts show) */
     float lmean[BASELINE_FEATURES]; /* EWMA of log1p values */
     float lvar[BASELINE_FEATURES];  /* EWMA variance of log1p values */
+    double up_acc;                  /* net public upload, decayed sum (baseline_upload) */
+    uint64_t up_seq;                /* window + 1 up_acc was last brought to; 0 never */
 };
 
 typedef struct baseline baseline_t;
@@ -35,6 +37,13 @@ struct baseline_entry *baseline_find(baseline_t *b, const struct ip_addr *ip);
 void baseline_update(baseline_t *b, struct baseline_entry *e, int first, const double *raw, int n);
 /* (log1p(x) - mean) / sd of feature i, clipped to +-8; 0 with fewer than 3 windows. */
 double baseline_deviation(const struct baseline_entry *e, int i, double x);
+
+/* Adds window seq's net public upload to the host's decayed sum (half-life
+ * BASELINE_UPLOAD_HALF_LIFE windows, so a steady trickle adds up to ~12 windows' worth)
+ * and returns the sum. Every scored window counts, over threshold or not: it is a total,
+ * not a picture of normal. */
+#define BASELINE_UPLOAD_HALF_LIFE 8
+double baseline_upload(struct baseline_entry *e, uint64_t seq, double bytes);
 
 /* Records whether window seq was over threshold for side; returns how many of the last
  * n windows (including this one) were. */

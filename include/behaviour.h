@@ -46,6 +46,9 @@ void behaviour_scale(const double *raw, const uint8_t *scaling, int n, float *ou
 /* Index of the first baseline-deviation feature of the source side, and their count:
  * the analyzer fills them from the host's EWMA baseline. */
 int behaviour_source_dev_first(int *count);
+/* Index of the source feature the analyzer fills from the host's upload accumulator
+ * (baseline_upload); behaviour_source() leaves it 0. */
+int behaviour_source_upload_index(void);
 /* For deviation feature k (0..count-1): which source feature it follows. */
 int behaviour_source_dev_base(int k);
 

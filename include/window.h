@@ -29,6 +29,9 @@ struct host_window {
     uint64_t pkts_sent;                     /* packets */
     uint64_t bytes_sent;                    /* IP-layer bytes */
     uint64_t resp_bytes;                    /* IP bytes received on flows this IP started */
+    uint64_t up_public_net;                 /* on answered flows it started to public
+                                               addresses that ended in the window: bytes
+                                               sent beyond those received (uploads) */
     uint32_t flows_started;                 /* flows this IP initiated in the window */
     uint32_t tcp_started;                   /* of those, TCP flows opened with a SYN */
     uint32_t tcp_answered;                  /* TCP flows it started that got a SYN-ACK */

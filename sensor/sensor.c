@@ -376,6 +376,11 @@ static void on_flow_end(void *ctx, struct flow *f, enum flow_end_reason why)
         l7_done(s, f, &r, init);
     }
     if (init) {
+        /* Net upload to the public Internet on answered flows (slow exfiltration adds
+         * up across windows in the analyzer). Internal transfers (file servers, backups)
+         * do not count, nor do flows nothing answered (scans, floods, timeouts). */
+        if ((f->state & FLOW_F_REPLY) && f->bytes[0] > f->bytes[1] && !ip_addr_is_reserved(&f->b))
+            init->up_public_net += f->bytes[0] - f->bytes[1];
         uint64_t dur_ms = (f->last_us - f->first_us) / 1000;
         init->flows_ended++;
         init->dur_sum_ms += dur_ms;

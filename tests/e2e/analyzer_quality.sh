@@ -1,6 +1,7 @@
 #!/bin/sh
 # Detection quality on the shipped mixed capture must stay at the targets the tracker
-# set: ROC AUC >= 0.95, every attack class's recall >= 90% except the slow variants,
+# set: ROC AUC >= 0.95, every attack class's recall >= 90% except the slow scan (a few
+# probes a window: not caught reliably), slow exfiltration included (upload_public_acc),
 # false-positive rate <= 1% of benign IP-windows. (make eval prints the full table.)
 set -u
 . "$TAPIR_TOP/tests/e2e/lib.sh"
@@ -15,7 +16,7 @@ text = open(sys.argv[1]).read()
 bad = []
 for m in re.finditer(r"^(\w+)\s+(\d+)/(\d+)\s+([\d.]+)%$", text, re.M):
     cls, rec = m.group(1), float(m.group(4))
-    if not cls.startswith("slow") and rec < 90.0:
+    if cls != "slowscan" and rec < 90.0:
         bad.append(f"{cls} recall {rec}%")
 auc = float(re.search(r"ROC AUC[^:]*: ([\d.]+)", text).group(1))
 fpr = float(re.search(r"false-positive rate: .* = ([\d.]+)%", text).group(1))

@@ -30,8 +30,38 @@ TEST(feature_tables_are_sane)
     int dev_n, first = behaviour_source_dev_first(&dev_n);
     int n;
     behaviour_defs(SIDE_SOURCE, &n);
-    CHECK_EQ(first + dev_n, n);
-    CHECK(!strncmp(behaviour_defs(SIDE_SOURCE, &n)[first].name, "dev_", 4));
+    CHECK_EQ(first + dev_n, behaviour_source_upload_index());
+    CHECK_EQ(behaviour_source_upload_index() + 1, n);
+    for (int k = 0; k < dev_n; k++)
+        CHECK(!strncmp(behaviour_defs(SIDE_SOURCE, &n)[first + k].name, "dev_", 4));
+    CHECK_STR(behaviour_defs(SIDE_SOURCE, &n)[behaviour_source_upload_index()].name,
+              "upload_public_acc");
+}
+
+TEST(upload_accumulates_and_decays)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    baseline_t *b = baseline_create(64, 0.1, 9, err);
+    struct ip_addr ip;
+    ip_addr_parse("10.0.1.5", &ip);
+    struct baseline_entry *e = baseline_get(b, &ip, 0);
+    /* 10 kB every window for 16 windows: a steady trickle adds up to ~12 windows' worth. */
+    double acc = 0;
+    for (uint64_t w = 0; w < 16; w++)
+        acc = baseline_upload(e, w, 10000);
+    double steady = 10000 / (1 - exp2(-1.0 / BASELINE_UPLOAD_HALF_LIFE));
+    CHECK(acc > 0.7 * steady && acc < steady);
+    /* Half-life: after 8 quiet windows (not scored: nothing added), half is left. */
+    double later = baseline_upload(e, 15 + BASELINE_UPLOAD_HALF_LIFE, 0);
+    CHECK_NEAR(later, acc / 2, 1e-6 * acc);
+    /* The same window twice adds twice but does not decay; an older window adds
+     * nothing (windows only move forward). */
+    double a1 = baseline_upload(e, 30, 100), a2 = baseline_upload(e, 30, 100);
+    CHECK_NEAR(a2 - a1, 100, 1e-9);
+    CHECK_NEAR(baseline_upload(e, 29, 5000), a2, 1e-9);
+    /* Negative input is not an upload. */
+    CHECK_NEAR(baseline_upload(e, 30, -50), a2, 1e-9);
+    baseline_destroy(b);
 }
 
 TEST(source_features)
@@ -160,5 +190,6 @@ int main(void)
     RUN(destination_features);
     RUN(scaling_and_prefix_sum);
     RUN(baseline_deviation_and_persistence);
+    RUN(upload_accumulates_and_decays);
     return CHECK_DONE();
 }
