@@ -1117,6 +1117,9 @@ static void notify(void *arg)
 static void *thread_main(void *arg)
 {
     analyzer_t *a = arg;
+    /* The capture's capabilities are not for the thread that parses HTTP requests,
+     * SQLite and reloaded files (they are per thread; its fit workers inherit none). */
+    tapir_drop_capabilities();
     event_base_dispatch(a->base);
     return NULL;
 }

@@ -49,6 +49,11 @@ void ip_addr_mask(struct ip_addr *a, unsigned prefix_len);
 bool ip_addr_is_reserved(const struct ip_addr *a);
 int ip_addr_cmp(const struct ip_addr *a, const struct ip_addr *b);
 
+/* Gives up every capability of the calling thread (capabilities are per thread) when the
+ * process is not root: ambient, effective, permitted, inheritable. 1 dropped, 0 none
+ * held (or root), -1 failed (errno). */
+int tapir_drop_capabilities(void);
+
 /* Seeded 64-bit hash (the attacker picks the source IPs, so every table hash is
  * seeded). */
 uint64_t tapir_hash(const void *data, size_t len, uint64_t seed);

@@ -7,7 +7,6 @@
  * Progress on a terminal is checked every 65,536 packets, never per packet.
  */
 #include <errno.h>
-#include <linux/capability.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <grp.h>
@@ -17,9 +16,7 @@
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -276,22 +273,14 @@ static int drop_privileges(const struct capture_config *c, char *errbuf)
 /* An unprivileged process that was given capabilities to open the capture (the systemd
  * unit's ambient CAP_NET_RAW and CAP_NET_ADMIN, or file capabilities) gives them all up
  * once the socket is open and filtered: nothing later needs them (reading, pcap_stats,
- * closing). Root without --user keeps root's; setuid() already cleared them with --user. */
+ * closing). Capabilities belong to threads: the DPI worker and the analyzer dropped
+ * theirs when they started (tapir_drop_capabilities); this is the capture thread's. */
 static void drop_capabilities(void)
 {
-    if (geteuid() == 0)
-        return;
-    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[2];
-    if (syscall(SYS_capget, &hdr, data) < 0)
-        return;
-    if (!(data[0].permitted | data[1].permitted | data[0].effective | data[1].effective))
-        return; /* none held */
-    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    memset(data, 0, sizeof(data));
-    if (syscall(SYS_capset, &hdr, data) < 0)
+    int r = tapir_drop_capabilities();
+    if (r < 0)
         log_warn("cannot drop capabilities: %s", strerror(errno));
-    else
+    else if (r > 0)
         log_info("capabilities dropped: the capture is open");
 }
 

@@ -7,8 +7,8 @@
  * acquire). A job is a header plus the packet's bytes, rounded to 8; a job that would
  * cross the end is preceded by a wrap marker and starts again at offset 0. Each side
  * spins briefly, then sleeps on a condition variable with a "sleeping" flag the other
- * side checks after publishing (both sequentially consistent, and the flag is set under
- * the mutex the waker takes, so no wake-up is lost).
+ * side checks after publishing, behind a full fence (the flag is set, and the position
+ * re-read, under the mutex the waker takes, so no wake-up is lost).
  *
  * Ids: a flow's id maps to its state's pool slot through a small open-addressing table
  * (linear probing, backward-shift deletion) of twice the pool's size, placed by the id's
@@ -182,6 +182,10 @@ static void run_end(dpi_worker_t *k, const struct job *j)
 
 static void wake(dpi_worker_t *k, _Atomic int *sleeping, pthread_cond_t *cv)
 {
+    /* The caller has just published head or tail (the worker's tail store is a release
+     * store). Without a full fence that store and this load may pass each other (the
+     * store-buffer case): each side would miss the other's write and both would sleep. */
+    atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(sleeping)) {
         pthread_mutex_lock(&k->mu);
         pthread_cond_signal(cv);
@@ -217,6 +221,7 @@ static uint64_t wait_for_jobs(dpi_worker_t *k, uint64_t t)
 static void *worker_main(void *arg)
 {
     dpi_worker_t *k = arg;
+    tapir_drop_capabilities(); /* never needs any (they are per thread) */
     uint64_t t = atomic_load_explicit(&k->tail, memory_order_relaxed);
     for (;;) {
         uint64_t h = wait_for_jobs(k, t);

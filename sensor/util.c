@@ -7,11 +7,15 @@
  * the 5-tuple as in nDPI's example reader, trivially collided.)
  */
 #include <arpa/inet.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <endian.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alert.h"
 #include "tapir.h"
@@ -143,6 +147,22 @@ bool ip_addr_is_reserved(const struct ip_addr *a)
             (lo & reserved64[i].mlo) == reserved64[i].lo)
             return true;
     return false;
+}
+
+int tapir_drop_capabilities(void)
+{
+    if (geteuid() == 0)
+        return 0;
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return -1;
+    if (!(data[0].permitted | data[1].permitted | data[0].effective | data[1].effective |
+          data[0].inheritable | data[1].inheritable))
+        return 0;
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    memset(data, 0, sizeof(data));
+    return syscall(SYS_capset, &hdr, data) < 0 ? -1 : 1;
 }
 
 uint64_t tapir_hash(const void *data, size_t len, uint64_t seed)

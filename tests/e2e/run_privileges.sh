@@ -29,10 +29,17 @@ ip netns exec "$ns" setpriv --reuid=nobody --regid="$ngroup" --clear-groups \
 tp=$!
 started "$tmp/err1" || fail "unprivileged tapir with CAP_NET_RAW did not start"
 grep -q "capabilities dropped" "$tmp/err1" || fail "no 'capabilities dropped' in the log"
-for f in CapEff CapPrm CapAmb CapInh; do
-  v=$(awk -v k="$f:" '$1 == k { print $2 }' "/proc/$tp/status")
-  [ "$v" = 0000000000000000 ] || fail "$f is $v after the capture opened (want none)"
+# Capabilities are per thread: every thread (capture, DPI worker, analyzer) is checked.
+n_threads=0
+for st in /proc/$tp/task/*/status; do
+  name=$(awk '$1 == "Name:" { print $2 }' "$st")
+  for f in CapEff CapPrm CapAmb CapInh; do
+    v=$(awk -v k="$f:" '$1 == k { print $2 }' "$st")
+    [ "$v" = 0000000000000000 ] || fail "thread $name: $f is $v after the capture opened (want none)"
+  done
+  n_threads=$((n_threads + 1))
 done
+[ "$n_threads" -ge 3 ] || fail "only $n_threads threads checked (capture, DPI worker, analyzer expected)"
 [ "$(awk '$1 == "Uid:" { print $2 }' "/proc/$tp/status")" = "$(id -u nobody)" ] ||
   fail "not running as nobody"
 ip netns exec "$ns" ping -c 5 -i 0.2 -W 1 127.0.0.1 >/dev/null 2>&1 || fail "ping failed"
@@ -59,4 +66,4 @@ grep -q "alert log:" "$tmp/err2" && { cat "$tmp/err2"; fail "the reopen reported
 kill -TERM "$tp"
 wait "$tp" || fail "exit $? after SIGTERM (--user)"
 tp=
-pass "no capabilities left once capturing ($n packets counted); --user owns its database and log"
+pass "no capabilities left in any of $n_threads threads once capturing ($n packets counted); --user owns its database and log"

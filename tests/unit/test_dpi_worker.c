@@ -3,6 +3,7 @@
  * handed on after the work queued before them; a full pool leaves flows unclassified
  * the same way on every run; ends give up on undecided flows. */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "dpi_worker.h"
@@ -130,9 +131,41 @@ TEST(full_pool_and_ends)
     wqueue_destroy(q);
 }
 
+/* Wake-ups: one packet, then wait for it, many times over. A lost wake-up leaves both
+ * threads asleep; alarm() turns that hang into a failure instead of a stuck suite. */
+TEST(finish_after_each_packet_never_hangs)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    dpi_t *d = dpi_create(64, err);
+    wqueue_t *q = wqueue_create(4, 16, err);
+    struct credits c = {0};
+    dpi_worker_t *k = dpi_worker_create(d, q, 1, credit, &c, err);
+    CHECK(d && q && k);
+    if (!k)
+        return;
+    struct window *w = wqueue_get_free(q, true);
+    uint8_t p[29] = {0x45, 0,  0, 29, 0, 0,    0,    0,    64,   17, 0, 0, 10, 0,   0,
+                     1,    10, 0, 0,  2, 0x9c, 0x40, 0x9c, 0x41, 0,  9, 0, 0,  0x55};
+    alarm(60);
+    enum { ROUNDS = 1000000 };
+    for (uint32_t i = 1; i <= ROUNDS; i++) {
+        dpi_worker_packet(k, i, DPI_JOB_FIRST | DPI_JOB_FINAL, w, UINT32_MAX, p, sizeof(p),
+                          1000000 + i);
+        dpi_worker_finish(k);
+    }
+    alarm(0);
+    struct dpi_worker_stats st;
+    dpi_worker_stats(k, &st);
+    CHECK_EQ(st.gave_up + st.detected, ROUNDS);
+    dpi_worker_destroy(k);
+    dpi_destroy(d);
+    wqueue_destroy(q);
+}
+
 int main(void)
 {
     RUN(every_flow_one_verdict_through_wrapping_ring);
     RUN(full_pool_and_ends);
+    RUN(finish_after_each_packet_never_hangs);
     return CHECK_DONE();
 }
