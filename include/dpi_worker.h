@@ -9,10 +9,13 @@
  * order of the ring, never thread timing, so a replay gives the same windows as nDPI on
  * the capture thread (tests/e2e/sensor_dpi_thread.sh compares the two).
  *
- * Flows are named by ids the capture thread hands out; the worker maps ids to states of
- * the dpi_t pool. The capture thread sends a flow's first DPI_MAX_PACKETS payload
- * packets (it does not learn when detection ends; the worker ignores packets of a flow it
- * has finished) and an end when the flow ends. Owner of dpi_t, once created: the worker.
+ * Flows are named by their flow-table record (1 .. max_id), unique among live flows. The
+ * capture thread sends a flow's first DPI_MAX_PACKETS payload packets (it does not learn
+ * when detection ends; the worker ignores packets of a flow it has finished) and an end
+ * when the flow ends. Each verdict is credited when its window's end comes through the
+ * ring, only if the initiator's record still has the generation it had when the packet
+ * was queued (host_table.c may give a light record to another IP meanwhile). Owner of
+ * dpi_t, once created: the worker.
  */
 #ifndef TAPIR_DPI_WORKER_H
 #define TAPIR_DPI_WORKER_H
@@ -26,27 +29,28 @@
 
 typedef struct dpi_worker dpi_worker_t;
 
-/* Called on the worker thread with each flow's final result: rec is the initiator's
- * record in w->hosts, or UINT32_MAX when it had none (host table full). Writes only the
- * record's L7 fields, which the capture thread leaves alone in this mode. */
-typedef void (*dpi_credit_fn)(void *ctx, struct window *w, uint32_t rec,
-                              const struct dpi_result *r);
+/* Called on the worker thread at a window's end, for each verdict of a flow whose
+ * initiator has record rec of w (generation unchanged): l7 is the master or app protocol
+ * id, 0 when nDPI gave up without one. The capture thread no longer writes to w. */
+typedef void (*dpi_credit_fn)(void *ctx, struct window *w, uint32_t rec, uint16_t l7);
 
 /* Packet flags. */
 #define DPI_JOB_FIRST 1 /* the flow's first packet for nDPI: take a state */
 #define DPI_JOB_FINAL 2 /* the flow's last chance: give up after it if still undecided */
 
-/* Starts the worker thread. ring_bytes: room for queued packets (copied whole). */
-dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, size_t ring_bytes, dpi_credit_fn credit,
-                                void *ctx, char *errbuf);
+/* Starts the worker thread. max_id: the largest flow id (the flow table's capacity);
+ * ring_bytes: room for queued packets (copied whole). */
+dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, uint32_t max_id, size_t ring_bytes,
+                                dpi_credit_fn credit, void *ctx, char *errbuf);
 /* Stops the thread after the queued work (see dpi_worker_finish) and frees. */
 void dpi_worker_destroy(dpi_worker_t *k);
 
-/* Queues one packet of flow id (capture thread). Waits while the ring is full. */
+/* Queues one packet of flow id (capture thread); rec/gen: the initiator's record in w
+ * (UINT32_MAX: none) and its generation. Waits while the ring is full. */
 void dpi_worker_packet(dpi_worker_t *k, uint32_t id, unsigned flags, struct window *w, uint32_t rec,
-                       const uint8_t *l3, uint32_t len, uint64_t ts_us);
+                       uint16_t gen, const uint8_t *l3, uint32_t len, uint64_t ts_us);
 /* Flow id ended: give up on it if still undecided, crediting w->hosts[rec]. */
-void dpi_worker_end(dpi_worker_t *k, uint32_t id, struct window *w, uint32_t rec);
+void dpi_worker_end(dpi_worker_t *k, uint32_t id, struct window *w, uint32_t rec, uint16_t gen);
 /* w is closed: push it to the analyzer queue once the work queued before it is done. */
 void dpi_worker_window(dpi_worker_t *k, struct window *w);
 /* Makes sure the worker is awake for what is queued (a sleeping worker is woken once
@@ -57,6 +61,7 @@ void dpi_worker_finish(dpi_worker_t *k);
 
 struct dpi_worker_stats {
     uint64_t detected, gave_up, pool_empty, in_use; /* as struct dpi_stats */
+    uint64_t credits_lost;                          /* verdicts beyond CREDITS_MAX in one window */
     uint64_t jobs;                                  /* packets and ends queued */
     uint64_t producer_waits;                        /* times the ring was full */
 };

@@ -85,6 +85,9 @@ struct flow *flow_table_lookup_h(flow_table_t *ft, const struct pkt_info *p, uin
  * after a burst, lookups go back to a small, cache-resident index. */
 void flow_table_compact(flow_table_t *ft);
 
+/* f's record number, 1 .. max_flows: unique among live flows (a name for f elsewhere). */
+uint32_t flow_table_id(const flow_table_t *ft, const struct flow *f);
+
 /* After updating f's state for a packet at now_us: refreshes its idle position. */
 void flow_table_touch(flow_table_t *ft, struct flow *f, uint64_t now_us);
 

@@ -28,8 +28,9 @@ struct host_window *host_table_get_h(host_table_t *ht, const struct ip_addr *ip,
 /* As host_table_get_h, but when the window is full an IP keeps being counted (a small
  * count-min sketch of a sample of the packets refused); after about a dozen refusals it
  * takes the record of a light IP (at most 2 packets, found by sampling), whose counts are
- * lost. A flood of one-packet spoofed sources thus cannot hide a scanner that starts
- * after the table filled. Never takes `keep` or a pinned record. NULL when refused. */
+ * lost and whose generation is bumped. A flood of one-packet spoofed sources thus cannot
+ * hide a scanner that starts after the table filled. Never takes `keep`. NULL when
+ * refused. */
 struct host_window *host_table_admit_h(host_table_t *ht, const struct ip_addr *ip, uint64_t ip_h,
                                        const struct host_window *keep);
 

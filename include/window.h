@@ -22,8 +22,8 @@
 
 struct host_window {
     struct ip_addr ip;
-    uint8_t pinned; /* sensor only: the DPI worker will credit this record, so it may not be
-                       given to another IP when the window is full (host_table.c) */
+    uint16_t gen; /* sensor only: bumped when the record is given to another IP (host_table.c),
+                     so that a late nDPI verdict for the old owner is not credited */
 
     /* --- as a source: what it sent and the flows it started --- */
     uint64_t pkts_sent;                     /* packets */

@@ -10,10 +10,15 @@
  * side checks after publishing, behind a full fence (the flag is set, and the position
  * re-read, under the mutex the waker takes, so no wake-up is lost).
  *
- * Ids: a flow's id maps to its state's pool slot through a small open-addressing table
- * (linear probing, backward-shift deletion) of twice the pool's size, placed by the id's
- * low bits. The ids come from the capture thread, not from the wire: nobody outside can
- * aim them at one cell.
+ * Ids: the capture thread names a flow by its flow-table record (1 .. max_flows), unique
+ * among live flows; a record's previous flow always sent its end (or its last packet)
+ * before the record's next flow sends its first, and the ring keeps that order, so a
+ * direct array maps ids to pool slots: no probing, nothing to aim at.
+ *
+ * Credits: a verdict is not written into the window at once (the capture thread is still
+ * filling it, and may give a light record to another IP). It is kept with the record's
+ * generation and applied when the window's end comes through the ring, to records whose
+ * generation has not moved: what nDPI on the capture thread would have left.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,20 +39,24 @@ struct job {
     uint32_t flags;
     uint32_t rec;
     uint32_t len; /* packet bytes after the header */
-    uint32_t pad;
+    uint16_t gen; /* the record's generation when queued */
+    uint16_t pad;
     uint64_t ts_us;
     struct window *w;
 };
+
+struct credit {
+    uint32_t rec;
+    uint16_t gen;
+    uint16_t l7; /* master or app protocol id, 0 unknown */
+};
+
+#define CREDITS_MAX (1u << 22) /* verdicts kept per window (32 MiB); more are counted */
 
 #define SPIN_ROUNDS 256
 /* The producer wakes a sleeping worker only once this much is queued (a wake-up is a
  * system call on both sides), or at a window hand-off, a flush or a wait. */
 #define WAKE_BYTES (64u << 10)
-
-struct idmap_entry {
-    uint32_t id; /* 0 = empty */
-    uint32_t slot;
-};
 
 struct dpi_worker {
     dpi_t *dpi;
@@ -66,67 +75,18 @@ struct dpi_worker {
     pthread_cond_t cons_cv, prod_cv;
     _Atomic int cons_sleeping, prod_sleeping;
 
-    struct idmap_entry *map;
-    uint32_t map_mask;
+    uint32_t *slot_of; /* flow id -> pool slot (0 none), max_flows + 1 entries */
+    uint32_t max_id;
+    struct credit *credits; /* verdicts of the window in progress */
+    size_t n_credits, cap_credits;
 
     pthread_t thread;
     bool started;
 
-    _Atomic uint64_t detected, gave_up, pool_empty, in_use;
+    _Atomic uint64_t detected, gave_up, pool_empty, in_use, credits_lost;
     uint64_t jobs, producer_waits; /* capture thread */
     _Atomic uint64_t jobs_pub, waits_pub;
 };
-
-/* ---- id map (worker thread) ---------------------------------------------------- */
-
-/* Ids are handed out in sequence, so the id itself places them: live flows sit in
- * neighbouring cells (a hashed place was a cache miss per job). */
-static inline uint32_t id_home(const dpi_worker_t *k, uint32_t id)
-{
-    return id & k->map_mask;
-}
-
-static uint32_t map_find(const dpi_worker_t *k, uint32_t id)
-{
-    for (uint32_t i = id_home(k, id);; i = (i + 1) & k->map_mask) {
-        if (k->map[i].id == id)
-            return k->map[i].slot;
-        if (k->map[i].id == 0)
-            return 0;
-    }
-}
-
-static void map_insert(dpi_worker_t *k, uint32_t id, uint32_t slot)
-{
-    uint32_t i = id_home(k, id);
-    while (k->map[i].id)
-        i = (i + 1) & k->map_mask;
-    k->map[i].id = id;
-    k->map[i].slot = slot;
-}
-
-static void map_delete(dpi_worker_t *k, uint32_t id)
-{
-    uint32_t i = id_home(k, id);
-    while (k->map[i].id != id) {
-        if (!k->map[i].id)
-            return;
-        i = (i + 1) & k->map_mask;
-    }
-    uint32_t hole = i, j = i;
-    for (;;) {
-        j = (j + 1) & k->map_mask;
-        if (!k->map[j].id)
-            break;
-        uint32_t home = id_home(k, k->map[j].id);
-        if (((j - home) & k->map_mask) >= ((j - hole) & k->map_mask)) {
-            k->map[hole] = k->map[j];
-            hole = j;
-        }
-    }
-    k->map[hole].id = 0;
-    k->map[hole].slot = 0;
-}
 
 /* ---- worker ---------------------------------------------------------------------- */
 
@@ -140,44 +100,75 @@ static void publish_stats(dpi_worker_t *k)
     atomic_store_explicit(&k->in_use, d.in_use, memory_order_relaxed);
 }
 
-static void done(dpi_worker_t *k, uint32_t id, uint32_t slot, const struct job *j,
-                 const struct dpi_result *r)
+/* A flow's verdict: kept for the window's end, the state goes back to the pool. */
+static void done(dpi_worker_t *k, uint32_t slot, const struct job *j, const struct dpi_result *r)
 {
-    k->credit(k->ctx, j->w, j->rec, r);
+    if (j->rec != UINT32_MAX) {
+        if (k->n_credits == k->cap_credits && k->cap_credits < CREDITS_MAX) {
+            size_t nc = k->cap_credits ? k->cap_credits * 2 : 4096;
+            struct credit *n = realloc(k->credits, nc * sizeof(*n));
+            if (n) {
+                k->credits = n;
+                k->cap_credits = nc;
+            }
+        }
+        if (k->n_credits < k->cap_credits)
+            k->credits[k->n_credits++] =
+                (struct credit){j->rec, j->gen, r->master ? r->master : r->app};
+        else
+            atomic_fetch_add_explicit(&k->credits_lost, 1, memory_order_relaxed);
+    }
     dpi_release(k->dpi, slot);
-    map_delete(k, id);
+    k->slot_of[j->id] = 0;
+}
+
+/* The window's end: its verdicts go to the records still held by the same IP, then the
+ * window goes to the analyzer. The capture thread no longer writes to it. */
+static void end_window(dpi_worker_t *k, struct window *w)
+{
+    for (size_t i = 0; i < k->n_credits; i++) {
+        const struct credit *c = &k->credits[i];
+        if (c->rec < w->n_hosts && w->hosts[c->rec].gen == c->gen)
+            k->credit(k->ctx, w, c->rec, c->l7);
+    }
+    k->n_credits = 0;
+    wqueue_push(k->q, w);
 }
 
 static void run_packet(dpi_worker_t *k, const struct job *j, const uint8_t *data)
 {
+    if (j->id == 0 || j->id > k->max_id)
+        return; /* cannot happen: ids are flow records */
     uint32_t slot;
     if (j->flags & DPI_JOB_FIRST) {
         slot = dpi_acquire(k->dpi);
         if (!slot)
             return; /* pool empty (counted): this flow stays unclassified */
-        map_insert(k, j->id, slot);
-    } else if (!(slot = map_find(k, j->id))) {
+        k->slot_of[j->id] = slot;
+    } else if (!(slot = k->slot_of[j->id])) {
         return; /* finished already, or never had a state */
     }
     struct dpi_result r;
     memset(&r, 0, sizeof(r));
     if (dpi_process(k->dpi, slot, data, j->len, j->ts_us, &r)) {
-        done(k, j->id, slot, j, &r);
+        done(k, slot, j, &r);
     } else if (j->flags & DPI_JOB_FINAL) {
         dpi_giveup(k->dpi, slot, &r);
-        done(k, j->id, slot, j, &r);
+        done(k, slot, j, &r);
     }
 }
 
 static void run_end(dpi_worker_t *k, const struct job *j)
 {
-    uint32_t slot = map_find(k, j->id);
+    if (j->id == 0 || j->id > k->max_id)
+        return;
+    uint32_t slot = k->slot_of[j->id];
     if (!slot)
         return;
     struct dpi_result r;
     memset(&r, 0, sizeof(r));
     dpi_giveup(k->dpi, slot, &r);
-    done(k, j->id, slot, j, &r);
+    done(k, slot, j, &r);
 }
 
 static void wake(dpi_worker_t *k, _Atomic int *sleeping, pthread_cond_t *cv)
@@ -240,7 +231,7 @@ static void *worker_main(void *arg)
                     run_end(k, j);
                     break;
                 case JOB_WINDOW:
-                    wqueue_push(k->q, j->w);
+                    end_window(k, j->w);
                     break;
                 case JOB_STOP:
                     publish_stats(k);
@@ -316,7 +307,7 @@ static void publish(dpi_worker_t *k, uint64_t step, bool urgent)
 }
 
 static void submit(dpi_worker_t *k, uint32_t type, uint32_t id, unsigned flags, struct window *w,
-                   uint32_t rec, const uint8_t *data, uint32_t len, uint64_t ts_us)
+                   uint32_t rec, uint16_t gen, const uint8_t *data, uint32_t len, uint64_t ts_us)
 {
     uint64_t step;
     struct job *j = reserve(k, len, &step);
@@ -325,6 +316,7 @@ static void submit(dpi_worker_t *k, uint32_t type, uint32_t id, unsigned flags, 
     j->flags = flags;
     j->rec = rec;
     j->len = len;
+    j->gen = gen;
     j->pad = 0;
     j->ts_us = ts_us;
     j->w = w;
@@ -334,21 +326,21 @@ static void submit(dpi_worker_t *k, uint32_t type, uint32_t id, unsigned flags, 
 }
 
 void dpi_worker_packet(dpi_worker_t *k, uint32_t id, unsigned flags, struct window *w, uint32_t rec,
-                       const uint8_t *l3, uint32_t len, uint64_t ts_us)
+                       uint16_t gen, const uint8_t *l3, uint32_t len, uint64_t ts_us)
 {
     if (len > 0xffff)
         len = 0xffff; /* what nDPI takes (dpi_process clamps the same way) */
-    submit(k, JOB_PACKET, id, flags, w, rec, l3, len, ts_us);
+    submit(k, JOB_PACKET, id, flags, w, rec, gen, l3, len, ts_us);
 }
 
-void dpi_worker_end(dpi_worker_t *k, uint32_t id, struct window *w, uint32_t rec)
+void dpi_worker_end(dpi_worker_t *k, uint32_t id, struct window *w, uint32_t rec, uint16_t gen)
 {
-    submit(k, JOB_END, id, 0, w, rec, NULL, 0, 0);
+    submit(k, JOB_END, id, 0, w, rec, gen, NULL, 0, 0);
 }
 
 void dpi_worker_window(dpi_worker_t *k, struct window *w)
 {
-    submit(k, JOB_WINDOW, 0, 0, w, 0, NULL, 0, 0);
+    submit(k, JOB_WINDOW, 0, 0, w, 0, 0, NULL, 0, 0);
 }
 
 void dpi_worker_flush(dpi_worker_t *k)
@@ -362,18 +354,13 @@ void dpi_worker_finish(dpi_worker_t *k)
     wait_for_tail(k, k->local_head);
 }
 
-dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, size_t ring_bytes, dpi_credit_fn credit,
-                                void *ctx, char *errbuf)
+dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, uint32_t max_id, size_t ring_bytes,
+                                dpi_credit_fn credit, void *ctx, char *errbuf)
 {
     /* The ring must hold two of the largest jobs. */
     uint64_t size = 1;
     while (size < ring_bytes || size < 4 * (sizeof(struct job) + 0x10000))
         size <<= 1;
-    struct dpi_stats ds;
-    dpi_stats(d, &ds);
-    uint32_t mslots = 2;
-    while (mslots < 2 * ds.pool_size)
-        mslots <<= 1;
     dpi_worker_t *k = calloc(1, sizeof(*k));
     if (!k)
         goto nomem;
@@ -383,10 +370,10 @@ dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, size_t ring_bytes, dpi_cr
     k->ctx = ctx;
     k->size = size;
     k->mask = size - 1;
+    k->max_id = max_id;
     k->ring = malloc(size);
-    k->map = calloc(mslots, sizeof(*k->map));
-    k->map_mask = mslots - 1;
-    if (!k->ring || !k->map)
+    k->slot_of = calloc((size_t)max_id + 1, sizeof(*k->slot_of)); /* touched as used */
+    if (!k->ring || !k->slot_of)
         goto nomem;
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cons_cv, NULL);
@@ -398,7 +385,7 @@ dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, size_t ring_bytes, dpi_cr
         pthread_cond_destroy(&k->cons_cv);
         pthread_cond_destroy(&k->prod_cv);
         free(k->ring);
-        free(k->map);
+        free(k->slot_of);
         free(k);
         return NULL;
     }
@@ -410,7 +397,7 @@ nomem:
              (unsigned long long)size);
     if (k) {
         free(k->ring);
-        free(k->map);
+        free(k->slot_of);
         free(k);
     }
     return NULL;
@@ -421,14 +408,15 @@ void dpi_worker_destroy(dpi_worker_t *k)
     if (!k)
         return;
     if (k->started) {
-        submit(k, JOB_STOP, 0, 0, NULL, 0, NULL, 0, 0);
+        submit(k, JOB_STOP, 0, 0, NULL, 0, 0, NULL, 0, 0);
         pthread_join(k->thread, NULL);
     }
     pthread_mutex_destroy(&k->mu);
     pthread_cond_destroy(&k->cons_cv);
     pthread_cond_destroy(&k->prod_cv);
     free(k->ring);
-    free(k->map);
+    free(k->slot_of);
+    free(k->credits);
     free(k);
 }
 
@@ -438,6 +426,7 @@ void dpi_worker_stats(dpi_worker_t *k, struct dpi_worker_stats *st)
     st->gave_up = atomic_load_explicit(&k->gave_up, memory_order_relaxed);
     st->pool_empty = atomic_load_explicit(&k->pool_empty, memory_order_relaxed);
     st->in_use = atomic_load_explicit(&k->in_use, memory_order_relaxed);
+    st->credits_lost = atomic_load_explicit(&k->credits_lost, memory_order_relaxed);
     st->jobs = atomic_load_explicit(&k->jobs_pub, memory_order_relaxed);
     st->producer_waits = atomic_load_explicit(&k->waits_pub, memory_order_relaxed);
 }

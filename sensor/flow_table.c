@@ -390,6 +390,11 @@ struct flow *flow_table_lookup_h(flow_table_t *ft, const struct pkt_info *p, uin
     return f;
 }
 
+uint32_t flow_table_id(const flow_table_t *ft, const struct flow *f)
+{
+    return (uint32_t)(f - ft->recs) + 1;
+}
+
 void flow_table_touch(flow_table_t *ft, struct flow *f, uint64_t now_us)
 {
     if (now_us > f->last_us)

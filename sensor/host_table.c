@@ -279,7 +279,7 @@ struct host_window *host_table_admit_h(host_table_t *ht, const struct ip_addr *i
     for (int k = 0; k < VICTIM_SAMPLE && w->n_hosts; k++) {
         struct host_window *c = &w->hosts[next_rng(ht) % w->n_hosts];
         uint64_t a = c->pkts_sent + c->pkts_recv;
-        if (c != keep && !c->pinned && a <= VICTIM_MAX_PKT && a < light) {
+        if (c != keep && a <= VICTIM_MAX_PKT && a < light) {
             victim = c;
             light = a;
         }
@@ -292,8 +292,10 @@ struct host_window *host_table_admit_h(host_table_t *ht, const struct ip_addr *i
     s->epoch = ht->epoch;
     s->hash = (uint32_t)ip_h;
     s->rec = rec;
+    uint16_t gen = (uint16_t)(victim->gen + 1);
     memset(victim, 0, sizeof(*victim));
     victim->ip = *ip;
+    victim->gen = gen;
     ht->replaced++;
     w->stats.hosts_replaced++;
     return victim;

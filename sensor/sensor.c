@@ -36,7 +36,6 @@ struct sensor {
     host_table_t *ht;
     dpi_t *dpi;
     dpi_worker_t *worker; /* nDPI on its own thread, or NULL */
-    uint32_t dpi_next_id; /* flow ids for the worker */
     geo_t *geo;
     wqueue_t *q;
     struct window *w; /* window being filled */
@@ -63,14 +62,13 @@ void sensor_config_defaults(struct sensor_config *c)
 }
 
 static void on_flow_end(void *ctx, struct flow *f, enum flow_end_reason why);
-static void credit_l7(struct host_window *init, const struct dpi_result *r);
+static void credit_l7(struct host_window *init, uint16_t id);
 
-/* The worker's result for a flow (worker thread): the initiator's L7 fields only. */
-static void worker_credit(void *ctx, struct window *w, uint32_t rec, const struct dpi_result *r)
+/* The worker's verdict for a flow, at its window's end (worker thread). */
+static void worker_credit(void *ctx, struct window *w, uint32_t rec, uint16_t l7)
 {
     (void)ctx;
-    if (rec != UINT32_MAX)
-        credit_l7(&w->hosts[rec], r);
+    credit_l7(&w->hosts[rec], l7);
 }
 
 sensor_t *sensor_create(const struct sensor_config *c, wqueue_t *q, char *errbuf)
@@ -106,7 +104,7 @@ sensor_t *sensor_create(const struct sensor_config *c, wqueue_t *q, char *errbuf
     if (!s->geo)
         goto fail;
     if (s->dpi && c->dpi_thread && !c->flow_log) {
-        s->worker = dpi_worker_create(s->dpi, q, 8u << 20, worker_credit, s, errbuf);
+        s->worker = dpi_worker_create(s->dpi, q, c->max_flows, 8u << 20, worker_credit, s, errbuf);
         if (!s->worker)
             goto fail;
     }
@@ -326,13 +324,12 @@ static void l7_done(sensor_t *s, struct flow *f, const struct dpi_result *r,
         f->dpi_slot = 0;
     }
     if (init)
-        credit_l7(init, r);
+        credit_l7(init, r->master ? r->master : r->app);
 }
 
-/* The initiator's record learns how its flow was classified. */
-static void credit_l7(struct host_window *init, const struct dpi_result *r)
+/* The initiator's record learns how its flow was classified (id 0: unknown). */
+static void credit_l7(struct host_window *init, uint16_t id)
 {
-    uint16_t id = r->master ? r->master : r->app;
     if (id) {
         init->l7_known++;
         add_l7(init, id);
@@ -364,11 +361,8 @@ static void on_flow_end(void *ctx, struct flow *f, enum flow_end_reason why)
     sensor_t *s = ctx;
     struct host_window *init = host(s, &f->a, tapir_ip_hash(&f->a, s->idx_seed));
     if (s->worker) {
-        if (f->dpi_slot && !(f->state & FLOW_F_L7_DONE)) {
-            if (init)
-                init->pinned = 1; /* the worker will write to it */
-            dpi_worker_end(s->worker, f->dpi_slot, s->w, rec_of(s, init));
-        }
+        if (f->dpi_slot && !(f->state & FLOW_F_L7_DONE))
+            dpi_worker_end(s->worker, f->dpi_slot, s->w, rec_of(s, init), init ? init->gen : 0);
     } else if (f->dpi_slot) {
         struct dpi_result r;
         memset(&r, 0, sizeof(r));
@@ -397,20 +391,16 @@ static void queue_dpi(sensor_t *s, struct flow *f, const struct pkt_info *p,
                       struct host_window *init)
 {
     unsigned flags = 0;
-    if (!f->dpi_slot) {
-        if (++s->dpi_next_id == 0)
-            s->dpi_next_id = 1;
-        f->dpi_slot = s->dpi_next_id;
+    if (!f->dpi_slot) { /* the flow's record names it to the worker */
+        f->dpi_slot = flow_table_id(s->ft, f);
         flags |= DPI_JOB_FIRST;
     }
     if (++f->dpi_pkts >= DPI_MAX_PACKETS) {
         flags |= DPI_JOB_FINAL;
         f->state |= FLOW_F_L7_DONE; /* nothing more to send; the verdict is the worker's */
     }
-    if (init)
-        init->pinned = 1; /* the worker will write to it */
-    dpi_worker_packet(s->worker, f->dpi_slot, flags, s->w, rec_of(s, init), p->l3, p->l3_cap,
-                      p->ts_us);
+    dpi_worker_packet(s->worker, f->dpi_slot, flags, s->w, rec_of(s, init), init ? init->gen : 0,
+                      p->l3, p->l3_cap, p->ts_us);
 }
 
 static void run_dpi(sensor_t *s, struct flow *f, const struct pkt_info *p, struct host_window *init)

@@ -11,7 +11,7 @@ need_pcaps
 mixed=$TAPIR_TOP/pcaps/mixed.pcap
 "$TAPIR" train -r "$TAPIR_TOP/pcaps/baseline.pcap" -o "$tmp/model.tapir" -q --no-progress 2>/dev/null ||
   fail "train failed"
-for opts in "" "--dpi-flows 1" "--window 10"; do
+for opts in "" "--dpi-flows 1" "--window 10" "--window 10 --max-hosts 64"; do
   for t in on off; do
     # shellcheck disable=SC2086 # opts is a list of options
     "$TAPIR" run -r "$mixed" --model "$tmp/model.tapir" --no-progress --dpi-thread $t $opts \
