@@ -1030,9 +1030,9 @@ static void do_reload_now(analyzer_t *a);
  * Type=notify-reload wants), the reload, READY=1. */
 static void do_reload(analyzer_t *a)
 {
-    notify_sendf("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)notify_monotonic_us());
+    notify_reloading();
     do_reload_now(a);
-    notify_send("READY=1");
+    notify_reloaded();
 }
 
 static void do_reload_now(analyzer_t *a)

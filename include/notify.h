@@ -17,6 +17,12 @@
 /* Sends state (one or more "KEY=value" lines). 0 sent, 1 not under systemd, -1 failed. */
 int notify_send(const char *state);
 
+/* READY=1 with a STATUS= line, once the service is up; remembered, so that a reload
+ * (RELOADING=1 ... READY=1) is told only after it (notify_reloading, notify_reloaded). */
+int notify_ready(const char *status);
+void notify_reloading(void);
+void notify_reloaded(void);
+
 /* printf-style notify_send. */
 int notify_sendf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -78,7 +78,10 @@ static inline uint64_t tapir_ip_hash(const struct ip_addr *a, uint64_t seed)
     uint64_t lo, hi;
     __builtin_memcpy(&lo, a->b, 8);
     __builtin_memcpy(&hi, a->b + 8, 8);
-    return tapir_mix64(((lo ^ seed) * 0x9e3779b97f4a7c15ULL) ^ (hi + (seed >> 7)));
+    uint64_t h = hi + (seed >> 7);
+    /* hi rotated: flipping bit 63 of both halves must not cancel out (it would for any
+     * seed: bit 63 of a product changes without a carry) */
+    return tapir_mix64(((lo ^ seed) * 0x9e3779b97f4a7c15ULL) ^ ((h << 31) | (h >> 33)));
 }
 
 /* Microseconds since the epoch, as ISO-8601 UTC with millisecond precision

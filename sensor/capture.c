@@ -360,7 +360,9 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
     drop_capabilities();
     log_info("capturing on %s (link type %s, snaplen %d)", c->iface,
              pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "?", pcap_snapshot(p));
-    notify_sendf("READY=1\nSTATUS=capturing on %s", c->iface);
+    char status[128];
+    snprintf(status, sizeof(status), "capturing on %s", c->iface);
+    notify_ready(status);
     /* Non-blocking reads and our own poll: on Linux the read timeout does not fire while
      * no packet arrives, and a quiet link must still see SIGTERM and close windows. */
     int fd = pcap_get_selectable_fd(p);
@@ -397,7 +399,10 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
      * batches, for a link that never goes quiet). */
     bool waited = false;
     for (int i = 0; rc == 0 && i < 64 && (!c->max_packets || st->packets < c->max_packets); i++) {
-        int n = pcap_dispatch(p, 1024, live_cb, (u_char *)&lc);
+        int want = 1024; /* never past -c */
+        if (c->max_packets && c->max_packets - st->packets < (uint64_t)want)
+            want = (int)(c->max_packets - st->packets);
+        int n = pcap_dispatch(p, want, live_cb, (u_char *)&lc);
         if (n > 0)
             continue;
         if (n < 0 || waited)

@@ -761,7 +761,7 @@ static int run_main(int argc, char **argv, bool train)
     if (!(q = wqueue_create(o.n_files ? 2 : 4, o.sen.max_hosts, errbuf)))
         goto fail_runtime;
     if (o.cap.iface && notify_watchdog_us()) /* the analyzer shows it is alive 4x per interval */
-        o.ana.heartbeat_us = notify_watchdog_us() / 4 ? notify_watchdog_us() / 4 : 1;
+        o.ana.heartbeat_us = notify_watchdog_us() / 4 > 10000 ? notify_watchdog_us() / 4 : 10000;
     if (!(an = analyzer_create(&o.ana, q, errbuf)))
         goto fail_usage; /* bad model, db, log, rules: bad input */
     if (!(sen = sensor_create(&o.sen, q, errbuf)))
@@ -798,7 +798,7 @@ static int run_main(int argc, char **argv, bool train)
         o.cap.tick_ctx = &wd;
     }
     if (!o.cap.iface) /* files were checked; a live capture says so once it is open */
-        notify_send("READY=1\nSTATUS=reading capture files");
+        notify_ready("reading capture files");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct capture_stats cs;

@@ -212,9 +212,12 @@ struct host_window *host_table_get_h(host_table_t *ht, const struct ip_addr *ip,
 }
 
 /* Adds one refused packet of the IP; returns its estimated refused packets. */
-static uint32_t cm_add(host_table_t *ht, uint64_t ip_h)
+static uint32_t cm_add(host_table_t *ht, const struct ip_addr *ip)
 {
-    uint64_t x = tapir_mix64(ip_h ^ 0x636d736b65746368ULL);
+    /* A fixed seed, not the run's: which IPs share counters changes admissions, and a
+     * replay must admit the same IPs on every run. (Sharing counters only ever helps an
+     * IP in: nothing to gain by aiming at them.) */
+    uint64_t x = tapir_ip_hash(ip, 0x636d736b65746368ULL);
     uint8_t *block = ht->cm + ((x >> 32) * CM_BLOCKS >> 32) * 64;
     uint8_t *c[CM_ROWS];
     uint8_t min = 255;
@@ -271,7 +274,7 @@ struct host_window *host_table_admit_h(host_table_t *ht, const struct ip_addr *i
     enum lookup r = lookup(ht, ip, (uint32_t)ip_h, &h);
     if (r == FOUND || r == ADDED)
         return h;
-    if (r != FULL || next_rng(ht) % CM_SAMPLE != 0 || cm_add(ht, ip_h) < PROMOTE_AT)
+    if (r != FULL || next_rng(ht) % CM_SAMPLE != 0 || cm_add(ht, ip) < PROMOTE_AT)
         return NULL;
     struct window *w = ht->w;
     struct host_window *victim = NULL;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ int notify_send(const char *state)
     if (path[0] == '@')
         sa.sun_path[0] = '\0'; /* abstract namespace */
     socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); /* never wait */
     if (fd < 0)
         return -1;
     ssize_t n = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen);
@@ -41,6 +42,26 @@ int notify_send(const char *state)
     close(fd);
     errno = saved;
     return n == (ssize_t)strlen(state) ? 0 : -1;
+}
+
+static _Atomic int ready; /* READY=1 sent by the start-up path */
+
+int notify_ready(const char *status)
+{
+    atomic_store(&ready, 1);
+    return notify_sendf("READY=1\nSTATUS=%s", status);
+}
+
+void notify_reloading(void)
+{
+    if (atomic_load(&ready))
+        notify_sendf("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)notify_monotonic_us());
+}
+
+void notify_reloaded(void)
+{
+    if (atomic_load(&ready))
+        notify_send("READY=1");
 }
 
 int notify_sendf(const char *fmt, ...)
