@@ -29,10 +29,11 @@
 
 typedef struct dpi_worker dpi_worker_t;
 
-/* Called on the worker thread at a window's end, for each verdict of a flow whose
- * initiator has record rec of w (generation unchanged): l7 is the master or app protocol
- * id, 0 when nDPI gave up without one. The capture thread no longer writes to w. */
-typedef void (*dpi_credit_fn)(void *ctx, struct window *w, uint32_t rec, uint16_t l7);
+/* Called on the worker thread with each verdict, for the worker's own copy of the
+ * initiator's L7 fields (l7: master or app protocol id, 0 when nDPI gave up without one).
+ * At the window's end the copy replaces the record's fields if the record still has the
+ * generation of the verdicts' packets; the capture thread no longer writes to it then. */
+typedef void (*dpi_credit_fn)(void *ctx, struct host_l7 *acc, uint16_t l7);
 
 /* Packet flags. */
 #define DPI_JOB_FIRST 1 /* the flow's first packet for nDPI: take a state */
@@ -50,7 +51,7 @@ void dpi_worker_destroy(dpi_worker_t *k);
 void dpi_worker_packet(dpi_worker_t *k, uint32_t id, unsigned flags, struct window *w, uint32_t rec,
                        uint16_t gen, const uint8_t *l3, uint32_t len, uint64_t ts_us);
 /* Flow id ended: give up on it if still undecided, crediting w->hosts[rec]. */
-void dpi_worker_end(dpi_worker_t *k, uint32_t id, struct window *w, uint32_t rec, uint16_t gen);
+void dpi_worker_end(dpi_worker_t *k, uint32_t id, struct window *w, uint32_t rec, uint32_t gen);
 /* w is closed: push it to the analyzer queue once the work queued before it is done. */
 void dpi_worker_window(dpi_worker_t *k, struct window *w);
 /* Makes sure the worker is awake for what is queued (a sleeping worker is woken once
@@ -61,9 +62,9 @@ void dpi_worker_finish(dpi_worker_t *k);
 
 struct dpi_worker_stats {
     uint64_t detected, gave_up, pool_empty, in_use; /* as struct dpi_stats */
-    uint64_t credits_lost;                          /* verdicts beyond CREDITS_MAX in one window */
-    uint64_t jobs;                                  /* packets and ends queued */
-    uint64_t producer_waits;                        /* times the ring was full */
+    uint64_t slots_reclaimed; /* a first packet found its id's state still held (a bug) */
+    uint64_t jobs;            /* packets and ends queued */
+    uint64_t producer_waits;  /* times the ring was full */
 };
 /* Any thread. */
 void dpi_worker_stats(dpi_worker_t *k, struct dpi_worker_stats *st);

@@ -20,32 +20,46 @@
 #define HOST_COUNTRY_SLOTS 6  /* distinct destination countries remembered */
 #define HOST_PORT_BUCKETS  32 /* hashed destination-port histogram for entropy */
 
+/* What nDPI said about the flows an IP started (filled by credit_l7 in sensor.c). */
+struct host_l7 {
+    uint32_t l7_known;                /* flows it started with an L7 protocol found */
+    uint32_t l7_unknown;              /* flows it started where nDPI gave up unknown */
+    uint16_t l7_proto[HOST_L7_SLOTS]; /* nDPI app (or master) protocol ids */
+    uint32_t l7_flows[HOST_L7_SLOTS]; /* flows per id above */
+    uint32_t l7_other;                /* flows whose protocol found no free slot */
+};
+
 struct host_window {
     struct ip_addr ip;
-    uint16_t gen; /* sensor only: bumped when the record is given to another IP (host_table.c),
+    uint32_t gen; /* sensor only: bumped when the record is given to another IP (host_table.c),
                      so that a late nDPI verdict for the old owner is not credited */
 
     /* --- as a source: what it sent and the flows it started --- */
-    uint64_t pkts_sent;                     /* packets */
-    uint64_t bytes_sent;                    /* IP-layer bytes */
-    uint64_t resp_bytes;                    /* IP bytes received on flows this IP started */
-    uint64_t up_public_net;                 /* on answered flows it started to public
-                                               addresses that ended in the window: bytes
-                                               sent beyond those received (uploads) */
-    uint32_t flows_started;                 /* flows this IP initiated in the window */
-    uint32_t tcp_started;                   /* of those, TCP flows opened with a SYN */
-    uint32_t tcp_answered;                  /* TCP flows it started that got a SYN-ACK */
-    uint32_t tcp_reset;                     /* TCP flows it started that saw a RST */
-    uint32_t udp_started;                   /* UDP flows it started */
-    uint32_t icmp_pkts_sent;                /* ICMP / ICMPv6 packets sent */
-    uint32_t flows_ended;                   /* flows it started that ended in this window */
-    uint64_t dur_sum_ms;                    /* summed duration of those, ms */
-    uint32_t dur_max_ms;                    /* longest of those, ms */
-    uint32_t l7_known;                      /* flows it started with an L7 protocol found */
-    uint32_t l7_unknown;                    /* flows it started where nDPI gave up unknown */
-    uint16_t l7_proto[HOST_L7_SLOTS];       /* nDPI app (or master) protocol ids */
-    uint32_t l7_flows[HOST_L7_SLOTS];       /* flows per id above */
-    uint32_t l7_other;                      /* flows whose protocol found no free slot */
+    uint64_t pkts_sent;      /* packets */
+    uint64_t bytes_sent;     /* IP-layer bytes */
+    uint64_t resp_bytes;     /* IP bytes received on flows this IP started */
+    uint64_t up_public_net;  /* on answered flows it started to public
+                                addresses that ended in the window: bytes
+                                sent beyond those received (uploads) */
+    uint32_t flows_started;  /* flows this IP initiated in the window */
+    uint32_t tcp_started;    /* of those, TCP flows opened with a SYN */
+    uint32_t tcp_answered;   /* TCP flows it started that got a SYN-ACK */
+    uint32_t tcp_reset;      /* TCP flows it started that saw a RST */
+    uint32_t udp_started;    /* UDP flows it started */
+    uint32_t icmp_pkts_sent; /* ICMP / ICMPv6 packets sent */
+    uint32_t flows_ended;    /* flows it started that ended in this window */
+    uint64_t dur_sum_ms;     /* summed duration of those, ms */
+    uint32_t dur_max_ms;     /* longest of those, ms */
+    union { /* the same fields, by name or as one struct (the DPI worker fills a copy) */
+        struct host_l7 l7;
+        struct {
+            uint32_t l7_known;
+            uint32_t l7_unknown;
+            uint16_t l7_proto[HOST_L7_SLOTS];
+            uint32_t l7_flows[HOST_L7_SLOTS];
+            uint32_t l7_other;
+        };
+    };
     uint32_t dns_queries;                   /* DNS queries sent (QR=0, port 53) */
     uint32_t dns_qname_sum;                 /* summed query-name length, bytes */
     uint16_t dns_qname_max;                 /* longest query name, bytes */

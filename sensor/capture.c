@@ -374,7 +374,10 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
     struct live_ctx lc = {s, lt, st, c, stop};
     int rc = 0;
     while (!*stop) {
-        int n = pcap_dispatch(p, 1024, live_cb, (u_char *)&lc);
+        int want = 1024; /* never past -c */
+        if (c->max_packets && c->max_packets - st->packets < (uint64_t)want)
+            want = (int)(c->max_packets - st->packets);
+        int n = pcap_dispatch(p, want, live_cb, (u_char *)&lc);
         sensor_flush(s); /* the DPI worker runs what this batch queued */
         if (n == 0) {
             struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -427,5 +430,6 @@ int capture_run(const struct capture_config *c, sensor_t *s, volatile sig_atomic
     memset(st, 0, sizeof(*st));
     if (c->iface)
         return run_live(c, s, stop, st, errbuf);
+    drop_capabilities(); /* reading files needs none */
     return run_files(c, s, stop, st, errbuf);
 }

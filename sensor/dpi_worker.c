@@ -16,9 +16,11 @@
  * direct array maps ids to pool slots: no probing, nothing to aim at.
  *
  * Credits: a verdict is not written into the window at once (the capture thread is still
- * filling it, and may give a light record to another IP). It is kept with the record's
- * generation and applied when the window's end comes through the ring, to records whose
- * generation has not moved: what nDPI on the capture thread would have left.
+ * filling it, and may give a light record to another IP). The worker keeps its own copy
+ * of each initiator record's L7 fields, tagged with the record's generation (a verdict
+ * for a newer generation starts the copy afresh, one for an older one is stale); at the
+ * window's end each copy replaces the record's fields if the generation still matches:
+ * what nDPI on the capture thread would have left. Memory: one copy per record slot.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -39,19 +41,17 @@ struct job {
     uint32_t flags;
     uint32_t rec;
     uint32_t len; /* packet bytes after the header */
-    uint16_t gen; /* the record's generation when queued */
-    uint16_t pad;
+    uint32_t gen; /* the record's generation when queued */
     uint64_t ts_us;
     struct window *w;
 };
 
-struct credit {
-    uint32_t rec;
-    uint16_t gen;
-    uint16_t l7; /* master or app protocol id, 0 unknown */
+/* The worker's copy of one record's L7 fields in the window being filled. */
+struct l7_copy {
+    uint32_t gen;
+    uint32_t used; /* set for records listed in touched[] */
+    struct host_l7 l7;
 };
-
-#define CREDITS_MAX (1u << 22) /* verdicts kept per window (32 MiB); more are counted */
 
 #define SPIN_ROUNDS 256
 /* The producer wakes a sleeping worker only once this much is queued (a wake-up is a
@@ -77,13 +77,14 @@ struct dpi_worker {
 
     uint32_t *slot_of; /* flow id -> pool slot (0 none), max_flows + 1 entries */
     uint32_t max_id;
-    struct credit *credits; /* verdicts of the window in progress */
-    size_t n_credits, cap_credits;
+    struct l7_copy *copies; /* per record of the window in progress (cap_hosts of them) */
+    uint32_t *touched;      /* records with a copy, in first-verdict order */
+    uint32_t n_touched, cap_copies;
 
     pthread_t thread;
     bool started;
 
-    _Atomic uint64_t detected, gave_up, pool_empty, in_use, credits_lost;
+    _Atomic uint64_t detected, gave_up, pool_empty, in_use, slots_reclaimed;
     uint64_t jobs, producer_waits; /* capture thread */
     _Atomic uint64_t jobs_pub, waits_pub;
 };
@@ -100,38 +101,56 @@ static void publish_stats(dpi_worker_t *k)
     atomic_store_explicit(&k->in_use, d.in_use, memory_order_relaxed);
 }
 
-/* A flow's verdict: kept for the window's end, the state goes back to the pool. */
+/* A flow's verdict: into the worker's copy of its initiator's record; the state goes
+ * back to the pool. */
 static void done(dpi_worker_t *k, uint32_t slot, const struct job *j, const struct dpi_result *r)
 {
-    if (j->rec != UINT32_MAX) {
-        if (k->n_credits == k->cap_credits && k->cap_credits < CREDITS_MAX) {
-            size_t nc = k->cap_credits ? k->cap_credits * 2 : 4096;
-            struct credit *n = realloc(k->credits, nc * sizeof(*n));
-            if (n) {
-                k->credits = n;
-                k->cap_credits = nc;
+    if (j->rec != UINT32_MAX && j->w) {
+        if (!k->copies) { /* every window buffer holds cap_hosts records */
+            k->cap_copies = j->w->cap_hosts;
+            k->copies = calloc(k->cap_copies, sizeof(*k->copies));
+            k->touched = malloc((size_t)k->cap_copies * sizeof(*k->touched));
+            if (!k->copies || !k->touched) {
+                free(k->copies), free(k->touched);
+                k->copies = NULL, k->touched = NULL;
+                k->cap_copies = 0;
             }
         }
-        if (k->n_credits < k->cap_credits)
-            k->credits[k->n_credits++] =
-                (struct credit){j->rec, j->gen, r->master ? r->master : r->app};
-        else
-            atomic_fetch_add_explicit(&k->credits_lost, 1, memory_order_relaxed);
+        if (j->rec < k->cap_copies) {
+            struct l7_copy *c = &k->copies[j->rec];
+            if (!c->used) {
+                c->used = 1;
+                c->gen = j->gen;
+                memset(&c->l7, 0, sizeof(c->l7));
+                k->touched[k->n_touched++] = j->rec;
+            } else if (j->gen != c->gen) {
+                /* the record changed hands: a newer owner starts afresh; a verdict
+                 * for an older owner was wiped with that owner (a newer one exists) */
+                if (j->gen < c->gen)
+                    goto release;
+                c->gen = j->gen;
+                memset(&c->l7, 0, sizeof(c->l7));
+            }
+            k->credit(k->ctx, &c->l7, r->master ? r->master : r->app);
+        }
     }
+release:
     dpi_release(k->dpi, slot);
     k->slot_of[j->id] = 0;
 }
 
-/* The window's end: its verdicts go to the records still held by the same IP, then the
+/* The window's end: the copies go to the records still held by the same owner, then the
  * window goes to the analyzer. The capture thread no longer writes to it. */
 static void end_window(dpi_worker_t *k, struct window *w)
 {
-    for (size_t i = 0; i < k->n_credits; i++) {
-        const struct credit *c = &k->credits[i];
-        if (c->rec < w->n_hosts && w->hosts[c->rec].gen == c->gen)
-            k->credit(k->ctx, w, c->rec, c->l7);
+    for (uint32_t i = 0; i < k->n_touched; i++) {
+        uint32_t rec = k->touched[i];
+        struct l7_copy *c = &k->copies[rec];
+        if (rec < w->n_hosts && w->hosts[rec].gen == c->gen)
+            w->hosts[rec].l7 = c->l7;
+        c->used = 0;
     }
-    k->n_credits = 0;
+    k->n_touched = 0;
     wqueue_push(k->q, w);
 }
 
@@ -141,6 +160,11 @@ static void run_packet(dpi_worker_t *k, const struct job *j, const uint8_t *data
         return; /* cannot happen: ids are flow records */
     uint32_t slot;
     if (j->flags & DPI_JOB_FIRST) {
+        if (k->slot_of[j->id]) { /* the ordering rule broke: do not leak the state */
+            dpi_release(k->dpi, k->slot_of[j->id]);
+            k->slot_of[j->id] = 0;
+            atomic_fetch_add_explicit(&k->slots_reclaimed, 1, memory_order_relaxed);
+        }
         slot = dpi_acquire(k->dpi);
         if (!slot)
             return; /* pool empty (counted): this flow stays unclassified */
@@ -307,7 +331,7 @@ static void publish(dpi_worker_t *k, uint64_t step, bool urgent)
 }
 
 static void submit(dpi_worker_t *k, uint32_t type, uint32_t id, unsigned flags, struct window *w,
-                   uint32_t rec, uint16_t gen, const uint8_t *data, uint32_t len, uint64_t ts_us)
+                   uint32_t rec, uint32_t gen, const uint8_t *data, uint32_t len, uint64_t ts_us)
 {
     uint64_t step;
     struct job *j = reserve(k, len, &step);
@@ -317,7 +341,6 @@ static void submit(dpi_worker_t *k, uint32_t type, uint32_t id, unsigned flags, 
     j->rec = rec;
     j->len = len;
     j->gen = gen;
-    j->pad = 0;
     j->ts_us = ts_us;
     j->w = w;
     if (len)
@@ -333,7 +356,7 @@ void dpi_worker_packet(dpi_worker_t *k, uint32_t id, unsigned flags, struct wind
     submit(k, JOB_PACKET, id, flags, w, rec, gen, l3, len, ts_us);
 }
 
-void dpi_worker_end(dpi_worker_t *k, uint32_t id, struct window *w, uint32_t rec, uint16_t gen)
+void dpi_worker_end(dpi_worker_t *k, uint32_t id, struct window *w, uint32_t rec, uint32_t gen)
 {
     submit(k, JOB_END, id, 0, w, rec, gen, NULL, 0, 0);
 }
@@ -416,7 +439,8 @@ void dpi_worker_destroy(dpi_worker_t *k)
     pthread_cond_destroy(&k->prod_cv);
     free(k->ring);
     free(k->slot_of);
-    free(k->credits);
+    free(k->copies);
+    free(k->touched);
     free(k);
 }
 
@@ -426,7 +450,7 @@ void dpi_worker_stats(dpi_worker_t *k, struct dpi_worker_stats *st)
     st->gave_up = atomic_load_explicit(&k->gave_up, memory_order_relaxed);
     st->pool_empty = atomic_load_explicit(&k->pool_empty, memory_order_relaxed);
     st->in_use = atomic_load_explicit(&k->in_use, memory_order_relaxed);
-    st->credits_lost = atomic_load_explicit(&k->credits_lost, memory_order_relaxed);
+    st->slots_reclaimed = atomic_load_explicit(&k->slots_reclaimed, memory_order_relaxed);
     st->jobs = atomic_load_explicit(&k->jobs_pub, memory_order_relaxed);
     st->producer_waits = atomic_load_explicit(&k->waits_pub, memory_order_relaxed);
 }

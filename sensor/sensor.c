@@ -62,13 +62,13 @@ void sensor_config_defaults(struct sensor_config *c)
 }
 
 static void on_flow_end(void *ctx, struct flow *f, enum flow_end_reason why);
-static void credit_l7(struct host_window *init, uint16_t id);
+static void credit_l7(struct host_l7 *init, uint16_t id);
 
-/* The worker's verdict for a flow, at its window's end (worker thread). */
-static void worker_credit(void *ctx, struct window *w, uint32_t rec, uint16_t l7)
+/* The worker's verdict for a flow, into its copy of the initiator's L7 fields. */
+static void worker_credit(void *ctx, struct host_l7 *acc, uint16_t l7)
 {
     (void)ctx;
-    credit_l7(&w->hosts[rec], l7);
+    credit_l7(acc, l7);
 }
 
 sensor_t *sensor_create(const struct sensor_config *c, wqueue_t *q, char *errbuf)
@@ -294,7 +294,7 @@ static void on_flow_start(sensor_t *s, struct flow *f, const struct pkt_info *p,
     }
 }
 
-static void add_l7(struct host_window *h, uint16_t id)
+static void add_l7(struct host_l7 *h, uint16_t id)
 {
     for (int i = 0; i < HOST_L7_SLOTS; i++) {
         if (h->l7_flows[i] && h->l7_proto[i] == id) {
@@ -324,11 +324,11 @@ static void l7_done(sensor_t *s, struct flow *f, const struct dpi_result *r,
         f->dpi_slot = 0;
     }
     if (init)
-        credit_l7(init, r->master ? r->master : r->app);
+        credit_l7(&init->l7, r->master ? r->master : r->app);
 }
 
 /* The initiator's record learns how its flow was classified (id 0: unknown). */
-static void credit_l7(struct host_window *init, uint16_t id)
+static void credit_l7(struct host_l7 *init, uint16_t id)
 {
     if (id) {
         init->l7_known++;

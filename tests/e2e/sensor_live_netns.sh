@@ -48,4 +48,21 @@ got=$(awk -F, '$2=="10.199.0.1" {p+=$3; b+=$4} END {print p+0, b+0}' "$tmp/hosts
 echo_replies=$(awk -F, '$2=="10.199.0.2" {p+=$3} END {print p+0}' "$tmp/hosts.csv")
 [ "$echo_replies" -ge 20 ] || fail "10.199.0.2 sent $echo_replies packets, expected >= 20"
 grep -q 'summary: .* 0 dropped' "$tmp/err" || true
-pass "live capture counted 70 packets / 8080 bytes from 10.199.0.1 exactly"
+
+# -c N stops after exactly N packets, although a batch holds more.
+ip netns exec "$ns1" "$TAPIR" run -i veth_a$$ -c 7 --no-progress >/dev/null 2>"$tmp/err_c" &
+tp=$!
+for i in $(seq 1 50); do grep -q "capturing on" "$tmp/err_c" && break; sleep 0.1; done
+ip netns exec "$ns1" /usr/bin/python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(200):
+    s.sendto(b"y" * 20, ("10.199.0.2", 9999))
+' || fail "udp burst (-c) failed"
+for i in $(seq 1 50); do kill -0 "$tp" 2>/dev/null || break; sleep 0.1; done
+kill -TERM "$tp" 2>/dev/null
+wait "$tp"
+tp=""
+n=$(sed -n 's/^tapir: summary: \([0-9]*\) packets.*/\1/p' "$tmp/err_c")
+[ "$n" = 7 ] || { cat "$tmp/err_c"; fail "-c 7 counted ${n:-?} packets"; }
+pass "live capture counted 70 packets / 8080 bytes from 10.199.0.1 exactly; -c 7 stopped at 7"

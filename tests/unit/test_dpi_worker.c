@@ -1,7 +1,7 @@
-/* Unit tests: the DPI worker with real nDPI — every flow gets exactly one verdict, in
- * order, through a ring that wraps many times (packets up to 65,535 bytes), credited at
- * the window's end and only to records whose generation did not move; a full pool leaves
- * flows unclassified; ends give up on undecided flows; no lost wake-up. */
+/* Unit tests: the DPI worker with real nDPI — every flow gets exactly one verdict through
+ * a ring that wraps many times (packets up to 65,535 bytes), written into the window at
+ * its end and only to records whose generation did not move; a full pool leaves flows
+ * unclassified; ends give up on undecided flows; no lost wake-up. */
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -10,22 +10,20 @@
 
 struct credits {
     uint32_t n, dns, unknown;
-    uint32_t in_order; /* records credited in the order queued */
-    uint32_t next_rec;
 };
 
-static void credit(void *ctx, struct window *w, uint32_t rec, uint16_t l7)
+static void credit(void *ctx, struct host_l7 *acc, uint16_t l7)
 {
     struct credits *c = ctx;
-    (void)w;
     c->n++;
     if (l7 == 5 /* NDPI_PROTOCOL_DNS */)
         c->dns++;
     if (!l7)
         c->unknown++;
-    if (rec == c->next_rec)
-        c->in_order++;
-    c->next_rec = rec + 1;
+    if (l7)
+        acc->l7_known++;
+    else
+        acc->l7_unknown++;
 }
 
 /* An IPv4/UDP DNS query for "example.com" from 10.0.x.y:40000 to 10.9.9.9:53, padded with
@@ -81,14 +79,19 @@ TEST(every_flow_one_verdict_through_wrapping_ring)
         dpi_worker_end(k, i, w, i - 1, 0);
     }
     dpi_worker_finish(k);
-    CHECK_EQ(c.n, 0); /* nothing credited before the window's end */
+    CHECK_EQ(c.n, FLOWS);
+    CHECK_EQ(c.dns, FLOWS);
+    CHECK_EQ(w->hosts[0].l7_known, 0); /* nothing written into the window before its end */
     /* Record 9 was given to another IP meanwhile: flow 10's verdict is not for it. */
     w->hosts[9].gen = 1;
     dpi_worker_window(k, w);
     dpi_worker_finish(k);
-    CHECK_EQ(c.n, FLOWS - 1);
-    CHECK_EQ(c.dns, FLOWS - 1);
-    CHECK_EQ(c.in_order, FLOWS - 2); /* all but the one after the gap */
+    uint32_t credited = 0;
+    for (uint32_t i = 0; i < FLOWS; i++)
+        credited += w->hosts[i].l7_known;
+    CHECK_EQ(credited, FLOWS - 1);
+    CHECK_EQ(w->hosts[9].l7_known, 0);
+    CHECK_EQ(w->hosts[10].l7_known, 1);
     bool closed;
     CHECK(wqueue_pop(q, &closed) == w);
     struct dpi_worker_stats st;
@@ -136,6 +139,12 @@ TEST(full_pool_and_ends)
     CHECK_EQ(st.pool_empty, 2);
     CHECK_EQ(c.n, 8);
     CHECK_EQ(c.unknown, 8);
+    uint32_t unknown = 0;
+    for (uint32_t i = 0; i < 16; i++)
+        unknown += w->hosts[i].l7_unknown;
+    CHECK_EQ(unknown, 8);
+    CHECK_EQ(w->hosts[4].l7_unknown + w->hosts[5].l7_unknown, 0); /* pool empty for these */
+    CHECK_EQ(st.slots_reclaimed, 0);
     dpi_worker_destroy(k);
     dpi_destroy(d);
     wqueue_destroy(q);
