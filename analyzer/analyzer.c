@@ -1170,6 +1170,9 @@ static void write_metrics(void *ctx, struct evbuffer *out)
                ss.dpi_detected);
         metric(out, "tapir_dpi_pool_empty_total", "counter",
                "Flows left unclassified because the DPI pool was empty.", ss.dpi_pool_empty);
+        metric(out, "tapir_dpi_ring_full_total", "counter",
+               "Times the capture thread waited for the nDPI thread (ring full).",
+               ss.dpi_ring_full);
         metric(out, "tapir_clock_backwards_total", "counter", "Packets older than the newest seen.",
                ss.ts_backwards);
         metric(out, "tapir_packet_time_seconds", "gauge", "Newest packet time seen.",

@@ -64,6 +64,8 @@ struct sensor_stats {
     uint64_t windows_dropped;             /* windows dropped: analyzer behind */
     uint64_t flows_active, flows_created, flows_evicted, flows_untracked;
     uint64_t dpi_detected, dpi_gave_up, dpi_pool_empty, dpi_in_use;
+    uint64_t dpi_jobs, dpi_ring_full; /* nDPI thread: packets and ends queued, waits */
+    uint64_t dpi_reclaimed;           /* nDPI thread: states found still held (a bug) */
     uint64_t geo_lookups, geo_hits, geo_errors;
     uint64_t first_ts_us, last_ts_us; /* packet-time span */
 };

@@ -453,6 +453,11 @@ static void print_summary(const struct run_opts *o, const struct capture_stats *
             " untracked), %" PRIu64 " L7 detected, %" PRIu64 " given up\n",
             ss->flows_created, ss->flows_evicted, ss->flows_untracked, ss->dpi_detected,
             ss->dpi_gave_up);
+    if (ss->dpi_jobs)
+        fprintf(stderr,
+                "tapir: summary: nDPI thread: %" PRIu64
+                " packets queued; the capture waited for it %" PRIu64 " times\n",
+                ss->dpi_jobs, ss->dpi_ring_full);
     fprintf(stderr, "tapir: summary: drops:");
     int any = 0;
     for (int i = DECODE_NOT_IP; i < DECODE_RESULT_COUNT; i++)
@@ -464,6 +469,10 @@ static void print_summary(const struct run_opts *o, const struct capture_stats *
     if (ss->hosts_dropped || ss->hosts_replaced) {
         fprintf(stderr, " host_table_full=%" PRIu64 " host_records_replaced=%" PRIu64,
                 ss->hosts_dropped, ss->hosts_replaced);
+        any = 1;
+    }
+    if (ss->dpi_reclaimed) {
+        fprintf(stderr, " dpi_states_reclaimed=%" PRIu64, ss->dpi_reclaimed);
         any = 1;
     }
     if (ss->dpi_pool_empty) {

@@ -374,6 +374,8 @@ void dpi_worker_flush(dpi_worker_t *k)
 
 void dpi_worker_finish(dpi_worker_t *k)
 {
+    atomic_store_explicit(&k->jobs_pub, k->jobs, memory_order_relaxed);
+    atomic_store_explicit(&k->waits_pub, k->producer_waits, memory_order_relaxed);
     wait_for_tail(k, k->local_head);
 }
 

@@ -566,6 +566,9 @@ void sensor_get_stats(sensor_t *s, struct sensor_stats *st)
         st->dpi_gave_up = d.gave_up;
         st->dpi_pool_empty = d.pool_empty;
         st->dpi_in_use = d.in_use;
+        st->dpi_jobs = d.jobs;
+        st->dpi_ring_full = d.producer_waits;
+        st->dpi_reclaimed = d.slots_reclaimed;
     } else if (s->dpi) {
         struct dpi_stats d;
         dpi_stats(s->dpi, &d);

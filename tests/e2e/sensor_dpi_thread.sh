@@ -18,8 +18,11 @@ for opts in "" "--dpi-flows 1" "--window 10" "--window 10 --max-hosts 64"; do
       --vectors-csv "$tmp/v.$t" --scores-csv "$tmp/s.$t" >"$tmp/out.$t" 2>"$tmp/err.$t" ||
       fail "run --dpi-thread $t $opts exited $?: $(tail -2 "$tmp/err.$t")"
     # the summary's counts, without its timing
-    grep 'summary:' "$tmp/err.$t" | sed 's/ in [0-9.]* s ([0-9]* packets\/s)//' >"$tmp/sum.$t"
+    grep 'summary:' "$tmp/err.$t" | grep -v 'nDPI thread:' |
+      sed 's/ in [0-9.]* s ([0-9]* packets\/s)//' >"$tmp/sum.$t"
   done
+  grep -q 'nDPI thread:' "$tmp/err.on" || fail "--dpi-thread on ran without the thread ('$opts')"
+  grep -q 'nDPI thread:' "$tmp/err.off" && fail "--dpi-thread off ran the thread ('$opts')"
   for f in v s out sum; do
     cmp -s "$tmp/$f.on" "$tmp/$f.off" ||
       fail "--dpi-thread on and off differ ($f, options '$opts'): $(diff "$tmp/$f.on" "$tmp/$f.off" | head -4)"
@@ -44,7 +47,8 @@ if [ -n "${TAPIR_SHARED:-}" ] && [ -d "$pub" ]; then
   for t in on off; do
     "$TAPIR" run "$@" -q --no-progress --dpi-thread $t --hosts-csv "$tmp/h.$t" \
       --vectors-csv "$tmp/v.$t" 2>"$tmp/err.$t" >/dev/null || fail "public pcaps, --dpi-thread $t: exit $?"
-    grep 'summary:' "$tmp/err.$t" | sed 's/ in [0-9.]* s ([0-9]* packets\/s)//' >"$tmp/sum.$t"
+    grep 'summary:' "$tmp/err.$t" | grep -v 'nDPI thread:' |
+      sed 's/ in [0-9.]* s ([0-9]* packets\/s)//' >"$tmp/sum.$t"
   done
   for f in h v sum; do
     cmp -s "$tmp/$f.on" "$tmp/$f.off" ||
