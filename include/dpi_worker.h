@@ -40,9 +40,10 @@ typedef void (*dpi_credit_fn)(void *ctx, struct host_l7 *acc, uint16_t l7);
 #define DPI_JOB_FINAL 2 /* the flow's last chance: give up after it if still undecided */
 
 /* Starts the worker thread. max_id: the largest flow id (the flow table's capacity);
- * ring_bytes: room for queued packets (copied whole). */
-dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, uint32_t max_id, size_t ring_bytes,
-                                dpi_credit_fn credit, void *ctx, char *errbuf);
+ * max_hosts: records per window (the windows' cap_hosts); ring_bytes: room for queued
+ * packets (copied whole). Everything is allocated here; NULL + errbuf on failure. */
+dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, uint32_t max_id, uint32_t max_hosts,
+                                size_t ring_bytes, dpi_credit_fn credit, void *ctx, char *errbuf);
 /* Stops the thread after the queued work (see dpi_worker_finish) and frees. */
 void dpi_worker_destroy(dpi_worker_t *k);
 

@@ -319,6 +319,14 @@ static void live_cb(u_char *arg, const struct pcap_pkthdr *h, const u_char *data
         *lc->stop = 1;
 }
 
+/* Packets to ask pcap_dispatch for: a batch, never past -c. */
+static int batch(const struct capture_config *c, const struct capture_stats *st)
+{
+    if (c->max_packets && c->max_packets - st->packets < 1024)
+        return (int)(c->max_packets - st->packets);
+    return 1024;
+}
+
 static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_atomic_t *stop,
                     struct capture_stats *st, char *errbuf)
 {
@@ -374,10 +382,7 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
     struct live_ctx lc = {s, lt, st, c, stop};
     int rc = 0;
     while (!*stop) {
-        int want = 1024; /* never past -c */
-        if (c->max_packets && c->max_packets - st->packets < (uint64_t)want)
-            want = (int)(c->max_packets - st->packets);
-        int n = pcap_dispatch(p, want, live_cb, (u_char *)&lc);
+        int n = pcap_dispatch(p, batch(c, st), live_cb, (u_char *)&lc);
         sensor_flush(s); /* the DPI worker runs what this batch queued */
         if (n == 0) {
             struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -402,10 +407,7 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
      * batches, for a link that never goes quiet). */
     bool waited = false;
     for (int i = 0; rc == 0 && i < 64 && (!c->max_packets || st->packets < c->max_packets); i++) {
-        int want = 1024; /* never past -c */
-        if (c->max_packets && c->max_packets - st->packets < (uint64_t)want)
-            want = (int)(c->max_packets - st->packets);
-        int n = pcap_dispatch(p, want, live_cb, (u_char *)&lc);
+        int n = pcap_dispatch(p, batch(c, st), live_cb, (u_char *)&lc);
         if (n > 0)
             continue;
         if (n < 0 || waited)

@@ -77,7 +77,7 @@ struct dpi_worker {
 
     uint32_t *slot_of; /* flow id -> pool slot (0 none), max_flows + 1 entries */
     uint32_t max_id;
-    struct l7_copy *copies; /* per record of the window in progress (cap_hosts of them) */
+    struct l7_copy *copies; /* per record of the window in progress (max_hosts of them) */
     uint32_t *touched;      /* records with a copy, in first-verdict order */
     uint32_t n_touched, cap_copies;
 
@@ -105,36 +105,21 @@ static void publish_stats(dpi_worker_t *k)
  * back to the pool. */
 static void done(dpi_worker_t *k, uint32_t slot, const struct job *j, const struct dpi_result *r)
 {
-    if (j->rec != UINT32_MAX && j->w) {
-        if (!k->copies) { /* every window buffer holds cap_hosts records */
-            k->cap_copies = j->w->cap_hosts;
-            k->copies = calloc(k->cap_copies, sizeof(*k->copies));
-            k->touched = malloc((size_t)k->cap_copies * sizeof(*k->touched));
-            if (!k->copies || !k->touched) {
-                free(k->copies), free(k->touched);
-                k->copies = NULL, k->touched = NULL;
-                k->cap_copies = 0;
-            }
+    if (j->rec < k->cap_copies) {
+        struct l7_copy *c = &k->copies[j->rec];
+        if (!c->used) {
+            c->used = 1;
+            c->gen = j->gen;
+            memset(&c->l7, 0, sizeof(c->l7));
+            k->touched[k->n_touched++] = j->rec;
+        } else if (j->gen != c->gen) {
+            /* The record changed hands: the new owner starts afresh. (Generations only
+             * grow in ring order, so a verdict never comes for an older owner.) */
+            c->gen = j->gen;
+            memset(&c->l7, 0, sizeof(c->l7));
         }
-        if (j->rec < k->cap_copies) {
-            struct l7_copy *c = &k->copies[j->rec];
-            if (!c->used) {
-                c->used = 1;
-                c->gen = j->gen;
-                memset(&c->l7, 0, sizeof(c->l7));
-                k->touched[k->n_touched++] = j->rec;
-            } else if (j->gen != c->gen) {
-                /* the record changed hands: a newer owner starts afresh; a verdict
-                 * for an older owner was wiped with that owner (a newer one exists) */
-                if (j->gen < c->gen)
-                    goto release;
-                c->gen = j->gen;
-                memset(&c->l7, 0, sizeof(c->l7));
-            }
-            k->credit(k->ctx, &c->l7, r->master ? r->master : r->app);
-        }
+        k->credit(k->ctx, &c->l7, r->master ? r->master : r->app);
     }
-release:
     dpi_release(k->dpi, slot);
     k->slot_of[j->id] = 0;
 }
@@ -379,8 +364,8 @@ void dpi_worker_finish(dpi_worker_t *k)
     wait_for_tail(k, k->local_head);
 }
 
-dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, uint32_t max_id, size_t ring_bytes,
-                                dpi_credit_fn credit, void *ctx, char *errbuf)
+dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, uint32_t max_id, uint32_t max_hosts,
+                                size_t ring_bytes, dpi_credit_fn credit, void *ctx, char *errbuf)
 {
     /* The ring must hold two of the largest jobs. */
     uint64_t size = 1;
@@ -398,7 +383,10 @@ dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, uint32_t max_id, size_t r
     k->max_id = max_id;
     k->ring = malloc(size);
     k->slot_of = calloc((size_t)max_id + 1, sizeof(*k->slot_of)); /* touched as used */
-    if (!k->ring || !k->slot_of)
+    k->cap_copies = max_hosts;
+    k->copies = calloc(max_hosts, sizeof(*k->copies)); /* touched as used */
+    k->touched = malloc((size_t)max_hosts * sizeof(*k->touched));
+    if (!k->ring || !k->slot_of || !k->copies || !k->touched)
         goto nomem;
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cons_cv, NULL);
@@ -411,6 +399,8 @@ dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, uint32_t max_id, size_t r
         pthread_cond_destroy(&k->prod_cv);
         free(k->ring);
         free(k->slot_of);
+        free(k->copies);
+        free(k->touched);
         free(k);
         return NULL;
     }
@@ -423,6 +413,8 @@ nomem:
     if (k) {
         free(k->ring);
         free(k->slot_of);
+        free(k->copies);
+        free(k->touched);
         free(k);
     }
     return NULL;

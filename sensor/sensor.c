@@ -104,7 +104,8 @@ sensor_t *sensor_create(const struct sensor_config *c, wqueue_t *q, char *errbuf
     if (!s->geo)
         goto fail;
     if (s->dpi && c->dpi_thread && !c->flow_log) {
-        s->worker = dpi_worker_create(s->dpi, q, c->max_flows, 8u << 20, worker_credit, s, errbuf);
+        s->worker = dpi_worker_create(s->dpi, q, c->max_flows, c->max_hosts, 8u << 20,
+                                      worker_credit, s, errbuf);
         if (!s->worker)
             goto fail;
     }

@@ -60,7 +60,7 @@ TEST(every_flow_one_verdict_through_wrapping_ring)
     wqueue_t *q = wqueue_create(4, FLOWS, err);
     CHECK(d && q);
     struct credits c = {0};
-    dpi_worker_t *k = dpi_worker_create(d, q, FLOWS, 1, credit, &c, err); /* smallest ring */
+    dpi_worker_t *k = dpi_worker_create(d, q, FLOWS, FLOWS, 1, credit, &c, err); /* smallest ring */
     CHECK(k != NULL);
     if (!k)
         return;
@@ -110,7 +110,7 @@ TEST(full_pool_and_ends)
     dpi_t *d = dpi_create(4, err);
     wqueue_t *q = wqueue_create(4, 16, err);
     struct credits c = {0};
-    dpi_worker_t *k = dpi_worker_create(d, q, 16, 1 << 20, credit, &c, err);
+    dpi_worker_t *k = dpi_worker_create(d, q, 16, 16, 1 << 20, credit, &c, err);
     CHECK(d && q && k);
     if (!k)
         return;
@@ -159,7 +159,7 @@ TEST(finish_after_each_packet_never_hangs)
     dpi_t *d = dpi_create(64, err);
     wqueue_t *q = wqueue_create(4, 16, err);
     struct credits c = {0};
-    dpi_worker_t *k = dpi_worker_create(d, q, 16, 1, credit, &c, err);
+    dpi_worker_t *k = dpi_worker_create(d, q, 16, 16, 1, credit, &c, err);
     CHECK(d && q && k);
     if (!k)
         return;
