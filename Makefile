@@ -1,6 +1,10 @@
 # Tapir — one non-recursive Makefile. `make` builds build/tapir; `make SAN=1` builds
 # build-san/tapir with AddressSanitizer + UndefinedBehaviorSanitizer.
-# Sources are found by wildcard: sensor/*.c and analyzer/*.c form the program,
+# The folders are the pipeline (docs/architecture.md): common/ <- sensor/, forest/,
+# output/ <- analyzer/ <- cli/, and synth/ beside the sensor. Each folder lists its sources
+# in FOLDER/module.mk and is compiled with the include paths of what it may use, so a
+# file cannot reach another layer's private headers; tools/check_layers.sh checks the
+# shared contracts in include/ the same way (part of `make test`).
 # tests/unit/test_*.c each become one test binary linked against the same objects.
 
 CC      ?= gcc
@@ -26,12 +30,24 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
            -Wvla -Werror
 CFLAGS  ?= $(OPT) -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SANFLAGS) -Iinclude $(PKG_CFLAGS) \
-              -MMD -MP
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 
-SRCS      := $(sort $(wildcard sensor/*.c analyzer/*.c))
-MAIN_SRC  := sensor/main.c
+LAYERS    := common sensor forest output analyzer synth cli
+include $(LAYERS:%=%/module.mk)
+# What each folder may include (its own folder first). Tests and tools see everything.
+INC_common   := -Icommon -Iinclude
+INC_sensor   := -Isensor -Icommon -Iinclude
+INC_forest   := -Iforest -Icommon -Iinclude
+INC_output   := -Ioutput -Icommon -Iinclude
+INC_analyzer := -Ianalyzer -Ioutput -Iforest -Icommon -Iinclude
+INC_synth    := -Isynth -Isensor -Icommon -Iinclude
+INC_cli      := -Icli -Ianalyzer -Ioutput -Iforest -Isynth -Isensor -Icommon -Iinclude
+INC_ALL      := $(INC_cli)
+
+SRCS      := $(COMMON_SRCS) $(SENSOR_SRCS) $(FOREST_SRCS) $(OUTPUT_SRCS) $(ANALYZER_SRCS) \
+             $(SYNTH_SRCS) $(CLI_SRCS)
+MAIN_SRC  := cli/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
@@ -52,17 +68,18 @@ $(BUILD)/libtapir.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(foreach l,$(LAYERS),$(eval $(BUILD)/obj/$(l)/%.o: LAYER_INC := $(INC_$(l))))
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(LAYER_INC) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtapir.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libtapir.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(INC_ALL) -Itests/unit -o $@ $< $(BUILD)/libtapir.a $(LDLIBS)
 
 $(BUILD)/tools/%: tools/%.c $(BUILD)/libtapir.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libtapir.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(INC_ALL) -o $@ $< $(BUILD)/libtapir.a $(LDLIBS)
 
 test-build: $(BUILD)/tapir $(TEST_BINS) $(TOOL_BINS)
 
@@ -119,7 +136,7 @@ install: all
 	    install -D -m 0644 etc/tapir.conf $(DESTDIR)$(SYSCONFDIR)/tapir/tapir.conf
 
 format:
-	clang-format -i $(SRCS) include/*.h $(TEST_SRCS) $(TOOL_SRCS)
+	clang-format -i $(SRCS) $(wildcard include/*.h $(LAYERS:%=%/*.h)) $(TEST_SRCS) $(TOOL_SRCS)
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -38,7 +38,6 @@
 #include "alert_log.h"
 #include "analyzer.h"
 #include "baseline.h"
-#include "dpi.h"
 #include "geo.h"
 #include "http.h"
 #include "iforest.h"
@@ -46,7 +45,6 @@
 #include "model.h"
 #include "notify.h"
 #include "rules.h"
-#include "sensor.h"
 #include "store.h"
 
 #define RESERVOIR_MAX  16384 /* vectors kept per side for training */
@@ -82,7 +80,8 @@ struct analyzer {
     alert_log_t *log;
     rules_t *rules;
     geo_t *geo;
-    dpi_t *names; /* nDPI module for protocol names only */
+    analyzer_l7_name_fn l7_name; /* protocol names (the sensor's nDPI), or NULL */
+    void *l7_ctx;
     baseline_t *baseline;
 
     struct model model;
@@ -112,7 +111,8 @@ struct analyzer {
     pthread_mutex_t st_mu;
 
     http_t *http;
-    sensor_t *sensor;  /* for /metrics only: its published snapshot */
+    analyzer_metrics_fn more_metrics; /* /metrics lines of the other threads, or NULL */
+    void *more_metrics_ctx;
     struct event *hup; /* SIGHUP, delivered through the loop (libevent's signal pipe) */
 };
 
@@ -138,13 +138,6 @@ static uint64_t rng_next(uint64_t *s)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
-}
-
-static uint64_t wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* Binds the loaded model's sections to the sides, refusing one made for other features. */
@@ -243,15 +236,13 @@ analyzer_t *analyzer_create(const struct analyzer_config *c, wqueue_t *q, char *
         goto fail;
     if (!(a->geo = geo_create(c->geo_paths, c->n_geo, 16384, errbuf)))
         goto fail;
-    if (!(a->names = dpi_create(1, errbuf)))
-        goto fail;
     if (c->model_path && load_model(a, c->model_path, errbuf) < 0)
         goto fail;
     if (c->db_path) {
         if (!(a->store = store_open(c->db_path, errbuf)))
             goto fail;
         if (store_run_begin(a->store, c->cmdline ? c->cmdline : "", c->source ? c->source : "",
-                            wall_us(), &a->run_id) < 0) {
+                            tapir_wall_us(), &a->run_id) < 0) {
             snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s", store_errmsg(a->store));
             goto fail;
         }
@@ -285,7 +276,6 @@ void analyzer_destroy(analyzer_t *a)
     alert_log_close(a->log);
     rules_destroy(a->rules);
     geo_destroy(a->geo);
-    dpi_destroy(a->names);
     baseline_destroy(a->baseline);
     if (a->have_model)
         model_free(&a->model);
@@ -337,7 +327,7 @@ static int fit_model(analyzer_t *a, struct model *m, const char *trained_on, cha
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
         return -1;
     }
-    m->created_us = wall_us();
+    m->created_us = tapir_wall_us();
     snprintf(m->trained_on, sizeof(m->trained_on), "%s", trained_on);
     for (int s = 0; s < SIDE_COUNT; s++) {
         struct side_train *t = &a->train[s];
@@ -526,7 +516,7 @@ static void l7_summary(analyzer_t *a, const struct host_window *h, char *out, si
     out[0] = '\0';
     size_t used = 0;
     for (int i = 0; i < n && i < 3; i++) {
-        const char *name = dpi_id_name(a->names, h->l7_proto[order[i]]);
+        const char *name = a->l7_name ? a->l7_name(a->l7_ctx, h->l7_proto[order[i]]) : NULL;
         int w = snprintf(out + used, cap - used, "%s%s", used ? "," : "", name ? name : "?");
         if (w < 0 || (size_t)w >= cap - used)
             break;
@@ -1124,9 +1114,16 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-void analyzer_set_sensor(analyzer_t *a, struct sensor *s)
+void analyzer_set_l7_names(analyzer_t *a, analyzer_l7_name_fn fn, void *ctx)
 {
-    a->sensor = s;
+    a->l7_name = fn;
+    a->l7_ctx = ctx;
+}
+
+void analyzer_set_metrics(analyzer_t *a, analyzer_metrics_fn fn, void *ctx)
+{
+    a->more_metrics = fn;
+    a->more_metrics_ctx = ctx;
 }
 
 static void metric(struct evbuffer *out, const char *name, const char *type, const char *help,
@@ -1142,42 +1139,8 @@ static void write_metrics(void *ctx, struct evbuffer *out)
     analyzer_t *a = ctx;
     struct analyzer_stats as;
     analyzer_get_stats(a, &as);
-    if (a->sensor) {
-        struct sensor_stats ss;
-        sensor_stats_snapshot(a->sensor, &ss);
-        metric(out, "tapir_packets_total", "counter", "Packets captured or read.", ss.pkts);
-        metric(out, "tapir_bytes_total", "counter", "Bytes on the wire captured or read.",
-               ss.wire_bytes);
-        evbuffer_add_printf(out, "# HELP tapir_packets_dropped_total Packets not accounted, "
-                                 "by reason.\n# TYPE tapir_packets_dropped_total counter\n");
-        for (int i = DECODE_NOT_IP; i < DECODE_RESULT_COUNT; i++)
-            evbuffer_add_printf(out, "tapir_packets_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
-                                decode_result_name((enum decode_result)i), ss.decode[i]);
-        metric(out, "tapir_flows_active", "gauge", "Flows in the flow table.", ss.flows_active);
-        metric(out, "tapir_flows_created_total", "counter", "Flows created.", ss.flows_created);
-        metric(out, "tapir_flows_evicted_total", "counter",
-               "Flows ended early because the flow table was full.", ss.flows_evicted);
-        metric(out, "tapir_host_updates_dropped_total", "counter",
-               "Per-IP updates lost because a window held --max-hosts IPs.", ss.hosts_dropped);
-        metric(out, "tapir_host_records_replaced_total", "counter",
-               "Light per-IP records given to a busier IP because a window was full.",
-               ss.hosts_replaced);
-        metric(out, "tapir_windows_total", "counter", "Windows handed to the analyzer.",
-               ss.windows);
-        metric(out, "tapir_windows_dropped_total", "counter",
-               "Windows dropped because the analyzer fell behind.", ss.windows_dropped);
-        metric(out, "tapir_dpi_detected_total", "counter", "Flows nDPI classified.",
-               ss.dpi_detected);
-        metric(out, "tapir_dpi_pool_empty_total", "counter",
-               "Flows left unclassified because the DPI pool was empty.", ss.dpi_pool_empty);
-        metric(out, "tapir_dpi_ring_full_total", "counter",
-               "Times the capture thread waited for the nDPI thread (ring full).",
-               ss.dpi_ring_full);
-        metric(out, "tapir_clock_backwards_total", "counter", "Packets older than the newest seen.",
-               ss.ts_backwards);
-        metric(out, "tapir_packet_time_seconds", "gauge", "Newest packet time seen.",
-               ss.last_ts_us / 1000000);
-    }
+    if (a->more_metrics)
+        a->more_metrics(a->more_metrics_ctx, out);
     metric(out, "tapir_windows_analyzed_total", "counter", "Windows analysed.", as.windows);
     metric(out, "tapir_vectors_scored_total", "counter", "Behaviour vectors scored.", as.scored);
     metric(out, "tapir_alerts_total", "counter", "Alerts raised.", as.alerts);
@@ -1279,7 +1242,7 @@ void analyzer_finish_run(analyzer_t *a, uint64_t packets, uint64_t bytes, int ex
 {
     if (!a->store)
         return;
-    if (store_run_end(a->store, a->run_id, wall_us(), packets, bytes, a->st.windows, a->st.alerts,
-                      exit_status) < 0)
+    if (store_run_end(a->store, a->run_id, tapir_wall_us(), packets, bytes, a->st.windows,
+                      a->st.alerts, exit_status) < 0)
         log_error("store: %s", store_errmsg(a->store));
 }

@@ -57,9 +57,15 @@ typedef struct analyzer analyzer_t;
 /* Opens the store, log, model and rules (all errors reported here, before capture
  * starts). Borrows q. */
 analyzer_t *analyzer_create(const struct analyzer_config *c, wqueue_t *q, char *errbuf);
-/* Lets /metrics show the sensor's counters (its published snapshot). Before start. */
-struct sensor;
-void analyzer_set_sensor(analyzer_t *a, struct sensor *s);
+/* Names of nDPI protocol ids for alerts ("TLS"), or NULL for unknown; called on the
+ * analyzer thread, so it must only read what does not change after start. Before start. */
+typedef const char *(*analyzer_l7_name_fn)(void *ctx, uint16_t id);
+void analyzer_set_l7_names(analyzer_t *a, analyzer_l7_name_fn fn, void *ctx);
+/* More /metrics lines (the other threads' counters), written on the analyzer thread at
+ * every scrape before its own. Before start. */
+struct evbuffer;
+typedef void (*analyzer_metrics_fn)(void *ctx, struct evbuffer *out);
+void analyzer_set_metrics(analyzer_t *a, analyzer_metrics_fn fn, void *ctx);
 
 /* Starts the thread (and the HTTP server when configured; its errors land in errbuf). */
 int analyzer_start(analyzer_t *a, char *errbuf);

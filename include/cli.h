@@ -2,18 +2,18 @@
  * cli.h — the subcommands of build/tapir. Each takes the arguments after its name
  * (argv[0] is the subcommand name) and returns the process exit status:
  * 0 success, 1 runtime failure, 2 bad usage or bad input (TAPIR_EXIT_*).
+ * `tapir synth` lives with its generator: cmd_synth in synth/synth.h.
  */
 #ifndef TAPIR_CLI_H
 #define TAPIR_CLI_H
 
-int cmd_run(int argc, char **argv);       /* sensor/cmd_run.c */
-int cmd_train(int argc, char **argv);     /* sensor/cmd_run.c */
-int cmd_forest(int argc, char **argv);    /* analyzer/cmd_forest.c */
-int cmd_synth(int argc, char **argv);     /* sensor/synth.c */
-int cmd_serve(int argc, char **argv);     /* analyzer/http.c */
-int cmd_alerts(int argc, char **argv);    /* analyzer/cmd_query.c */
-int cmd_hosts(int argc, char **argv);     /* analyzer/cmd_query.c */
-int cmd_blocklist(int argc, char **argv); /* analyzer/blocklist.c */
-int cmd_model(int argc, char **argv);     /* analyzer/cmd_model.c */
+int cmd_run(int argc, char **argv);       /* cli/cmd_run.c */
+int cmd_train(int argc, char **argv);     /* cli/cmd_run.c */
+int cmd_forest(int argc, char **argv);    /* cli/cmd_forest.c */
+int cmd_serve(int argc, char **argv);     /* cli/cmd_serve.c */
+int cmd_alerts(int argc, char **argv);    /* cli/cmd_query.c */
+int cmd_hosts(int argc, char **argv);     /* cli/cmd_query.c */
+int cmd_blocklist(int argc, char **argv); /* cli/cmd_blocklist.c */
+int cmd_model(int argc, char **argv);     /* cli/cmd_model.c */
 
 #endif

@@ -77,4 +77,9 @@ void sensor_stats_snapshot(sensor_t *s, struct sensor_stats *st);
  * thread; the live loop calls it after every batch. */
 void sensor_publish_stats(sensor_t *s);
 
+/* Short name of an nDPI protocol id ("TLS"), or NULL without nDPI. Reads only nDPI's
+ * protocol table, fixed after sensor_create: any thread (the analyzer names protocols in
+ * alerts with it). sensor is a sensor_t *. */
+const char *sensor_l7_name(void *sensor, uint16_t id);
+
 #endif

@@ -111,9 +111,4 @@ typedef int (*store_flagged_fn)(void *ctx, const char *ip, uint64_t last_alert_u
 int store_each_flagged(store_t *s, double min_score, uint64_t since_us, store_flagged_fn fn,
                        void *ctx);
 
-/* Parses a time given by a user: unix seconds ("1700000000", "1700000000.5") or ISO-8601
- * ("2023-11-14", "2023-11-14T22:13:20Z", "2023-11-14 22:13:20.123", "...+02:00"; no zone
- * means UTC). Returns 0 or -1. */
-int store_parse_time(const char *s, uint64_t *us);
-
 #endif

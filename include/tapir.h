@@ -84,8 +84,10 @@ static inline uint64_t tapir_ip_hash(const struct ip_addr *a, uint64_t seed)
     return tapir_mix64(((lo ^ seed) * 0x9e3779b97f4a7c15ULL) ^ ((h << 31) | (h >> 33)));
 }
 
-/* Microseconds since the epoch, as ISO-8601 UTC with millisecond precision
- * ("2026-11-22T04:17:10.123Z"); buf needs 32 bytes. */
-const char *tapir_iso8601(uint64_t ts_us, char *buf, size_t len);
+/* Fills errbuf (TAPIR_ERRBUF_SIZE bytes) with a printf-style message: the one way a
+ * set-up function reports an error a user can act on. errbuf may be NULL. */
+void tapir_errf(char *errbuf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#include "timeutil.h" /* tapir_iso8601 and the clocks were declared here before */
 
 #endif

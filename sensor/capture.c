@@ -26,20 +26,6 @@
 #include "log.h"
 #include "notify.h"
 
-static uint64_t wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static int apply_bpf(pcap_t *p, const char *bpf, const char *what, char *errbuf)
 {
     if (!bpf || !*bpf)
@@ -184,7 +170,7 @@ struct progress {
 
 static void progress_show(struct progress *pg, pcap_t *p, uint64_t packets, bool final)
 {
-    uint64_t now = mono_us();
+    uint64_t now = tapir_monotonic_us();
     if (!final && now - pg->last_us < 500000)
         return;
     pg->last_us = now;
@@ -215,7 +201,7 @@ static int run_files(const struct capture_config *c, sensor_t *s, volatile sig_a
             if (stat(c->files[i], &sb) == 0)
                 pg.total_bytes += (uint64_t)sb.st_size;
         }
-        pg.start_us = mono_us();
+        pg.start_us = tapir_monotonic_us();
     }
     for (int i = 0; i < c->n_files && !*stop; i++) {
         char *buf;
@@ -398,7 +384,7 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
         if (n == PCAP_ERROR_BREAK)
             break;
         if (n == 0)
-            sensor_tick(s, wall_us());
+            sensor_tick(s, tapir_wall_us());
         if (c->tick)
             c->tick(c->tick_ctx);
     }

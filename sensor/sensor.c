@@ -581,3 +581,9 @@ void sensor_get_stats(sensor_t *s, struct sensor_stats *st)
     geo_counters(s->geo, &st->geo_lookups, &st->geo_hits, &st->geo_errors);
     st->windows_dropped = wqueue_dropped(s->q);
 }
+
+const char *sensor_l7_name(void *sensor, uint16_t id)
+{
+    sensor_t *s = sensor;
+    return s->dpi ? dpi_id_name(s->dpi, id) : NULL;
+}

@@ -7,7 +7,7 @@
  * nothing the file names is opened (no capture, database or log), so a fuzzed
  * "interface = eth0" or "db = /etc/passwd" is harmless here.
  */
-#include "../../sensor/cmd_run.c"
+#include "../../cli/cmd_run.c"
 
 #include "fuzz_common.h"
 

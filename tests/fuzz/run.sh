@@ -28,7 +28,7 @@ mkdir -p "$B"
 make -s -k -f tests/fuzz/fuzz.mk -j2 objs >"$B/build.log" 2>&1 ||
   echo "fuzz: some sources did not compile (see $B/build.log); targets that need them will fail"
 : >"$B/objs.list.new"
-for src in $(ls sensor/*.c analyzer/*.c | grep -v '^sensor/main\.c$'); do
+for src in $(make -s -f tests/fuzz/fuzz.mk srcs); do
   obj="$B/obj/${src%.c}.o"
   [ -f "$obj" ] && [ "$obj" -nt "$src" ] && echo "$obj" >>"$B/objs.list.new"
 done

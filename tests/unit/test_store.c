@@ -606,22 +606,22 @@ TEST(disk_full_rolls_back)
 TEST(parse_time)
 {
     uint64_t us = 0;
-    CHECK_EQ(store_parse_time("1700000000", &us), 0);
+    CHECK_EQ(tapir_parse_time("1700000000", &us), 0);
     CHECK_EQ(us, 1700000000000000ULL);
-    CHECK_EQ(store_parse_time("1700000000.25", &us), 0);
+    CHECK_EQ(tapir_parse_time("1700000000.25", &us), 0);
     CHECK_EQ(us, 1700000000250000ULL);
-    CHECK_EQ(store_parse_time("2023-11-14T22:13:20Z", &us), 0);
+    CHECK_EQ(tapir_parse_time("2023-11-14T22:13:20Z", &us), 0);
     CHECK_EQ(us, 1700000000000000ULL);
-    CHECK_EQ(store_parse_time("2023-11-14T22:13:20.123Z", &us), 0);
+    CHECK_EQ(tapir_parse_time("2023-11-14T22:13:20.123Z", &us), 0);
     CHECK_EQ(us, 1700000000123000ULL);
-    CHECK_EQ(store_parse_time("2023-11-14 23:13:20+01:00", &us), 0);
+    CHECK_EQ(tapir_parse_time("2023-11-14 23:13:20+01:00", &us), 0);
     CHECK_EQ(us, 1700000000000000ULL);
-    CHECK_EQ(store_parse_time("2023-11-14", &us), 0);
+    CHECK_EQ(tapir_parse_time("2023-11-14", &us), 0);
     CHECK_EQ(us, 1699920000000000ULL);
-    CHECK_EQ(store_parse_time("2023-13-14", &us), -1);
-    CHECK_EQ(store_parse_time("yesterday", &us), -1);
-    CHECK_EQ(store_parse_time("", &us), -1);
-    CHECK_EQ(store_parse_time("2023-11-14T22:13:20Zjunk", &us), -1);
+    CHECK_EQ(tapir_parse_time("2023-13-14", &us), -1);
+    CHECK_EQ(tapir_parse_time("yesterday", &us), -1);
+    CHECK_EQ(tapir_parse_time("", &us), -1);
+    CHECK_EQ(tapir_parse_time("2023-11-14T22:13:20Zjunk", &us), -1);
 }
 
 int main(void)

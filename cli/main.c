@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "synth.h"
 #include "tapir.h"
 
 /* Subcommands not built yet answer with a clear error. The real definitions, in their

@@ -1,5 +1,5 @@
 /*
- * blocklist.c — `tapir blocklist`: the firewall blocklist from stored alerts.
+ * blocklist.c — the firewall blocklist from stored alerts (its command: cli/cmd_blocklist.c).
  *
  * The store, not the running analyzer, is the source: the list can be rebuilt at any
  * time (cron, a systemd timer, after a restart) and always says the same thing for the
@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +29,6 @@
 #include <unistd.h>
 
 #include "blocklist.h"
-#include "cli.h"
 
 #define BLOCKLIST_NFT_CHUNK  500     /* elements per `add element` statement */
 #define BLOCKLIST_IPSET_MAXT 2147483 /* ipset's largest timeout, seconds */
@@ -296,136 +294,4 @@ int blocklist_write(const struct blocklist *b, enum blocklist_format fmt, const 
         close(dfd);
     }
     return 0;
-}
-
-/* ---- tapir blocklist ------------------------------------------------------------- */
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tapir blocklist [--db FILE] [--format nft|ipset|plain] [-o FILE]\n"
-            "                       [--min-score S] [--expire SECONDS] [--allowlist FILE]\n"
-            "                       [--now TIME]\n\n"
-            "Writes every IP or prefix alerted on in the last SECONDS (default %d) as a\n"
-            "blocklist, never listing a network of the allowlist (default %s,\n"
-            "if present). -o replaces FILE atomically; without it the list goes to stdout.\n"
-            "--db defaults to %s. TIME is ISO-8601 or unix seconds (default: now).\n",
-            BLOCKLIST_DEFAULT_EXPIRE_S, BLOCKLIST_DEFAULT_ALLOWLIST, STORE_DEFAULT_PATH);
-}
-
-static uint64_t now_wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
-}
-
-int cmd_blocklist(int argc, char **argv)
-{
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
-                                         {"format", required_argument, NULL, 'f'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"min-score", required_argument, NULL, 's'},
-                                         {"expire", required_argument, NULL, 'e'},
-                                         {"allowlist", required_argument, NULL, 'a'},
-                                         {"now", required_argument, NULL, 'n'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *db = STORE_DEFAULT_PATH, *out = "-", *allow_path = NULL;
-    enum blocklist_format fmt = BLOCKLIST_NFT;
-    double min_score = 0;
-    uint64_t expire_s = BLOCKLIST_DEFAULT_EXPIRE_S, now_us = now_wall_us();
-    char *end;
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            db = optarg;
-            break;
-        case 'f':
-            if (blocklist_parse_format(optarg, &fmt) < 0) {
-                fprintf(stderr, "tapir blocklist: bad --format '%s' (nft, ipset or plain)\n",
-                        optarg);
-                return TAPIR_EXIT_USAGE;
-            }
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 's':
-            min_score = strtod(optarg, &end);
-            if (end == optarg || *end || !(min_score >= 0 && min_score <= 1)) {
-                fprintf(stderr, "tapir blocklist: bad --min-score '%s' (0 to 1)\n", optarg);
-                return TAPIR_EXIT_USAGE;
-            }
-            break;
-        case 'e':
-            errno = 0;
-            expire_s = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || *end || expire_s == 0 ||
-                expire_s > 100ull * 365 * 86400 || optarg[0] == '-') {
-                fprintf(stderr, "tapir blocklist: bad --expire '%s' (seconds, > 0)\n", optarg);
-                return TAPIR_EXIT_USAGE;
-            }
-            break;
-        case 'a':
-            allow_path = optarg;
-            break;
-        case 'n':
-            if (store_parse_time(optarg, &now_us) < 0) {
-                fprintf(stderr, "tapir blocklist: bad --now '%s' (ISO-8601 or unix seconds)\n",
-                        optarg);
-                return TAPIR_EXIT_USAGE;
-            }
-            break;
-        case 'h':
-            usage(stdout);
-            return TAPIR_EXIT_OK;
-        default:
-            usage(stderr);
-            return TAPIR_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "tapir blocklist: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return TAPIR_EXIT_USAGE;
-    }
-
-    char errbuf[TAPIR_ERRBUF_SIZE];
-    rules_t *rules = rules_create();
-    if (!rules) {
-        fprintf(stderr, "tapir blocklist: out of memory\n");
-        return TAPIR_EXIT_FAIL;
-    }
-    bool missing_ok = allow_path == NULL;
-    if (rules_load_file(rules, RULES_ALLOW, allow_path ? allow_path : BLOCKLIST_DEFAULT_ALLOWLIST,
-                        missing_ok, errbuf) < 0) {
-        fprintf(stderr, "tapir blocklist: %s\n", errbuf);
-        rules_destroy(rules);
-        return TAPIR_EXIT_USAGE;
-    }
-    store_t *s = store_open_readonly(db, errbuf);
-    if (!s) {
-        fprintf(stderr, "tapir blocklist: %s\n", errbuf);
-        rules_destroy(rules);
-        return TAPIR_EXIT_FAIL;
-    }
-    struct blocklist b = {0};
-    int rc = TAPIR_EXIT_OK;
-    if (blocklist_build(&b, s, rules, min_score, expire_s, now_us, errbuf) < 0 ||
-        blocklist_write(&b, fmt, out, now_us, expire_s, errbuf) < 0) {
-        fprintf(stderr, "tapir blocklist: %s\n", errbuf);
-        rc = TAPIR_EXIT_FAIL;
-    } else if (strcmp(out, "-") != 0) {
-        fprintf(stderr,
-                "tapir blocklist: wrote %zu entries to %s (%zu left out as allowlisted, %zu "
-                "folded into a flagged prefix)\n",
-                b.n, out, b.dropped_allowlisted, b.merged);
-    }
-    blocklist_free(&b);
-    store_close(s);
-    rules_destroy(rules);
-    return rc;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "notify.h"
+#include "timeutil.h"
 
 int notify_send(const char *state)
 {
@@ -97,7 +98,5 @@ uint64_t notify_watchdog_us(void)
 
 uint64_t notify_monotonic_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+    return tapir_monotonic_us();
 }

@@ -109,13 +109,6 @@ static int parse_count(const char *s, int64_t *n)
     return 0;
 }
 
-static uint64_t now_wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Opens for writing only a database that exists: ack on a mistyped path must not create
  * an empty one. */
 static store_t *open_existing_rw(const char *db, char *errbuf)
@@ -155,8 +148,8 @@ static int alerts_change(const char *db, const char *action, const char *id_text
         fprintf(stderr, "tapir alerts: %s\n", errbuf);
         return TAPIR_EXIT_FAIL;
     }
-    int rc =
-        !strcmp(action, "ack") ? store_alert_ack(s, id, now_wall_us()) : store_alert_delete(s, id);
+    int rc = !strcmp(action, "ack") ? store_alert_ack(s, id, tapir_wall_us())
+                                    : store_alert_delete(s, id);
     if (rc < 0)
         fprintf(stderr, "tapir alerts: %s\n", store_errmsg(s));
     else
@@ -187,7 +180,7 @@ int cmd_alerts(int argc, char **argv)
             db = optarg;
             break;
         case 's':
-            if (store_parse_time(optarg, &f.since_us) < 0) {
+            if (tapir_parse_time(optarg, &f.since_us) < 0) {
                 fprintf(stderr, "tapir alerts: bad --since '%s' (ISO-8601 or unix seconds)\n",
                         optarg);
                 return TAPIR_EXIT_USAGE;

@@ -7,6 +7,7 @@
  * the 5-tuple as in nDPI's example reader, trivially collided.)
  */
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <endian.h>
@@ -17,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alert.h"
 #include "tapir.h"
 
 void ip_addr_from_v4(struct ip_addr *a, const uint8_t v4[4])
@@ -184,28 +184,12 @@ uint64_t tapir_hash(const void *data, size_t len, uint64_t seed)
     return tapir_mix64(h);
 }
 
-const char *tapir_iso8601(uint64_t ts_us, char *buf, size_t len)
+void tapir_errf(char *errbuf, const char *fmt, ...)
 {
-    time_t t = (time_t)(ts_us / 1000000);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm)) {
-        snprintf(buf, len, "1970-01-01T00:00:00.000Z");
-        return buf;
-    }
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ts_us / 1000 % 1000));
-    return buf;
-}
-
-const char *alert_side_name(enum alert_side s)
-{
-    switch (s) {
-    case ALERT_SIDE_SOURCE:
-        return "source";
-    case ALERT_SIDE_DESTINATION:
-        return "destination";
-    case ALERT_SIDE_PREFIX:
-        return "prefix";
-    }
-    return "source";
+    if (!errbuf)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, TAPIR_ERRBUF_SIZE, fmt, ap);
+    va_end(ap);
 }

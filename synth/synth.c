@@ -30,7 +30,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
 #include "synth.h"
 #include "tapir.h"
 

@@ -282,10 +282,7 @@ static int migrate(store_t *s, int64_t version, char *errbuf)
     }
     if (version == 0) {
         char sql[256], iso[32];
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        tapir_iso8601((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000, iso,
-                      sizeof(iso));
+        tapir_iso8601(tapir_wall_us(), iso, sizeof(iso));
         snprintf(sql, sizeof(sql),
                  "PRAGMA application_id = %d;"
                  "INSERT INTO meta VALUES ('created', '%s'), ('created_by', 'tapir %s');",
@@ -1128,86 +1125,4 @@ int store_each_flagged(store_t *s, double min_score, uint64_t since_us, store_fl
     if (!ret && rc != SQLITE_DONE)
         return db_fail(s, "reading flagged addresses");
     return ret;
-}
-
-/* ---- time parsing for the CLIs and the HTTP API ---------------------------------- */
-
-/* Reads exactly n digits at *p. */
-static int digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if ((*p)[i] < '0' || (*p)[i] > '9')
-            return -1;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return 0;
-}
-
-int store_parse_time(const char *s, uint64_t *us)
-{
-    const char *p = s;
-    if (!*p)
-        return -1;
-    if (!strchr(s, '-')) { /* unix seconds */
-        char *end;
-        errno = 0;
-        double v = strtod(s, &end);
-        if (errno || end == s || *end || !(v >= 0) || v > 1e13)
-            return -1;
-        *us = (uint64_t)(v * 1e6 + 0.5);
-        return 0;
-    }
-    int Y, M, D, h = 0, m = 0, sec = 0;
-    uint64_t frac_us = 0;
-    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' || digits(&p, 2, &D))
-        return -1;
-    if (*p == 'T' || *p == 't' || *p == ' ') {
-        p++;
-        if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &m))
-            return -1;
-        if (*p == ':') {
-            p++;
-            if (digits(&p, 2, &sec))
-                return -1;
-            if (*p == '.') {
-                p++;
-                uint64_t scale = 100000;
-                if (*p < '0' || *p > '9')
-                    return -1;
-                for (; *p >= '0' && *p <= '9'; p++) {
-                    frac_us += (uint64_t)(*p - '0') * scale;
-                    scale /= 10;
-                }
-            }
-        }
-    }
-    long offset_s = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
-        if (digits(&p, 2, &oh))
-            return -1;
-        if (*p == ':')
-            p++;
-        if (*p && digits(&p, 2, &om))
-            return -1;
-        offset_s = sign * (oh * 3600L + om * 60L);
-    }
-    if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60 || Y < 1970)
-        return -1;
-    struct tm tm = {.tm_year = Y - 1900,
-                    .tm_mon = M - 1,
-                    .tm_mday = D,
-                    .tm_hour = h,
-                    .tm_min = m,
-                    .tm_sec = sec};
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1 || t - offset_s < 0)
-        return -1;
-    *us = (uint64_t)(t - offset_s) * 1000000u + frac_us;
-    return 0;
 }

@@ -148,17 +148,6 @@ static uint32_t height_limit_for(uint32_t psi)
     return h;
 }
 
-static void errf(char *errbuf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void errf(char *errbuf, const char *fmt, ...)
-{
-    if (!errbuf)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, TAPIR_ERRBUF_SIZE, fmt, ap);
-    va_end(ap);
-}
-
 static struct iforest *forest_alloc(size_t n_features, uint32_t n_trees, uint32_t psi,
                                     uint64_t seed, size_t n_nodes)
 {
@@ -643,16 +632,16 @@ static int add_tree(struct iforest *f, uint32_t t, const struct iforest_tree_def
 {
     uint32_t n = d->n_nodes, base = f->root[t];
     if (n == 0) {
-        errf(errbuf, "tree %u has no nodes", t);
+        tapir_errf(errbuf, "tree %u has no nodes", t);
         return -1;
     }
     if ((uint64_t)n > 2 * (uint64_t)f->psi - 1) {
-        errf(errbuf, "tree %u: %u nodes, more than a tree on %u rows can have", t, n, f->psi);
+        tapir_errf(errbuf, "tree %u: %u nodes, more than a tree on %u rows can have", t, n, f->psi);
         return -1;
     }
     if (d->n_samples[0] != (int32_t)f->psi) {
-        errf(errbuf, "tree %u: root holds %d rows, expected the sample size %u", t, d->n_samples[0],
-             f->psi);
+        tapir_errf(errbuf, "tree %u: root holds %d rows, expected the sample size %u", t,
+                   d->n_samples[0], f->psi);
         return -1;
     }
     uint32_t *seen = scratch;      /* n */
@@ -667,7 +656,7 @@ static int add_tree(struct iforest *f, uint32_t t, const struct iforest_tree_def
         int32_t l = d->left[s], r = d->right[s], ns = d->n_samples[s];
         struct ifnode *nd = &f->nodes[base + slot];
         if (ns < 1) {
-            errf(errbuf, "tree %u node %u: %d training rows", t, s, ns);
+            tapir_errf(errbuf, "tree %u node %u: %d training rows", t, s, ns);
             return -1;
         }
         f->n_samples[base + slot] = (uint32_t)ns;
@@ -678,31 +667,33 @@ static int add_tree(struct iforest *f, uint32_t t, const struct iforest_tree_def
             continue;
         }
         if (l < 0 || r < 0 || (uint32_t)l >= n || (uint32_t)r >= n) {
-            errf(errbuf, "tree %u node %u: child index %d out of range (%u nodes)", t, s,
-                 (l < 0 || (uint32_t)l >= n) ? l : r, n);
+            tapir_errf(errbuf, "tree %u node %u: child index %d out of range (%u nodes)", t, s,
+                       (l < 0 || (uint32_t)l >= n) ? l : r, n);
             return -1;
         }
         if (l == r || seen[l] || seen[r]) {
-            errf(errbuf, "tree %u node %u: a child reached twice (cycle or shared node)", t, s);
+            tapir_errf(errbuf, "tree %u node %u: a child reached twice (cycle or shared node)", t,
+                       s);
             return -1;
         }
         if (depth + 1 > f->height_limit) {
-            errf(errbuf, "tree %u node %u: deeper than the height limit %u", t, s, f->height_limit);
+            tapir_errf(errbuf, "tree %u node %u: deeper than the height limit %u", t, s,
+                       f->height_limit);
             return -1;
         }
         int32_t feat = d->feature[s];
         if (feat < 0 || (size_t)feat >= f->n_features) {
-            errf(errbuf, "tree %u node %u: feature %d out of range (%zu features)", t, s, feat,
-                 f->n_features);
+            tapir_errf(errbuf, "tree %u node %u: feature %d out of range (%zu features)", t, s,
+                       feat, f->n_features);
             return -1;
         }
         if (!isfinite(d->threshold[s])) {
-            errf(errbuf, "tree %u node %u: threshold is not a finite number", t, s);
+            tapir_errf(errbuf, "tree %u node %u: threshold is not a finite number", t, s);
             return -1;
         }
         if ((int64_t)d->n_samples[l] + d->n_samples[r] != ns) {
-            errf(errbuf, "tree %u node %u: children hold %d + %d rows, parent %d", t, s,
-                 d->n_samples[l], d->n_samples[r], ns);
+            tapir_errf(errbuf, "tree %u node %u: children hold %d + %d rows, parent %d", t, s,
+                       d->n_samples[l], d->n_samples[r], ns);
             return -1;
         }
         seen[l] = seen[r] = 1;
@@ -717,7 +708,7 @@ static int add_tree(struct iforest *f, uint32_t t, const struct iforest_tree_def
         next += 2;
     }
     if (next != n) {
-        errf(errbuf, "tree %u: %u of its %u nodes unreachable from the root", t, n - next, n);
+        tapir_errf(errbuf, "tree %u: %u of its %u nodes unreachable from the root", t, n - next, n);
         return -1;
     }
     f->root[t + 1] = base + n;
@@ -727,15 +718,15 @@ static int add_tree(struct iforest *f, uint32_t t, const struct iforest_tree_def
 static int check_shape(size_t n_features, uint32_t psi, uint32_t n_trees, char *errbuf)
 {
     if (n_features < 1 || n_features > IFOREST_MAX_FEATURES) {
-        errf(errbuf, "%zu features: expected 1 to %d", n_features, IFOREST_MAX_FEATURES);
+        tapir_errf(errbuf, "%zu features: expected 1 to %d", n_features, IFOREST_MAX_FEATURES);
         return -1;
     }
     if (psi < 1 || psi > IFOREST_MAX_SAMPLES) {
-        errf(errbuf, "sample size %u: expected 1 to %d", psi, IFOREST_MAX_SAMPLES);
+        tapir_errf(errbuf, "sample size %u: expected 1 to %d", psi, IFOREST_MAX_SAMPLES);
         return -1;
     }
     if (n_trees < 1 || n_trees > IFOREST_MAX_TREES) {
-        errf(errbuf, "%u trees: expected 1 to %d", n_trees, IFOREST_MAX_TREES);
+        tapir_errf(errbuf, "%u trees: expected 1 to %d", n_trees, IFOREST_MAX_TREES);
         return -1;
     }
     return 0;
@@ -756,14 +747,14 @@ iforest_t *iforest_import(size_t n_features, uint32_t sample_size, uint64_t seed
     struct iforest *f = forest_alloc(n_features, n_trees, sample_size, seed, total);
     uint32_t *scratch = malloc(4 * ((size_t)max_nodes + 1) * sizeof(*scratch));
     if (!f || !scratch) {
-        errf(errbuf, "out of memory importing %u trees", n_trees);
+        tapir_errf(errbuf, "out of memory importing %u trees", n_trees);
         goto fail;
     }
     for (uint32_t t = 0; t < n_trees; t++)
         if (add_tree(f, t, &trees[t], scratch, errbuf) < 0)
             goto fail;
     if (finalize(f) < 0) {
-        errf(errbuf, "out of memory importing %u trees", n_trees);
+        tapir_errf(errbuf, "out of memory importing %u trees", n_trees);
         goto fail;
     }
     free(scratch);
@@ -1011,7 +1002,7 @@ iforest_t *iforest_fit(const float *X, size_t n_rows, size_t n_features,
     uint32_t psi = p && p->sample_size ? p->sample_size : IFOREST_DEFAULT_SAMPLES;
     int n_threads = p && p->n_threads > 1 ? p->n_threads : 1;
     if (n_rows == 0) {
-        errf(errbuf, "no rows to fit a forest on");
+        tapir_errf(errbuf, "no rows to fit a forest on");
         return NULL;
     }
     if (psi > n_rows)
@@ -1052,7 +1043,7 @@ iforest_t *iforest_fit(const float *X, size_t n_rows, size_t n_features,
         __atomic_store_n(&job.failed, 1, __ATOMIC_RELAXED);
         for (int i = 1; i <= started; i++)
             pthread_join(th[i].tid, NULL);
-        errf(errbuf, "cannot start %d fit threads", n_threads);
+        tapir_errf(errbuf, "cannot start %d fit threads", n_threads);
         goto fail;
     }
     fit_worker(&th[0]);
@@ -1081,7 +1072,7 @@ iforest_t *iforest_fit(const float *X, size_t n_rows, size_t n_features,
         goto oom;
     goto done;
 oom:
-    errf(errbuf, "out of memory fitting %u trees on %u rows", n_trees, psi);
+    tapir_errf(errbuf, "out of memory fitting %u trees on %u rows", n_trees, psi);
 fail:
     iforest_destroy(f);
     f = NULL;
@@ -1156,13 +1147,13 @@ void iforest_serialize(const iforest_t *f, uint8_t *buf)
 iforest_t *iforest_deserialize(const uint8_t *buf, size_t len, size_t *used, char *errbuf)
 {
     if (len < HEADER_BYTES) {
-        errf(errbuf, "truncated forest (%zu of at least %d bytes)", len, HEADER_BYTES);
+        tapir_errf(errbuf, "truncated forest (%zu of at least %d bytes)", len, HEADER_BYTES);
         return NULL;
     }
     uint32_t nf = get_u32(buf), n_trees = get_u32(buf + 4), psi = get_u32(buf + 8);
     uint64_t seed = get_u64(buf + 16);
     if (get_u32(buf + 12) != 0) {
-        errf(errbuf, "forest header: reserved field is not zero");
+        tapir_errf(errbuf, "forest header: reserved field is not zero");
         return NULL;
     }
     if (check_shape(nf, psi, n_trees, errbuf) < 0)
@@ -1172,17 +1163,17 @@ iforest_t *iforest_deserialize(const uint8_t *buf, size_t len, size_t *used, cha
     uint32_t max_nodes = 0;
     for (uint32_t t = 0; t < n_trees; t++) {
         if (len - off < 4) {
-            errf(errbuf, "truncated forest: tree %u of %u missing", t, n_trees);
+            tapir_errf(errbuf, "truncated forest: tree %u of %u missing", t, n_trees);
             return NULL;
         }
         uint32_t n = get_u32(buf + off);
         off += 4;
         if (n == 0 || (uint64_t)n > 2 * (uint64_t)psi - 1) {
-            errf(errbuf, "tree %u: %u nodes, impossible for a tree on %u rows", t, n, psi);
+            tapir_errf(errbuf, "tree %u: %u nodes, impossible for a tree on %u rows", t, n, psi);
             return NULL;
         }
         if ((len - off) / NODE_BYTES < n) {
-            errf(errbuf, "truncated forest: tree %u needs %u nodes", t, n);
+            tapir_errf(errbuf, "truncated forest: tree %u needs %u nodes", t, n);
             return NULL;
         }
         off += (size_t)n * NODE_BYTES;
@@ -1194,7 +1185,7 @@ iforest_t *iforest_deserialize(const uint8_t *buf, size_t len, size_t *used, cha
     int32_t *ia = malloc(4 * (size_t)max_nodes * sizeof(*ia));
     double *thr = malloc((size_t)max_nodes * sizeof(*thr));
     if (!f || !scratch || !ia || !thr) {
-        errf(errbuf, "out of memory loading a forest of %zu nodes", total);
+        tapir_errf(errbuf, "out of memory loading a forest of %zu nodes", total);
         goto fail;
     }
     off = HEADER_BYTES;
@@ -1221,7 +1212,7 @@ iforest_t *iforest_deserialize(const uint8_t *buf, size_t len, size_t *used, cha
             goto fail;
     }
     if (finalize(f) < 0) {
-        errf(errbuf, "out of memory loading a forest of %zu nodes", total);
+        tapir_errf(errbuf, "out of memory loading a forest of %zu nodes", total);
         goto fail;
     }
     free(scratch), free(ia), free(thr);

@@ -83,20 +83,6 @@ static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, u
     return 0;
 }
 
-static uint64_t now_us(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int forest_fit(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -188,7 +174,7 @@ static int forest_fit(int argc, char **argv)
     int rc = TAPIR_EXIT_FAIL;
     struct model m = {0};
     double *scores = NULL;
-    double t0 = mono_s();
+    double t0 = ((double)tapir_monotonic_us() / 1e6);
     struct iforest_params p = {.n_trees = (uint32_t)trees,
                                .sample_size = (uint32_t)samples,
                                .seed = seed,
@@ -198,7 +184,7 @@ static int forest_fit(int argc, char **argv)
         fprintf(stderr, "tapir forest fit: %s\n", err);
         goto out;
     }
-    double t1 = mono_s();
+    double t1 = ((double)tapir_monotonic_us() / 1e6);
     scores = malloc(t.n_rows * sizeof(*scores));
     m.sections = calloc(1, sizeof(*m.sections));
     if (!scores || !m.sections) {
@@ -219,8 +205,8 @@ static int forest_fit(int argc, char **argv)
     iforest_score_many(f, t.values, t.n_rows, scores);
     s->threshold = iforest_threshold_for_contamination(scores, t.n_rows, contamination);
     s->contamination = contamination;
-    double t2 = mono_s();
-    m.created_us = now_us();
+    double t2 = ((double)tapir_monotonic_us() / 1e6);
+    m.created_us = tapir_wall_us();
     snprintf(m.trained_on, sizeof(m.trained_on), "tapir forest fit --csv %s (%zu rows)", csv,
              t.n_rows);
     if (model_assign_id(&m) < 0 || model_save(&m, out, err) < 0) {

@@ -78,15 +78,6 @@ static int next_line(struct line_reader *r, char **line, size_t *len)
     }
 }
 
-static void errf(char *errbuf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void errf(char *errbuf, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, TAPIR_ERRBUF_SIZE, fmt, ap);
-    va_end(ap);
-}
-
 /* Trims blanks and one pair of surrounding double quotes, in place. */
 static char *trim_cell(char *s, char *e)
 {
@@ -144,7 +135,7 @@ static int parse_header(const char *path, size_t lineno, char **cells, size_t n,
 {
     t->names = calloc(n, sizeof(*t->names));
     if (!t->names) {
-        errf(errbuf, "%s: out of memory", path);
+        tapir_errf(errbuf, "%s: out of memory", path);
         return -1;
     }
     t->n_cols = n;
@@ -152,25 +143,26 @@ static int parse_header(const char *path, size_t lineno, char **cells, size_t n,
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(cells[i]);
         if (l == 0) {
-            errf(errbuf, "%s:%zu: column %zu has no name (the first line must name every column)",
-                 path, lineno, i + 1);
+            tapir_errf(errbuf,
+                       "%s:%zu: column %zu has no name (the first line must name every column)",
+                       path, lineno, i + 1);
             return -1;
         }
         if (l > CSV_MAX_NAME) {
-            errf(errbuf, "%s:%zu: column %zu name '%s' is longer than %d bytes", path, lineno,
-                 i + 1, shown(cells[i], sb, sizeof(sb)), CSV_MAX_NAME);
+            tapir_errf(errbuf, "%s:%zu: column %zu name '%s' is longer than %d bytes", path, lineno,
+                       i + 1, shown(cells[i], sb, sizeof(sb)), CSV_MAX_NAME);
             return -1;
         }
         for (size_t k = 0; k < i; k++) {
             if (!strcmp(t->names[k], cells[i])) {
-                errf(errbuf, "%s:%zu: column %zu name '%s' repeats column %zu", path, lineno, i + 1,
-                     cells[i], k + 1);
+                tapir_errf(errbuf, "%s:%zu: column %zu name '%s' repeats column %zu", path, lineno,
+                           i + 1, cells[i], k + 1);
                 return -1;
             }
         }
         t->names[i] = strdup(cells[i]);
         if (!t->names[i]) {
-            errf(errbuf, "%s: out of memory", path);
+            tapir_errf(errbuf, "%s: out of memory", path);
             return -1;
         }
     }
@@ -184,20 +176,20 @@ static int parse_row(const char *path, size_t lineno, char **cells, float *out, 
     for (size_t i = 0; i < n; i++) {
         const char *c = cells[i];
         if (!*c) {
-            errf(errbuf, "%s:%zu: field %zu is empty", path, lineno, i + 1);
+            tapir_errf(errbuf, "%s:%zu: field %zu is empty", path, lineno, i + 1);
             return -1;
         }
         char *end;
         errno = 0;
         double d = strtod(c, &end);
         if (end == c || *end) {
-            errf(errbuf, "%s:%zu: field %zu ('%s') is not a number", path, lineno, i + 1,
-                 shown(c, sb, sizeof(sb)));
+            tapir_errf(errbuf, "%s:%zu: field %zu ('%s') is not a number", path, lineno, i + 1,
+                       shown(c, sb, sizeof(sb)));
             return -1;
         }
         if (!isfinite(d) || fabs(d) > FLT_MAX) {
-            errf(errbuf, "%s:%zu: field %zu ('%s') is not a finite float32 number", path, lineno,
-                 i + 1, shown(c, sb, sizeof(sb)));
+            tapir_errf(errbuf, "%s:%zu: field %zu ('%s') is not a finite float32 number", path,
+                       lineno, i + 1, shown(c, sb, sizeof(sb)));
             return -1;
         }
         out[i] = (float)d;
@@ -215,13 +207,13 @@ int csv_read(const char *path, struct csv_table *out, char *errbuf)
     size_t cap_rows = 0, lineno = 0;
     r.fp = is_stdin ? stdin : fopen(path, "rb");
     if (!r.fp) {
-        errf(errbuf, "cannot open %s: %s", path, strerror(errno));
+        tapir_errf(errbuf, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     r.buf = malloc(r.cap);
     cells = malloc(CSV_MAX_COLUMNS * sizeof(*cells));
     if (!r.buf || !cells) {
-        errf(errbuf, "%s: out of memory", name);
+        tapir_errf(errbuf, "%s: out of memory", name);
         goto fail;
     }
     int header = 1;
@@ -233,11 +225,11 @@ int csv_read(const char *path, struct csv_table *out, char *errbuf)
             break;
         lineno++;
         if (rc == LINE_TOO_LONG) {
-            errf(errbuf, "%s:%zu: line longer than %d bytes", name, lineno, CSV_MAX_LINE);
+            tapir_errf(errbuf, "%s:%zu: line longer than %d bytes", name, lineno, CSV_MAX_LINE);
             goto fail;
         }
         if (rc == LINE_IO) {
-            errf(errbuf, "cannot read %s: %s", name, strerror(r.error));
+            tapir_errf(errbuf, "cannot read %s: %s", name, strerror(r.error));
             goto fail;
         }
         if (lineno == 1 && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3))
@@ -245,7 +237,7 @@ int csv_read(const char *path, struct csv_table *out, char *errbuf)
         if (len > 0 && line[len - 1] == '\r')
             line[--len] = '\0';
         if (memchr(line, '\0', len)) {
-            errf(errbuf, "%s:%zu: contains a NUL byte: not a text CSV file", name, lineno);
+            tapir_errf(errbuf, "%s:%zu: contains a NUL byte: not a text CSV file", name, lineno);
             goto fail;
         }
         if (strspn(line, " \t") == len)
@@ -253,7 +245,8 @@ int csv_read(const char *path, struct csv_table *out, char *errbuf)
         size_t n = split_cells(line, len, cells, CSV_MAX_COLUMNS);
         if (header) {
             if (n > CSV_MAX_COLUMNS) {
-                errf(errbuf, "%s:%zu: %zu columns, at most %d", name, lineno, n, CSV_MAX_COLUMNS);
+                tapir_errf(errbuf, "%s:%zu: %zu columns, at most %d", name, lineno, n,
+                           CSV_MAX_COLUMNS);
                 goto fail;
             }
             if (parse_header(name, lineno, cells, n, out, errbuf) < 0)
@@ -262,18 +255,19 @@ int csv_read(const char *path, struct csv_table *out, char *errbuf)
             continue;
         }
         if (n != out->n_cols) {
-            errf(errbuf, "%s:%zu: %zu fields, the header has %zu", name, lineno, n, out->n_cols);
+            tapir_errf(errbuf, "%s:%zu: %zu fields, the header has %zu", name, lineno, n,
+                       out->n_cols);
             goto fail;
         }
         if (out->n_rows == cap_rows) {
             size_t nc = cap_rows ? 2 * cap_rows : 1024;
             if (nc > SIZE_MAX / sizeof(float) / out->n_cols) {
-                errf(errbuf, "%s: too many rows", name);
+                tapir_errf(errbuf, "%s: too many rows", name);
                 goto fail;
             }
             float *v = realloc(out->values, nc * out->n_cols * sizeof(float));
             if (!v) {
-                errf(errbuf, "%s: out of memory at line %zu", name, lineno);
+                tapir_errf(errbuf, "%s: out of memory at line %zu", name, lineno);
                 goto fail;
             }
             out->values = v;
@@ -284,7 +278,7 @@ int csv_read(const char *path, struct csv_table *out, char *errbuf)
         out->n_rows++;
     }
     if (header) {
-        errf(errbuf, "%s: empty file, expected a header row of column names", name);
+        tapir_errf(errbuf, "%s: empty file, expected a header row of column names", name);
         goto fail;
     }
     if (!is_stdin)

@@ -45,15 +45,6 @@
 #define MAGIC        "TAPIRMDL"
 #define HEADER_BYTES 32
 
-static void errf(char *errbuf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void errf(char *errbuf, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, TAPIR_ERRBUF_SIZE, fmt, ap);
-    va_end(ap);
-}
-
 static uint32_t crc32_ieee(const uint8_t *p, size_t n)
 {
     static uint32_t table[256];
@@ -160,14 +151,15 @@ static void write_payload(struct wbuf *b, const struct model *m, const char *id)
 static int check_model(const struct model *m, char *errbuf)
 {
     if (m->n_sections < 1 || m->n_sections > MODEL_MAX_SECTIONS) {
-        errf(errbuf, "a model holds 1 to %d sections, not %u", MODEL_MAX_SECTIONS, m->n_sections);
+        tapir_errf(errbuf, "a model holds 1 to %d sections, not %u", MODEL_MAX_SECTIONS,
+                   m->n_sections);
         return -1;
     }
     for (uint32_t k = 0; k < m->n_sections; k++) {
         const struct model_section *s = &m->sections[k];
         if (!s->forest || iforest_n_features(s->forest) != s->n_features) {
-            errf(errbuf, "section '%.15s': forest missing or not for %u features", s->name,
-                 s->n_features);
+            tapir_errf(errbuf, "section '%.15s': forest missing or not for %u features", s->name,
+                       s->n_features);
             return -1;
         }
     }
@@ -213,7 +205,7 @@ int model_save(const struct model *m, const char *path, char *errbuf)
     write_payload(&b, m, m->id);
     if (b.oom) {
         free(b.p);
-        errf(errbuf, "cannot write %s: out of memory", path);
+        tapir_errf(errbuf, "cannot write %s: out of memory", path);
         return -1;
     }
     size_t plen = b.len - HEADER_BYTES;
@@ -230,26 +222,26 @@ int model_save(const struct model *m, const char *path, char *errbuf)
     char tmp[4096];
     int fd = -1;
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
-        errf(errbuf, "cannot write %s: path too long", path);
+        tapir_errf(errbuf, "cannot write %s: path too long", path);
         goto fail;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        errf(errbuf, "cannot create %s: %s", tmp, strerror(errno));
+        tapir_errf(errbuf, "cannot create %s: %s", tmp, strerror(errno));
         goto fail;
     }
     if (write_all(fd, b.p, b.len) < 0 || fsync(fd) < 0) {
-        errf(errbuf, "cannot write %s: %s", tmp, strerror(errno));
+        tapir_errf(errbuf, "cannot write %s: %s", tmp, strerror(errno));
         goto fail_unlink;
     }
     if (close(fd) < 0) {
         fd = -1;
-        errf(errbuf, "cannot write %s: %s", tmp, strerror(errno));
+        tapir_errf(errbuf, "cannot write %s: %s", tmp, strerror(errno));
         goto fail_unlink;
     }
     fd = -1;
     if (rename(tmp, path) < 0) {
-        errf(errbuf, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        tapir_errf(errbuf, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         goto fail_unlink;
     }
     /* make the rename itself durable */
@@ -416,25 +408,25 @@ static int read_file(const char *path, uint8_t **data, size_t *len, char *errbuf
     *data = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        errf(errbuf, "cannot open %s: %s", path, strerror(errno));
+        tapir_errf(errbuf, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        errf(errbuf, "%s: not a regular file", path);
+        tapir_errf(errbuf, "%s: not a regular file", path);
         close(fd);
         return -1;
     }
     if ((uint64_t)st.st_size > MODEL_MAX_BYTES) {
-        errf(errbuf, "%s: %lld bytes, larger than any model (%u): not a Tapir model file", path,
-             (long long)st.st_size, MODEL_MAX_BYTES);
+        tapir_errf(errbuf, "%s: %lld bytes, larger than any model (%u): not a Tapir model file",
+                   path, (long long)st.st_size, MODEL_MAX_BYTES);
         close(fd);
         return -1;
     }
     size_t n = (size_t)st.st_size, got = 0;
     uint8_t *p = malloc(n ? n : 1);
     if (!p) {
-        errf(errbuf, "%s: out of memory reading %zu bytes", path, n);
+        tapir_errf(errbuf, "%s: out of memory reading %zu bytes", path, n);
         close(fd);
         return -1;
     }
@@ -443,7 +435,7 @@ static int read_file(const char *path, uint8_t **data, size_t *len, char *errbuf
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            errf(errbuf, "cannot read %s: %s", path, strerror(errno));
+            tapir_errf(errbuf, "cannot read %s: %s", path, strerror(errno));
             free(p);
             close(fd);
             return -1;
@@ -480,36 +472,36 @@ int model_load(const char *path, struct model *out, char *errbuf)
         return -1;
     size_t m = len < 8 ? len : 8;
     if (memcmp(d, MAGIC, m) != 0 || len == 0) {
-        errf(errbuf, "%s: not a Tapir model file", path);
+        tapir_errf(errbuf, "%s: not a Tapir model file", path);
         goto fail;
     }
     if (len < HEADER_BYTES) {
-        errf(errbuf, "%s: truncated (%zu of at least %d bytes)", path, len, HEADER_BYTES);
+        tapir_errf(errbuf, "%s: truncated (%zu of at least %d bytes)", path, len, HEADER_BYTES);
         goto fail;
     }
     uint32_t version = le32(d + 8);
     if (version != MODEL_FORMAT_VERSION) {
-        errf(errbuf, "%s: model format version %u, this tapir reads %d", path, version,
-             MODEL_FORMAT_VERSION);
+        tapir_errf(errbuf, "%s: model format version %u, this tapir reads %d", path, version,
+                   MODEL_FORMAT_VERSION);
         goto fail;
     }
     uint64_t plen = le64(d + 16);
     if (plen > MODEL_MAX_BYTES || le32(d + 12) || le32(d + 28)) {
-        errf(errbuf, "%s: corrupt header: not a Tapir model file", path);
+        tapir_errf(errbuf, "%s: corrupt header: not a Tapir model file", path);
         goto fail;
     }
     if (len < HEADER_BYTES + plen) {
-        errf(errbuf, "%s: truncated (%zu of %llu bytes)", path, len,
-             (unsigned long long)(HEADER_BYTES + plen));
+        tapir_errf(errbuf, "%s: truncated (%zu of %llu bytes)", path, len,
+                   (unsigned long long)(HEADER_BYTES + plen));
         goto fail;
     }
     if (len > HEADER_BYTES + plen) {
-        errf(errbuf, "%s: %zu bytes past the model's end (%llu bytes): corrupt file", path,
-             len - HEADER_BYTES - (size_t)plen, (unsigned long long)(HEADER_BYTES + plen));
+        tapir_errf(errbuf, "%s: %zu bytes past the model's end (%llu bytes): corrupt file", path,
+                   len - HEADER_BYTES - (size_t)plen, (unsigned long long)(HEADER_BYTES + plen));
         goto fail;
     }
     if (crc32_ieee(d + HEADER_BYTES, (size_t)plen) != le32(d + 24)) {
-        errf(errbuf, "%s: checksum mismatch: corrupt file", path);
+        tapir_errf(errbuf, "%s: checksum mismatch: corrupt file", path);
         goto fail;
     }
 
@@ -537,7 +529,7 @@ int model_load(const char *path, struct model *out, char *errbuf)
     if (!r.err && !detail[0] && r.off != r.len)
         r.err = "bytes left over after the last section";
     if (r.err || detail[0]) {
-        errf(errbuf, "%s: malformed model: %s", path, r.err ? r.err : detail);
+        tapir_errf(errbuf, "%s: malformed model: %s", path, r.err ? r.err : detail);
         goto fail;
     }
     free(d);
@@ -564,20 +556,20 @@ int model_check_features(const struct model_section *s, const char *const *names
     uint32_t common = n < s->n_features ? n : s->n_features;
     for (uint32_t j = 0; j < common; j++) {
         if (strcmp(s->feature_names[j], names[j]) != 0) {
-            errf(errbuf,
-                 "model section '%s' was trained on other features: feature %u is '%s' in "
-                 "the model, '%.40s' in the input",
-                 s->name, j + 1, s->feature_names[j], names[j]);
+            tapir_errf(errbuf,
+                       "model section '%s' was trained on other features: feature %u is '%s' in "
+                       "the model, '%.40s' in the input",
+                       s->name, j + 1, s->feature_names[j], names[j]);
             return -1;
         }
     }
     if (n != s->n_features) {
-        errf(errbuf,
-             "model section '%s' was trained on %u features, the input has %u (first "
-             "difference: feature %u, '%.40s' %s)",
-             s->name, s->n_features, n, common + 1,
-             n > common ? names[common] : s->feature_names[common],
-             n > common ? "only in the input" : "missing from the input");
+        tapir_errf(errbuf,
+                   "model section '%s' was trained on %u features, the input has %u (first "
+                   "difference: feature %u, '%.40s' %s)",
+                   s->name, s->n_features, n, common + 1,
+                   n > common ? names[common] : s->feature_names[common],
+                   n > common ? "only in the input" : "missing from the input");
         return -1;
     }
     return 0;

@@ -7,6 +7,7 @@
  * names as keys), so the two can never drift apart. Command-line options win.
  */
 #include <errno.h>
+#include <event2/buffer.h>
 #include <getopt.h>
 #include <ini.h>
 #include <inttypes.h>
@@ -379,6 +380,50 @@ static int reload_config(void *ctx, struct analyzer_config *fresh, char *errbuf)
     }
     reload_prev = n;
     return 0;
+}
+
+static void metric(struct evbuffer *out, const char *name, const char *type, const char *help,
+                   uint64_t v)
+{
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type,
+                        name, v);
+}
+
+/* /metrics: the sensor's published snapshot (written on the analyzer thread). */
+static void sensor_metrics(void *ctx, struct evbuffer *out)
+{
+    sensor_t *sen = ctx;
+    struct sensor_stats ss;
+    sensor_stats_snapshot(sen, &ss);
+    metric(out, "tapir_packets_total", "counter", "Packets captured or read.", ss.pkts);
+    metric(out, "tapir_bytes_total", "counter", "Bytes on the wire captured or read.",
+           ss.wire_bytes);
+    evbuffer_add_printf(out, "# HELP tapir_packets_dropped_total Packets not accounted, "
+                             "by reason.\n# TYPE tapir_packets_dropped_total counter\n");
+    for (int i = DECODE_NOT_IP; i < DECODE_RESULT_COUNT; i++)
+        evbuffer_add_printf(out, "tapir_packets_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
+                            decode_result_name((enum decode_result)i), ss.decode[i]);
+    metric(out, "tapir_flows_active", "gauge", "Flows in the flow table.", ss.flows_active);
+    metric(out, "tapir_flows_created_total", "counter", "Flows created.", ss.flows_created);
+    metric(out, "tapir_flows_evicted_total", "counter",
+           "Flows ended early because the flow table was full.", ss.flows_evicted);
+    metric(out, "tapir_host_updates_dropped_total", "counter",
+           "Per-IP updates lost because a window held --max-hosts IPs.", ss.hosts_dropped);
+    metric(out, "tapir_host_records_replaced_total", "counter",
+           "Light per-IP records given to a busier IP because a window was full.",
+           ss.hosts_replaced);
+    metric(out, "tapir_windows_total", "counter", "Windows handed to the analyzer.", ss.windows);
+    metric(out, "tapir_windows_dropped_total", "counter",
+           "Windows dropped because the analyzer fell behind.", ss.windows_dropped);
+    metric(out, "tapir_dpi_detected_total", "counter", "Flows nDPI classified.", ss.dpi_detected);
+    metric(out, "tapir_dpi_pool_empty_total", "counter",
+           "Flows left unclassified because the DPI pool was empty.", ss.dpi_pool_empty);
+    metric(out, "tapir_dpi_ring_full_total", "counter",
+           "Times the capture thread waited for the nDPI thread (ring full).", ss.dpi_ring_full);
+    metric(out, "tapir_clock_backwards_total", "counter", "Packets older than the newest seen.",
+           ss.ts_backwards);
+    metric(out, "tapir_packet_time_seconds", "gauge", "Newest packet time seen.",
+           ss.last_ts_us / 1000000);
 }
 
 static void usage(FILE *f, bool train)
@@ -775,7 +820,8 @@ static int run_main(int argc, char **argv, bool train)
         goto fail_usage; /* bad model, db, log, rules: bad input */
     if (!(sen = sensor_create(&o.sen, q, errbuf)))
         goto fail_usage;
-    analyzer_set_sensor(an, sen);
+    analyzer_set_l7_names(an, sensor_l7_name, sen);
+    analyzer_set_metrics(an, sensor_metrics, sen);
     signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill the sensor */
     if (analyzer_start(an, errbuf) < 0)
         goto fail_runtime;
@@ -808,16 +854,14 @@ static int run_main(int argc, char **argv, bool train)
     }
     if (!o.cap.iface) /* files were checked; a live capture says so once it is open */
         notify_ready("reading capture files");
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = tapir_monotonic_us();
     struct capture_stats cs;
     int cr = capture_run(&o.cap, sen, &stop_flag, &cs, errbuf);
     if (stop_flag)
         notify_send("STOPPING=1\nSTATUS=stopping: scoring the open window");
     sensor_finish(sen);
     analyzer_join(an);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double secs = (double)(tapir_monotonic_us() - t0) / 1e6;
 
     struct sensor_stats ss;
     struct analyzer_stats as;

@@ -435,20 +435,6 @@ static void reply_store_error(http_t *h, struct evhttp_request *req)
     reply_error(h, req, 500, msg);
 }
 
-static double now_mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint64_t now_wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* ---- query strings ----------------------------------------------------------------- */
 
 #define QUERY_MAX_PARAMS 8
@@ -643,7 +629,7 @@ static void get_metrics(http_t *h, struct evhttp_request *req)
         const char *ts = NULL;
         if (store_alerts_list(h->store, &last, &arr) == 0)
             ts = json_string_value(json_object_get(json_array_get(arr, 0), "timestamp"));
-        if (ts && store_parse_time(ts, &ts_us) == 0) {
+        if (ts && tapir_parse_time(ts, &ts_us) == 0) {
             metric_head(b, "tapir_alert_last_timestamp_seconds", "gauge",
                         "When the newest stored alert was raised (packet time), seconds since "
                         "the epoch.");
@@ -670,7 +656,7 @@ static void get_alerts(http_t *h, struct evhttp_request *req, const char *rawq)
     if (query_parse(rawq, allowed, &q, msg, sizeof(msg)) < 0)
         goto bad;
     const char *v;
-    if ((v = query_get(&q, "since")) && store_parse_time(v, &f.since_us) < 0) {
+    if ((v = query_get(&q, "since")) && tapir_parse_time(v, &f.since_us) < 0) {
         snprintf(msg, sizeof(msg),
                  "bad since (ISO-8601 such as 2026-01-31T12:00:00Z, or "
                  "unix seconds)");
@@ -774,7 +760,7 @@ static void alert_one(http_t *h, struct evhttp_request *req, int64_t id, bool ac
             return;
         }
     } else if (ack) {
-        rc = store_alert_ack(h->store, id, now_wall_us());
+        rc = store_alert_ack(h->store, id, tapir_wall_us());
     }
     json_t *o = NULL;
     if (rc == 0)
@@ -951,7 +937,7 @@ static void handle(struct evhttp_request *req, void *arg)
             memset(&ip, 0, sizeof(ip));
     }
     uint32_t retry;
-    if (!http_limiter_allow(h->limiter, &ip, now_mono_s(), &retry)) {
+    if (!http_limiter_allow(h->limiter, &ip, ((double)tapir_monotonic_us() / 1e6), &retry)) {
         char ra[16];
         snprintf(ra, sizeof(ra), "%u", retry);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
@@ -1138,7 +1124,7 @@ http_t *http_create(struct event_base *base, const struct http_config *c, store_
     h->metrics = metrics;
     h->metrics_ctx = metrics_ctx;
     snprintf(h->listen, sizeof(h->listen), "%s", listen_text);
-    h->started_s = now_wall_us() / 1e6;
+    h->started_s = tapir_wall_us() / 1e6;
     double rate = c && c->rate_per_s > 0 ? c->rate_per_s : HTTP_DEFAULT_RATE;
     uint32_t maxc = c && c->max_clients_tracked ? c->max_clients_tracked : HTTP_DEFAULT_MAX_CLIENTS;
     double burst = rate * HTTP_BURST_FACTOR;

@@ -181,4 +181,8 @@ bool synth_truth_known(const struct synth_truth *t, const struct ip_addr *ip);
 int synth_truth_finish(struct synth_truth *t, FILE *labels, FILE *hosts, struct synth_stats *st,
                        char *errbuf, size_t errlen);
 
+/* `tapir synth ...` (argv[0] is "synth"): the command line of the generator; exit status
+ * as cli.h's commands. */
+int cmd_synth(int argc, char **argv);
+
 #endif

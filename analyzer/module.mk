@@ -1,0 +1,5 @@
+# analyzer/ — the sources of this folder (one list; the Makefile and tests/fuzz/fuzz.mk read it).
+ANALYZER_SRCS := \
+    analyzer/analyzer.c \
+    analyzer/baseline.c \
+    analyzer/behaviour.c

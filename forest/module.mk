@@ -1,0 +1,5 @@
+# forest/ — the sources of this folder (one list; the Makefile and tests/fuzz/fuzz.mk read it).
+FOREST_SRCS := \
+    forest/csv.c \
+    forest/iforest.c \
+    forest/model.c

@@ -1,0 +1,8 @@
+# output/ — the sources of this folder (one list; the Makefile and tests/fuzz/fuzz.mk read it).
+OUTPUT_SRCS := \
+    output/alert.c \
+    output/alert_log.c \
+    output/blocklist.c \
+    output/dashboard.c \
+    output/http.c \
+    output/store.c
