@@ -2,8 +2,8 @@
  * window.h — what the sensor hands the analyzer when a window closes.
  *
  * One struct host_window per IP seen in the window, holding raw counts only: the
- * analyzer turns them into features (features.c) so that scaling choices live in one
- * place. Each record carries both sides of the IP: what it sent and started (source
+ * analyzer turns them into features (analyzer/behaviour.c) so that scaling choices live
+ * in one place. Each record carries both sides of the IP: what it sent and started (source
  * side) and what it received (destination side), since an IP is usually both.
  *
  * Ownership: the capture thread fills a struct window in place (host_table), then passes
