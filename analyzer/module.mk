@@ -2,4 +2,8 @@
 ANALYZER_SRCS := \
     analyzer/analyzer.c \
     analyzer/baseline.c \
-    analyzer/behaviour.c
+    analyzer/behaviour.c \
+    analyzer/explain.c \
+    analyzer/judge.c \
+    analyzer/score.c \
+    analyzer/train.c

@@ -33,6 +33,7 @@ struct run_opts {
     struct capture_config cap;
     struct sensor_config sen;
     struct analyzer_config ana;
+    struct output_config out;
     const char *files[MAX_FILES];
     int n_files;
     const char *geo[MAX_GEO];
@@ -175,9 +176,9 @@ static int apply_option(struct run_opts *o, const char *name, const char *v, cha
             BAD("at most 8 databases (at '%s')");
         o->geo[o->n_geo++] = v;
     } else if (!strcmp(name, "db")) {
-        o->ana.db_path = v;
+        o->out.db_path = v;
     } else if (!strcmp(name, "alert-log")) {
-        o->ana.alert_log_path = v;
+        o->out.alert_log_path = v;
     } else if (!strcmp(name, "model")) {
         o->ana.model_path = v;
     } else if (!strcmp(name, "save-model")) {
@@ -247,13 +248,13 @@ static int apply_option(struct run_opts *o, const char *name, const char *v, cha
         U32(u, 1, 36500);
         o->ana.retention_us = (uint64_t)u * 86400 * 1000000;
     } else if (!strcmp(name, "http")) {
-        o->ana.http_listen = v;
+        o->out.http_listen = v;
     } else if (!strcmp(name, "http-token-file")) {
         o->http_token_file = v;
     } else if (!strcmp(name, "http-rate")) {
         if (parse_double(v, 0.1, 100000, &d) < 0)
             BAD("'%s' is not a rate in requests/s");
-        o->ana.http_rate = d;
+        o->out.http_rate = d;
     } else if (!strcmp(name, "quiet")) {
         o->quiet = true;
     } else if (!strcmp(name, "no-progress")) {
@@ -382,48 +383,44 @@ static int reload_config(void *ctx, struct analyzer_config *fresh, char *errbuf)
     return 0;
 }
 
-static void metric(struct evbuffer *out, const char *name, const char *type, const char *help,
-                   uint64_t v)
-{
-    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type,
-                        name, v);
-}
-
 /* /metrics: the sensor's published snapshot (written on the analyzer thread). */
 static void sensor_metrics(void *ctx, struct evbuffer *out)
 {
     sensor_t *sen = ctx;
     struct sensor_stats ss;
     sensor_stats_snapshot(sen, &ss);
-    metric(out, "tapir_packets_total", "counter", "Packets captured or read.", ss.pkts);
-    metric(out, "tapir_bytes_total", "counter", "Bytes on the wire captured or read.",
-           ss.wire_bytes);
+    output_metric(out, "tapir_packets_total", "counter", "Packets captured or read.", ss.pkts);
+    output_metric(out, "tapir_bytes_total", "counter", "Bytes on the wire captured or read.",
+                  ss.wire_bytes);
     evbuffer_add_printf(out, "# HELP tapir_packets_dropped_total Packets not accounted, "
                              "by reason.\n# TYPE tapir_packets_dropped_total counter\n");
     for (int i = DECODE_NOT_IP; i < DECODE_RESULT_COUNT; i++)
         evbuffer_add_printf(out, "tapir_packets_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
                             decode_result_name((enum decode_result)i), ss.decode[i]);
-    metric(out, "tapir_flows_active", "gauge", "Flows in the flow table.", ss.flows_active);
-    metric(out, "tapir_flows_created_total", "counter", "Flows created.", ss.flows_created);
-    metric(out, "tapir_flows_evicted_total", "counter",
-           "Flows ended early because the flow table was full.", ss.flows_evicted);
-    metric(out, "tapir_host_updates_dropped_total", "counter",
-           "Per-IP updates lost because a window held --max-hosts IPs.", ss.hosts_dropped);
-    metric(out, "tapir_host_records_replaced_total", "counter",
-           "Light per-IP records given to a busier IP because a window was full.",
-           ss.hosts_replaced);
-    metric(out, "tapir_windows_total", "counter", "Windows handed to the analyzer.", ss.windows);
-    metric(out, "tapir_windows_dropped_total", "counter",
-           "Windows dropped because the analyzer fell behind.", ss.windows_dropped);
-    metric(out, "tapir_dpi_detected_total", "counter", "Flows nDPI classified.", ss.dpi_detected);
-    metric(out, "tapir_dpi_pool_empty_total", "counter",
-           "Flows left unclassified because the DPI pool was empty.", ss.dpi_pool_empty);
-    metric(out, "tapir_dpi_ring_full_total", "counter",
-           "Times the capture thread waited for the nDPI thread (ring full).", ss.dpi_ring_full);
-    metric(out, "tapir_clock_backwards_total", "counter", "Packets older than the newest seen.",
-           ss.ts_backwards);
-    metric(out, "tapir_packet_time_seconds", "gauge", "Newest packet time seen.",
-           ss.last_ts_us / 1000000);
+    output_metric(out, "tapir_flows_active", "gauge", "Flows in the flow table.", ss.flows_active);
+    output_metric(out, "tapir_flows_created_total", "counter", "Flows created.", ss.flows_created);
+    output_metric(out, "tapir_flows_evicted_total", "counter",
+                  "Flows ended early because the flow table was full.", ss.flows_evicted);
+    output_metric(out, "tapir_host_updates_dropped_total", "counter",
+                  "Per-IP updates lost because a window held --max-hosts IPs.", ss.hosts_dropped);
+    output_metric(out, "tapir_host_records_replaced_total", "counter",
+                  "Light per-IP records given to a busier IP because a window was full.",
+                  ss.hosts_replaced);
+    output_metric(out, "tapir_windows_total", "counter", "Windows handed to the analyzer.",
+                  ss.windows);
+    output_metric(out, "tapir_windows_dropped_total", "counter",
+                  "Windows dropped because the analyzer fell behind.", ss.windows_dropped);
+    output_metric(out, "tapir_dpi_detected_total", "counter", "Flows nDPI classified.",
+                  ss.dpi_detected);
+    output_metric(out, "tapir_dpi_pool_empty_total", "counter",
+                  "Flows left unclassified because the DPI pool was empty.", ss.dpi_pool_empty);
+    output_metric(out, "tapir_dpi_ring_full_total", "counter",
+                  "Times the capture thread waited for the nDPI thread (ring full).",
+                  ss.dpi_ring_full);
+    output_metric(out, "tapir_clock_backwards_total", "counter",
+                  "Packets older than the newest seen.", ss.ts_backwards);
+    output_metric(out, "tapir_packet_time_seconds", "gauge", "Newest packet time seen.",
+                  ss.last_ts_us / 1000000);
 }
 
 static void usage(FILE *f, bool train)
@@ -545,10 +542,10 @@ static void print_summary(const struct run_opts *o, const struct capture_stats *
                 "tapir: summary: output errors: %" PRIu64 " windows not stored, %" PRIu64
                 " alert log lines not written\n",
                 as->store_errors, as->log_errors);
-    if (o->ana.db_path)
-        fprintf(stderr, "tapir: summary: database %s\n", o->ana.db_path);
-    if (o->ana.alert_log_path)
-        fprintf(stderr, "tapir: summary: alert log %s\n", o->ana.alert_log_path);
+    if (o->out.db_path)
+        fprintf(stderr, "tapir: summary: database %s\n", o->out.db_path);
+    if (o->out.alert_log_path)
+        fprintf(stderr, "tapir: summary: alert log %s\n", o->out.alert_log_path);
 }
 
 static FILE *open_csv(const char *path, const char *header, char *errbuf)
@@ -578,7 +575,7 @@ static int run_main(int argc, char **argv, bool train)
     analyzer_config_defaults(&o.ana);
     o.train = train;
     o.ana.train_only = train;
-    o.ana.print_alerts = true;
+    o.out.print_alerts = true;
     char errbuf[TAPIR_ERRBUF_SIZE] = "";
     int rc = TAPIR_EXIT_USAGE;
 
@@ -730,7 +727,7 @@ static int run_main(int argc, char **argv, bool train)
     o.sen.replay = o.n_files > 0;
     o.ana.geo_paths = o.geo;
     o.ana.n_geo = o.n_geo;
-    o.ana.print_alerts = !o.quiet && !train;
+    o.out.print_alerts = !o.quiet && !train;
     if (o.quiet)
         log_set_level(LOG_WARN);
 
@@ -752,21 +749,22 @@ static int run_main(int argc, char **argv, bool train)
         size_t u = strlen(cmdline);
         snprintf(cmdline + u, sizeof(cmdline) - u, "%s%s", i ? " " : "tapir ", argv[i]);
     }
-    if (o.ana.http_listen) {
+    if (o.out.http_listen) {
         if (o.http_token_file) {
             if (serve_token_file(o.http_token_file, o.http_token, sizeof(o.http_token)) < 0)
                 goto out;
-            o.ana.http_token = o.http_token;
+            o.out.http_token = o.http_token;
         } else if (getenv("TAPIR_TOKEN") && *getenv("TAPIR_TOKEN")) {
-            o.ana.http_token = getenv("TAPIR_TOKEN");
+            o.out.http_token = getenv("TAPIR_TOKEN");
         }
     }
-    o.ana.cmdline = cmdline;
+    o.out.cmdline = cmdline;
     if (o.config_path && !train) {
         o.ana.reload_config = reload_config;
         o.ana.reload_ctx = &o;
     }
     o.ana.source = source;
+    o.out.source = source;
 
     FILE *flow_log = NULL, *hosts_csv = NULL, *scores_csv = NULL, *vectors_csv = NULL;
     wqueue_t *q = NULL;
@@ -797,7 +795,7 @@ static int run_main(int argc, char **argv, bool train)
     }
     o.sen.dpi_thread = o.dpi_thread == 1 ||
                        (o.dpi_thread == -1 && !o.flow_log && sysconf(_SC_NPROCESSORS_ONLN) >= 2);
-    o.ana.hosts_csv = hosts_csv;
+    o.out.hosts_csv = hosts_csv;
     if (o.vectors_csv) {
         char header[2048] = "window_start,ip";
         int nf;
@@ -809,14 +807,14 @@ static int run_main(int argc, char **argv, bool train)
         if (!(vectors_csv = open_csv(o.vectors_csv, header, errbuf)))
             goto fail_usage;
     }
-    o.ana.scores_csv = scores_csv;
-    o.ana.vectors_csv = vectors_csv;
+    o.out.scores_csv = scores_csv;
+    o.out.vectors_csv = vectors_csv;
 
     if (!(q = wqueue_create(o.n_files ? 2 : 4, o.sen.max_hosts, errbuf)))
         goto fail_runtime;
     if (o.cap.iface && notify_watchdog_us()) /* the analyzer shows it is alive 4x per interval */
         o.ana.heartbeat_us = notify_watchdog_us() / 4 > 10000 ? notify_watchdog_us() / 4 : 10000;
-    if (!(an = analyzer_create(&o.ana, q, errbuf)))
+    if (!(an = analyzer_create(&o.ana, &o.out, q, errbuf)))
         goto fail_usage; /* bad model, db, log, rules: bad input */
     if (!(sen = sensor_create(&o.sen, q, errbuf)))
         goto fail_usage;
@@ -836,15 +834,15 @@ static int run_main(int argc, char **argv, bool train)
     char wal[4096], shm[4096];
     const char *owned[4];
     int n_owned = 0;
-    if (o.ana.db_path && strcmp(o.ana.db_path, ":memory:")) {
-        owned[n_owned++] = o.ana.db_path;
-        snprintf(wal, sizeof(wal), "%s-wal", o.ana.db_path);
-        snprintf(shm, sizeof(shm), "%s-shm", o.ana.db_path);
+    if (o.out.db_path && strcmp(o.out.db_path, ":memory:")) {
+        owned[n_owned++] = o.out.db_path;
+        snprintf(wal, sizeof(wal), "%s-wal", o.out.db_path);
+        snprintf(shm, sizeof(shm), "%s-shm", o.out.db_path);
         owned[n_owned++] = wal;
         owned[n_owned++] = shm;
     }
-    if (o.ana.alert_log_path && strcmp(o.ana.alert_log_path, "-"))
-        owned[n_owned++] = o.ana.alert_log_path;
+    if (o.out.alert_log_path && strcmp(o.out.alert_log_path, "-"))
+        owned[n_owned++] = o.out.alert_log_path;
     o.cap.owned_paths = owned;
     o.cap.n_owned = n_owned;
     struct watchdog wd = {notify_watchdog_us(), 0, an, false};

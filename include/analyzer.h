@@ -1,20 +1,17 @@
 /*
- * analyzer.h — the analyzer thread: closed windows in; behaviour vectors, scores,
- * alerts, SQLite rows, alert-log lines and blocklists out. It owns the libevent base,
- * the model, the store and every output; nothing of it is touched by the capture thread
+ * analyzer.h — the analyzer thread: closed windows in; behaviour vectors, scores and
+ * alerts out, through the outputs (output.h: SQLite, alert log, ...). It owns the
+ * libevent base, the model and the output set; nothing of it is touched by the capture thread
  * except through the window queue.
  */
 #ifndef TAPIR_ANALYZER_H
 #define TAPIR_ANALYZER_H
 
-#include <stdio.h>
-
 #include "behaviour.h"
+#include "output.h"
 #include "wqueue.h"
 
 struct analyzer_config {
-    const char *db_path;           /* SQLite file, or NULL for none */
-    const char *alert_log_path;    /* JSON lines, or NULL */
     const char *model_path;        /* trained model, or NULL: warm up on the first windows */
     const char *model_out;         /* where a warm-up / retrained model is saved, or NULL */
     const char *allowlist_path;    /* CIDRs never flagged, or NULL */
@@ -29,20 +26,12 @@ struct analyzer_config {
     uint32_t trees, samples;       /* forest size for warm-up / retrain */
     int scaling; /* -1: each feature's own (behaviour.c); else one enum feature_scaling for all */
     uint64_t seed;
-    FILE *hosts_csv;              /* every host's raw window counts, or NULL; borrowed */
-    FILE *scores_csv;             /* every scored vector's score, or NULL; borrowed */
-    FILE *vectors_csv;            /* every source vector (unscaled), or NULL; borrowed */
-    bool print_alerts;            /* one line per alert on stdout */
-    const char *cmdline;          /* for the runs table */
-    const char *source;           /* interface or files, for the runs table */
+    const char *source;           /* interface or files: a trained model's trained_on */
     const char *const *geo_paths; /* to geolocate alerted IPs (own cache) */
     int n_geo;
-    uint64_t retention_us;   /* delete stored windows/alerts older than this (packet
-                                time), 0 keeps everything */
-    const char *http_listen; /* serve the API, /metrics and the dashboard, or NULL */
-    const char *http_token;  /* bearer token (NULL: auth off, loopback only) */
-    double http_rate;        /* requests/s per client (0: default) */
-    uint64_t heartbeat_us;   /* > 0: the loop marks itself alive this often (watchdog) */
+    uint64_t retention_us; /* delete stored windows/alerts older than this (packet
+                              time), 0 keeps everything */
+    uint64_t heartbeat_us; /* > 0: the loop marks itself alive this often (watchdog) */
     /* SIGHUP: re-read the config file onto *fresh (a copy of the running settings);
      * 0 or -1 with errbuf. NULL: no config file to re-read. */
     int (*reload_config)(void *ctx, struct analyzer_config *fresh, char *errbuf);
@@ -54,9 +43,11 @@ void analyzer_config_defaults(struct analyzer_config *c);
 
 typedef struct analyzer analyzer_t;
 
-/* Opens the store, log, model and rules (all errors reported here, before capture
- * starts). Borrows q. */
-analyzer_t *analyzer_create(const struct analyzer_config *c, wqueue_t *q, char *errbuf);
+/* Opens the model, rules and the outputs oc names (store, alert log, ...: output.h);
+ * all errors are reported here, before capture starts. Borrows q; copies c and oc (their
+ * strings and FILE *s are borrowed). */
+analyzer_t *analyzer_create(const struct analyzer_config *c, const struct output_config *oc,
+                            wqueue_t *q, char *errbuf);
 /* Names of nDPI protocol ids for alerts ("TLS"), or NULL for unknown; called on the
  * analyzer thread, so it must only read what does not change after start. Before start. */
 typedef const char *(*analyzer_l7_name_fn)(void *ctx, uint16_t id);
@@ -67,7 +58,8 @@ struct evbuffer;
 typedef void (*analyzer_metrics_fn)(void *ctx, struct evbuffer *out);
 void analyzer_set_metrics(analyzer_t *a, analyzer_metrics_fn fn, void *ctx);
 
-/* Starts the thread (and the HTTP server when configured; its errors land in errbuf). */
+/* Starts the thread and the outputs that live on its loop (the HTTP server; its errors
+ * land in errbuf). */
 int analyzer_start(analyzer_t *a, char *errbuf);
 /* Waits until the queue is closed and drained, then stops the thread. */
 void analyzer_join(analyzer_t *a);
@@ -90,7 +82,7 @@ void analyzer_get_stats(analyzer_t *a, struct analyzer_stats *st);
  * timer every heartbeat_us and every window mark it. Any thread. */
 uint64_t analyzer_heartbeat(analyzer_t *a);
 
-/* After join: records the run's totals in the store. */
+/* After join: gives the run's totals to the outputs (the runs table). */
 void analyzer_finish_run(analyzer_t *a, uint64_t packets, uint64_t bytes, int exit_status);
 
 /* For `tapir train`: after join, fits and saves a model from every collected vector. */

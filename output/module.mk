@@ -6,3 +6,10 @@ OUTPUT_SRCS := \
     output/dashboard.c \
     output/http.c \
     output/store.c
+OUTPUT_SRCS += output/output.c
+OUTPUT_SRCS += output/metrics.c
+OUTPUT_SRCS += output/sink_store.c
+OUTPUT_SRCS += output/sink_alert_log.c
+OUTPUT_SRCS += output/sink_csv.c
+OUTPUT_SRCS += output/sink_print.c
+OUTPUT_SRCS += output/sink_http.c

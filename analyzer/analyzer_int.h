@@ -1,0 +1,128 @@
+/*
+ * analyzer_int.h — the analyzer's own state, shared by its files and no one else:
+ * analyzer.c (thread, loop, lifecycle), score.c (vectors and the scoring pass),
+ * judge.c (limits, rules, persistence), explain.c (filling an alert), train.c
+ * (reservoir, fitting, installing models). Everything here runs on the analyzer thread
+ * unless a comment says otherwise.
+ */
+#ifndef TAPIR_ANALYZER_INT_H
+#define TAPIR_ANALYZER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "alert.h"
+#include "analyzer.h"
+#include "baseline.h"
+#include "geo.h"
+#include "model.h"
+#include "output.h"
+#include "rules.h"
+
+#define RESERVOIR_MAX  16384 /* vectors kept per side for training */
+#define LIMIT_FACTOR   3.0   /* learned-limit rule: this many times the training maximum */
+#define TRAIN_MIN_ROWS 64    /* fewer vectors make a forest that flags whatever it sees */
+#define LIMIT_MIN_ROWS 200   /* fewer make a maximum too noisy to serve as a limit */
+#define SCORE_BATCH    256   /* vectors per iforest_score_many call (it walks 128 at once) */
+
+struct side_train {
+    float *x;      /* rows x n_features */
+    size_t rows;   /* rows held */
+    size_t cap;    /* rows allocated */
+    uint64_t seen; /* rows offered (reservoir sampling) */
+};
+
+struct prefix_acc {
+    struct host_window acc;
+    uint32_t members;
+};
+
+struct analyzer {
+    struct analyzer_config cfg;
+    wqueue_t *q;
+    pthread_t thread;
+    bool started;
+    struct event_base *base;
+    struct event *wake;
+    struct event *beat;         /* heartbeat timer, or NULL */
+    _Atomic uint64_t heartbeat; /* notify_monotonic_us of the loop's last run */
+
+    output_t *out; /* every sink: store, alert log, CSVs, stdout, HTTP */
+    rules_t *rules;
+    geo_t *geo;
+    analyzer_l7_name_fn l7_name; /* protocol names (the sensor's nDPI), or NULL */
+    void *l7_ctx;
+    baseline_t *baseline;
+
+    struct model model;
+    bool have_model;
+    const struct model_section *sec[SIDE_COUNT];
+    int n_feat[SIDE_COUNT];
+    const struct feature_def *defs[SIDE_COUNT];
+    const char *names_tab[SIDE_COUNT][BEHAVIOUR_MAX_FEATURES];
+
+    struct side_train train[SIDE_COUNT];
+    uint64_t windows_seen;
+    uint64_t rng;
+
+    struct prefix_acc *prefixes; /* per-window prefix accumulators */
+    uint32_t prefix_cap;
+    uint32_t n_prefixes;
+    uint32_t *prefix_idx; /* open-addressing index into prefixes */
+    uint32_t prefix_mask;
+
+    struct scored *batch;            /* a scoring pass's vectors, batch_cap of them */
+    struct baseline_entry *batch_be; /* their baseline entries as each was built */
+    float *batch_x;                  /* their scaled vectors, rows of n_feat[side] floats */
+    double *batch_score;             /* their forest scores */
+    size_t batch_cap;                /* vectors, at most SCORE_BATCH */
+
+    struct analyzer_stats st;
+    pthread_mutex_t st_mu;
+
+    analyzer_metrics_fn more_metrics; /* /metrics lines of the other threads, or NULL */
+    void *more_metrics_ctx;
+    struct event *hup; /* SIGHUP, delivered through the loop (libevent's signal pipe) */
+};
+
+/* One vector on its way through scoring, judging and output. */
+struct scored {
+    int side;
+    const struct host_window *h; /* host (or prefix accumulator) */
+    struct ip_addr ip;
+    uint8_t prefix_len;
+    double raw[BEHAVIOUR_MAX_FEATURES];
+    float x[BEHAVIOUR_MAX_FEATURES];
+    double score;
+    double threshold;
+    bool over;
+    bool alert;
+    bool limit_hit;                        /* a learned limit was passed: "threshold" event */
+    bool denied;                           /* on the denylist: "threshold" event */
+    double excess[BEHAVIOUR_MAX_FEATURES]; /* log-excess over the training maximum */
+    struct baseline_entry *be;
+};
+
+/* score.c: one closed window, start to end. */
+void analyzer_process_window(analyzer_t *a, struct window *w);
+
+/* judge.c: the forest's score is in sc->score (for sc->x, scaled by the model): learned
+ * limits, rules, persistence and the scored-vector output. */
+void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc);
+
+/* explain.c: the alert for a vector judge said to raise; contrib is scratch of
+ * BEHAVIOUR_MAX_FEATURES doubles. al->features borrows sc->raw. */
+void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *sc, struct alert *al,
+                         double *contrib);
+
+/* train.c */
+/* Loads and binds a model file; on failure the old model (if any) stays. */
+int analyzer_load_model(analyzer_t *a, const char *path, char *errbuf);
+/* Offers a scaled vector to a side's training reservoir (keep_all: no sampling). */
+void analyzer_train_offer(analyzer_t *a, int side, const float *x, bool keep_all);
+/* After a window: the warm-up's first fit, or a rolling retrain when one is due. */
+void analyzer_train_after_window(analyzer_t *a, bool warmup, bool scoring);
+/* The bound model as the outputs record it (path: where it is saved). */
+void analyzer_model_info(const analyzer_t *a, const char *path, struct output_model *om);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * judge.c — from a forest score to a decision: learned limits, per-subnet thresholds,
+ * persistence (k of the last n windows over threshold), denylist and allowlist; then the
+ * scored vector goes to the outputs (the scores CSV).
+ *
+ * Persistence is kept per IP and side in the baseline entry (a 16-bit history), so it
+ * costs no table of its own and is forgotten with the IP. A learned limit or the
+ * denylist raises at once; the allowlist wins over everything. Rejected: a score
+ * smoothed over windows (EWMA), which delays a real alert as much as it calms a false
+ * one, and cannot be explained as "2 of the last 3 windows".
+ */
+#include <math.h>
+#include <string.h>
+
+#include "analyzer_int.h"
+
+/* The forest's score is in sc->score (for sc->x, scaled by the model): learned limits,
+ * rules, persistence and the scores CSV row. */
+void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
+{
+    const struct model_section *sec = a->sec[sc->side];
+    int nf = a->n_feat[sc->side];
+    sc->threshold = sec->threshold;
+    /* Learned limits: the forest cannot score a value beyond anything in its training
+     * sample higher than the most extreme training point (it lands in the same leaf), so
+     * "several times more than the whole network ever did" is judged here. The excess is
+     * in natural-log units over the training maximum; it maps to a score that reaches
+     * LIMIT_SCORE at LIMIT_FACTOR times the maximum. */
+    if (sec->train_max) {
+        double worst = 0;
+        for (int i = 0; i < nf; i++) {
+            sc->excess[i] = 0;
+            if (!a->defs[sc->side][i].limit)
+                continue;
+            double lx = log1p(sc->raw[i] > 0 ? sc->raw[i] : 0);
+            double lmax = sec->scaling[i] == SCALE_LOG
+                              ? sec->train_max[i]
+                              : log1p(sec->train_max[i] > 0 ? sec->train_max[i] : 0);
+            double ex = lx - lmax;
+            if (ex > 0) {
+                sc->excess[i] = ex;
+                if (ex > worst)
+                    worst = ex;
+            }
+        }
+        if (worst > 0) {
+            double s_lim = 1.0 - 0.5 * exp(-worst);
+            if (s_lim > sc->score)
+                sc->score = s_lim;
+        }
+        sc->limit_hit = worst >= log(LIMIT_FACTOR);
+    }
+    double t;
+    if (rules_threshold(a->rules, &sc->ip, &t))
+        sc->threshold = t;
+    sc->over = sc->score >= sc->threshold;
+    int hits = baseline_persist(sc->be, sc->side, w->seq, sc->over, (int)a->cfg.persist_n);
+    sc->alert = sc->limit_hit || (sc->over && hits >= (int)a->cfg.persist_k);
+    /* A denylisted IP is reported whenever it is active enough to be scored. */
+    sc->denied = sc->side != SIDE_PREFIX && rules_denied(a->rules, &sc->ip) &&
+                 !rules_allowed(a->rules, &sc->ip);
+    if (sc->denied)
+        sc->alert = true;
+    if (sc->alert && rules_allowed(a->rules, &sc->ip))
+        sc->alert = false;
+    struct output_score os = {
+        sc->ip,    sc->prefix_len, behaviour_side_name((enum feature_side)sc->side),
+        sc->score, sc->threshold,  sc->over,
+        sc->alert};
+    output_scored(a->out, w, &os);
+}
