@@ -5,4 +5,5 @@ OUTPUT_SRCS := \
     output/blocklist.c \
     output/dashboard.c \
     output/http.c \
+    output/json.c \
     output/store.c
