@@ -6,4 +6,7 @@ OUTPUT_SRCS := \
     output/dashboard.c \
     output/http.c \
     output/json.c \
-    output/store.c
+    output/store.c \
+    output/store_query.c \
+    output/store_schema.c \
+    output/store_write.c
