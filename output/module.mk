@@ -5,6 +5,8 @@ OUTPUT_SRCS := \
     output/blocklist.c \
     output/dashboard.c \
     output/http.c \
+    output/http_api.c \
+    output/http_limiter.c \
     output/json.c \
     output/store.c \
     output/store_query.c \
