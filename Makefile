@@ -57,7 +57,7 @@ TOOL_SRCS := $(sort $(wildcard tools/*.c))
 TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all setup setup-test demo test test-build check eval pcaps bench fuzz install \
-        clean format
+        clean format golden lab
 
 all: $(BUILD)/tapir
 
@@ -103,6 +103,17 @@ check: test-build
 demo: setup
 	$(MAKE) all
 	sh tools/demo.sh $(BUILD)
+
+# Rewrite tests/golden/ (what tests/e2e/golden.sh expects) with this build; only for an
+# intended change of behaviour, committed with the reason.
+golden: setup
+	$(MAKE) all
+	sh tools/golden.sh $(BUILD)
+
+# The real-tools lab (root): regenerates pcaps/lab/ (lab/README.md).
+lab: setup
+	$(MAKE) all
+	sh lab/run.sh pcaps/lab
 
 PCAP   ?= pcaps/mixed.pcap
 LABELS ?= pcaps/mixed.labels.csv

@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "alert_log.h"
 #include "cli.h"
+#include "json.h"
 #include "rules.h"
 #include "store.h"
 

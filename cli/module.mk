@@ -6,4 +6,5 @@ CLI_SRCS := \
     cli/cmd_query.c \
     cli/cmd_run.c \
     cli/cmd_serve.c \
+    cli/config.c \
     cli/main.c

@@ -8,10 +8,10 @@
 #ifndef TAPIR_ALERT_LOG_H
 #define TAPIR_ALERT_LOG_H
 
-#include <jansson.h>
 #include <stdint.h>
 
 #include "alert.h"
+#include "json.h" /* the line's object: alert_to_json() */
 
 typedef struct alert_log alert_log_t;
 
@@ -30,28 +30,5 @@ void alert_log_close(alert_log_t *l); /* NULL is a no-op */
 void alert_log_counters(const alert_log_t *l, uint64_t *lines, uint64_t *errors);
 /* The last error as a sentence. */
 const char *alert_log_errmsg(const alert_log_t *l);
-
-/* The alert as the log's JSON object (compact, one line, no trailing newline); malloc'd,
- * the caller frees. NULL only when out of memory. For webhooks and the HTTP API. */
-char *alert_to_json(const struct alert *a);
-/* The same object as a jansson value (new reference). */
-json_t *alert_to_json_obj(const struct alert *a);
-
-/* Helpers shared with store.c. */
-/* A JSON string from bytes that may be hostile: invalid UTF-8 sequences become U+FFFD;
- * at most maxlen input bytes are read (stops at NUL). Never NULL unless out of memory. */
-json_t *alert_json_string(const char *s, size_t maxlen);
-/* A JSON number, or null for NaN / infinity (JSON has neither). */
-json_t *alert_json_real(double v);
-/* "192.0.2.7", or "198.51.100.0/24" for a prefix. buf needs 50 bytes. Returns buf. */
-const char *alert_ip_str(const struct alert *a, char *buf, size_t len);
-/* The top_features array [{name, value, baseline, contribution}, ...]. */
-json_t *alert_top_features_json(const struct alert *a);
-/* The l7 comma list as an array of names (empty entries skipped). */
-json_t *alert_l7_json(const char *l7, size_t maxlen);
-
-/* Number format used for every real in Tapir's JSON: 15 significant digits prints 0.73 as
- * 0.73 (not 0.72999999999999998) and keeps every integer count below 10^15 exact. */
-#define ALERT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 #endif

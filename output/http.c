@@ -1,14 +1,12 @@
 /*
- * http.c — the HTTP side of Tapir on libevent's evhttp: /health, /metrics, the JSON API
- * over the store and the dashboard (docs/http.md).
+ * http.c — the HTTP server of Tapir on libevent's evhttp: set-up and listening, request
+ * limits, routing, authentication and the headers of every answer. The endpoints are in
+ * http_api.c, the per-client rate limit in http_limiter.c, the dashboard in dashboard.c
+ * (docs/http.md).
  *
  * It attaches to an event_base the caller runs, so the same code serves inside `tapir
  * run`'s analyzer thread (beside the window pipeline, same store connection) and inside
- * `tapir serve`. Every handler answers synchronously from that thread: a store query on
- * an indexed table takes well under a millisecond, and a page is at most HTTP_MAX_LIMIT
- * rows, so a worker pool would buy nothing but a second owner for the store. The
- * rejected alternative, a thread per request over a read-only connection, would break
- * ack/delete (writes) and the one-thread-per-store_t rule.
+ * `tapir serve`.
  *
  * What a hostile client can do is bounded: headers at most HTTP_MAX_HEADERS_BYTES, a
  * body at most HTTP_MAX_BODY_BYTES, a connection idle for HTTP_TIMEOUT_S is closed, and
@@ -19,18 +17,18 @@
  * time that does not depend on where it differs. Browsers get two more checks: a POST or
  * DELETE whose Origin is another site is refused (a cross-site form needs no preflight),
  * and with auth off the Host header must name a loopback address (DNS rebinding).
+ * Rejected: letting evhttp split the request target (evhttp_uri_parse reads "//health"
+ * as an authority) and bind the socket (evhttp_bind_socket's failure does not say why);
+ * both are done here.
  */
 #include <errno.h>
-#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -39,163 +37,11 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
-#include "alert_log.h"
 #include "http.h"
+#include "http_int.h"
+#include "json.h"
 #include "log.h"
-#include "rules.h"
 #include "store.h"
-
-#define HTTP_CODE_SLOTS  16 /* distinct status codes counted for /metrics */
-#define HTTP_HOST_RECENT 20 /* recent alerts in /api/hosts/IP */
-#define HTTP_MAX_OFFSET  1000000000LL
-#define LIMITER_NIL      UINT32_MAX
-
-/* ---- rate limiter ------------------------------------------------------------------ */
-
-struct limiter_entry {
-    struct ip_addr ip;
-    double tokens;       /* requests available now (fractional) */
-    double last_s;       /* when tokens was last refilled, monotonic seconds */
-    uint32_t chain_next; /* next entry in the same hash bucket */
-    uint32_t lru_prev;   /* towards the most recently seen */
-    uint32_t lru_next;   /* towards the least recently seen */
-};
-
-struct http_limiter {
-    double rate;  /* tokens per second */
-    double burst; /* bucket size, tokens */
-    uint32_t cap; /* entries */
-    uint32_t used;
-    uint32_t mask; /* buckets - 1 */
-    uint64_t seed;
-    uint32_t *buckets; /* first entry per bucket, LIMITER_NIL when empty */
-    struct limiter_entry *e;
-    uint32_t lru_head, lru_tail; /* most and least recently seen */
-};
-
-http_limiter_t *http_limiter_create(double rate_per_s, double burst, uint32_t max_clients)
-{
-    if (!(rate_per_s > 0) || !(burst >= 1) || max_clients == 0 || max_clients > (1u << 24))
-        return NULL;
-    http_limiter_t *l = calloc(1, sizeof(*l));
-    if (!l)
-        return NULL;
-    uint32_t nb = 1;
-    while (nb < 2 * max_clients)
-        nb <<= 1;
-    l->rate = rate_per_s;
-    l->burst = burst;
-    l->cap = max_clients;
-    l->mask = nb - 1;
-    l->buckets = malloc(nb * sizeof(*l->buckets));
-    l->e = calloc(max_clients, sizeof(*l->e));
-    if (!l->buckets || !l->e) {
-        http_limiter_destroy(l);
-        return NULL;
-    }
-    memset(l->buckets, 0xff, nb * sizeof(*l->buckets));
-    l->lru_head = l->lru_tail = LIMITER_NIL;
-    if (getrandom(&l->seed, sizeof(l->seed), GRND_NONBLOCK) != (ssize_t)sizeof(l->seed)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        l->seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
-    }
-    return l;
-}
-
-void http_limiter_destroy(http_limiter_t *l)
-{
-    if (!l)
-        return;
-    free(l->buckets);
-    free(l->e);
-    free(l);
-}
-
-uint32_t http_limiter_tracked(const http_limiter_t *l)
-{
-    return l ? l->used : 0;
-}
-
-static void lru_unlink(http_limiter_t *l, uint32_t i)
-{
-    struct limiter_entry *e = &l->e[i];
-    if (e->lru_prev != LIMITER_NIL)
-        l->e[e->lru_prev].lru_next = e->lru_next;
-    else
-        l->lru_head = e->lru_next;
-    if (e->lru_next != LIMITER_NIL)
-        l->e[e->lru_next].lru_prev = e->lru_prev;
-    else
-        l->lru_tail = e->lru_prev;
-}
-
-static void lru_push_head(http_limiter_t *l, uint32_t i)
-{
-    struct limiter_entry *e = &l->e[i];
-    e->lru_prev = LIMITER_NIL;
-    e->lru_next = l->lru_head;
-    if (l->lru_head != LIMITER_NIL)
-        l->e[l->lru_head].lru_prev = i;
-    l->lru_head = i;
-    if (l->lru_tail == LIMITER_NIL)
-        l->lru_tail = i;
-}
-
-static uint32_t limiter_bucket(const http_limiter_t *l, const struct ip_addr *ip)
-{
-    return (uint32_t)tapir_hash(ip->b, sizeof(ip->b), l->seed) & l->mask;
-}
-
-/* Removes entry i from its hash chain. */
-static void chain_unlink(http_limiter_t *l, uint32_t i)
-{
-    uint32_t *p = &l->buckets[limiter_bucket(l, &l->e[i].ip)];
-    while (*p != LIMITER_NIL && *p != i)
-        p = &l->e[*p].chain_next;
-    if (*p == i)
-        *p = l->e[i].chain_next;
-}
-
-bool http_limiter_allow(http_limiter_t *l, const struct ip_addr *ip, double now_s,
-                        uint32_t *retry_after_s)
-{
-    uint32_t b = limiter_bucket(l, ip), i = l->buckets[b];
-    while (i != LIMITER_NIL && memcmp(l->e[i].ip.b, ip->b, sizeof(ip->b)))
-        i = l->e[i].chain_next;
-    if (i == LIMITER_NIL) {
-        if (l->used < l->cap) {
-            i = l->used++;
-        } else { /* full: forget the least recently seen client */
-            i = l->lru_tail;
-            lru_unlink(l, i);
-            chain_unlink(l, i);
-        }
-        struct limiter_entry *e = &l->e[i];
-        e->ip = *ip;
-        e->tokens = l->burst;
-        e->last_s = now_s;
-        e->chain_next = l->buckets[b];
-        l->buckets[b] = i;
-    } else {
-        lru_unlink(l, i);
-    }
-    lru_push_head(l, i);
-    struct limiter_entry *e = &l->e[i];
-    if (now_s > e->last_s) {
-        e->tokens += (now_s - e->last_s) * l->rate;
-        if (e->tokens > l->burst)
-            e->tokens = l->burst;
-    }
-    e->last_s = now_s > e->last_s ? now_s : e->last_s;
-    if (e->tokens >= 1.0) {
-        e->tokens -= 1.0;
-        return true;
-    }
-    double wait = ceil((1.0 - e->tokens) / l->rate);
-    *retry_after_s = wait < 1 ? 1 : wait > 3600 ? 3600 : (uint32_t)wait;
-    return false;
-}
 
 /* ---- small parsers ----------------------------------------------------------------- */
 
@@ -306,28 +152,33 @@ bool http_host_is_loopback(const char *host)
     return !memcmp(a.b, v6_loopback, 16);
 }
 
-/* ---- the server -------------------------------------------------------------------- */
+int http_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!s || !*s || strlen(s) > 19)
+        return -1;
+    int64_t v = 0;
+    const char *p = s;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    if (!*p)
+        return -1;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        if (v > (INT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    if (neg)
+        v = -v;
+    if (v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
 
-struct code_count {
-    int code;
-    uint64_t n; /* responses */
-};
-
-struct http {
-    struct event_base *base; /* borrowed */
-    struct evhttp *evh;
-    store_t *store; /* borrowed; may be NULL */
-    http_metrics_fn metrics;
-    void *metrics_ctx;
-    char *token; /* NULL: auth off */
-    char listen[80];
-    uint16_t port;
-    http_limiter_t *limiter;
-    struct code_count codes[HTTP_CODE_SLOTS];
-    uint64_t rate_limited; /* 429 answers */
-    uint64_t store_errors; /* queries that failed (500) */
-    double started_s;      /* wall clock, seconds since the epoch */
-};
+/* ---- answers ----------------------------------------------------------------------- */
 
 static const char csp_api[] = "default-src 'none'; frame-ancestors 'none'";
 static const char csp_dashboard[] =
@@ -372,8 +223,8 @@ static void count_code(http_t *h, int code)
 }
 
 /* Sends body (may be NULL) with the headers every answer carries. */
-static void reply(http_t *h, struct evhttp_request *req, int code, const char *ctype,
-                  struct evbuffer *body, const char *csp)
+void http_reply(http_t *h, struct evhttp_request *req, int code, const char *ctype,
+                struct evbuffer *body, const char *csp)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     evhttp_add_header(out, "Content-Type", ctype);
@@ -392,7 +243,7 @@ static int dump_cb(const char *buf, size_t size, void *data)
 }
 
 /* Sends o (stolen) as JSON. */
-static void reply_json(http_t *h, struct evhttp_request *req, int code, json_t *o)
+void http_reply_json(http_t *h, struct evhttp_request *req, int code, json_t *o)
 {
     struct evbuffer *b = evbuffer_new();
     if (!b || !o || json_dump_callback(o, dump_cb, b, ALERT_JSON_FLAGS) < 0) {
@@ -405,13 +256,13 @@ static void reply_json(http_t *h, struct evhttp_request *req, int code, json_t *
     }
     json_decref(o);
     evbuffer_add(b, "\n", 1);
-    reply(h, req, code, "application/json", b, NULL);
+    http_reply(h, req, code, "application/json", b, NULL);
     evbuffer_free(b);
 }
 
-static void reply_error(http_t *h, struct evhttp_request *req, int code, const char *msg)
+void http_reply_error(http_t *h, struct evhttp_request *req, int code, const char *msg)
 {
-    reply_json(h, req, code, json_pack("{s:s}", "error", msg));
+    http_reply_json(h, req, code, json_pack("{s:s}", "error", msg));
 }
 
 static void reply_static(http_t *h, struct evhttp_request *req, const char *ctype, const char *text)
@@ -422,355 +273,17 @@ static void reply_static(http_t *h, struct evhttp_request *req, const char *ctyp
         return;
     }
     evbuffer_add_reference(b, text, strlen(text), NULL, NULL);
-    reply(h, req, 200, ctype, b, csp_dashboard);
+    http_reply(h, req, 200, ctype, b, csp_dashboard);
     evbuffer_free(b);
 }
 
-static void reply_store_error(http_t *h, struct evhttp_request *req)
+void http_reply_store_error(http_t *h, struct evhttp_request *req)
 {
     h->store_errors++;
     char msg[TAPIR_ERRBUF_SIZE + 32];
     snprintf(msg, sizeof(msg), "database error: %s", store_errmsg(h->store));
     log_warn("http: %s", msg);
-    reply_error(h, req, 500, msg);
-}
-
-/* ---- query strings ----------------------------------------------------------------- */
-
-#define QUERY_MAX_PARAMS 8
-
-struct query {
-    int n;
-    char *key[QUERY_MAX_PARAMS];
-    char *val[QUERY_MAX_PARAMS];
-    char *mem; /* one allocation holding every decoded string */
-};
-
-/* Parses raw (may be NULL) strictly: every key must be in allowed (NULL-terminated) and
- * appear once; values are percent-decoded. Returns 0, or -1 with msg filled. */
-static int query_parse(const char *raw, const char *const *allowed, struct query *q, char *msg,
-                       size_t msglen)
-{
-    memset(q, 0, sizeof(*q));
-    if (!raw || !*raw)
-        return 0;
-    size_t len = strlen(raw);
-    q->mem = malloc(2 * len + 2);
-    if (!q->mem) {
-        snprintf(msg, msglen, "out of memory");
-        return -1;
-    }
-    char *dst = q->mem;
-    const char *p = raw;
-    while (*p) {
-        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
-        if (end == p) { /* empty segment ("a=1&&b=2") */
-            p = amp ? amp + 1 : end;
-            continue;
-        }
-        const char *eq = memchr(p, '=', (size_t)(end - p));
-        if (!eq) {
-            snprintf(msg, msglen, "bad query parameter (expected name=value)");
-            return -1;
-        }
-        char *k = dst;
-        if (http_percent_decode(p, (size_t)(eq - p), k, true) < 0)
-            goto bad_escape;
-        dst += strlen(k) + 1;
-        char *v = dst;
-        if (http_percent_decode(eq + 1, (size_t)(end - eq - 1), v, true) < 0)
-            goto bad_escape;
-        dst += strlen(v) + 1;
-        bool known = false;
-        for (int i = 0; allowed[i]; i++)
-            known |= !strcmp(allowed[i], k);
-        if (!known) {
-            snprintf(msg, msglen, "unknown query parameter '%.40s'", k);
-            return -1;
-        }
-        for (int i = 0; i < q->n; i++) {
-            if (!strcmp(q->key[i], k)) {
-                snprintf(msg, msglen, "query parameter '%.40s' given twice", k);
-                return -1;
-            }
-        }
-        if (q->n == QUERY_MAX_PARAMS) {
-            snprintf(msg, msglen, "too many query parameters");
-            return -1;
-        }
-        q->key[q->n] = k;
-        q->val[q->n++] = v;
-        p = amp ? amp + 1 : end;
-    }
-    return 0;
-bad_escape:
-    snprintf(msg, msglen, "bad percent-encoding in the query");
-    return -1;
-}
-
-static const char *query_get(const struct query *q, const char *key)
-{
-    for (int i = 0; i < q->n; i++)
-        if (!strcmp(q->key[i], key))
-            return q->val[i];
-    return NULL;
-}
-
-static void query_free(struct query *q)
-{
-    free(q->mem);
-    q->mem = NULL;
-}
-
-/* Parses a decimal integer in [lo, hi]. */
-static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (!s || !*s || strlen(s) > 19)
-        return -1;
-    int64_t v = 0;
-    const char *p = s;
-    bool neg = *p == '-';
-    if (neg)
-        p++;
-    if (!*p)
-        return -1;
-    for (; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        if (v > (INT64_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (*p - '0');
-    }
-    if (neg)
-        v = -v;
-    if (v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Reads limit and offset into *limit / *offset. */
-static int page_params(const struct query *q, int64_t *limit, int64_t *offset, char *msg,
-                       size_t msglen)
-{
-    const char *l = query_get(q, "limit"), *o = query_get(q, "offset");
-    *limit = HTTP_DEFAULT_LIMIT;
-    *offset = 0;
-    if (l && parse_int(l, 1, HTTP_MAX_LIMIT, limit) < 0) {
-        snprintf(msg, msglen, "bad limit (an integer from 1 to %d)", HTTP_MAX_LIMIT);
-        return -1;
-    }
-    if (o && parse_int(o, 0, HTTP_MAX_OFFSET, offset) < 0) {
-        snprintf(msg, msglen, "bad offset (an integer from 0 to %lld)", HTTP_MAX_OFFSET);
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- endpoints --------------------------------------------------------------------- */
-
-static void get_health(http_t *h, struct evhttp_request *req)
-{
-    reply_json(h, req, 200, json_pack("{s:s,s:s}", "status", "ok", "version", TAPIR_VERSION));
-}
-
-static void metric_head(struct evbuffer *b, const char *name, const char *type, const char *help)
-{
-    evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void get_metrics(http_t *h, struct evhttp_request *req)
-{
-    struct evbuffer *b = evbuffer_new();
-    if (!b) {
-        evhttp_send_error(req, 500, "out of memory");
-        return;
-    }
-    metric_head(b, "tapir_build_info", "gauge", "Tapir build information; the value is 1.");
-    evbuffer_add_printf(b, "tapir_build_info{version=\"%s\"} 1\n", TAPIR_VERSION);
-    metric_head(b, "tapir_http_start_time_seconds", "gauge",
-                "When the HTTP server started, seconds since the epoch.");
-    evbuffer_add_printf(b, "tapir_http_start_time_seconds %.3f\n", h->started_s);
-    metric_head(b, "tapir_http_requests_total", "counter",
-                "HTTP requests answered by Tapir's handlers, by status code.");
-    for (int i = 0; i < HTTP_CODE_SLOTS && h->codes[i].code; i++)
-        evbuffer_add_printf(b, "tapir_http_requests_total{code=\"%d\"} %llu\n", h->codes[i].code,
-                            (unsigned long long)h->codes[i].n);
-    metric_head(b, "tapir_http_rate_limited_total", "counter",
-                "HTTP requests refused with 429 by the per-client rate limit.");
-    evbuffer_add_printf(b, "tapir_http_rate_limited_total %llu\n",
-                        (unsigned long long)h->rate_limited);
-    metric_head(b, "tapir_http_rate_limit_clients", "gauge",
-                "Client IPs the HTTP rate limiter currently remembers.");
-    evbuffer_add_printf(b, "tapir_http_rate_limit_clients %u\n", http_limiter_tracked(h->limiter));
-    metric_head(b, "tapir_http_store_errors_total", "counter",
-                "HTTP requests that failed on a database error.");
-    evbuffer_add_printf(b, "tapir_http_store_errors_total %llu\n",
-                        (unsigned long long)h->store_errors);
-
-    static const char *const statuses[] = {"new", "acked", "suppressed"};
-    int64_t counts[3];
-    bool store_ok = h->store != NULL;
-    for (int i = 0; i < 3 && store_ok; i++) {
-        struct store_alert_filter f = {.status = statuses[i]};
-        store_ok = store_alerts_count(h->store, &f, &counts[i]) == 0;
-    }
-    metric_head(b, "tapir_store_up", "gauge",
-                "1 if the database answered this scrape's queries, else 0.");
-    evbuffer_add_printf(b, "tapir_store_up %d\n", store_ok ? 1 : 0);
-    if (store_ok) {
-        metric_head(b, "tapir_alerts_stored", "gauge", "Alerts in the database, by status.");
-        for (int i = 0; i < 3; i++)
-            evbuffer_add_printf(b, "tapir_alerts_stored{status=\"%s\"} %lld\n", statuses[i],
-                                (long long)counts[i]);
-        struct store_alert_filter last = {.limit = 1};
-        json_t *arr = NULL;
-        uint64_t ts_us;
-        const char *ts = NULL;
-        if (store_alerts_list(h->store, &last, &arr) == 0)
-            ts = json_string_value(json_object_get(json_array_get(arr, 0), "timestamp"));
-        if (ts && tapir_parse_time(ts, &ts_us) == 0) {
-            metric_head(b, "tapir_alert_last_timestamp_seconds", "gauge",
-                        "When the newest stored alert was raised (packet time), seconds since "
-                        "the epoch.");
-            evbuffer_add_printf(b, "tapir_alert_last_timestamp_seconds %.3f\n", ts_us / 1e6);
-        }
-        json_decref(arr);
-    } else if (h->store) {
-        h->store_errors++;
-    }
-    if (h->metrics)
-        h->metrics(h->metrics_ctx, b);
-    reply(h, req, 200, "text/plain; version=0.0.4; charset=utf-8", b, NULL);
-    evbuffer_free(b);
-}
-
-static void get_alerts(http_t *h, struct evhttp_request *req, const char *rawq)
-{
-    static const char *const allowed[] = {"since", "ip",     "min_score", "status",
-                                          "limit", "offset", NULL};
-    char msg[160];
-    struct query q;
-    struct store_alert_filter f = {0};
-    char ipnorm[64];
-    if (query_parse(rawq, allowed, &q, msg, sizeof(msg)) < 0)
-        goto bad;
-    const char *v;
-    if ((v = query_get(&q, "since")) && tapir_parse_time(v, &f.since_us) < 0) {
-        snprintf(msg, sizeof(msg),
-                 "bad since (ISO-8601 such as 2026-01-31T12:00:00Z, or "
-                 "unix seconds)");
-        goto bad;
-    }
-    if ((v = query_get(&q, "ip"))) {
-        struct ip_addr ip;
-        unsigned plen;
-        if (rules_parse_cidr(v, &ip, &plen) < 0) {
-            snprintf(msg, sizeof(msg), "bad ip (an address or a CIDR prefix)");
-            goto bad;
-        }
-        f.ip = rules_cidr_str(&ip, plen, ipnorm, sizeof(ipnorm));
-    }
-    if ((v = query_get(&q, "min_score"))) {
-        char *end;
-        f.min_score = strtod(v, &end);
-        if (end == v || *end || !(f.min_score >= 0 && f.min_score <= 1)) {
-            snprintf(msg, sizeof(msg), "bad min_score (a number from 0 to 1)");
-            goto bad;
-        }
-    }
-    if ((v = query_get(&q, "status"))) {
-        if (strcmp(v, "new") && strcmp(v, "acked") && strcmp(v, "suppressed")) {
-            snprintf(msg, sizeof(msg), "bad status (new, acked or suppressed)");
-            goto bad;
-        }
-        f.status = v;
-    }
-    if (page_params(&q, &f.limit, &f.offset, msg, sizeof(msg)) < 0)
-        goto bad;
-    int64_t total;
-    json_t *arr;
-    if (store_alerts_count(h->store, &f, &total) < 0 || store_alerts_list(h->store, &f, &arr) < 0) {
-        query_free(&q);
-        reply_store_error(h, req);
-        return;
-    }
-    reply_json(h, req, 200,
-               json_pack("{s:o,s:I,s:I,s:I}", "alerts", arr, "total", (json_int_t)total, "limit",
-                         (json_int_t)f.limit, "offset", (json_int_t)f.offset));
-    query_free(&q);
-    return;
-bad:
-    query_free(&q);
-    reply_error(h, req, 400, msg);
-}
-
-static void get_hosts(http_t *h, struct evhttp_request *req, const char *rawq)
-{
-    static const char *const allowed[] = {"limit", "offset", NULL};
-    char msg[160];
-    struct query q;
-    int64_t limit, offset;
-    if (query_parse(rawq, allowed, &q, msg, sizeof(msg)) < 0 ||
-        page_params(&q, &limit, &offset, msg, sizeof(msg)) < 0) {
-        query_free(&q);
-        reply_error(h, req, 400, msg);
-        return;
-    }
-    query_free(&q);
-    json_t *arr;
-    if (store_hosts_list(h->store, limit, offset, &arr) < 0) {
-        reply_store_error(h, req);
-        return;
-    }
-    reply_json(h, req, 200,
-               json_pack("{s:o,s:I,s:I}", "hosts", arr, "limit", (json_int_t)limit, "offset",
-                         (json_int_t)offset));
-}
-
-static void get_host(http_t *h, struct evhttp_request *req, const char *ip_text)
-{
-    struct ip_addr a;
-    char ipnorm[64];
-    if (ip_addr_parse(ip_text, &a) < 0) {
-        reply_error(h, req, 400, "bad host: not an IP address");
-        return;
-    }
-    json_t *o;
-    int rc =
-        store_host_get(h->store, ip_addr_str(&a, ipnorm, sizeof(ipnorm)), HTTP_HOST_RECENT, &o);
-    if (rc == STORE_ENOTFOUND)
-        reply_error(h, req, 404, "no such host");
-    else if (rc < 0)
-        reply_store_error(h, req);
-    else
-        reply_json(h, req, 200, o);
-}
-
-/* GET, POST .../ack or DELETE one alert. */
-static void alert_one(http_t *h, struct evhttp_request *req, int64_t id, bool ack)
-{
-    enum evhttp_cmd_type m = evhttp_request_get_command(req);
-    int rc = 0;
-    if (m == EVHTTP_REQ_DELETE) {
-        rc = store_alert_delete(h->store, id);
-        if (rc == 0) {
-            reply_json(h, req, 200,
-                       json_pack("{s:I,s:b}", "alert_id", (json_int_t)id, "deleted", 1));
-            return;
-        }
-    } else if (ack) {
-        rc = store_alert_ack(h->store, id, tapir_wall_us());
-    }
-    json_t *o = NULL;
-    if (rc == 0)
-        rc = store_alert_get(h->store, id, &o);
-    if (rc == STORE_ENOTFOUND)
-        reply_error(h, req, 404, "no such alert");
-    else if (rc < 0)
-        reply_store_error(h, req);
-    else
-        reply_json(h, req, 200, o);
+    http_reply_error(h, req, 500, msg);
 }
 
 /* ---- routing ----------------------------------------------------------------------- */
@@ -839,7 +352,7 @@ static void route_match(const char *path, struct route *r)
         for (size_t i = 0; i < n; i++)
             if (idtext[i] < '0' || idtext[i] > '9')
                 return;
-        if (parse_int(idtext, 1, INT64_MAX, &r->id) < 0)
+        if (http_parse_int(idtext, 1, INT64_MAX, &r->id) < 0)
             return;
         if (!slash) {
             r->kind = R_ALERT;
@@ -942,7 +455,7 @@ static void handle(struct evhttp_request *req, void *arg)
         snprintf(ra, sizeof(ra), "%u", retry);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
         h->rate_limited++;
-        reply_error(h, req, 429, "too many requests");
+        http_reply_error(h, req, 429, "too many requests");
         return;
     }
 
@@ -956,7 +469,7 @@ static void handle(struct evhttp_request *req, void *arg)
             raw_path = "/";
     }
     if (!raw_path || raw_path[0] != '/') {
-        reply_error(h, req, 400, "bad request target");
+        http_reply_error(h, req, 400, "bad request target");
         return;
     }
     size_t plen = strcspn(raw_path, "?#");
@@ -974,30 +487,30 @@ static void handle(struct evhttp_request *req, void *arg)
     }
     if (http_percent_decode(raw_path, plen, path, false) < 0) {
         free(path);
-        reply_error(h, req, 400, "bad request path");
+        http_reply_error(h, req, 400, "bad request path");
         return;
     }
     struct route r;
     route_match(path, &r);
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
     if (r.kind == R_NONE) {
-        reply_error(h, req, 404, "not found");
+        http_reply_error(h, req, 404, "not found");
         goto done;
     }
     if (!(m & r.methods)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", r.allow);
-        reply_error(h, req, 405, "method not allowed");
+        http_reply_error(h, req, 405, "method not allowed");
         goto done;
     }
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     if (!h->token && !host_header_is_local(evhttp_find_header(in, "Host"))) {
         /* Auth is off, so only loopback may talk to us; a browser led here by DNS
          * rebinding still sends the attacker's name as Host. */
-        reply_error(h, req, 403, "auth is off: the Host header must name a loopback address");
+        http_reply_error(h, req, 403, "auth is off: the Host header must name a loopback address");
         goto done;
     }
     if ((m & (EVHTTP_REQ_POST | EVHTTP_REQ_DELETE)) && !origin_ok(in)) {
-        reply_error(h, req, 403, "cross-origin request refused");
+        http_reply_error(h, req, 403, "cross-origin request refused");
         goto done;
     }
     bool gave;
@@ -1005,17 +518,17 @@ static void handle(struct evhttp_request *req, void *arg)
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                           gave ? "Bearer realm=\"tapir\", error=\"invalid_token\""
                                : "Bearer realm=\"tapir\"");
-        reply_error(h, req, 401, gave ? "invalid token" : "a bearer token is required");
+        http_reply_error(h, req, 401, gave ? "invalid token" : "a bearer token is required");
         goto done;
     }
     if (r.kind >= R_ALERTS && !h->store) {
-        reply_error(h, req, 503, "no database");
+        http_reply_error(h, req, 503, "no database");
         goto done;
     }
     rawq = rawq ? query : NULL;
     switch (r.kind) {
     case R_HEALTH:
-        get_health(h, req);
+        http_api_health(h, req);
         break;
     case R_DASHBOARD:
         reply_static(h, req, "text/html; charset=utf-8", http_dashboard_html);
@@ -1027,22 +540,22 @@ static void handle(struct evhttp_request *req, void *arg)
         reply_static(h, req, "text/css; charset=utf-8", http_dashboard_css);
         break;
     case R_METRICS:
-        get_metrics(h, req);
+        http_api_metrics(h, req);
         break;
     case R_ALERTS:
-        get_alerts(h, req, rawq);
+        http_api_alerts(h, req, rawq);
         break;
     case R_ALERT:
-        alert_one(h, req, r.id, false);
+        http_api_alert(h, req, r.id, false);
         break;
     case R_ALERT_ACK:
-        alert_one(h, req, r.id, true);
+        http_api_alert(h, req, r.id, true);
         break;
     case R_HOSTS:
-        get_hosts(h, req, rawq);
+        http_api_hosts(h, req, rawq);
         break;
     case R_HOST:
-        get_host(h, req, r.arg);
+        http_api_host(h, req, r.arg);
         break;
     case R_NONE:
         break;

@@ -55,7 +55,7 @@ void http_destroy(http_t *h);
 
 /* Reads a bearer token from the first line of path (refusing a file every user can
  * read), into tok of toklen bytes; messages go to stderr. Returns 0 or -1. Used by
- * `tapir serve` and `tapir run --http`. (analyzer/cmd_serve.c) */
+ * `tapir serve` and `tapir run --http`. (cli/cmd_serve.c) */
 int serve_token_file(const char *path, char *tok, size_t toklen);
 /* The port actually bound (useful with port 0). */
 uint16_t http_port(const http_t *h);
@@ -87,7 +87,7 @@ uint32_t http_limiter_tracked(const http_limiter_t *l); /* clients in the table 
  * plus_is_space. Fails (-1) on a bad or truncated escape and on an encoded NUL. */
 int http_percent_decode(const char *src, size_t len, char *dst, bool plus_is_space);
 
-/* The dashboard (analyzer/dashboard.c). */
+/* The dashboard (output/dashboard.c). */
 extern const char http_dashboard_html[];
 extern const char http_dashboard_css[];
 extern const char http_dashboard_js[];

@@ -5,7 +5,13 @@ OUTPUT_SRCS := \
     output/blocklist.c \
     output/dashboard.c \
     output/http.c \
-    output/store.c
+    output/http_api.c \
+    output/http_limiter.c \
+    output/json.c \
+    output/store.c \
+    output/store_query.c \
+    output/store_schema.c \
+    output/store_write.c
 OUTPUT_SRCS += output/output.c
 OUTPUT_SRCS += output/metrics.c
 OUTPUT_SRCS += output/sink_store.c

@@ -1,5 +1,5 @@
 /*
- * synth_proto.c — the bytes `tapir synth` puts on the wire, and its PRNG.
+ * synth_proto.c — the bytes `tapir synth` puts on the wire.
  *
  * Every builder writes real protocol bytes (RFC layouts, correct lengths and checksums)
  * so that tshark shows no malformed packet and nDPI recognises DNS, HTTP, TLS and SSH by
@@ -8,10 +8,10 @@
  * any offset without keeping the message in memory: a 2 MB upload costs no buffer.
  * (Rejected: replaying snippets of real captures — licensing, and fixed sizes.)
  */
-#include <math.h>
 #include <string.h>
 
-#include "synth.h"
+#include "synth_proto.h"
+#include "synth_rng.h"
 
 static inline void wr16(uint8_t *p, uint16_t v)
 {
@@ -34,57 +34,7 @@ static inline void wr32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-/* ---------------------------------------------------------------- PRNG */
-
-uint64_t synth_mix(uint64_t a, uint64_t b)
-{
-    uint64_t z = a + 0x9e3779b97f4a7c15ULL * (b + 1);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void synth_rng_seed(struct synth_rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = synth_mix(seed, (uint64_t)i);
-    if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))
-        r->s[0] = 1;
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t synth_rng_next(struct synth_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-double synth_rng_unit(struct synth_rng *r)
-{
-    return (double)(synth_rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-uint32_t synth_rng_below(struct synth_rng *r, uint32_t n)
-{
-    return (uint32_t)(((synth_rng_next(r) >> 32) * (uint64_t)n) >> 32);
-}
-
-double synth_rng_exp(struct synth_rng *r, double mean)
-{
-    return -mean * log(1.0 - synth_rng_unit(r));
-}
+/* ---------------------------------------------------------------- fillers */
 
 void synth_fill_random(uint8_t *out, size_t n, uint64_t salt, uint64_t pos)
 {

@@ -4,29 +4,54 @@
  * Hosts: one fixed open-addressing table sized at start from the population (the set of
  * IPs synth can emit is known in advance), so memory is flat whatever --packets says.
  * Flows: the truth must match what the sensor will count, so the flow identity is the
- * sensor's (bidirectional 5-tuple, ports 0 for ICMP) and so are its idle timeouts (TCP
- * 120 s, 30 s before the handshake completes, 10 s after a RST or FINs both ways; UDP and
- * other 60 s). A packet whose 5-tuple matches an expired flow starts a new one, exactly as
- * in the sensor. Active flows live in a chained hash over a node pool with an LRU list;
- * flows idle for longer than the longest timeout are written out and freed, so the table
- * holds only the last two minutes' flows. Rows therefore come out in order of expiry.
+ * sensor's (bidirectional 5-tuple, ports 0 for ICMP) and so are its idle timeouts, taken
+ * from sensor/flow_table.h (TCP 120 s, 30 s before the handshake completes, 10 s after a
+ * RST or FINs both ways; UDP and other 60 s). A packet whose 5-tuple matches an expired
+ * flow starts a new one, exactly as in the sensor. Active flows live in a chained hash
+ * over a node pool with an LRU list; flows idle for longer than the longest timeout are
+ * written out and freed, so the table holds only the last two minutes' flows. Rows
+ * therefore come out in order of expiry.
  * (Rejected: keeping every flow and sorting at the end — memory grows with --packets.)
+ *
+ * The attack class names live here too: they are the vocabulary of the labels CSV.
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "flow_table.h"
 #include "synth.h"
+#include "synth_proto.h"
+#include "synth_truth.h"
 
-#define TCP_IDLE_US    (120 * 1000000ULL)
-#define TCP_OPENING_US (30 * 1000000ULL)
-#define TCP_CLOSING_US (10 * 1000000ULL)
-#define UDP_IDLE_US    (60 * 1000000ULL)
-#define OTHER_IDLE_US  (60 * 1000000ULL)
-#define MAX_IDLE_US    TCP_IDLE_US
+/* The longest of the sensor's idle timeouts: a flow idle longer can never continue. */
+#define MAX_IDLE_US FLOW_TIMEOUT_TCP_EST_US
+_Static_assert(FLOW_TIMEOUT_TCP_EST_US >= FLOW_TIMEOUT_TCP_NEW_US &&
+                   FLOW_TIMEOUT_TCP_EST_US >= FLOW_TIMEOUT_TCP_CLOSING_US &&
+                   FLOW_TIMEOUT_TCP_EST_US >= FLOW_TIMEOUT_OTHER_US,
+               "MAX_IDLE_US must be the longest flow timeout");
 
 #define FLOW_BUCKETS (1u << 16)
 #define NIL          UINT32_MAX
+
+static const char *const attack_names[SYNTH_N_ATTACKS] = {"portscan_vertical",
+                                                          "portscan_horizontal",
+                                                          "udpscan",
+                                                          "synflood",
+                                                          "icmpflood",
+                                                          "bruteforce",
+                                                          "exfil",
+                                                          "beacon",
+                                                          "dnstunnel",
+                                                          "slowscan",
+                                                          "slowexfil"};
+
+const char *synth_attack_name(int cls)
+{
+    return cls >= 0 && cls < SYNTH_N_ATTACKS ? attack_names[cls] : NULL;
+}
+
+/* ---------------------------------------------------------------- tables */
 
 struct thost {
     struct ip_addr ip;
@@ -162,10 +187,11 @@ static bool flow_expired(const struct tflow *f, uint64_t now)
 {
     if (f->proto == 6) {
         if (f->rst || (f->fin_a && f->fin_b))
-            return now > f->close_us + TCP_CLOSING_US;
-        return now > f->last_us + (f->established ? TCP_IDLE_US : TCP_OPENING_US);
+            return now > f->close_us + FLOW_TIMEOUT_TCP_CLOSING_US;
+        return now >
+               f->last_us + (f->established ? FLOW_TIMEOUT_TCP_EST_US : FLOW_TIMEOUT_TCP_NEW_US);
     }
-    return now > f->last_us + (f->proto == 17 ? UDP_IDLE_US : OTHER_IDLE_US);
+    return now > f->last_us + FLOW_TIMEOUT_OTHER_US; /* UDP, ICMP and the rest */
 }
 
 static void lru_unlink(struct synth_truth *t, uint32_t i)

@@ -1,5 +1,5 @@
 /*
- * fuzz_http.c — the HTTP request handlers (analyzer/http.c) through a real evhttp
+ * fuzz_http.c — the HTTP request handlers (output/http.c, http_api.c) through a real evhttp
  * server on 127.0.0.1, with a real store: the input is sent as raw bytes on a fresh
  * connection (request line, headers, body, pipelined requests, garbage), and the loop
  * runs until the server closes or answers and goes quiet. Whatever the bytes, the

@@ -7,6 +7,7 @@
 
 #include "alert_log.h"
 #include "check.h"
+#include "json.h"
 
 static char tmpdir[64];
 

@@ -8,6 +8,9 @@
 
 #include "check.h"
 #include "synth.h"
+#include "synth_proto.h"
+#include "synth_rng.h"
+#include "synth_truth.h"
 
 static uint16_t rd16(const uint8_t *p)
 {

@@ -1,0 +1,339 @@
+/*
+ * http_api.c — the HTTP server's endpoints: /health, /metrics and the JSON API over the
+ * store (/api/alerts, /api/alerts/ID, /api/alerts/ID/ack, /api/hosts, /api/hosts/IP;
+ * docs/http.md). http.c has already routed, rate-limited and authorized the request.
+ *
+ * Every handler answers synchronously on the server's thread: a store query on an
+ * indexed table takes well under a millisecond, and a page is at most HTTP_MAX_LIMIT
+ * rows, so a worker pool would buy nothing but a second owner for the store. The
+ * rejected alternative, a thread per request over a read-only connection, would break
+ * ack/delete (writes) and the one-thread-per-store_t rule. Query strings are parsed
+ * strictly: an unknown or repeated parameter, or a bad escape, is a 400 rather than
+ * ignored.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "http.h"
+#include "http_int.h"
+#include "rules.h"
+#include "store.h"
+
+#define HTTP_HOST_RECENT 20 /* recent alerts in /api/hosts/IP */
+#define HTTP_MAX_OFFSET  1000000000LL
+
+/* ---- query strings ----------------------------------------------------------------- */
+
+#define QUERY_MAX_PARAMS 8
+
+struct query {
+    int n;
+    char *key[QUERY_MAX_PARAMS];
+    char *val[QUERY_MAX_PARAMS];
+    char *mem; /* one allocation holding every decoded string */
+};
+
+/* Parses raw (may be NULL) strictly: every key must be in allowed (NULL-terminated) and
+ * appear once; values are percent-decoded. Returns 0, or -1 with msg filled. */
+static int query_parse(const char *raw, const char *const *allowed, struct query *q, char *msg,
+                       size_t msglen)
+{
+    memset(q, 0, sizeof(*q));
+    if (!raw || !*raw)
+        return 0;
+    size_t len = strlen(raw);
+    q->mem = malloc(2 * len + 2);
+    if (!q->mem) {
+        snprintf(msg, msglen, "out of memory");
+        return -1;
+    }
+    char *dst = q->mem;
+    const char *p = raw;
+    while (*p) {
+        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+        if (end == p) { /* empty segment ("a=1&&b=2") */
+            p = amp ? amp + 1 : end;
+            continue;
+        }
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (!eq) {
+            snprintf(msg, msglen, "bad query parameter (expected name=value)");
+            return -1;
+        }
+        char *k = dst;
+        if (http_percent_decode(p, (size_t)(eq - p), k, true) < 0)
+            goto bad_escape;
+        dst += strlen(k) + 1;
+        char *v = dst;
+        if (http_percent_decode(eq + 1, (size_t)(end - eq - 1), v, true) < 0)
+            goto bad_escape;
+        dst += strlen(v) + 1;
+        bool known = false;
+        for (int i = 0; allowed[i]; i++)
+            known |= !strcmp(allowed[i], k);
+        if (!known) {
+            snprintf(msg, msglen, "unknown query parameter '%.40s'", k);
+            return -1;
+        }
+        for (int i = 0; i < q->n; i++) {
+            if (!strcmp(q->key[i], k)) {
+                snprintf(msg, msglen, "query parameter '%.40s' given twice", k);
+                return -1;
+            }
+        }
+        if (q->n == QUERY_MAX_PARAMS) {
+            snprintf(msg, msglen, "too many query parameters");
+            return -1;
+        }
+        q->key[q->n] = k;
+        q->val[q->n++] = v;
+        p = amp ? amp + 1 : end;
+    }
+    return 0;
+bad_escape:
+    snprintf(msg, msglen, "bad percent-encoding in the query");
+    return -1;
+}
+
+static const char *query_get(const struct query *q, const char *key)
+{
+    for (int i = 0; i < q->n; i++)
+        if (!strcmp(q->key[i], key))
+            return q->val[i];
+    return NULL;
+}
+
+static void query_free(struct query *q)
+{
+    free(q->mem);
+    q->mem = NULL;
+}
+
+/* Reads limit and offset into *limit / *offset. */
+static int page_params(const struct query *q, int64_t *limit, int64_t *offset, char *msg,
+                       size_t msglen)
+{
+    const char *l = query_get(q, "limit"), *o = query_get(q, "offset");
+    *limit = HTTP_DEFAULT_LIMIT;
+    *offset = 0;
+    if (l && http_parse_int(l, 1, HTTP_MAX_LIMIT, limit) < 0) {
+        snprintf(msg, msglen, "bad limit (an integer from 1 to %d)", HTTP_MAX_LIMIT);
+        return -1;
+    }
+    if (o && http_parse_int(o, 0, HTTP_MAX_OFFSET, offset) < 0) {
+        snprintf(msg, msglen, "bad offset (an integer from 0 to %lld)", HTTP_MAX_OFFSET);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- endpoints --------------------------------------------------------------------- */
+
+void http_api_health(http_t *h, struct evhttp_request *req)
+{
+    http_reply_json(h, req, 200, json_pack("{s:s,s:s}", "status", "ok", "version", TAPIR_VERSION));
+}
+
+static void metric_head(struct evbuffer *b, const char *name, const char *type, const char *help)
+{
+    evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void http_api_metrics(http_t *h, struct evhttp_request *req)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    metric_head(b, "tapir_build_info", "gauge", "Tapir build information; the value is 1.");
+    evbuffer_add_printf(b, "tapir_build_info{version=\"%s\"} 1\n", TAPIR_VERSION);
+    metric_head(b, "tapir_http_start_time_seconds", "gauge",
+                "When the HTTP server started, seconds since the epoch.");
+    evbuffer_add_printf(b, "tapir_http_start_time_seconds %.3f\n", h->started_s);
+    metric_head(b, "tapir_http_requests_total", "counter",
+                "HTTP requests answered by Tapir's handlers, by status code.");
+    for (int i = 0; i < HTTP_CODE_SLOTS && h->codes[i].code; i++)
+        evbuffer_add_printf(b, "tapir_http_requests_total{code=\"%d\"} %llu\n", h->codes[i].code,
+                            (unsigned long long)h->codes[i].n);
+    metric_head(b, "tapir_http_rate_limited_total", "counter",
+                "HTTP requests refused with 429 by the per-client rate limit.");
+    evbuffer_add_printf(b, "tapir_http_rate_limited_total %llu\n",
+                        (unsigned long long)h->rate_limited);
+    metric_head(b, "tapir_http_rate_limit_clients", "gauge",
+                "Client IPs the HTTP rate limiter currently remembers.");
+    evbuffer_add_printf(b, "tapir_http_rate_limit_clients %u\n", http_limiter_tracked(h->limiter));
+    metric_head(b, "tapir_http_store_errors_total", "counter",
+                "HTTP requests that failed on a database error.");
+    evbuffer_add_printf(b, "tapir_http_store_errors_total %llu\n",
+                        (unsigned long long)h->store_errors);
+
+    static const char *const statuses[] = {"new", "acked", "suppressed"};
+    int64_t counts[3];
+    bool store_ok = h->store != NULL;
+    for (int i = 0; i < 3 && store_ok; i++) {
+        struct store_alert_filter f = {.status = statuses[i]};
+        store_ok = store_alerts_count(h->store, &f, &counts[i]) == 0;
+    }
+    metric_head(b, "tapir_store_up", "gauge",
+                "1 if the database answered this scrape's queries, else 0.");
+    evbuffer_add_printf(b, "tapir_store_up %d\n", store_ok ? 1 : 0);
+    if (store_ok) {
+        metric_head(b, "tapir_alerts_stored", "gauge", "Alerts in the database, by status.");
+        for (int i = 0; i < 3; i++)
+            evbuffer_add_printf(b, "tapir_alerts_stored{status=\"%s\"} %lld\n", statuses[i],
+                                (long long)counts[i]);
+        struct store_alert_filter last = {.limit = 1};
+        json_t *arr = NULL;
+        uint64_t ts_us;
+        const char *ts = NULL;
+        if (store_alerts_list(h->store, &last, &arr) == 0)
+            ts = json_string_value(json_object_get(json_array_get(arr, 0), "timestamp"));
+        if (ts && tapir_parse_time(ts, &ts_us) == 0) {
+            metric_head(b, "tapir_alert_last_timestamp_seconds", "gauge",
+                        "When the newest stored alert was raised (packet time), seconds since "
+                        "the epoch.");
+            evbuffer_add_printf(b, "tapir_alert_last_timestamp_seconds %.3f\n", ts_us / 1e6);
+        }
+        json_decref(arr);
+    } else if (h->store) {
+        h->store_errors++;
+    }
+    if (h->metrics)
+        h->metrics(h->metrics_ctx, b);
+    http_reply(h, req, 200, "text/plain; version=0.0.4; charset=utf-8", b, NULL);
+    evbuffer_free(b);
+}
+
+void http_api_alerts(http_t *h, struct evhttp_request *req, const char *rawq)
+{
+    static const char *const allowed[] = {"since", "ip",     "min_score", "status",
+                                          "limit", "offset", NULL};
+    char msg[160];
+    struct query q;
+    struct store_alert_filter f = {0};
+    char ipnorm[64];
+    if (query_parse(rawq, allowed, &q, msg, sizeof(msg)) < 0)
+        goto bad;
+    const char *v;
+    if ((v = query_get(&q, "since")) && tapir_parse_time(v, &f.since_us) < 0) {
+        snprintf(msg, sizeof(msg),
+                 "bad since (ISO-8601 such as 2026-01-31T12:00:00Z, or "
+                 "unix seconds)");
+        goto bad;
+    }
+    if ((v = query_get(&q, "ip"))) {
+        struct ip_addr ip;
+        unsigned plen;
+        if (rules_parse_cidr(v, &ip, &plen) < 0) {
+            snprintf(msg, sizeof(msg), "bad ip (an address or a CIDR prefix)");
+            goto bad;
+        }
+        f.ip = rules_cidr_str(&ip, plen, ipnorm, sizeof(ipnorm));
+    }
+    if ((v = query_get(&q, "min_score"))) {
+        char *end;
+        f.min_score = strtod(v, &end);
+        if (end == v || *end || !(f.min_score >= 0 && f.min_score <= 1)) {
+            snprintf(msg, sizeof(msg), "bad min_score (a number from 0 to 1)");
+            goto bad;
+        }
+    }
+    if ((v = query_get(&q, "status"))) {
+        if (strcmp(v, "new") && strcmp(v, "acked") && strcmp(v, "suppressed")) {
+            snprintf(msg, sizeof(msg), "bad status (new, acked or suppressed)");
+            goto bad;
+        }
+        f.status = v;
+    }
+    if (page_params(&q, &f.limit, &f.offset, msg, sizeof(msg)) < 0)
+        goto bad;
+    int64_t total;
+    json_t *arr;
+    if (store_alerts_count(h->store, &f, &total) < 0 || store_alerts_list(h->store, &f, &arr) < 0) {
+        query_free(&q);
+        http_reply_store_error(h, req);
+        return;
+    }
+    http_reply_json(h, req, 200,
+                    json_pack("{s:o,s:I,s:I,s:I}", "alerts", arr, "total", (json_int_t)total,
+                              "limit", (json_int_t)f.limit, "offset", (json_int_t)f.offset));
+    query_free(&q);
+    return;
+bad:
+    query_free(&q);
+    http_reply_error(h, req, 400, msg);
+}
+
+void http_api_hosts(http_t *h, struct evhttp_request *req, const char *rawq)
+{
+    static const char *const allowed[] = {"limit", "offset", NULL};
+    char msg[160];
+    struct query q;
+    int64_t limit, offset;
+    if (query_parse(rawq, allowed, &q, msg, sizeof(msg)) < 0 ||
+        page_params(&q, &limit, &offset, msg, sizeof(msg)) < 0) {
+        query_free(&q);
+        http_reply_error(h, req, 400, msg);
+        return;
+    }
+    query_free(&q);
+    json_t *arr;
+    if (store_hosts_list(h->store, limit, offset, &arr) < 0) {
+        http_reply_store_error(h, req);
+        return;
+    }
+    http_reply_json(h, req, 200,
+                    json_pack("{s:o,s:I,s:I}", "hosts", arr, "limit", (json_int_t)limit, "offset",
+                              (json_int_t)offset));
+}
+
+void http_api_host(http_t *h, struct evhttp_request *req, const char *ip_text)
+{
+    struct ip_addr a;
+    char ipnorm[64];
+    if (ip_addr_parse(ip_text, &a) < 0) {
+        http_reply_error(h, req, 400, "bad host: not an IP address");
+        return;
+    }
+    json_t *o;
+    int rc =
+        store_host_get(h->store, ip_addr_str(&a, ipnorm, sizeof(ipnorm)), HTTP_HOST_RECENT, &o);
+    if (rc == STORE_ENOTFOUND)
+        http_reply_error(h, req, 404, "no such host");
+    else if (rc < 0)
+        http_reply_store_error(h, req);
+    else
+        http_reply_json(h, req, 200, o);
+}
+
+/* GET, POST .../ack or DELETE one alert. */
+void http_api_alert(http_t *h, struct evhttp_request *req, int64_t id, bool ack)
+{
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    int rc = 0;
+    if (m == EVHTTP_REQ_DELETE) {
+        rc = store_alert_delete(h->store, id);
+        if (rc == 0) {
+            http_reply_json(h, req, 200,
+                            json_pack("{s:I,s:b}", "alert_id", (json_int_t)id, "deleted", 1));
+            return;
+        }
+    } else if (ack) {
+        rc = store_alert_ack(h->store, id, tapir_wall_us());
+    }
+    json_t *o = NULL;
+    if (rc == 0)
+        rc = store_alert_get(h->store, id, &o);
+    if (rc == STORE_ENOTFOUND)
+        http_reply_error(h, req, 404, "no such alert");
+    else if (rc < 0)
+        http_reply_store_error(h, req);
+    else
+        http_reply_json(h, req, 200, o);
+}

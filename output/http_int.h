@@ -1,0 +1,68 @@
+/*
+ * http_int.h — private to the HTTP server's files (http.c, http_api.c): the server's
+ * struct, the answers every endpoint sends, and the endpoints http.c routes to. The
+ * contract is http.h. Everything here runs on the server's event_base thread.
+ */
+#ifndef TAPIR_HTTP_INT_H
+#define TAPIR_HTTP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "http.h"
+#include "store.h"
+
+struct evhttp;
+struct evhttp_request;
+
+#define HTTP_CODE_SLOTS 16 /* distinct status codes counted for /metrics */
+
+struct code_count {
+    int code;
+    uint64_t n; /* responses */
+};
+
+struct http {
+    struct event_base *base; /* borrowed */
+    struct evhttp *evh;
+    store_t *store; /* borrowed; may be NULL */
+    http_metrics_fn metrics;
+    void *metrics_ctx;
+    char *token; /* NULL: auth off */
+    char listen[80];
+    uint16_t port;
+    http_limiter_t *limiter;
+    struct code_count codes[HTTP_CODE_SLOTS];
+    uint64_t rate_limited; /* 429 answers */
+    uint64_t store_errors; /* queries that failed (500) */
+    double started_s;      /* wall clock, seconds since the epoch */
+};
+
+/* ---- http.c: answers ---------------------------------------------------------------- */
+
+/* Sends body (borrowed; may be NULL) with the headers every answer carries; csp NULL is
+ * the API's policy. Counts the code for /metrics. */
+void http_reply(http_t *h, struct evhttp_request *req, int code, const char *ctype,
+                struct evbuffer *body, const char *csp);
+/* Sends o (stolen; NULL answers 500) as JSON and a newline. */
+void http_reply_json(http_t *h, struct evhttp_request *req, int code, json_t *o);
+/* Sends {"error": msg}. */
+void http_reply_error(http_t *h, struct evhttp_request *req, int code, const char *msg);
+/* Sends a 500 with the store's error, logs it and counts it. */
+void http_reply_store_error(http_t *h, struct evhttp_request *req);
+/* Parses a decimal integer in [lo, hi] into *out. Returns 0 or -1. */
+int http_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
+/* ---- http_api.c: the endpoints (rawq: the raw query string, NULL when none) ---------- */
+
+void http_api_health(http_t *h, struct evhttp_request *req);
+void http_api_metrics(http_t *h, struct evhttp_request *req);
+void http_api_alerts(http_t *h, struct evhttp_request *req, const char *rawq);
+void http_api_hosts(http_t *h, struct evhttp_request *req, const char *rawq);
+void http_api_host(http_t *h, struct evhttp_request *req, const char *ip_text);
+/* GET, POST .../ack (ack true) or DELETE one alert. */
+void http_api_alert(http_t *h, struct evhttp_request *req, int64_t id, bool ack);
+
+#endif

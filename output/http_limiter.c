@@ -1,0 +1,166 @@
+/*
+ * http_limiter.c — the HTTP server's per-client rate limit: a token bucket per client
+ * IP in a fixed table (http.h).
+ *
+ * The table holds at most max_clients entries, allocated at creation, in a seeded hash
+ * (the client picks its source address) with chaining through the entries and an LRU
+ * list: when it is full the least recently seen client is forgotten and gets a full
+ * bucket if it comes back. A spoofing flood of new addresses therefore evicts old
+ * entries but never grows memory. Rejected: a table that grows with the clients seen,
+ * which an attacker can make as large as the addresses it can spoof.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+
+#define LIMITER_NIL UINT32_MAX
+
+struct limiter_entry {
+    struct ip_addr ip;
+    double tokens;       /* requests available now (fractional) */
+    double last_s;       /* when tokens was last refilled, monotonic seconds */
+    uint32_t chain_next; /* next entry in the same hash bucket */
+    uint32_t lru_prev;   /* towards the most recently seen */
+    uint32_t lru_next;   /* towards the least recently seen */
+};
+
+struct http_limiter {
+    double rate;  /* tokens per second */
+    double burst; /* bucket size, tokens */
+    uint32_t cap; /* entries */
+    uint32_t used;
+    uint32_t mask; /* buckets - 1 */
+    uint64_t seed;
+    uint32_t *buckets; /* first entry per bucket, LIMITER_NIL when empty */
+    struct limiter_entry *e;
+    uint32_t lru_head, lru_tail; /* most and least recently seen */
+};
+
+http_limiter_t *http_limiter_create(double rate_per_s, double burst, uint32_t max_clients)
+{
+    if (!(rate_per_s > 0) || !(burst >= 1) || max_clients == 0 || max_clients > (1u << 24))
+        return NULL;
+    http_limiter_t *l = calloc(1, sizeof(*l));
+    if (!l)
+        return NULL;
+    uint32_t nb = 1;
+    while (nb < 2 * max_clients)
+        nb <<= 1;
+    l->rate = rate_per_s;
+    l->burst = burst;
+    l->cap = max_clients;
+    l->mask = nb - 1;
+    l->buckets = malloc(nb * sizeof(*l->buckets));
+    l->e = calloc(max_clients, sizeof(*l->e));
+    if (!l->buckets || !l->e) {
+        http_limiter_destroy(l);
+        return NULL;
+    }
+    memset(l->buckets, 0xff, nb * sizeof(*l->buckets));
+    l->lru_head = l->lru_tail = LIMITER_NIL;
+    if (getrandom(&l->seed, sizeof(l->seed), GRND_NONBLOCK) != (ssize_t)sizeof(l->seed)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        l->seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+    }
+    return l;
+}
+
+void http_limiter_destroy(http_limiter_t *l)
+{
+    if (!l)
+        return;
+    free(l->buckets);
+    free(l->e);
+    free(l);
+}
+
+uint32_t http_limiter_tracked(const http_limiter_t *l)
+{
+    return l ? l->used : 0;
+}
+
+static void lru_unlink(http_limiter_t *l, uint32_t i)
+{
+    struct limiter_entry *e = &l->e[i];
+    if (e->lru_prev != LIMITER_NIL)
+        l->e[e->lru_prev].lru_next = e->lru_next;
+    else
+        l->lru_head = e->lru_next;
+    if (e->lru_next != LIMITER_NIL)
+        l->e[e->lru_next].lru_prev = e->lru_prev;
+    else
+        l->lru_tail = e->lru_prev;
+}
+
+static void lru_push_head(http_limiter_t *l, uint32_t i)
+{
+    struct limiter_entry *e = &l->e[i];
+    e->lru_prev = LIMITER_NIL;
+    e->lru_next = l->lru_head;
+    if (l->lru_head != LIMITER_NIL)
+        l->e[l->lru_head].lru_prev = i;
+    l->lru_head = i;
+    if (l->lru_tail == LIMITER_NIL)
+        l->lru_tail = i;
+}
+
+static uint32_t limiter_bucket(const http_limiter_t *l, const struct ip_addr *ip)
+{
+    return (uint32_t)tapir_hash(ip->b, sizeof(ip->b), l->seed) & l->mask;
+}
+
+/* Removes entry i from its hash chain. */
+static void chain_unlink(http_limiter_t *l, uint32_t i)
+{
+    uint32_t *p = &l->buckets[limiter_bucket(l, &l->e[i].ip)];
+    while (*p != LIMITER_NIL && *p != i)
+        p = &l->e[*p].chain_next;
+    if (*p == i)
+        *p = l->e[i].chain_next;
+}
+
+bool http_limiter_allow(http_limiter_t *l, const struct ip_addr *ip, double now_s,
+                        uint32_t *retry_after_s)
+{
+    uint32_t b = limiter_bucket(l, ip), i = l->buckets[b];
+    while (i != LIMITER_NIL && memcmp(l->e[i].ip.b, ip->b, sizeof(ip->b)))
+        i = l->e[i].chain_next;
+    if (i == LIMITER_NIL) {
+        if (l->used < l->cap) {
+            i = l->used++;
+        } else { /* full: forget the least recently seen client */
+            i = l->lru_tail;
+            lru_unlink(l, i);
+            chain_unlink(l, i);
+        }
+        struct limiter_entry *e = &l->e[i];
+        e->ip = *ip;
+        e->tokens = l->burst;
+        e->last_s = now_s;
+        e->chain_next = l->buckets[b];
+        l->buckets[b] = i;
+    } else {
+        lru_unlink(l, i);
+    }
+    lru_push_head(l, i);
+    struct limiter_entry *e = &l->e[i];
+    if (now_s > e->last_s) {
+        e->tokens += (now_s - e->last_s) * l->rate;
+        if (e->tokens > l->burst)
+            e->tokens = l->burst;
+    }
+    e->last_s = now_s > e->last_s ? now_s : e->last_s;
+    if (e->tokens >= 1.0) {
+        e->tokens -= 1.0;
+        return true;
+    }
+    double wait = ceil((1.0 - e->tokens) / l->rate);
+    *retry_after_s = wait < 1 ? 1 : wait > 3600 ? 3600 : (uint32_t)wait;
+    return false;
+}

@@ -1,0 +1,70 @@
+/*
+ * store_int.h — private to the store's files (store.c, store_schema.c, store_write.c,
+ * store_query.c): the handle's struct and the helpers they share. Nothing outside
+ * output/store*.c includes it; the contract is include/store.h.
+ */
+#ifndef TAPIR_STORE_INT_H
+#define TAPIR_STORE_INT_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define STORE_APPLICATION_ID 0x54415052 /* "TAPR", PRAGMA application_id */
+
+/* The write statements prepared at open (store_write.c holds their SQL). */
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_HOST_SEEN,
+    ST_HOST_ALERT,
+    ST_WINDOW,
+    ST_ALERT,
+    ST_RUN_BEGIN,
+    ST_RUN_END,
+    ST_MODEL,
+    ST_COUNT
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    bool readonly;
+    bool in_tx;                 /* between store_window_begin and commit/rollback */
+    bool tx_failed;             /* a write inside the window failed: commit will roll back */
+    int busy_ms;                /* lock wait, milliseconds */
+    sqlite3_stmt *st[ST_COUNT]; /* NULL for a read-only handle */
+    char err[512];
+};
+
+/* ---- store.c ---------------------------------------------------------------------- */
+
+/* Sets the message store_errmsg() returns. */
+void store_set_err(store_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Records the connection's last error as "PATH: what (while doing)", marks an open
+ * window failed, and returns -1. */
+int store_db_fail(store_t *s, const char *doing);
+/* Runs text SQL that returns no rows we need. Returns 0 or store_db_fail's -1. */
+int store_exec_sql(store_t *s, const char *sql, const char *doing);
+/* One integer from a single-row query, e.g. a PRAGMA. Returns 0 or -1. */
+int store_query_int(store_t *s, const char *sql, int64_t *out);
+/* Turns the connection's error at open into the sentences of store.h, in errbuf
+ * (TAPIR_ERRBUF_SIZE). */
+void store_open_error(store_t *s, char *errbuf, const char *doing);
+
+/* ---- store_schema.c --------------------------------------------------------------- */
+
+/* Creates (version 0) or migrates the schema to STORE_SCHEMA_VERSION inside the
+ * caller's write transaction. Returns 0, or -1 with errbuf filled. */
+int store_schema_migrate(store_t *s, int64_t version, char *errbuf);
+
+/* ---- store_write.c ---------------------------------------------------------------- */
+
+/* Prepares the write statements into s->st. Returns 0, or -1 (see the connection's
+ * error; store_close finalizes what was prepared). */
+int store_write_prepare(store_t *s);
+
+#endif

@@ -1,0 +1,288 @@
+/*
+ * store_query.c — the store's queries for the CLI (tapir alerts / hosts), the HTTP API
+ * and the blocklist: alerts by filter, one alert, hosts, one host with its recent
+ * alerts, and the flagged addresses.
+ *
+ * Statements are prepared per call: their WHERE clause depends on the filter and they
+ * run at human speed. The filter's optional clauses are appended as text, but every
+ * value is bound as a named parameter, never formatted into the SQL. Rows come back as
+ * the alert log's JSON objects (json.h), so `tapir alerts --json`, the API and the log
+ * agree field for field. Rejected: one fixed statement with "(:ip IS NULL OR ip = :ip)"
+ * for each optional clause, an OR the planner cannot match to the (ip, ts_us) index.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sqlite3.h>
+
+#include "json.h"
+#include "store.h"
+#include "store_int.h"
+
+#define ALERT_COLS                                                                                 \
+    "id, run_id, timestamp, event_type, ip, side, score, threshold, window_start,"                 \
+    " window_end, top_features, country, asn, as_org, l7, model_id, status, acked_at"
+
+static json_t *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (!t)
+        return json_null();
+    return alert_json_string((const char *)t, (size_t)sqlite3_column_bytes(st, i));
+}
+
+static json_t *col_real(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return json_null();
+    return alert_json_real(sqlite3_column_double(st, i));
+}
+
+static json_t *col_int(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return json_null();
+    return json_integer(sqlite3_column_int64(st, i));
+}
+
+/* One row of ALERT_COLS as the alert log's object plus status, acked_at, run_id. */
+static json_t *alert_row_json(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "timestamp", col_text(st, 2));
+    json_object_set_new(o, "event_type", col_text(st, 3));
+    json_object_set_new(o, "alert_id", col_int(st, 0));
+    json_object_set_new(o, "ip", col_text(st, 4));
+    json_object_set_new(o, "side", col_text(st, 5));
+    json_object_set_new(o, "score", col_real(st, 6));
+    json_object_set_new(o, "threshold", col_real(st, 7));
+    json_object_set_new(o, "window_start", col_text(st, 8));
+    json_object_set_new(o, "window_end", col_text(st, 9));
+    const char *top = (const char *)sqlite3_column_text(st, 10);
+    json_t *topj = top ? json_loads(top, 0, NULL) : NULL;
+    json_object_set_new(o, "top_features", json_is_array(topj) ? topj : json_array());
+    if (topj && !json_is_array(topj))
+        json_decref(topj);
+    json_t *geo = json_object();
+    json_object_set_new(geo, "country", col_text(st, 11));
+    json_object_set_new(geo, "asn", col_int(st, 12));
+    json_object_set_new(geo, "as_org", col_text(st, 13));
+    json_object_set_new(o, "geo", geo);
+    const char *l7 = (const char *)sqlite3_column_text(st, 14);
+    json_object_set_new(o, "l7", alert_l7_json(l7 ? l7 : "", (size_t)sqlite3_column_bytes(st, 14)));
+    json_t *model = json_object();
+    json_object_set_new(model, "id", col_text(st, 15));
+    json_object_set_new(o, "model", model);
+    json_object_set_new(o, "status", col_text(st, 16));
+    json_object_set_new(o, "acked_at", col_text(st, 17));
+    json_object_set_new(o, "run_id", col_int(st, 1));
+    return o;
+}
+
+/* Steps st to the end, appending one object per row made by fn. */
+static int collect_rows(store_t *s, sqlite3_stmt *st, json_t *(*fn)(sqlite3_stmt *), json_t *arr,
+                        const char *doing)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = fn(st);
+        if (!o || json_array_append_new(arr, o) < 0) {
+            store_set_err(s, "%s: out of memory while %s", s->path, doing);
+            return -1;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        return store_db_fail(s, doing);
+    return 0;
+}
+
+/* Builds "SELECT what FROM alerts WHERE ... " for a filter and binds it. */
+static sqlite3_stmt *alert_filter_stmt(store_t *s, const char *what,
+                                       const struct store_alert_filter *f, bool paged)
+{
+    char sql[512];
+    int n = snprintf(sql, sizeof(sql), "SELECT %s FROM alerts WHERE 1", what);
+    if (f->since_us)
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND ts_us >= :since");
+    if (f->ip)
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND ip = :ip");
+    if (f->min_score > 0)
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND score >= :min_score");
+    if (f->status)
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND status = :status");
+    if (paged)
+        snprintf(sql + n, sizeof(sql) - (size_t)n,
+                 " ORDER BY ts_us DESC, id DESC LIMIT :limit OFFSET :offset");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        store_db_fail(s, "listing alerts");
+        return NULL;
+    }
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":since"), (int64_t)f->since_us);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":ip"), f->ip, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, ":min_score"), f->min_score);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":status"), f->status, -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"),
+                       f->limit > 0 ? f->limit : -1);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"),
+                       f->offset > 0 ? f->offset : 0);
+    return st;
+}
+
+int store_alerts_list(store_t *s, const struct store_alert_filter *f, json_t **out)
+{
+    static const struct store_alert_filter none = {0};
+    sqlite3_stmt *st = alert_filter_stmt(s, ALERT_COLS, f ? f : &none, true);
+    if (!st)
+        return -1;
+    json_t *arr = json_array();
+    int rc = arr ? collect_rows(s, st, alert_row_json, arr, "listing alerts") : -1;
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        json_decref(arr);
+        return -1;
+    }
+    *out = arr;
+    return 0;
+}
+
+int store_alerts_count(store_t *s, const struct store_alert_filter *f, int64_t *count)
+{
+    static const struct store_alert_filter none = {0};
+    sqlite3_stmt *st = alert_filter_stmt(s, "count(*)", f ? f : &none, false);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *count = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : store_db_fail(s, "counting alerts");
+}
+
+int store_alert_get(store_t *s, int64_t id, json_t **out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT " ALERT_COLS " FROM alerts WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return store_db_fail(s, "reading an alert");
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    json_t *o = rc == SQLITE_ROW ? alert_row_json(st) : NULL;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) {
+        store_set_err(s, "no alert with id %lld", (long long)id);
+        return STORE_ENOTFOUND;
+    }
+    if (rc != SQLITE_ROW)
+        return store_db_fail(s, "reading an alert");
+    if (!o) {
+        store_set_err(s, "%s: out of memory", s->path);
+        return -1;
+    }
+    *out = o;
+    return 0;
+}
+
+#define HOST_COLS                                                                                  \
+    "ip, first_seen, last_seen, country, asn, as_org, last_score, max_score, windows_seen,"        \
+    " alerts"
+
+static json_t *host_row_json(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "ip", col_text(st, 0));
+    json_object_set_new(o, "first_seen", col_text(st, 1));
+    json_object_set_new(o, "last_seen", col_text(st, 2));
+    json_t *geo = json_object();
+    json_object_set_new(geo, "country", col_text(st, 3));
+    json_object_set_new(geo, "asn", col_int(st, 4));
+    json_object_set_new(geo, "as_org", col_text(st, 5));
+    json_object_set_new(o, "geo", geo);
+    json_object_set_new(o, "last_score", col_real(st, 6));
+    json_object_set_new(o, "max_score", col_real(st, 7));
+    json_object_set_new(o, "windows_seen", col_int(st, 8));
+    json_object_set_new(o, "alerts", col_int(st, 9));
+    return o;
+}
+
+int store_host_get(store_t *s, const char *ip, int n_recent, json_t **out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT " HOST_COLS " FROM hosts WHERE ip = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return store_db_fail(s, "reading a host");
+    sqlite3_bind_text(st, 1, ip, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    json_t *o = rc == SQLITE_ROW ? host_row_json(st) : NULL;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) {
+        store_set_err(s, "no host %s stored", ip);
+        return STORE_ENOTFOUND;
+    }
+    if (rc != SQLITE_ROW)
+        return store_db_fail(s, "reading a host");
+    if (!o) {
+        store_set_err(s, "%s: out of memory", s->path);
+        return -1;
+    }
+    struct store_alert_filter f = {.ip = ip, .limit = n_recent > 0 ? n_recent : 10};
+    json_t *recent;
+    if (store_alerts_list(s, &f, &recent) < 0) {
+        json_decref(o);
+        return -1;
+    }
+    json_object_set_new(o, "recent_alerts", recent);
+    *out = o;
+    return 0;
+}
+
+int store_hosts_list(store_t *s, int64_t limit, int64_t offset, json_t **out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " HOST_COLS " FROM hosts ORDER BY max_score DESC NULLS LAST,"
+                           " last_seen_us DESC LIMIT ?1 OFFSET ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return store_db_fail(s, "listing hosts");
+    sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+    sqlite3_bind_int64(st, 2, offset > 0 ? offset : 0);
+    json_t *arr = json_array();
+    int rc = arr ? collect_rows(s, st, host_row_json, arr, "listing hosts") : -1;
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        json_decref(arr);
+        return -1;
+    }
+    *out = arr;
+    return 0;
+}
+
+int store_each_flagged(store_t *s, double min_score, uint64_t since_us, store_flagged_fn fn,
+                       void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT ip, max(ts_us), max(score) FROM alerts"
+                           " WHERE status != 'suppressed' AND score >= ?1 AND ts_us >= ?2"
+                           " GROUP BY ip ORDER BY ip",
+                           -1, &st, NULL) != SQLITE_OK)
+        return store_db_fail(s, "reading flagged addresses");
+    sqlite3_bind_double(st, 1, min_score);
+    sqlite3_bind_int64(st, 2, (int64_t)since_us);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *ip = (const char *)sqlite3_column_text(st, 0);
+        ret = fn(ctx, ip ? ip : "", (uint64_t)sqlite3_column_int64(st, 1),
+                 sqlite3_column_double(st, 2));
+        if (ret)
+            break;
+    }
+    sqlite3_finalize(st);
+    if (!ret && rc != SQLITE_DONE)
+        return store_db_fail(s, "reading flagged addresses");
+    return ret;
+}

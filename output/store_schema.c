@@ -1,0 +1,120 @@
+/*
+ * store_schema.c — the store's tables and indexes, and the migrations that bring an
+ * older file up to STORE_SCHEMA_VERSION (docs/schema.md).
+ *
+ * Times are stored twice: NAME TEXT as ISO-8601 UTC ("2026-11-22T04:17:10.123Z") for
+ * people at the sqlite3 prompt, and NAME_us INTEGER (microseconds since the epoch) for
+ * exact comparisons and indexes. Rejected: text only (sub-millisecond order lost, and
+ * range scans depend on every writer formatting identically) and integers only
+ * (unreadable in the shell without datetime(x/1e6,'unixepoch') on every query).
+ *
+ * Schema changes go through migrations[]: entry i upgrades user_version i to i+1 inside
+ * the opening transaction. Migrations only add tables and columns, so an older tapir
+ * may still read (store_open_readonly) a newer file, but refuses to write it.
+ */
+#include <stdio.h>
+
+#include "store.h"
+#include "store_int.h"
+
+static const char schema_v1[] =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE runs ("
+    " id INTEGER PRIMARY KEY,"
+    " started TEXT NOT NULL, started_us INTEGER NOT NULL,"
+    " ended TEXT, ended_us INTEGER,"
+    " command_line TEXT NOT NULL, source TEXT NOT NULL,"
+    " packets INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+    " windows INTEGER NOT NULL DEFAULT 0, alerts INTEGER NOT NULL DEFAULT 0,"
+    " exit_status INTEGER);"
+    "CREATE TABLE hosts ("
+    " ip TEXT PRIMARY KEY,"
+    " first_seen TEXT NOT NULL, first_seen_us INTEGER NOT NULL,"
+    " last_seen TEXT NOT NULL, last_seen_us INTEGER NOT NULL,"
+    " country TEXT, asn INTEGER, as_org TEXT,"
+    " last_score REAL, max_score REAL,"
+    " windows_seen INTEGER NOT NULL DEFAULT 0, alerts INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX hosts_max_score ON hosts(max_score DESC);"
+    "CREATE TABLE windows ("
+    " id INTEGER PRIMARY KEY,"
+    " run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,"
+    " window_start TEXT NOT NULL, window_start_us INTEGER NOT NULL,"
+    " window_end TEXT NOT NULL, window_end_us INTEGER NOT NULL,"
+    " ip TEXT NOT NULL, side TEXT NOT NULL,"
+    " score REAL, threshold REAL,"
+    " features TEXT NOT NULL);"
+    "CREATE INDEX windows_end ON windows(window_end_us);"
+    "CREATE INDEX windows_ip ON windows(ip, window_end_us);"
+    "CREATE TABLE alerts ("
+    " id INTEGER PRIMARY KEY,"
+    " run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,"
+    " timestamp TEXT NOT NULL, ts_us INTEGER NOT NULL,"
+    " event_type TEXT NOT NULL, ip TEXT NOT NULL, prefix_len INTEGER NOT NULL,"
+    " side TEXT NOT NULL, score REAL, threshold REAL,"
+    " window_start TEXT NOT NULL, window_start_us INTEGER NOT NULL,"
+    " window_end TEXT NOT NULL, window_end_us INTEGER NOT NULL,"
+    " top_features TEXT NOT NULL,"
+    " country TEXT, asn INTEGER, as_org TEXT, l7 TEXT, model_id TEXT,"
+    " status TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new','acked','suppressed')),"
+    " acked_at TEXT, acked_at_us INTEGER);"
+    "CREATE INDEX alerts_ts ON alerts(ts_us);"
+    "CREATE INDEX alerts_ip ON alerts(ip, ts_us);"
+    "CREATE INDEX alerts_status ON alerts(status, ts_us);"
+    "CREATE TABLE models ("
+    " id TEXT PRIMARY KEY,"
+    " created TEXT NOT NULL, created_us INTEGER NOT NULL,"
+    " path TEXT, trained_on TEXT, features INTEGER, threshold REAL);";
+
+/* migrations[i] upgrades user_version i to i + 1. Append; never edit a shipped entry. */
+static const char *const migrations[] = {schema_v1};
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+/* Creates or migrates the schema inside the caller's write transaction. */
+int store_schema_migrate(store_t *s, int64_t version, char *errbuf)
+{
+    if (version == 0) {
+        int64_t n = 0;
+        if (store_query_int(s, "SELECT count(*) FROM sqlite_master", &n) < 0) {
+            store_open_error(s, errbuf, "reading the schema");
+            return -1;
+        }
+        if (n > 0) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+                     "%s: not a tapir database (it holds another application's tables)", s->path);
+            return -1;
+        }
+    }
+    for (int64_t v = version; v < STORE_SCHEMA_VERSION; v++) {
+        char sql[128];
+        if (store_exec_sql(s, migrations[v], "creating the schema") < 0) {
+            store_open_error(s, errbuf, "creating the schema");
+            return -1;
+        }
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)(v + 1));
+        if (store_exec_sql(s, sql, "setting the schema version") < 0) {
+            store_open_error(s, errbuf, "setting the schema version");
+            return -1;
+        }
+    }
+    if (version == 0) {
+        char sql[256], iso[32];
+        tapir_iso8601(tapir_wall_us(), iso, sizeof(iso));
+        snprintf(sql, sizeof(sql),
+                 "PRAGMA application_id = %d;"
+                 "INSERT INTO meta VALUES ('created', '%s'), ('created_by', 'tapir %s');",
+                 STORE_APPLICATION_ID, iso, TAPIR_VERSION);
+        if (store_exec_sql(s, sql, "writing meta") < 0) {
+            store_open_error(s, errbuf, "writing meta");
+            return -1;
+        }
+    }
+    char sql[128];
+    snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO meta VALUES ('schema_version', '%d')",
+             STORE_SCHEMA_VERSION);
+    if (store_exec_sql(s, sql, "writing meta") < 0) {
+        store_open_error(s, errbuf, "writing meta");
+        return -1;
+    }
+    return 0;
+}
