@@ -246,6 +246,12 @@ void analyzer_set_l7_names(analyzer_t *a, analyzer_l7_name_fn fn, void *ctx)
     a->l7_ctx = ctx;
 }
 
+void analyzer_set_risk_names(analyzer_t *a, analyzer_risk_name_fn fn, void *ctx)
+{
+    a->risk_name = fn;
+    a->risk_ctx = ctx;
+}
+
 void analyzer_set_metrics(analyzer_t *a, analyzer_metrics_fn fn, void *ctx)
 {
     a->more_metrics = fn;

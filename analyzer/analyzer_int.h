@@ -52,6 +52,8 @@ struct analyzer {
     geo_t *geo;
     analyzer_l7_name_fn l7_name; /* protocol names (the sensor's nDPI), or NULL */
     void *l7_ctx;
+    analyzer_risk_name_fn risk_name; /* nDPI risk names (the sensor's), or NULL */
+    void *risk_ctx;
     baseline_t *baseline;
 
     struct model model;
@@ -99,6 +101,7 @@ struct scored {
     bool alert;
     bool limit_hit;                        /* a learned limit was passed: "threshold" event */
     bool denied;                           /* on the denylist: "threshold" event */
+    bool risk_hit;                         /* risk detector: SQLi, XSS, RCE in a URL */
     double excess[BEHAVIOUR_MAX_FEATURES]; /* log-excess over the training maximum */
     struct baseline_entry *be;
 };

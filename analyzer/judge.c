@@ -55,7 +55,9 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
         sc->threshold = t;
     sc->over = sc->score >= sc->threshold;
     int hits = baseline_persist(sc->be, sc->side, w->seq, sc->over, (int)a->cfg.persist_n);
-    sc->alert = sc->limit_hit || (sc->over && hits >= (int)a->cfg.persist_k);
+    /* The risk detector raises at once, as a limit does. */
+    sc->risk_hit = sc->side == SIDE_SOURCE && behaviour_risk_attack(sc->h);
+    sc->alert = sc->limit_hit || sc->risk_hit || (sc->over && hits >= (int)a->cfg.persist_k);
     /* A denylisted IP is reported whenever it is active enough to be scored. */
     sc->denied = sc->side != SIDE_PREFIX && rules_denied(a->rules, &sc->ip) &&
                  !rules_allowed(a->rules, &sc->ip);

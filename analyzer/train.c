@@ -44,8 +44,12 @@ static int bind_model(analyzer_t *a, char *errbuf)
             }
             continue;
         }
-        if (model_check_features(a->sec[s], a->names_tab[s], (uint32_t)a->n_feat[s], errbuf) < 0)
+        if (model_check_features(a->sec[s], a->names_tab[s], (uint32_t)a->n_feat[s], errbuf) < 0) {
+            size_t l = strlen(errbuf); /* an older Tapir's model: say what to do */
+            snprintf(errbuf + l, TAPIR_ERRBUF_SIZE - l,
+                     "; retrain it with this version ('tapir train -r BASELINE -o MODEL')");
             return -1;
+        }
     }
     a->have_model = true;
     return 0;

@@ -307,6 +307,7 @@ static int run_main(int argc, char **argv, bool train)
     if (!(sen = sensor_create(&cfg.sen, q, errbuf)))
         goto fail_usage;
     analyzer_set_l7_names(an, sensor_l7_name, sen);
+    analyzer_set_risk_names(an, sensor_risk_name, sen);
     analyzer_set_metrics(an, sensor_metrics, sen);
     signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill the sensor */
     if (analyzer_start(an, errbuf) < 0)

@@ -34,6 +34,8 @@ struct alert {
     struct alert_feature top[ALERT_TOP_FEATURES];
     struct geo_info geo;
     char l7[96];       /* top L7 protocols, comma-separated, e.g. "TLS,DNS" */
+    char risks[192];   /* nDPI risks seen when risk_score is a top feature, comma-separated
+                          "name (severity)", e.g. "SQL Injection (Severe)"; "" none */
     char model_id[40]; /* model that scored it */
     /* The full behaviour vector (unscaled) for the flagged-windows table; borrowed. */
     int n_features;
