@@ -92,16 +92,16 @@ static void store_sink_destroy(void *self)
     free(s);
 }
 
-struct output_sink *output_store_sink(const struct output_config *c, output_t *o, char *errbuf)
+int output_store_sink(const struct output_config *c, output_t *o, struct output_sink *k,
+                      char *errbuf)
 {
     (void)o;
     if (!c->db_path)
-        return NULL;
+        return 0;
     struct store_sink *s = calloc(1, sizeof(*s));
-    struct output_sink *k = calloc(1, sizeof(*k));
-    if (!s || !k) {
+    if (!s) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
-        goto fail;
+        return -1;
     }
     if (!(s->store = store_open(c->db_path, errbuf)))
         goto fail;
@@ -125,11 +125,9 @@ struct output_sink *output_store_sink(const struct output_config *c, output_t *o
         .finish_run = store_sink_finish_run,
         .destroy = store_sink_destroy,
     };
-    return k;
+    return 1;
 fail:
-    if (s)
-        store_close(s->store);
+    store_close(s->store);
     free(s);
-    free(k);
-    return NULL;
+    return -1;
 }
