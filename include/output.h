@@ -162,6 +162,10 @@ void output_finish_run(output_t *o, const struct output_run_totals *t);
 typedef void (*output_metrics_fn)(void *ctx, struct evbuffer *out);
 int output_add_metrics(output_t *o, output_metrics_fn fn, void *ctx);
 void output_write_metrics(void *o, struct evbuffer *out); /* an http_metrics_fn */
+/* A sink's own state for its constructor: zeroed memory of size bytes (freed by the
+ * sink's destroy), or NULL with errbuf saying so. */
+void *output_sink_state(size_t size, char *errbuf);
+
 /* One Prometheus metric with its # HELP and # TYPE lines (output/metrics.c). */
 void output_metric(struct evbuffer *out, const char *name, const char *type, const char *help,
                    uint64_t v);

@@ -45,6 +45,14 @@ struct output {
     int n_met;
 };
 
+void *output_sink_state(size_t size, char *errbuf)
+{
+    void *p = calloc(1, size);
+    if (!p)
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory: %zu bytes for a sink", size);
+    return p;
+}
+
 output_t *output_create(const struct output_config *c, char *errbuf)
 {
     output_t *o = calloc(1, sizeof(*o));

@@ -59,11 +59,9 @@ int output_alert_log_sink(const struct output_config *c, output_t *o, struct out
     (void)o;
     if (!c->alert_log_path)
         return 0;
-    struct log_sink *s = calloc(1, sizeof(*s));
-    if (!s) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+    struct log_sink *s = output_sink_state(sizeof(*s), errbuf);
+    if (!s)
         return -1;
-    }
     if (!(s->log = alert_log_open(c->alert_log_path, errbuf))) {
         free(s);
         return -1;

@@ -68,11 +68,9 @@ int output_csv_sink(const struct output_config *c, output_t *o, struct output_si
     (void)o;
     if (!c->hosts_csv && !c->scores_csv && !c->vectors_csv)
         return 0;
-    struct csv_sink *s = calloc(1, sizeof(*s));
-    if (!s) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+    struct csv_sink *s = output_sink_state(sizeof(*s), errbuf);
+    if (!s)
         return -1;
-    }
     s->hosts = c->hosts_csv;
     s->scores = c->scores_csv;
     s->vectors = c->vectors_csv;

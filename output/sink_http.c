@@ -41,11 +41,9 @@ int output_http_sink(const struct output_config *c, output_t *o, struct output_s
 {
     if (!c->http_listen)
         return 0;
-    struct http_sink *s = calloc(1, sizeof(*s));
-    if (!s) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+    struct http_sink *s = output_sink_state(sizeof(*s), errbuf);
+    if (!s)
         return -1;
-    }
     s->hc = (struct http_config){c->http_listen, c->http_token, c->http_rate, 0};
     s->set = o;
     *k = (struct output_sink){

@@ -98,11 +98,9 @@ int output_store_sink(const struct output_config *c, output_t *o, struct output_
     (void)o;
     if (!c->db_path)
         return 0;
-    struct store_sink *s = calloc(1, sizeof(*s));
-    if (!s) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+    struct store_sink *s = output_sink_state(sizeof(*s), errbuf);
+    if (!s)
         return -1;
-    }
     if (!(s->store = store_open(c->db_path, errbuf)))
         goto fail;
     if (store_run_begin(s->store, c->cmdline ? c->cmdline : "", c->source ? c->source : "",
