@@ -294,9 +294,9 @@ static int parse_persist(struct config *c, const struct option_def *d, const cha
 static int parse_scaling(struct config *c, const struct option_def *d, const char *v, char *errbuf)
 {
     if (!strcmp(v, "raw"))
-        c->ana.scaling = SCALE_RAW;
+        c->ana.scaling = MODEL_SCALE_RAW;
     else if (!strcmp(v, "log"))
-        c->ana.scaling = SCALE_LOG;
+        c->ana.scaling = MODEL_SCALE_LOG1P;
     else if (!strcmp(v, "default"))
         c->ana.scaling = -1;
     else

@@ -24,7 +24,7 @@ struct analyzer_config {
     uint32_t persist_k, persist_n; /* flag after k of the last n windows over threshold */
     uint32_t prefix4, prefix6;     /* prefix lengths for the prefix side (24, 64) */
     uint32_t trees, samples;       /* forest size for warm-up / retrain */
-    int scaling; /* -1: each feature's own (behaviour.c); else one enum feature_scaling for all */
+    int scaling; /* -1: each feature's own (behaviour.c); else one enum model_scaling for all */
     uint64_t seed;
     const char *source;           /* interface or files: a trained model's trained_on */
     const char *const *geo_paths; /* to geolocate alerted IPs (own cache) */
