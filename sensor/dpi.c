@@ -14,12 +14,15 @@
  * and stay identical). nDPI 4.2 never checks a URL for injections itself (ndpiReader
  * does, with ndpi_validate_url, when it prints a flow); we do the same once per HTTP
  * flow at its end. Cost: about 1.75x the nDPI calls (pcaps/mixed.pcap: 2,307 -> 4,016;
- * ndpi_1kxun.pcap: 227 -> 442), and states held a few packets longer. Rejected: a larger
+ * ndpi_1kxun.pcap: 227 -> 400), and states held a few packets longer. Rejected: a larger
  * cap for the extra packets, which would copy more packets of every flow to the DPI
  * thread (the capture thread cannot know when nDPI is done), for little: the cap cuts
- * 4.5% of the flows kept for risks on pcaps/baseline.pcap (56 of 1,251), 1 in 6 on
- * ndpi_1kxun.pcap (docs/risks.md).
+ * 4.5% of the flows kept for risks on pcaps/baseline.pcap (56 of 1,251), 5 of 97 on
+ * ndpi_1kxun.pcap (docs/risks.md). A held state is a state a new flow cannot have,
+ * so flows are kept only while the pool is not short (DPI_POOL_RESERVE): with a pool of
+ * one state, pcaps/mixed.pcap classified 748 flows instead of 1,871 without it.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,12 @@
 
 #include "dpi.h"
 #include "tapir.h"
+
+/* A detected flow keeps its state for its risks only while more than 1/DPI_POOL_RESERVE
+ * of the pool is free: a flood of flows that never finish (DNS queries nothing answers,
+ * one-packet TLS hellos) would otherwise hold states until their idle timeout and leave
+ * new flows unclassified. */
+#define DPI_POOL_RESERVE 8
 
 struct dpi {
     struct ndpi_detection_module_struct *mod;
@@ -136,6 +145,16 @@ static int finish(dpi_t *d, uint32_t slot, struct dpi_result *out)
     return DPI_FINAL;
 }
 
+/* After the verdict, nDPI 4.2 dissects a packet only through the flow's extra-packet
+ * function (until it clears it, or after max_extra_packets_to_check): without one a
+ * packet teaches it nothing, whatever ndpi_extra_dissection_possible() says (IMAP before
+ * a login, HTTP once it has the Host line, DNS after 5 packets without an answer). */
+static bool wants_more(dpi_t *d, struct ndpi_flow_struct *f)
+{
+    return f->check_extra_packets && f->extra_packets_func &&
+           ndpi_extra_dissection_possible(d->mod, f);
+}
+
 int dpi_process(dpi_t *d, uint32_t slot, const uint8_t *l3, uint32_t len, uint64_t ts_us,
                 struct dpi_result *out)
 {
@@ -152,11 +171,16 @@ int dpi_process(dpi_t *d, uint32_t slot, const uint8_t *l3, uint32_t len, uint64
         d->verdict[slot - 1] = 1;
         d->st.detected++;
         st = DPI_VERDICT;
-        if (ndpi_extra_dissection_possible(d->mod, f)) {
-            d->st.extra++;
-            return st;
+        if (wants_more(d, f)) {
+            /* Classifying new flows comes first: a flow is kept for its risks only
+             * while more than 1/8 of the pool is free (DPI_POOL_RESERVE). */
+            if (d->n_free > d->st.pool_size / DPI_POOL_RESERVE) {
+                d->st.extra++;
+                return st;
+            }
+            d->st.extra_skipped++;
         }
-    } else if (ndpi_extra_dissection_possible(d->mod, f)) {
+    } else if (wants_more(d, f)) {
         return 0;
     }
     return st | finish(d, slot, out);

@@ -64,15 +64,16 @@ void dpi_risk_credit(struct host_risk *acc, uint64_t risk);
 const char *dpi_risk_name(unsigned id, const char **severity);
 
 struct dpi_stats {
-    uint64_t pool_size;  /* states */
-    uint64_t in_use;     /* states held now */
-    uint64_t pool_empty; /* flows that found no free state */
-    uint64_t detected;   /* flows detected */
-    uint64_t gave_up;    /* flows given up */
-    uint64_t extra;      /* detected flows kept for their risks (extra dissection) */
-    uint64_t extra_cut;  /* ... ended by the packet cap or the flow's end while nDPI
-                            still wanted packets */
-    uint64_t risky;      /* flows that ended with at least one risk */
+    uint64_t pool_size;     /* states */
+    uint64_t in_use;        /* states held now */
+    uint64_t pool_empty;    /* flows that found no free state */
+    uint64_t detected;      /* flows detected */
+    uint64_t gave_up;       /* flows given up */
+    uint64_t extra;         /* detected flows kept for their risks (extra dissection) */
+    uint64_t extra_cut;     /* ... ended by the packet cap or the flow's end while nDPI
+                               still wanted packets */
+    uint64_t extra_skipped; /* detected flows not kept for their risks: pool short */
+    uint64_t risky;         /* flows that ended with at least one risk */
 };
 void dpi_stats(const dpi_t *d, struct dpi_stats *st);
 
