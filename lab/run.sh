@@ -583,7 +583,7 @@ schedule_attacks() {
 
   # Scans
   attack ascan 81.2.69.66 attack portscan 0.12 240 -- nmap -n -Pn -sS -T4 -p 1-1024 10.10.0.10-12,20,30,53
-  attack amass 175.16.199.20 attack hostscan 0.22 120 -- masscan 10.10.0.0/24 -p21,22,23,25,53,80,110,139,443,445,3306,3389,5900,8080 \
+  attack amass 175.16.199.20 attack hostscan 0.22 40 -- masscan 10.10.0.0/24 -p21,22,23,25,53,80,110,139,443,445,3306,3389,5900,8080 \
       --rate 300 --wait 3 --adapter eth0 --adapter-ip 175.16.199.20 --router-mac "$EDGE_MAC"
   attack audp 89.160.20.77 attack portscan 0.30 240 -- nmap -n -Pn -sU -T4 --top-ports 60 10.10.0.53 10.10.0.123 10.10.0.90
   attack aver 216.160.83.99 attack portscan 0.36 240 -- nmap -n -Pn -sV -p 21,22,80,443,2222,8080 10.10.0.10-12,20
