@@ -1,19 +1,20 @@
 #!/usr/bin/python3
 """Flow-aware trimming of a lab capture, written gzip-compressed.
 
-Usage: trim.py IN.pcap OUT.pcap.gz [--head N] [--snap S] [--seen SEEN.csv]
+Usage: trim.py IN.pcap OUT.pcap.gz [--head N] [--headsnap B] [--snap S] [--seen SEEN.csv]
 
 The raw capture is taken with the full packet. To ship it small without losing what a
 sensor looks at, each packet keeps:
-  - all of it (up to 1514 bytes) when it is one of the first N packets (default 16) of its
-    flow, both directions counted, so handshakes, HTTP request lines and headers, TLS
-    hellos and certificates, SSH banners, FTP commands reach nDPI intact;
+  - its first B bytes (default 700) when it is one of the first N packets (default 4) of
+    its flow in its direction, so handshakes, HTTP request lines and response headers, TLS
+    hellos, SSH banners and key exchange, FTP commands reach nDPI intact;
   - all of it when it is DNS (UDP or TCP port 53), so query names survive (tunnels);
   - otherwise its headers only: Ethernet, IPv4/IPv6 and the TCP header with its options,
     the UDP header, or ICMP's header with the quoted IP + 8 bytes of an error; never more
     than S bytes (default 128).
 The original wire length stays in each record header (orig_len), so byte counts of the
-flows are those of the real traffic. A flow is the unordered (proto, addr:port, addr:port).
+flows are those of the real traffic. A flow is the unordered (proto, addr:port, addr:port)
+and each of its two directions counts its own first packets.
 Prints one summary line: packets, flows, bytes before and after. With --seen, writes
 ip,first_ts,last_ts,pkts_sent,pkts_recv for every IP address in the capture.
 """
@@ -60,17 +61,20 @@ def flow_key(pkt):
     a, b = (src, sp), (dst, dp)
     if b < a:
         a, b = b, a
-    return (proto, a, b), (proto in (6, 17) and (sp == 53 or dp == 53)), src, dst, hend
+    fwd = (src, sp) <= (dst, dp)
+    return (proto, a, b, fwd), (proto in (6, 17) and (sp == 53 or dp == 53)), src, dst, hend
 
 
 def main():
     args = sys.argv[1:]
-    head, snap = 16, 128
+    head, snap, headsnap = 4, 128, 700
     if "--head" in args:
         i = args.index("--head"); head = int(args[i + 1]); del args[i:i + 2]
     seen_path = None
     if "--seen" in args:
         i = args.index("--seen"); seen_path = args[i + 1]; del args[i:i + 2]
+    if "--headsnap" in args:
+        i = args.index("--headsnap"); headsnap = int(args[i + 1]); del args[i:i + 2]
     if "--snap" in args:
         i = args.index("--snap"); snap = int(args[i + 1]); del args[i:i + 2]
     src, dst = args[0], args[1]
@@ -115,6 +119,8 @@ def main():
                 seen[key] = c + 1
                 if c >= head:
                     keep = min(incl, snap, hend)
+                else:
+                    keep = min(incl, max(headsnap, hend))
             keep = min(keep, 1514) if not is_dns else keep
             out.write(rec.pack(ts, us, keep, orig))
             out.write(pkt[:keep])
