@@ -53,7 +53,10 @@ def main():
         print("  %-11s %d/%d" % (typ, f, n))
     nb = sum(1 for r in labels.values() if r["label"] == "benign")
     fb = sum(1 for ip, r in labels.items() if r["label"] == "benign" and ip in alerts)
-    print("benign addresses flagged: %d of %d" % (fb, nb))
+    fs = sum(1 for ip, r in labels.items() if r["label"] == "benign" and
+             any(a["side"] == "source" for a in alerts.get(ip, [])))
+    print("benign addresses flagged: %d of %d (%d on the source side; destination-side alerts on"
+          " benign hosts are mostly scan targets)" % (fb, nb, fs))
     if other:
         print("alerts on unlisted addresses: %d (%s%s)" % (len(other), ", ".join(other[:5]), ", ..." if len(other) > 5 else ""))
 
