@@ -563,7 +563,7 @@ def main():
             print(f"\n== third-party: skipped ({args.shared}/pcaps-attacks is absent)")
         else:
             thirdparty(args, args.build, out, models, tally, summary)
-    if tally.alerts or summary:
+    if tally.alerts or summary.get("lab") or summary.get("thirdparty"):
         detector_table(tally, summary)
     final_table(args, summary)
     if args.json:
