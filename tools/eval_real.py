@@ -79,14 +79,15 @@ def epoch(iso):
         tzinfo=datetime.timezone.utc).timestamp()
 
 
-def replay(build, pcap, model, out, name):
+def replay(build, pcap, model, out, name, flow_log=None):
     """One `tapir run` of PCAP against MODEL: (alerts, summary)."""
     alog = os.path.join(out, name + ".alerts.json")
     log = os.path.join(out, name + ".log")
     if os.path.exists(alog):
         os.remove(alog)
+    extra = ["--flow-log", flow_log] if flow_log else []
     run([os.path.join(build, "tapir"), "run", "-r", pcap, "--model", model, "--no-progress",
-         "--alert-log", alog], log)
+         "--alert-log", alog] + extra, log)
     alerts = []
     if os.path.exists(alog):
         for line in open(alog):
@@ -386,12 +387,26 @@ def lab(args, build, out, lab_model, tally_all, summary, wlen=60):
     for r in rows:
         lab_of[r["ip"]] = (r["label"], r["attack_type"] or "benign",
                            float(r["first_ts"] or 0), float(r["last_ts"] or 0))
-    alerts, s = replay(build, attack, model, out, "lab.attack")
+    flows = os.path.join(out, "lab.attack.flows.csv")
+    alerts, s = replay(build, attack, model, out, "lab.attack", flow_log=flows)
     if alerts:
-        wlen = alerts[0]["we"] - alerts[0]["ws"]
+        wlen = int(alerts[0]["we"] - alerts[0]["ws"])
 
     def in_time(a, r):
         return a["we"] > r[2] and a["ws"] <= r[3] + SLACK_WINDOWS * wlen
+
+    # From the flow log: which addresses the capture holds, and which (address, window)
+    # received packets from an attacker while its attack ran (scan and brute-force
+    # targets: labelled benign, so still false positives, but counted apart).
+    seen, target = set(), set()
+    for f in csv.DictReader(open(flows)):
+        seen.add(f["src"])
+        seen.add(f["dst"])
+        r = lab_of.get(f["src"])
+        if r and r[0] == "attack" and int(f["pkts_fwd"]):
+            t0, t1 = max(float(f["first_ts"]), r[2]), min(float(f["last_ts"]), r[3])
+            for w in range(int(t0) // wlen * wlen, int(t1) // wlen * wlen + wlen, wlen):
+                target.add((f["dst"], w))
 
     def classify(a):
         if a["side"] == "prefix":
@@ -418,6 +433,7 @@ def lab(args, build, out, lab_model, tally_all, summary, wlen=60):
     cnt = defaultdict(int)
     hits = defaultdict(list)  # ip -> alerts that hit it
     benign_fp = defaultdict(set)
+    as_target = defaultdict(int)  # false alerts on a target of an attack, by address
     for a in alerts:
         cls, hit = classify(a)
         cnt[cls] += 1
@@ -425,12 +441,18 @@ def lab(args, build, out, lab_model, tally_all, summary, wlen=60):
         if hit:
             hits[a["ip"]].append(a)
         elif cls == "false":
-            benign_fp[a["ip"]].add(f"{a['detector']}/{a['side'][:3]}")
+            tgt = a["side"] == "destination" and (a["ip"], int(a["ws"])) in target
+            as_target[a["ip"]] += tgt
+            benign_fp[a["ip"]].add(f"{a['detector']}/{a['side'][:3]}" + (" (target)" if tgt else ""))
     tally_all.merge(t)
     kinds = defaultdict(list)
+    absent = []  # attackers the capture never shows (the SYN flood's spoofing host)
     for ip, r in lab_of.items():
         if r[0] in ("attack", "victim"):
-            kinds[r[1]].append(ip)
+            if ip in seen:
+                kinds[r[1]].append(ip)
+            else:
+                absent.append(f"{ip} ({r[1]})")
     print(f"attack capture {attack}: {len(alerts)} alerts ({cnt['true']} true, {cnt['false']} false, "
           f"{cnt['neutral']} neutral)")
     print(f"{'attack kind':<20}{'address':<26}{'role':<8}{'flagged':<9}{'by':<14}category")
@@ -445,17 +467,22 @@ def lab(args, build, out, lab_model, tally_all, summary, wlen=60):
             print(f"{k:<20}{ip:<26}{lab_of[ip][0]:<8}{('yes' if h else 'no'):<9}{dets:<14}{cats}")
         kinds_hit += any_hit
     benign = [ip for ip, r in lab_of.items() if r[0] == "benign"]
-    fp_hosts = sorted(ip for ip in benign_fp if ip in lab_of)
+    fp_hosts = sorted(ip for ip in benign_fp if lab_of.get(ip, ("",))[0] == "benign")
+    fp_only_target = [ip for ip in fp_hosts if as_target[ip] and all("(target)" in x for x in benign_fp[ip])]
     print(f"attack kinds flagged: {kinds_hit}/{len(kinds)}; attackers and victims flagged: "
-          f"{sum(1 for k in kinds for ip in kinds[k] if ip in hits)}/{sum(len(v) for v in kinds.values())}")
-    print(f"benign hosts flagged: {len(fp_hosts)}/{len(benign)}"
-          + ("".join(f"\n  false: {ip} ({lab_of.get(ip, ('prefix' if '/' in ip else 'unlisted',))[0]}) "
-                     f"{', '.join(sorted(benign_fp[ip]))}" for ip in
-                     sorted(benign_fp))))
+          f"{sum(1 for k in kinds for ip in kinds[k] if ip in hits)}/{sum(len(v) for v in kinds.values())}"
+          + (f" (not in the capture, left out: {', '.join(absent)})" if absent else ""))
+    print(f"benign hosts flagged: {len(fp_hosts)}/{len(benign)}, {len(fp_only_target)} of them only on the "
+          f"destination side while an attacker sent to them (scan or brute-force targets)")
+    for ip in sorted(benign_fp):
+        role = lab_of.get(ip, ("prefix" if "/" in ip else "unlisted",))[0]
+        role = "attacker, outside its attack" if role in ("attack", "victim") else role
+        print(f"  false: {ip} ({role}) {', '.join(sorted(benign_fp[ip]))}")
     res.update({"kinds_flagged": kinds_hit, "kinds_total": len(kinds),
                 "parties_flagged": sum(1 for k in kinds for ip in kinds[k] if ip in hits),
                 "parties_total": sum(len(v) for v in kinds.values()),
                 "benign_flagged": len(fp_hosts), "benign_total": len(benign),
+                "benign_flagged_only_target": len(fp_only_target),
                 "false_alerts": cnt["false"], "true_alerts": cnt["true"]})
 
 
@@ -498,7 +525,8 @@ def final_table(args, summary):
     if "kinds_total" in lab_r:
         rows.append(("lab attack", "lab", f"kinds {lab_r['kinds_flagged']}/{lab_r['kinds_total']}, "
                      f"attackers+victims {lab_r['parties_flagged']}/{lab_r['parties_total']}, "
-                     f"benign hosts flagged {lab_r['benign_flagged']}/{lab_r['benign_total']}"))
+                     f"benign hosts flagged {lab_r['benign_flagged']}/{lab_r['benign_total']} "
+                     f"({lab_r['benign_flagged_only_target']} only as targets)"))
     if "self_alerts" in lab_r:
         rows.append(("lab baseline", "lab", f"{lab_r['self_alerts']} alerts against its own model"))
     elif args.parts and "lab" in args.parts:
