@@ -223,7 +223,9 @@ int conv_timing(double *starts, int n, struct conv_timing *t)
     t->median = quantile(d, m, 0.5);
     t->q3 = quantile(d, m, 0.75);
     double iqr = t->q3 - t->q1;
-    t->bowley = iqr > 1e-9 ? (t->q3 + t->q1 - 2 * t->median) / iqr : 0;
+    /* An interquartile range under 10% of the median is a tight cluster: its skew is
+     * noise (ms of jitter on a metronome would score anywhere in -1..1), so it is 0. */
+    t->bowley = iqr > 0.1 * t->median && iqr > 1e-9 ? (t->q3 + t->q1 - 2 * t->median) / iqr : 0;
     for (int i = 0; i < m; i++)
         dev[i] = fabs(d[i] - t->median);
     qsort(dev, (size_t)m, sizeof(double), cmp_double);
@@ -687,7 +689,10 @@ static void finding_init(struct conv_finding *f, enum conv_kind k, const struct 
 
 static bool judge_beacon(const struct conv_entry *e, struct conv_finding *f)
 {
-    if (e->ring_n < BEACON_MIN_CONNS || e->windows < BEACON_MIN_WINDOWS ||
+    /* TCP only: periodic UDP to one peer is mostly keepalives (voice and game servers,
+     * VPNs; a Discord client pings its voice server every 60.0 s from a fresh port in
+     * pcaps-public), and C2 check-ins are HTTP or TLS. UDP C2 is left to the forest. */
+    if (e->proto != P_TCP || e->ring_n < BEACON_MIN_CONNS || e->windows < BEACON_MIN_WINDOWS ||
         service_of(e->proto, e->port) == SVC_PERIODIC)
         return false;
     struct ring_view v;
