@@ -7,8 +7,9 @@
  * records. Key: (source, destination, destination port, protocol), source = the flow's
  * initiator.
  *
- * Table: max_entries records allocated once (conv_memory_bytes: 480 bytes each plus 16 of
- * index, 31 MiB for the default 65,536), an open-addressing index of 2 x max_entries
+ * Table: max_entries records allocated once (conv_memory_bytes: 512 bytes per entry, 16
+ * of index and 8 of per-window lists, 536 bytes: 33.5 MiB for the default 65,536, touched
+ * only as entries are used), an open-addressing index of 2 x max_entries
  * slots, seeded hash (the attacker picks the addresses), bounded probe, backward-shift
  * deletion. An LRU list orders entries by last activity: idle ones (--conversation-ttl)
  * are popped from its tail each window, O(expired). When full, the entry with the fewest
