@@ -385,6 +385,13 @@ static struct conv_entry *lookup(conv_t *c, const struct flow_record *r, uint64_
             !memcmp(e->dst.b, r->resp.b, 16))
             return e;
     }
+    /* Only an answered flow starts a conversation: every detector here needs a peer
+     * that talks back, and scans and spoofed floods (millions of unanswered pairs) would
+     * otherwise churn the table and evict the long-lived entries. */
+    if (r->pkts[1] == 0 && !(r->flags & FLOW_REC_SYNACK)) {
+        c->st.unanswered++;
+        return NULL;
+    }
     if (!c->free_head && c->n_fresh >= c->cap)
         evict(c);
     /* Find the first empty slot (eviction may have shifted the cluster). */

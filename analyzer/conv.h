@@ -36,12 +36,13 @@ struct conv_finding {
 };
 
 struct conv_stats {
-    uint64_t active;    /* conversations in the table */
-    uint64_t created;   /* conversations made */
-    uint64_t evicted;   /* ended early to make room: table full */
-    uint64_t expired;   /* forgotten after the idle time */
-    uint64_t untracked; /* flow records with no entry (probe limit) */
-    uint64_t records;   /* flow records read */
+    uint64_t active;     /* conversations in the table */
+    uint64_t created;    /* conversations made */
+    uint64_t evicted;    /* ended early to make room: table full */
+    uint64_t expired;    /* forgotten after the idle time */
+    uint64_t untracked;  /* flow records with no entry (probe limit) */
+    uint64_t unanswered; /* records of unanswered flows that would have made an entry */
+    uint64_t records;    /* flow records read */
     uint64_t findings[CONV_KINDS];
     uint64_t learned_max[2]; /* exfil: largest unflagged upload episode, bytes: [0] to
                                 internal (reserved) peers, [1] to public ones */

@@ -151,6 +151,26 @@ TEST(eviction_counted)
     conv_destroy(NULL);
 }
 
+TEST(unanswered_makes_no_entry)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    conv_t *c = conv_create(16, 3600 * S_US, 1, err);
+    CHECK(c != NULL);
+    struct flow_record in[2];
+    in[0] = rec("10.0.0.1", "10.9.9.9", 80, 6, T0 + S_US, 0, 60, 0); /* a SYN, no answer */
+    in[0].flags &= (uint8_t)~FLOW_REC_SYNACK;
+    in[1] = rec("10.0.0.1", "10.9.9.8", 80, 6, T0 + 2 * S_US, 1, 60, 60);
+    uint64_t seq = 0;
+    struct findings fs;
+    memset(&fs, 0, sizeof(fs));
+    feed(c, in, 2, &seq, &fs);
+    struct conv_stats st;
+    conv_get_stats(c, &st);
+    CHECK_EQ(st.active, 1);
+    CHECK_EQ(st.unanswered, 1);
+    conv_destroy(c);
+}
+
 TEST(ttl_expiry)
 {
     char err[TAPIR_ERRBUF_SIZE];
@@ -237,6 +257,7 @@ int main(void)
     RUN(timing_known);
     RUN(spread_known);
     RUN(eviction_counted);
+    RUN(unanswered_makes_no_entry);
     RUN(ttl_expiry);
     RUN(detectors);
     return CHECK_DONE();
