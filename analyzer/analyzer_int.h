@@ -14,6 +14,7 @@
 #include "alert.h"
 #include "analyzer.h"
 #include "baseline.h"
+#include "conv.h"
 #include "geo.h"
 #include "model.h"
 #include "output.h"
@@ -55,6 +56,7 @@ struct analyzer {
     analyzer_risk_name_fn risk_name; /* nDPI risk names (the sensor's), or NULL */
     void *risk_ctx;
     baseline_t *baseline;
+    conv_t *conv; /* conversations across windows (conv.c), or NULL when off */
 
     struct model model;
     bool have_model;
@@ -117,6 +119,10 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc);
  * BEHAVIOUR_MAX_FEATURES doubles. al->features borrows sc->raw. */
 void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *sc, struct alert *al,
                          double *contrib);
+
+/* score.c: the conversation detectors on one window's flow records (conv.c), alerts
+ * through the outputs; returns the alerts raised. */
+size_t analyzer_conv_pass(analyzer_t *a, const struct window *w, struct alert *al);
 
 /* train.c */
 /* Loads and binds a model file; on failure the old model (if any) stays. */

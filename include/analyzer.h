@@ -37,6 +37,10 @@ struct analyzer_config {
     int (*reload_config)(void *ctx, struct analyzer_config *fresh, char *errbuf);
     void *reload_ctx;
     bool train_only; /* collect vectors for `tapir train`, no scoring */
+    /* Conversations across windows (analyzer/conv.c, docs/conversations.md). */
+    bool conversations;         /* beacon, brute-force and exfiltration detectors (default on) */
+    uint32_t max_conversations; /* table entries, fixed memory (default 65,536) */
+    double conversation_ttl_h;  /* an idle conversation is forgotten after this, hours (2) */
 };
 
 void analyzer_config_defaults(struct analyzer_config *c);
@@ -80,6 +84,10 @@ struct analyzer_stats {
     uint64_t log_errors;   /* failed alert-log writes */
     uint64_t trainings;    /* models fitted (warm-up, retrain) */
     uint64_t ips_scored;   /* distinct source IPs scored at least once */
+    uint64_t conv_active;  /* conversations in the table */
+    uint64_t conv_evicted; /* conversations evicted early: table full */
+    uint64_t conv_expired; /* conversations forgotten after --conversation-ttl idle */
+    uint64_t conv_alerts;  /* alerts raised by the conversation detectors */
 };
 void analyzer_get_stats(analyzer_t *a, struct analyzer_stats *st);
 /* When the analyzer's loop last ran (notify_monotonic_us), for the service watchdog: a
