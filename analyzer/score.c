@@ -109,6 +109,9 @@ static bool build_vector(analyzer_t *a, struct window_run *r, int pass, uint32_t
     memset(sc, 0, sizeof(*sc));
     if (pass < 2) {
         h = &w->hosts[i];
+        if ((pass == SIDE_SOURCE ? h->pkts_sent : h->pkts_recv) &&
+            analyzer_address_unscorable(a, &h->ip))
+            return false; /* names no one host: never scored, never a prefix member */
         sc->ip = h->ip;
         sc->prefix_len = 128;
     } else {

@@ -76,6 +76,7 @@ struct analyzer_stats {
     uint64_t log_errors;   /* failed alert-log writes */
     uint64_t trainings;    /* models fitted (warm-up, retrain) */
     uint64_t ips_scored;   /* distinct source IPs scored at least once */
+    uint64_t unscorable;   /* vectors not built: 0.0.0.0, ::, broadcast or multicast IP */
 };
 void analyzer_get_stats(analyzer_t *a, struct analyzer_stats *st);
 /* When the analyzer's loop last ran (notify_monotonic_us), for the service watchdog: a
