@@ -41,6 +41,9 @@ void analyzer_config_defaults(struct analyzer_config *c)
     c->trees = 100;
     c->samples = 256;
     c->seed = 1;
+    c->conversations = true;
+    c->max_conversations = 65536;
+    c->conversation_ttl_h = 2;
 }
 
 /* The rule set from --rules DIR (allowlist, denylist, thresholds) and --allowlist FILE.
@@ -95,6 +98,10 @@ analyzer_t *analyzer_create(const struct analyzer_config *c, const struct output
         goto fail;
     if (!(a->geo = geo_create(c->geo_paths, c->n_geo, 16384, errbuf)))
         goto fail;
+    if (c->conversations && !c->train_only &&
+        !(a->conv = conv_create(c->max_conversations, (uint64_t)(c->conversation_ttl_h * 3600e6),
+                                c->seed ^ 0x636f6e76ULL, errbuf)))
+        goto fail;
     if (c->model_path && analyzer_load_model(a, c->model_path, errbuf) < 0)
         goto fail;
     struct output_config ocfg = *oc;
@@ -127,6 +134,7 @@ void analyzer_destroy(analyzer_t *a)
     rules_destroy(a->rules);
     geo_destroy(a->geo);
     baseline_destroy(a->baseline);
+    conv_destroy(a->conv);
     if (a->have_model)
         model_free(&a->model);
     for (int s = 0; s < SIDE_COUNT; s++)
@@ -244,6 +252,8 @@ void analyzer_set_l7_names(analyzer_t *a, analyzer_l7_name_fn fn, void *ctx)
 {
     a->l7_name = fn;
     a->l7_ctx = ctx;
+    if (a->conv)
+        conv_set_l7_names(a->conv, fn, ctx);
 }
 
 void analyzer_set_metrics(analyzer_t *a, analyzer_metrics_fn fn, void *ctx)
@@ -271,6 +281,15 @@ static void write_metrics(void *ctx, struct evbuffer *out)
                   as.log_errors);
     output_metric(out, "tapir_trainings_total", "counter", "Models fitted (warm-up, retrain).",
                   as.trainings);
+    output_metric(out, "tapir_conversations_active", "gauge", "Conversations in the table.",
+                  as.conv_active);
+    output_metric(out, "tapir_conversations_evicted_total", "counter",
+                  "Conversations evicted early because the table was full.", as.conv_evicted);
+    output_metric(out, "tapir_conversations_expired_total", "counter",
+                  "Conversations forgotten after --conversation-ttl idle.", as.conv_expired);
+    output_metric(out, "tapir_conversation_alerts_total", "counter",
+                  "Alerts raised by the beacon, brute-force and exfiltration detectors.",
+                  as.conv_alerts);
 }
 
 int analyzer_start(analyzer_t *a, char *errbuf)

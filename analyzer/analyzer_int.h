@@ -14,6 +14,7 @@
 #include "alert.h"
 #include "analyzer.h"
 #include "baseline.h"
+#include "conv.h"
 #include "geo.h"
 #include "model.h"
 #include "output.h"
@@ -53,6 +54,7 @@ struct analyzer {
     analyzer_l7_name_fn l7_name; /* protocol names (the sensor's nDPI), or NULL */
     void *l7_ctx;
     baseline_t *baseline;
+    conv_t *conv; /* conversations across windows (conv.c), or NULL when off */
 
     struct model model;
     bool have_model;
@@ -121,6 +123,10 @@ bool analyzer_address_unscorable(analyzer_t *a, const struct ip_addr *ip);
  * BEHAVIOUR_MAX_FEATURES doubles. al->features borrows sc->raw. */
 void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *sc, struct alert *al,
                          double *contrib);
+
+/* score.c: the conversation detectors on one window's flow records (conv.c), alerts
+ * through the outputs; returns the alerts raised. */
+size_t analyzer_conv_pass(analyzer_t *a, const struct window *w, struct alert *al);
 
 /* train.c */
 /* Loads and binds a model file; on failure the old model (if any) stays. */

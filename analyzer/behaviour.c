@@ -20,34 +20,37 @@
  * (behaviour_source_dev_first), then the upload accumulated across windows
  * (behaviour_source_upload_index); the last two come from the host's baseline entry. */
 static const struct feature_def source_defs[] = {
-    {"pkts_sent", "packets", SCALE_LOG, 0, "volume sent: floods, scans"},
-    {"bytes_sent", "bytes", SCALE_LOG, 1, "volume sent: exfiltration, floods"},
-    {"bytes_recv", "bytes", SCALE_LOG, 0, "bytes received on flows it started"},
-    {"flows_started", "flows", SCALE_LOG, 1, "connection rate: scans, brute force"},
-    {"dst_ips", "IPs", SCALE_LOG, 1, "distinct destinations: horizontal scans, worms"},
-    {"dst_ports", "ports", SCALE_LOG, 1, "distinct destination ports: vertical scans"},
-    {"l7_protocols", "protocols", SCALE_RAW, 0, "distinct L7 protocols (nDPI)"},
-    {"l7_unknown_share", "ratio", SCALE_RATIO, 0, "share of classified flows nDPI could not name"},
-    {"flow_duration_mean", "s", SCALE_LOG, 0, "mean duration of flows that ended"},
-    {"flow_duration_max", "s", SCALE_LOG, 0, "longest flow that ended: exfiltration, tunnels"},
-    {"tcp_unanswered_share", "ratio", SCALE_RATIO, 0,
+    {"pkts_sent", "packets", MODEL_SCALE_LOG1P, 0, "volume sent: floods, scans"},
+    {"bytes_sent", "bytes", MODEL_SCALE_LOG1P, 1, "volume sent: exfiltration, floods"},
+    {"bytes_recv", "bytes", MODEL_SCALE_LOG1P, 0, "bytes received on flows it started"},
+    {"flows_started", "flows", MODEL_SCALE_LOG1P, 1, "connection rate: scans, brute force"},
+    {"dst_ips", "IPs", MODEL_SCALE_LOG1P, 1, "distinct destinations: horizontal scans, worms"},
+    {"dst_ports", "ports", MODEL_SCALE_LOG1P, 1, "distinct destination ports: vertical scans"},
+    {"l7_protocols", "protocols", MODEL_SCALE_RAW, 0, "distinct L7 protocols (nDPI)"},
+    {"l7_unknown_share", "ratio", MODEL_SCALE_RATIO, 0,
+     "share of classified flows nDPI could not name"},
+    {"flow_duration_mean", "s", MODEL_SCALE_LOG1P, 0, "mean duration of flows that ended"},
+    {"flow_duration_max", "s", MODEL_SCALE_LOG1P, 0,
+     "longest flow that ended: exfiltration, tunnels"},
+    {"tcp_unanswered_share", "ratio", MODEL_SCALE_RATIO, 0,
      "SYNs never answered: scans of filtered ports"},
-    {"tcp_reset_share", "ratio", SCALE_RATIO, 0, "TCP flows reset: scans of closed ports"},
-    {"icmp_share", "ratio", SCALE_RATIO, 0, "ICMP share of packets sent: ICMP floods, sweeps"},
-    {"mean_pkt_size", "bytes", SCALE_LOG, 0, "mean IP packet size sent"},
-    {"dst_port_entropy", "bits", SCALE_RAW, 0, "spread over destination ports"},
-    {"dst_countries", "countries", SCALE_RAW, 0, "distinct destination countries (geo db)"},
-    {"dst_asns", "ASNs", SCALE_LOG, 1, "distinct destination ASNs (geo db)"},
-    {"dns_queries", "queries", SCALE_LOG, 1, "DNS queries sent: tunnelling, DGA"},
-    {"dns_qname_mean", "bytes", SCALE_RAW, 1, "mean DNS query name length: tunnelling"},
-    {"beacon_regularity", "0..1", SCALE_RAW, 0, "1/(1+CV) of gaps between flow starts: C2"},
-    {"upload_ratio", "ratio", SCALE_RATIO, 0, "sent / (sent + received): exfiltration"},
-    {"udp_share", "ratio", SCALE_RATIO, 0, "UDP share of flows started: UDP scans"},
-    {"dev_bytes_sent", "sigma", SCALE_RAW, 0, "bytes sent vs the host's own baseline"},
-    {"dev_flows_started", "sigma", SCALE_RAW, 0, "flows started vs the host's own baseline"},
-    {"dev_dst_ips", "sigma", SCALE_RAW, 0, "destinations vs the host's own baseline"},
-    {"dev_dst_ports", "sigma", SCALE_RAW, 0, "destination ports vs the host's own baseline"},
-    {"upload_public_acc", "bytes", SCALE_LOG, 1,
+    {"tcp_reset_share", "ratio", MODEL_SCALE_RATIO, 0, "TCP flows reset: scans of closed ports"},
+    {"icmp_share", "ratio", MODEL_SCALE_RATIO, 0,
+     "ICMP share of packets sent: ICMP floods, sweeps"},
+    {"mean_pkt_size", "bytes", MODEL_SCALE_LOG1P, 0, "mean IP packet size sent"},
+    {"dst_port_entropy", "bits", MODEL_SCALE_RAW, 0, "spread over destination ports"},
+    {"dst_countries", "countries", MODEL_SCALE_RAW, 0, "distinct destination countries (geo db)"},
+    {"dst_asns", "ASNs", MODEL_SCALE_LOG1P, 1, "distinct destination ASNs (geo db)"},
+    {"dns_queries", "queries", MODEL_SCALE_LOG1P, 1, "DNS queries sent: tunnelling, DGA"},
+    {"dns_qname_mean", "bytes", MODEL_SCALE_RAW, 1, "mean DNS query name length: tunnelling"},
+    {"beacon_regularity", "0..1", MODEL_SCALE_RAW, 0, "1/(1+CV) of gaps between flow starts: C2"},
+    {"upload_ratio", "ratio", MODEL_SCALE_RATIO, 0, "sent / (sent + received): exfiltration"},
+    {"udp_share", "ratio", MODEL_SCALE_RATIO, 0, "UDP share of flows started: UDP scans"},
+    {"dev_bytes_sent", "sigma", MODEL_SCALE_RAW, 0, "bytes sent vs the host's own baseline"},
+    {"dev_flows_started", "sigma", MODEL_SCALE_RAW, 0, "flows started vs the host's own baseline"},
+    {"dev_dst_ips", "sigma", MODEL_SCALE_RAW, 0, "destinations vs the host's own baseline"},
+    {"dev_dst_ports", "sigma", MODEL_SCALE_RAW, 0, "destination ports vs the host's own baseline"},
+    {"upload_public_acc", "bytes", MODEL_SCALE_LOG1P, 1,
      "net upload on answered flows to public addresses, summed over windows (half-life 8): "
      "slow exfiltration"},
 };
@@ -58,17 +61,17 @@ static const struct feature_def source_defs[] = {
 static const int dev_base[] = {1, 3, 4, 5}; /* bytes_sent, flows_started, dst_ips, ports */
 
 static const struct feature_def dest_defs[] = {
-    {"pkts_recv", "packets", SCALE_LOG, 1, "volume received: floods"},
-    {"bytes_recv", "bytes", SCALE_LOG, 0, "bytes received: floods, amplification"},
-    {"flows_in", "flows", SCALE_LOG, 1, "flows others started towards it"},
-    {"src_ips", "IPs", SCALE_LOG, 1, "distinct sources: distributed or spoofed floods"},
-    {"src_ports", "ports", SCALE_LOG, 1, "distinct source ports"},
-    {"syn_in", "flows", SCALE_LOG, 1, "TCP SYNs received"},
-    {"syn_unanswered_share", "ratio", SCALE_RATIO, 0, "SYNs it never answered: SYN floods"},
-    {"udp_unsolicited_share", "ratio", SCALE_RATIO, 0, "UDP 'responses' it never asked for"},
-    {"icmp_share_in", "ratio", SCALE_RATIO, 0, "ICMP share of packets received"},
-    {"mean_pkt_size_in", "bytes", SCALE_LOG, 0, "mean IP packet size received"},
-    {"pkts_per_src", "packets", SCALE_LOG, 0, "packets per distinct source"},
+    {"pkts_recv", "packets", MODEL_SCALE_LOG1P, 1, "volume received: floods"},
+    {"bytes_recv", "bytes", MODEL_SCALE_LOG1P, 0, "bytes received: floods, amplification"},
+    {"flows_in", "flows", MODEL_SCALE_LOG1P, 1, "flows others started towards it"},
+    {"src_ips", "IPs", MODEL_SCALE_LOG1P, 1, "distinct sources: distributed or spoofed floods"},
+    {"src_ports", "ports", MODEL_SCALE_LOG1P, 1, "distinct source ports"},
+    {"syn_in", "flows", MODEL_SCALE_LOG1P, 1, "TCP SYNs received"},
+    {"syn_unanswered_share", "ratio", MODEL_SCALE_RATIO, 0, "SYNs it never answered: SYN floods"},
+    {"udp_unsolicited_share", "ratio", MODEL_SCALE_RATIO, 0, "UDP 'responses' it never asked for"},
+    {"icmp_share_in", "ratio", MODEL_SCALE_RATIO, 0, "ICMP share of packets received"},
+    {"mean_pkt_size_in", "bytes", MODEL_SCALE_LOG1P, 0, "mean IP packet size received"},
+    {"pkts_per_src", "packets", MODEL_SCALE_LOG1P, 0, "packets per distinct source"},
 };
 #define N_DEST ((int)(sizeof(dest_defs) / sizeof(dest_defs[0])))
 
@@ -268,7 +271,7 @@ void behaviour_scale(const double *raw, const uint8_t *scaling, int n, float *ou
         double v = raw[i];
         if (!isfinite(v))
             v = 0;
-        if (scaling[i] == SCALE_LOG)
+        if (scaling[i] == MODEL_SCALE_LOG1P)
             v = log1p(v > 0 ? v : 0);
         out[i] = (float)v;
     }

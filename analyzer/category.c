@@ -13,7 +13,7 @@
  * is unusually *low* (a quiet host's dst_ports) never names an attack: it falls through
  * to `anomaly`.
  *
- * On the demo replay (pcaps/mixed.pcap, tests/golden/alerts.json) it names 47 of 71
+ * On the demo replay (pcaps/mixed.pcap, tests/golden/alerts.json) it names 51 of 75
  * alerts; 33 of the 35 alerts on an attacker's own address carry its attack's name (the
  * other two: the beacon's irregular windows, `anomaly`), and the victims of the scan,
  * the floods and both brute forces are named for what hit them.
@@ -122,12 +122,12 @@ static const struct category_rule rules[] = {
      "syn_in|flows_in|pkts_recv|bytes_recv|src_ips|src_ports|pkts_per_src|syn_unanswered_share|"
      "mean_pkt_size_in",
      ALERT_CATEGORY_SYNFLOOD,
-     {{"syn_in", '>', 100, NULL}, {"syn_in", '>', 0.5, "pkts_recv"}}},
+     {{"syn_in", '>', 20, NULL}, {"syn_in", '>', 0.5, "pkts_recv"}}},
     /* Most SYNs unanswered. */
     {DST,
      "syn_in|flows_in|pkts_recv|bytes_recv|src_ips|src_ports|pkts_per_src|syn_unanswered_share",
      ALERT_CATEGORY_SYNFLOOD,
-     {{"syn_in", '>', 100, NULL}, {"syn_unanswered_share", '>', 0.5, NULL}}},
+     {{"syn_in", '>', 20, NULL}, {"syn_unanswered_share", '>', 0.5, NULL}}},
     /* UDP "responses" it never asked for, from many sources: reflection. */
     {DST,
      "bytes_recv|pkts_recv|flows_in|src_ips|src_ports|pkts_per_src|udp_unsolicited_share|"
@@ -156,6 +156,14 @@ static const struct category_rule rules[] = {
       {"src_ips", '<', 3, NULL},
       {"syn_unanswered_share", '<', 0.5, NULL},
       {"syn_in", '<', 0.3, "pkts_recv"}}},
+
+    /* ---- the conversation detectors' alerts (conv.c): named by the rule that fired ---- */
+    {CATEGORY_SIDE_SOURCE, "beacon_interval_s|beacon_size_spread", ALERT_CATEGORY_BEACON, {{0}}},
+    {CATEGORY_SIDE_SOURCE,
+     "bruteforce_span_s|bruteforce_median_dur_s|bruteforce_median_dur_s_l7",
+     ALERT_CATEGORY_BRUTEFORCE,
+     {{0}}},
+    {CATEGORY_SIDE_SOURCE, "exfil_limit_bytes|exfil_span_s", ALERT_CATEGORY_EXFIL, {{0}}},
 };
 
 const struct category_rule *category_rules(int *n)

@@ -92,8 +92,8 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
         if (sc->side != SIDE_PREFIX && own && sc->be && sc->be->n && bidx < BASELINE_FEATURES)
             af->baseline = sc->be->mean[bidx]; /* the host's own usual */
         else if (sec->train_mean)              /* a new host, or a prefix: the network's usual */
-            af->baseline = sec->scaling[best] == SCALE_LOG ? expm1(sec->train_mean[best])
-                                                           : sec->train_mean[best];
+            af->baseline = sec->scaling[best] == MODEL_SCALE_LOG1P ? expm1(sec->train_mean[best])
+                                                                   : sec->train_mean[best];
     }
     geo_lookup(a->geo, &sc->ip, &al->geo);
     if (sc->side != SIDE_DESTINATION)

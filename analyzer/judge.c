@@ -54,7 +54,7 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
             if (!a->defs[sc->side][i].limit)
                 continue;
             double lx = log1p(sc->raw[i] > 0 ? sc->raw[i] : 0);
-            double lmax = sec->scaling[i] == SCALE_LOG
+            double lmax = sec->scaling[i] == MODEL_SCALE_LOG1P
                               ? sec->train_max[i]
                               : log1p(sec->train_max[i] > 0 ? sec->train_max[i] : 0);
             double ex = lx - lmax;

@@ -2,6 +2,7 @@
 ANALYZER_SRCS := \
     analyzer/analyzer.c \
     analyzer/baseline.c \
+    analyzer/conv.c \
     analyzer/behaviour.c \
     analyzer/category.c \
     analyzer/explain.c \

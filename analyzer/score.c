@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "analyzer_int.h"
+#include "category.h"
 #include "iforest.h"
 #include "log.h"
 
@@ -282,6 +283,100 @@ static void score_pass_batched(analyzer_t *a, struct window_run *r, int pass, ui
     }
 }
 
+/* ---- conversations (conv.c) -------------------------------------------------------
+ * A conversation alert (detector `conversation`) is explained by its top features: the
+ * peer (in the name) with the count, then the interval, regularity, durations or bytes
+ * the rule tested; its category comes from category.c's table, like every alert's. */
+
+struct conv_run {
+    analyzer_t *a;
+    const struct window *w;
+    struct alert *al;
+    size_t n;
+};
+
+static const char *proto_name(uint8_t p)
+{
+    return p == 6 ? "tcp" : p == 17 ? "udp" : p == 1 ? "icmp" : p == 58 ? "icmp6" : "ip";
+}
+
+static void set_feature(struct alert *al, const char *name, double value, double baseline)
+{
+    if (al->n_top >= ALERT_TOP_FEATURES)
+        return;
+    struct alert_feature *f = &al->top[al->n_top++];
+    size_t n = strlen(name);
+    if (n >= sizeof(f->name))
+        n = sizeof(f->name) - 1; /* an IPv6 peer is cut: the full one is in the log line */
+    memcpy(f->name, name, n);
+    f->name[n] = '\0';
+    f->value = value;
+    f->baseline = baseline;
+    f->contribution = 0;
+}
+
+static void on_conv_finding(void *ctx, const struct conv_finding *f)
+{
+    struct conv_run *cr = ctx;
+    analyzer_t *a = cr->a;
+    /* The allowlist names either end: an operator allows a known periodic service (a
+     * monitoring server, an update host) by its address. */
+    if (rules_allowed(a->rules, &f->src) || rules_allowed(a->rules, &f->dst))
+        return;
+    struct alert *al = cr->al;
+    memset(al, 0, sizeof(*al));
+    al->timestamp_us = cr->w->end_us;
+    al->event_type = "alert";
+    al->detector = ALERT_DETECTOR_CONVERSATION;
+    al->ip = f->src;
+    al->prefix_len = 128;
+    al->side = ALERT_SIDE_SOURCE;
+    al->window_start_us = cr->w->start_us;
+    al->window_end_us = cr->w->end_us;
+    static const char *const kind[CONV_KINDS] = {"beacon", "bruteforce", "exfil"};
+    char peer[64], name[96];
+    ip_addr_str(&f->dst, peer, sizeof(peer));
+    snprintf(name, sizeof(name), "%s to %s:%u/%s", kind[f->kind], peer, f->port,
+             proto_name(f->proto));
+    switch (f->kind) {
+    case CONV_BEACON:
+        al->score = f->regularity;
+        al->threshold = 0.8;
+        set_feature(al, name, f->conns, 0);
+        set_feature(al, "beacon_interval_s", f->interval_s, 0);
+        set_feature(al, "beacon_size_spread", f->size_spread, 0);
+        break;
+    case CONV_BRUTEFORCE:
+        al->score = 1;
+        al->threshold = 1;
+        set_feature(al, name, f->recent, 0);
+        set_feature(al, "bruteforce_span_s", f->span_s, 0);
+        set_feature(al, f->auth_by_l7 ? "bruteforce_median_dur_s_l7" : "bruteforce_median_dur_s",
+                    f->dur_s, 0);
+        break;
+    case CONV_EXFIL:
+    default:
+        al->score = 1;
+        al->threshold = 1;
+        set_feature(al, name, f->bytes_out, f->limit);
+        set_feature(al, "exfil_limit_bytes", f->limit, 0);
+        set_feature(al, "exfil_span_s", f->span_s, 0);
+        break;
+    }
+    al->category = category_of(al);
+    geo_lookup(a->geo, &al->ip, &al->geo);
+    snprintf(al->model_id, sizeof(al->model_id), "%s", a->have_model ? a->model.id : "");
+    output_alert(a->out, al);
+    cr->n++;
+}
+
+size_t analyzer_conv_pass(analyzer_t *a, const struct window *w, struct alert *al)
+{
+    struct conv_run cr = {a, w, al, 0};
+    conv_window(a->conv, w, on_conv_finding, &cr);
+    return cr.n;
+}
+
 void analyzer_process_window(analyzer_t *a, struct window *w)
 {
     struct window_run r;
@@ -315,6 +410,10 @@ void analyzer_process_window(analyzer_t *a, struct window *w)
                     e->n++;
             }
     }
+    size_t n_conv = 0;
+    if (a->conv && !a->cfg.train_only)
+        n_conv = analyzer_conv_pass(a, w, &r.al);
+    r.n_alerts += n_conv;
     struct output_errors oe;
     output_window_end(a->out, &r.ow, &oe);
     free(sc);
@@ -328,6 +427,14 @@ void analyzer_process_window(analyzer_t *a, struct window *w)
     a->st.suppressed += r.n_suppressed;
     a->st.store_errors += oe.windows_lost;
     a->st.log_errors += oe.alerts_lost;
+    a->st.conv_alerts += n_conv;
+    if (a->conv) {
+        struct conv_stats cs;
+        conv_get_stats(a->conv, &cs);
+        a->st.conv_active = cs.active;
+        a->st.conv_evicted = cs.evicted;
+        a->st.conv_expired = cs.expired;
+    }
     pthread_mutex_unlock(&a->st_mu);
 
     analyzer_train_after_window(a, r.warmup, r.scoring);

@@ -19,7 +19,7 @@
 
 static const char *scaling_name(uint8_t s)
 {
-    return s == SCALE_LOG ? "log1p" : s == SCALE_RATIO ? "ratio" : "raw";
+    return s == MODEL_SCALE_LOG1P ? "log1p" : s == MODEL_SCALE_RATIO ? "ratio" : "raw";
 }
 
 static int model_info(const char *path)

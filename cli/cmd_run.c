@@ -89,6 +89,11 @@ static void sensor_metrics(void *ctx, struct evbuffer *out)
     output_metric(out, "tapir_host_records_replaced_total", "counter",
                   "Light per-IP records given to a busier IP because a window was full.",
                   ss.hosts_replaced);
+    output_metric(out, "tapir_flow_records_total", "counter",
+                  "Flow records handed to the conversation table.", ss.flow_records);
+    output_metric(out, "tapir_flow_records_dropped_total", "counter",
+                  "Flow records lost because a window held --max-flow-records.",
+                  ss.flow_records_dropped);
     output_metric(out, "tapir_windows_total", "counter", "Windows handed to the analyzer.",
                   ss.windows);
     output_metric(out, "tapir_windows_dropped_total", "counter",
@@ -143,6 +148,10 @@ static void print_summary(const struct config *c, const struct capture_stats *cs
                 ss->hosts_dropped, ss->hosts_replaced);
         any = 1;
     }
+    if (ss->flow_records_dropped) {
+        fprintf(stderr, " flow_records_full=%" PRIu64, ss->flow_records_dropped);
+        any = 1;
+    }
     if (ss->dpi_reclaimed) {
         fprintf(stderr, " dpi_states_reclaimed=%" PRIu64, ss->dpi_reclaimed);
         any = 1;
@@ -169,6 +178,11 @@ static void print_summary(const struct config *c, const struct capture_stats *cs
             " alerts%s\n",
             ss->windows, ss->windows_dropped, as->scored, as->below_min, as->unscorable, as->alerts,
             c->train ? "" : "");
+    if (as->conv_alerts || as->conv_evicted)
+        fprintf(stderr,
+                "tapir: summary: conversations: %" PRIu64 " alerts, %" PRIu64
+                " in the table, %" PRIu64 " evicted\n",
+                as->conv_alerts, as->conv_active, as->conv_evicted);
     if (as->store_errors || as->log_errors)
         fprintf(stderr,
                 "tapir: summary: output errors: %" PRIu64 " windows not stored, %" PRIu64
@@ -286,6 +300,9 @@ static int run_main(int argc, char **argv, bool train)
     }
 
     if (!(q = wqueue_create(cfg.n_files ? 2 : 4, cfg.sen.max_hosts, errbuf)))
+        goto fail_runtime;
+    if (!train && cfg.ana.conversations &&
+        wqueue_add_flow_records(q, cfg.sen.max_flow_records, errbuf) < 0)
         goto fail_runtime;
 
     /* The analyzer and its outputs: what the options did not set in cfg.ana and cfg.out

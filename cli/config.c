@@ -110,6 +110,8 @@ static const struct option_def options[] = {
      .help = "flow table size (default 1000000)"},
     {"max-hosts", 0, NUMBER(sen.max_hosts, 16, 67108864u), .section = SEC_SENSOR, .arg = "N",
      .help = "IPs per window (default 65536)"},
+    {"max-flow-records", 0, NUMBER(sen.max_flow_records, 0, 67108864u), .section = SEC_SENSOR,
+     .arg = "N", .help = "flow records per window for conversations (default 131072)"},
     {"dpi-flows", 0, NUMBER(sen.dpi_pool, 1, 16777216u), .section = SEC_SENSOR, .arg = "N",
      .help = "flows under nDPI at once (default 65536)"},
     {"no-dpi", 0, OFF(sen.dpi), .section = SEC_SENSOR, .help = "no L7 detection"},
@@ -145,6 +147,13 @@ static const struct option_def options[] = {
      .arg = "FILE", .help = "CIDRs never flagged (rules/allowlist format)"},
     {"rules", 0, TEXT(ana.rules_dir), .section = SEC_ANALYZER, .reload = true, .arg = "DIR",
      .help = "DIR/allowlist, DIR/denylist, DIR/thresholds (docs/rules.md)"},
+    {"max-conversations", 0, NUMBER(ana.max_conversations, 16, 67108864u), .section = SEC_ANALYZER,
+     .arg = "N", .help = "conversation table entries (default 65536)"},
+    {"conversation-ttl", 0, REAL(ana.conversation_ttl_h, 0.01, 720, "hours in [0.01, 720]"),
+     .section = SEC_ANALYZER, .arg = "HOURS",
+     .help = "forget a conversation idle this long (default 2)"},
+    {"no-conversations", 0, OFF(ana.conversations), .section = SEC_ANALYZER,
+     .help = "no beacon, brute-force or exfiltration detectors"},
     /* One help line for both prefix lengths, and one for both forest sizes. */
     {"prefix4", 0, NUMBER(ana.prefix4, 8, 32), .section = SEC_ANALYZER, .arg = "N, --prefix6 N",
      .help = "prefix side lengths (default 24, 64)"},
@@ -294,9 +303,9 @@ static int parse_persist(struct config *c, const struct option_def *d, const cha
 static int parse_scaling(struct config *c, const struct option_def *d, const char *v, char *errbuf)
 {
     if (!strcmp(v, "raw"))
-        c->ana.scaling = SCALE_RAW;
+        c->ana.scaling = MODEL_SCALE_RAW;
     else if (!strcmp(v, "log"))
-        c->ana.scaling = SCALE_LOG;
+        c->ana.scaling = MODEL_SCALE_LOG1P;
     else if (!strcmp(v, "default"))
         c->ana.scaling = -1;
     else

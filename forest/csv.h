@@ -4,8 +4,8 @@
  * Any problem — empty file, ragged row, non-numeric cell, over-long line, NUL byte — is
  * one sentence with file and line ("data.csv:17: field 3 ('abc') is not a number").
  */
-#ifndef CSV_H
-#define CSV_H
+#ifndef TAPIR_CSV_H
+#define TAPIR_CSV_H
 
 #include <stddef.h>
 

@@ -2,4 +2,7 @@
 FOREST_SRCS := \
     forest/csv.c \
     forest/iforest.c \
+    forest/iforest_fit.c \
+    forest/iforest_io.c \
+    forest/iforest_score.c \
     forest/model.c

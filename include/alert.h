@@ -19,7 +19,7 @@ enum alert_side { ALERT_SIDE_SOURCE = 0, ALERT_SIDE_DESTINATION = 1, ALERT_SIDE_
     X(FOREST, "forest")             /* Isolation Forest score over threshold, persistent */        \
     X(LIMIT, "limit")               /* a learned limit passed (LIMIT_FACTOR x training max) */     \
     X(DENYLIST, "denylist")         /* on the rules' denylist, reported whenever scored */         \
-    X(CONVERSATION, "conversation") /* reserved: conversations across windows */                   \
+    X(CONVERSATION, "conversation") /* conversations across windows (conv.c) */                    \
     X(RISK, "risk")                 /* reserved: nDPI flow risks */                                \
     X(RATE, "rate")                 /* reserved: per-second flood counters */
 

@@ -24,7 +24,7 @@ struct analyzer_config {
     uint32_t persist_k, persist_n; /* flag after k of the last n windows over threshold */
     uint32_t prefix4, prefix6;     /* prefix lengths for the prefix side (24, 64) */
     uint32_t trees, samples;       /* forest size for warm-up / retrain */
-    int scaling; /* -1: each feature's own (behaviour.c); else one enum feature_scaling for all */
+    int scaling; /* -1: each feature's own (behaviour.c); else one enum model_scaling for all */
     uint64_t seed;
     const char *source;           /* interface or files: a trained model's trained_on */
     const char *const *geo_paths; /* to geolocate alerted IPs (own cache) */
@@ -37,6 +37,10 @@ struct analyzer_config {
     int (*reload_config)(void *ctx, struct analyzer_config *fresh, char *errbuf);
     void *reload_ctx;
     bool train_only; /* collect vectors for `tapir train`, no scoring */
+    /* Conversations across windows (analyzer/conv.c, docs/conversations.md). */
+    bool conversations;         /* beacon, brute-force and exfiltration detectors (default on) */
+    uint32_t max_conversations; /* table entries, fixed memory (default 65,536) */
+    double conversation_ttl_h;  /* an idle conversation is forgotten after this, hours (2) */
 };
 
 void analyzer_config_defaults(struct analyzer_config *c);
@@ -77,6 +81,10 @@ struct analyzer_stats {
     uint64_t trainings;    /* models fitted (warm-up, retrain) */
     uint64_t ips_scored;   /* distinct source IPs scored at least once */
     uint64_t unscorable;   /* vectors not built: 0.0.0.0, ::, broadcast or multicast IP */
+    uint64_t conv_active;  /* conversations in the table */
+    uint64_t conv_evicted; /* conversations evicted early: table full */
+    uint64_t conv_expired; /* conversations forgotten after --conversation-ttl idle */
+    uint64_t conv_alerts;  /* alerts raised by the conversation detectors */
 };
 void analyzer_get_stats(analyzer_t *a, struct analyzer_stats *st);
 /* When the analyzer's loop last ran (notify_monotonic_us), for the service watchdog: a

@@ -9,18 +9,17 @@
 #ifndef TAPIR_BEHAVIOUR_H
 #define TAPIR_BEHAVIOUR_H
 
+#include "model.h"
 #include "window.h"
 
 enum feature_side { SIDE_SOURCE = 0, SIDE_DESTINATION = 1, SIDE_PREFIX = 2, SIDE_COUNT };
-
-enum feature_scaling { SCALE_RAW = 0, SCALE_LOG = 1, SCALE_RATIO = 2 };
 
 #define BEHAVIOUR_MAX_FEATURES 40
 
 struct feature_def {
     const char *name; /* snake_case, as in alerts and the README */
     const char *unit;
-    uint8_t scaling; /* enum feature_scaling: how the forest sees it */
+    uint8_t scaling; /* enum model_scaling: how the forest sees it */
     uint8_t limit;   /* 1: more than training ever showed is suspicious on its own (the
                         learned-limit rule, event_type "threshold") */
     const char *why; /* one line for the README table */
@@ -39,7 +38,7 @@ void behaviour_destination(const struct host_window *h, double *out);
  * sketches merge; timing keeps the sum of the members'. */
 void behaviour_prefix_add(struct host_window *acc, const struct host_window *h);
 
-/* Scales a raw vector for the forest (log1p for SCALE_LOG, identity otherwise) into
+/* Scales a raw vector for the forest (log1p for MODEL_SCALE_LOG1P, identity otherwise) into
  * float32, as the forest trains and scores in float32. */
 void behaviour_scale(const double *raw, const uint8_t *scaling, int n, float *out);
 

@@ -1,13 +1,14 @@
 /*
  * iforest.h — Isolation Forest (Liu, Ting & Zhou 2008), scored like scikit-learn 1.2's
  * IsolationForest.score_samples (negated): s = 2^(-E[h]/c(psi)) in (0,1], higher is more
- * anomalous. See analyzer/iforest.c for the design.
+ * anomalous. The design is in the headers of forest/iforest.c (core, explain), iforest_fit.c,
+ * iforest_score.c (the scoring layouts) and iforest_io.c (import, the serialized layout).
  *
  * An iforest_t is immutable after fit/import/deserialize: any number of threads may score
  * with one forest at the same time.
  */
-#ifndef IFOREST_H
-#define IFOREST_H
+#ifndef TAPIR_IFOREST_H
+#define TAPIR_IFOREST_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -54,7 +55,7 @@ uint64_t iforest_seed(const iforest_t *f);
 uint32_t iforest_height_limit(const iforest_t *f);
 /* The in-memory layout scoring walks, for tests and the benchmark: "complete" (implicit
  * children, the fast one) or "linked" (when the complete one would take too much memory;
- * see iforest.c). Both give the same scores to the bit. */
+ * see iforest_score.c). Both give the same scores to the bit. */
 const char *iforest_layout(const iforest_t *f);
 
 /* The score at the (1 - contamination) quantile of train_scores (numpy's "linear"
@@ -98,7 +99,7 @@ void iforest_visit_leaves(const iforest_t *f,
 
 /* ---- Serialization (used by model.c) ---------------------------------------------- */
 
-/* Bytes iforest_serialize writes. Little-endian layout in iforest.c's header. */
+/* Bytes iforest_serialize writes. Little-endian layout in iforest_io.c's header. */
 size_t iforest_serialized_size(const iforest_t *f);
 /* Writes exactly iforest_serialized_size(f) bytes to buf. */
 void iforest_serialize(const iforest_t *f, uint8_t *buf);

@@ -2,13 +2,13 @@
  * model.h — the model file: one or more named sections ("source", "destination",
  * "prefix", or "forest" for `tapir forest`), each a fitted Isolation Forest with the
  * feature names, scaling and threshold it was trained with. Versioned and checksummed;
- * the layout is in analyzer/model.c's header.
+ * the layout is in forest/model.c's header.
  *
  * A struct model owns everything it points to; model_free releases it. Loading and saving
  * run in set-up paths (CLI, analyzer start, SIGHUP reload), never per packet.
  */
-#ifndef MODEL_H
-#define MODEL_H
+#ifndef TAPIR_MODEL_H
+#define TAPIR_MODEL_H
 
 #include <stdint.h>
 
@@ -22,7 +22,9 @@
 #define MODEL_TRAINED_ON_LEN 128
 #define MODEL_MAX_BYTES      (1u << 30) /* a bigger file is refused, not read */
 
-/* Per-feature scaling the analyzer applies before scoring (stored, not applied, here). */
+/* Per-feature scaling the analyzer applies before scoring (stored, not applied, here):
+ * the one list of codes, used by the feature lists of behaviour.h, the model file (as u8)
+ * and `tapir model info`. The values are in model files: append, never renumber. */
 enum model_scaling {
     MODEL_SCALE_RAW = 0,
     MODEL_SCALE_LOG1P = 1,

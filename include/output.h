@@ -125,11 +125,11 @@ struct output_sink {
 
 typedef struct output output_t;
 
-/* A sink constructor: NULL with errbuf empty when its settings are absent, NULL with
- * errbuf filled when they are wrong; else a malloc'd sink the set owns. o is the set
+/* A sink constructor: fills *k (zeroed by the set, which keeps it) and returns 1; 0 when
+ * its settings are absent; -1 with errbuf (a sentence) when they are wrong. o is the set
  * being built (output_store() lends the store to a sink created after it). */
-typedef struct output_sink *(*output_sink_create_fn)(const struct output_config *c, output_t *o,
-                                                     char *errbuf);
+typedef int (*output_sink_create_fn)(const struct output_config *c, output_t *o,
+                                     struct output_sink *k, char *errbuf);
 
 /* Creates every sink whose settings are given (opens the store, the alert log, ...).
  * NULL and errbuf (a sentence) on the first failure. */
@@ -162,6 +162,10 @@ void output_finish_run(output_t *o, const struct output_run_totals *t);
 typedef void (*output_metrics_fn)(void *ctx, struct evbuffer *out);
 int output_add_metrics(output_t *o, output_metrics_fn fn, void *ctx);
 void output_write_metrics(void *o, struct evbuffer *out); /* an http_metrics_fn */
+/* A sink's own state for its constructor: zeroed memory of size bytes (freed by the
+ * sink's destroy), or NULL with errbuf saying so. */
+void *output_sink_state(size_t size, char *errbuf);
+
 /* One Prometheus metric with its # HELP and # TYPE lines (output/metrics.c). */
 void output_metric(struct evbuffer *out, const char *name, const char *type, const char *help,
                    uint64_t v);
@@ -177,7 +181,7 @@ void output_metric(struct evbuffer *out, const char *name, const char *type, con
     X(output_http_sink)      /* API, /metrics, dashboard (sink_http.c); lent the store */
 
 #define OUTPUT_SINK_DECLARE(fn)                                                                    \
-    struct output_sink *fn(const struct output_config *c, output_t *o, char *errbuf);
+    int fn(const struct output_config *c, output_t *o, struct output_sink *k, char *errbuf);
 OUTPUT_SINKS(OUTPUT_SINK_DECLARE)
 
 #endif

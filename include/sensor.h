@@ -16,6 +16,8 @@ struct sensor_config {
     uint32_t max_flows;           /* flow records (default 1,000,000) */
     uint32_t max_hosts;           /* IPs per window (default 65,536) */
     uint32_t dpi_pool;            /* concurrent flows under nDPI (default 65,536) */
+    uint32_t max_flow_records;    /* flow records per window (default 131,072; the
+                                     window buffers are sized by wqueue_add_flow_records) */
     uint32_t window_s;            /* window length, s (default 60) */
     bool dpi;                     /* run nDPI */
     bool dpi_thread;              /* ... on a thread of its own (not with flow_log) */
@@ -60,6 +62,8 @@ struct sensor_stats {
     uint64_t ts_jumps;                    /* forward jumps past one empty window */
     uint64_t hosts_dropped;               /* host updates lost: window full of IPs */
     uint64_t hosts_replaced;              /* light records given to busier IPs: full */
+    uint64_t flow_records;                /* flow records appended to windows */
+    uint64_t flow_records_dropped;        /* flow records lost: a window's flows[] full */
     uint64_t windows;                     /* windows handed to the analyzer */
     uint64_t windows_dropped;             /* windows dropped: analyzer behind */
     uint64_t flows_active, flows_created, flows_evicted, flows_untracked;

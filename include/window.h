@@ -88,13 +88,41 @@ struct host_window {
     struct hll src_ports;     /* distinct source ports of flows towards it */
 };
 
+/* One flow's activity in a window, appended by the sensor when the flow ends (FIN/RST
+ * linger, idle timeout, eviction, end of input) and, for a flow still open when the window
+ * closes, as a periodic update: the packets and bytes since the flow's previous record.
+ * The feed for the analyzer's conversations (analyzer/conv.c); anything that knows flows
+ * (per-packet capture, capture split over workers, NetFlow/IPFIX) can fill it. */
+#define FLOW_REC_SYN    0x01 /* the initiator opened with a SYN */
+#define FLOW_REC_SYNACK 0x02 /* ... and the responder answered it */
+#define FLOW_REC_RST    0x04 /* a RST was seen */
+#define FLOW_REC_FIN    0x08 /* a FIN was seen */
+#define FLOW_REC_FIRST  0x10 /* the flow's first record: the connection started here */
+#define FLOW_REC_END    0x20 /* the flow ended: no record of it follows */
+
+struct flow_record {
+    struct ip_addr init; /* initiator (first packet's source) */
+    struct ip_addr resp; /* responder */
+    uint16_t resp_port;  /* responder port, 0 for non-TCP/UDP */
+    uint16_t l7_app;     /* application id (nDPI numbering) when the feed knows it, else 0:
+                            the packet sensor leaves it 0 (see docs/conversations.md) */
+    uint8_t proto;       /* IP protocol number */
+    uint8_t flags;       /* FLOW_REC_* */
+    uint16_t pad_;
+    uint32_t pkts[2];  /* packets since the previous record: [0] init->resp, [1] back */
+    uint64_t bytes[2]; /* IP-layer bytes since the previous record, same directions */
+    uint64_t first_us; /* the flow's first packet (not the delta's), packet time */
+    uint64_t last_us;  /* its latest packet, packet time */
+};
+
 /* Counters for one window, copied from the sensor's running totals. */
 struct window_stats {
-    uint64_t pkts;           /* packets seen in the window */
-    uint64_t bytes;          /* IP-layer bytes */
-    uint64_t hosts_dropped;  /* host updates lost: host table full */
-    uint64_t hosts_replaced; /* light records given to a busier IP: host table full */
-    uint64_t flows_active;   /* flows in the flow table at close */
+    uint64_t pkts;                 /* packets seen in the window */
+    uint64_t bytes;                /* IP-layer bytes */
+    uint64_t hosts_dropped;        /* host updates lost: host table full */
+    uint64_t hosts_replaced;       /* light records given to a busier IP: host table full */
+    uint64_t flows_active;         /* flows in the flow table at close */
+    uint64_t flow_records_dropped; /* flow records not kept: flows[] full */
 };
 
 struct window {
@@ -105,6 +133,9 @@ struct window {
     uint32_t cap_hosts; /* allocated entries */
     struct window_stats stats;
     struct host_window *hosts;
+    uint32_t n_flows;          /* used entries of flows[] */
+    uint32_t cap_flows;        /* allocated entries (0: no flow records) */
+    struct flow_record *flows; /* flow records of the window, in the order they came */
 };
 
 #endif

@@ -19,6 +19,9 @@ typedef struct wqueue wqueue_t;
  * each are allocated at create (depth + 2 of them). */
 wqueue_t *wqueue_create(uint32_t depth, uint32_t max_hosts, char *errbuf);
 void wqueue_destroy(wqueue_t *q);
+/* Gives every window buffer room for per_window flow records (struct window's flows[]);
+ * before the first wqueue_get_free. Without it windows carry no flow records. */
+int wqueue_add_flow_records(wqueue_t *q, uint32_t per_window, char *errbuf);
 
 /* Called (from the producer's thread) after every push and at close, so the consumer
  * can wake up; must be thread-safe and must not block. */

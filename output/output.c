@@ -32,7 +32,7 @@ struct metrics_src {
 };
 
 struct output {
-    struct output_sink *sinks[N_SINK_TYPES];
+    struct output_sink sinks[N_SINK_TYPES];
     size_t n;
     bool hosts;               /* some sink has host */
     bool deferred;            /* some non-durable sink has alert */
@@ -45,6 +45,14 @@ struct output {
     int n_met;
 };
 
+void *output_sink_state(size_t size, char *errbuf)
+{
+    void *p = calloc(1, size);
+    if (!p)
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory: %zu bytes for a sink", size);
+    return p;
+}
+
 output_t *output_create(const struct output_config *c, char *errbuf)
 {
     output_t *o = calloc(1, sizeof(*o));
@@ -53,14 +61,15 @@ output_t *output_create(const struct output_config *c, char *errbuf)
         return NULL;
     }
     for (size_t i = 0; i < N_SINK_TYPES; i++) {
-        errbuf[0] = '\0';
-        struct output_sink *s = sink_table[i](c, o, errbuf);
-        if (!s) {
-            if (errbuf[0])
-                goto fail;
+        struct output_sink *s = &o->sinks[o->n];
+        int made = sink_table[i](c, o, s, errbuf);
+        if (made < 0)
+            goto fail;
+        if (made == 0) {
+            memset(s, 0, sizeof(*s));
             continue;
         }
-        o->sinks[o->n++] = s;
+        o->n++;
         if (s->host)
             o->hosts = true;
         if (s->alert && !s->durable)
@@ -77,9 +86,8 @@ void output_destroy(output_t *o)
     if (!o)
         return;
     for (size_t i = o->n; i-- > 0;) {
-        if (o->sinks[i]->destroy)
-            o->sinks[i]->destroy(o->sinks[i]->self);
-        free(o->sinks[i]);
+        if (o->sinks[i].destroy)
+            o->sinks[i].destroy(o->sinks[i].self);
     }
     free(o->pend);
     free(o->pend_off);
@@ -90,7 +98,7 @@ void output_destroy(output_t *o)
 int output_start(output_t *o, struct event_base *base, char *errbuf)
 {
     for (size_t i = 0; i < o->n; i++)
-        if (o->sinks[i]->start && o->sinks[i]->start(o->sinks[i]->self, base, errbuf) < 0)
+        if (o->sinks[i].start && o->sinks[i].start(o->sinks[i].self, base, errbuf) < 0)
             return -1;
     return 0;
 }
@@ -98,8 +106,8 @@ int output_start(output_t *o, struct event_base *base, char *errbuf)
 store_t *output_store(const output_t *o)
 {
     for (size_t i = 0; i < o->n; i++)
-        if (o->sinks[i]->durable && o->sinks[i]->store)
-            return o->sinks[i]->store;
+        if (o->sinks[i].durable && o->sinks[i].store)
+            return o->sinks[i].store;
     return NULL;
 }
 
@@ -108,8 +116,8 @@ void output_window_begin(output_t *o, const struct output_window *ow)
     o->pend_n = 0;
     o->raw_used = 0;
     for (size_t i = 0; i < o->n; i++)
-        if (o->sinks[i]->window_begin)
-            o->sinks[i]->window_begin(o->sinks[i]->self, ow);
+        if (o->sinks[i].window_begin)
+            o->sinks[i].window_begin(o->sinks[i].self, ow);
 }
 
 bool output_wants_hosts(const output_t *o)
@@ -121,23 +129,23 @@ void output_host(output_t *o, const struct output_window *ow, const struct ip_ad
                  const struct geo_info *geo, double score)
 {
     for (size_t i = 0; i < o->n; i++)
-        if (o->sinks[i]->host)
-            o->sinks[i]->host(o->sinks[i]->self, ow, ip, geo, score);
+        if (o->sinks[i].host)
+            o->sinks[i].host(o->sinks[i].self, ow, ip, geo, score);
 }
 
 void output_source_vector(output_t *o, const struct window *w, const struct ip_addr *ip,
                           const double *raw, int n)
 {
     for (size_t i = 0; i < o->n; i++)
-        if (o->sinks[i]->source_vector)
-            o->sinks[i]->source_vector(o->sinks[i]->self, w, ip, raw, n);
+        if (o->sinks[i].source_vector)
+            o->sinks[i].source_vector(o->sinks[i].self, w, ip, raw, n);
 }
 
 void output_scored(output_t *o, const struct window *w, const struct output_score *s)
 {
     for (size_t i = 0; i < o->n; i++)
-        if (o->sinks[i]->scored)
-            o->sinks[i]->scored(o->sinks[i]->self, w, s);
+        if (o->sinks[i].scored)
+            o->sinks[i].scored(o->sinks[i].self, w, s);
 }
 
 /* Keeps a copy of al and its vector for delivery after the commit. Out of memory, the
@@ -178,8 +186,8 @@ static void keep_alert(output_t *o, const struct alert *al)
 void output_alert(output_t *o, struct alert *al)
 {
     for (size_t i = 0; i < o->n; i++)
-        if (o->sinks[i]->durable && o->sinks[i]->alert)
-            o->sinks[i]->alert(o->sinks[i]->self, al);
+        if (o->sinks[i].durable && o->sinks[i].alert)
+            o->sinks[i].alert(o->sinks[i].self, al);
     if (o->deferred)
         keep_alert(o, al);
 }
@@ -188,20 +196,20 @@ void output_window_end(output_t *o, const struct output_window *ow, struct outpu
 {
     memset(err, 0, sizeof(*err));
     for (size_t i = 0; i < o->n; i++)
-        if (o->sinks[i]->durable && o->sinks[i]->window_end &&
-            o->sinks[i]->window_end(o->sinks[i]->self, ow) < 0)
+        if (o->sinks[i].durable && o->sinks[i].window_end &&
+            o->sinks[i].window_end(o->sinks[i].self, ow) < 0)
             err->windows_lost = 1;
     for (size_t k = 0; k < o->pend_n; k++) {
         struct alert *al = &o->pend[k];
         al->features = o->pend_raw + o->pend_off[k];
         for (size_t i = 0; i < o->n; i++)
-            if (!o->sinks[i]->durable && o->sinks[i]->alert &&
-                o->sinks[i]->alert(o->sinks[i]->self, al) < 0)
+            if (!o->sinks[i].durable && o->sinks[i].alert &&
+                o->sinks[i].alert(o->sinks[i].self, al) < 0)
                 err->alerts_lost++;
     }
     for (size_t i = 0; i < o->n; i++)
-        if (!o->sinks[i]->durable && o->sinks[i]->window_end)
-            o->sinks[i]->window_end(o->sinks[i]->self, ow);
+        if (!o->sinks[i].durable && o->sinks[i].window_end)
+            o->sinks[i].window_end(o->sinks[i].self, ow);
     o->pend_n = 0;
     o->raw_used = 0;
 }
@@ -209,22 +217,22 @@ void output_window_end(output_t *o, const struct output_window *ow, struct outpu
 void output_model(output_t *o, const struct output_model *m)
 {
     for (size_t i = 0; i < o->n; i++)
-        if (o->sinks[i]->model)
-            o->sinks[i]->model(o->sinks[i]->self, m);
+        if (o->sinks[i].model)
+            o->sinks[i].model(o->sinks[i].self, m);
 }
 
 void output_reopen(output_t *o)
 {
     for (size_t i = 0; i < o->n; i++)
-        if (o->sinks[i]->reopen)
-            o->sinks[i]->reopen(o->sinks[i]->self);
+        if (o->sinks[i].reopen)
+            o->sinks[i].reopen(o->sinks[i].self);
 }
 
 void output_finish_run(output_t *o, const struct output_run_totals *t)
 {
     for (size_t i = 0; i < o->n; i++)
-        if (o->sinks[i]->finish_run)
-            o->sinks[i]->finish_run(o->sinks[i]->self, t);
+        if (o->sinks[i].finish_run)
+            o->sinks[i].finish_run(o->sinks[i].self, t);
 }
 
 int output_add_metrics(output_t *o, output_metrics_fn fn, void *ctx)
@@ -243,6 +251,6 @@ void output_write_metrics(void *ctx, struct evbuffer *out)
     for (int i = 0; i < o->n_met; i++)
         o->met[i].fn(o->met[i].ctx, out);
     for (size_t i = 0; i < o->n; i++)
-        if (o->sinks[i]->metrics)
-            o->sinks[i]->metrics(o->sinks[i]->self, out);
+        if (o->sinks[i].metrics)
+            o->sinks[i].metrics(o->sinks[i].self, out);
 }

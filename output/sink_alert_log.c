@@ -53,19 +53,19 @@ static void log_sink_destroy(void *self)
     free(s);
 }
 
-struct output_sink *output_alert_log_sink(const struct output_config *c, output_t *o, char *errbuf)
+int output_alert_log_sink(const struct output_config *c, output_t *o, struct output_sink *k,
+                          char *errbuf)
 {
     (void)o;
     if (!c->alert_log_path)
-        return NULL;
-    struct log_sink *s = calloc(1, sizeof(*s));
-    struct output_sink *k = calloc(1, sizeof(*k));
-    if (!s || !k) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
-        goto fail;
+        return 0;
+    struct log_sink *s = output_sink_state(sizeof(*s), errbuf);
+    if (!s)
+        return -1;
+    if (!(s->log = alert_log_open(c->alert_log_path, errbuf))) {
+        free(s);
+        return -1;
     }
-    if (!(s->log = alert_log_open(c->alert_log_path, errbuf)))
-        goto fail;
     *k = (struct output_sink){
         .name = "alert-log",
         .self = s,
@@ -74,9 +74,5 @@ struct output_sink *output_alert_log_sink(const struct output_config *c, output_
         .reopen = log_sink_reopen,
         .destroy = log_sink_destroy,
     };
-    return k;
-fail:
-    free(s);
-    free(k);
-    return NULL;
+    return 1;
 }

@@ -63,19 +63,14 @@ static void csv_scored(void *self, const struct window *w, const struct output_s
             w->end_us / 1000000, ip, sc->side, sc->score, sc->threshold, sc->over, sc->alert);
 }
 
-struct output_sink *output_csv_sink(const struct output_config *c, output_t *o, char *errbuf)
+int output_csv_sink(const struct output_config *c, output_t *o, struct output_sink *k, char *errbuf)
 {
     (void)o;
     if (!c->hosts_csv && !c->scores_csv && !c->vectors_csv)
-        return NULL;
-    struct csv_sink *s = calloc(1, sizeof(*s));
-    struct output_sink *k = calloc(1, sizeof(*k));
-    if (!s || !k) {
-        free(s);
-        free(k);
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
-        return NULL;
-    }
+        return 0;
+    struct csv_sink *s = output_sink_state(sizeof(*s), errbuf);
+    if (!s)
+        return -1;
     s->hosts = c->hosts_csv;
     s->scores = c->scores_csv;
     s->vectors = c->vectors_csv;
@@ -87,5 +82,5 @@ struct output_sink *output_csv_sink(const struct output_config *c, output_t *o, 
         .scored = s->scores ? csv_scored : NULL,
         .destroy = free,
     };
-    return k;
+    return 1;
 }

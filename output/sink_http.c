@@ -36,18 +36,14 @@ static void http_sink_destroy(void *self)
     free(s);
 }
 
-struct output_sink *output_http_sink(const struct output_config *c, output_t *o, char *errbuf)
+int output_http_sink(const struct output_config *c, output_t *o, struct output_sink *k,
+                     char *errbuf)
 {
     if (!c->http_listen)
-        return NULL;
-    struct http_sink *s = calloc(1, sizeof(*s));
-    struct output_sink *k = calloc(1, sizeof(*k));
-    if (!s || !k) {
-        free(s);
-        free(k);
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
-        return NULL;
-    }
+        return 0;
+    struct http_sink *s = output_sink_state(sizeof(*s), errbuf);
+    if (!s)
+        return -1;
     s->hc = (struct http_config){c->http_listen, c->http_token, c->http_rate, 0};
     s->set = o;
     *k = (struct output_sink){
@@ -56,5 +52,5 @@ struct output_sink *output_http_sink(const struct output_config *c, output_t *o,
         .start = http_sink_start,
         .destroy = http_sink_destroy,
     };
-    return k;
+    return 1;
 }

@@ -8,7 +8,6 @@
  * line is for reading.
  */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "output.h"
 
@@ -35,16 +34,13 @@ static int print_sink_alert(void *self, struct alert *al)
     return 0;
 }
 
-struct output_sink *output_print_sink(const struct output_config *c, output_t *o, char *errbuf)
+int output_print_sink(const struct output_config *c, output_t *o, struct output_sink *k,
+                      char *errbuf)
 {
     (void)o;
+    (void)errbuf;
     if (!c->print_alerts)
-        return NULL;
-    struct output_sink *k = calloc(1, sizeof(*k));
-    if (!k) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
-        return NULL;
-    }
+        return 0;
     *k = (struct output_sink){.name = "print", .alert = print_sink_alert};
-    return k;
+    return 1;
 }

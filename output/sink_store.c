@@ -92,17 +92,15 @@ static void store_sink_destroy(void *self)
     free(s);
 }
 
-struct output_sink *output_store_sink(const struct output_config *c, output_t *o, char *errbuf)
+int output_store_sink(const struct output_config *c, output_t *o, struct output_sink *k,
+                      char *errbuf)
 {
     (void)o;
     if (!c->db_path)
-        return NULL;
-    struct store_sink *s = calloc(1, sizeof(*s));
-    struct output_sink *k = calloc(1, sizeof(*k));
-    if (!s || !k) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
-        goto fail;
-    }
+        return 0;
+    struct store_sink *s = output_sink_state(sizeof(*s), errbuf);
+    if (!s)
+        return -1;
     if (!(s->store = store_open(c->db_path, errbuf)))
         goto fail;
     if (store_run_begin(s->store, c->cmdline ? c->cmdline : "", c->source ? c->source : "",
@@ -125,11 +123,9 @@ struct output_sink *output_store_sink(const struct output_config *c, output_t *o
         .finish_run = store_sink_finish_run,
         .destroy = store_sink_destroy,
     };
-    return k;
+    return 1;
 fail:
-    if (s)
-        store_close(s->store);
+    store_close(s->store);
     free(s);
-    free(k);
-    return NULL;
+    return -1;
 }

@@ -19,6 +19,7 @@
 #define FLOW_F_RST     0x10 /* a RST was seen */
 #define FLOW_F_L7_DONE 0x20 /* L7 detection finished (found or gave up) */
 #define FLOW_F_REPLY   0x40 /* responder sent at least one packet */
+#define FLOW_F_RECORD  0x80 /* a flow record of it was appended to a window (sensor.c) */
 
 /* Idle timeouts, us. A TCP flow that saw FIN both ways or a RST lingers CLOSING. */
 #define FLOW_TIMEOUT_TCP_EST_US     (120ULL * 1000000)
@@ -57,6 +58,8 @@ struct flow {
     uint64_t bytes[2];        /* IP-layer bytes, same directions */
     uint64_t first_us;        /* first packet, packet time */
     uint64_t last_us;         /* latest packet, packet time */
+    uint32_t rec_pkts[2];     /* pkts[] when its last flow record was appended */
+    uint64_t rec_bytes[2];    /* bytes[] at the same moment */
     char name[FLOW_NAME_LEN]; /* DNS query / HTTP host / TLS SNI, truncated; "" none */
 };
 
@@ -93,6 +96,10 @@ void flow_table_touch(flow_table_t *ft, struct flow *f, uint64_t now_us);
 
 /* Ends flows idle at now_us, at most budget of them. Returns how many ended. */
 uint32_t flow_table_expire(flow_table_t *ft, uint64_t now_us, uint32_t budget);
+
+/* Calls fn for every live flow, oldest first within each timeout class. fn must not end
+ * or create flows. O(live flows): for the once-a-window flow records (sensor.c). */
+void flow_table_foreach(flow_table_t *ft, void (*fn)(void *ctx, struct flow *f), void *ctx);
 
 /* Ends every flow (end of input). */
 void flow_table_flush(flow_table_t *ft);

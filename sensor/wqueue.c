@@ -73,12 +73,32 @@ fail:
     return NULL;
 }
 
+int wqueue_add_flow_records(wqueue_t *q, uint32_t per_window, char *errbuf)
+{
+    for (uint32_t i = 0; i < q->n_bufs; i++) {
+        struct window *w = &q->bufs[i];
+        if (w->flows || !per_window)
+            continue;
+        /* calloc: pages are touched only as records are appended. */
+        w->flows = calloc(per_window, sizeof(*w->flows));
+        if (!w->flows) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate %u flow records per window",
+                     per_window);
+            return -1;
+        }
+        w->cap_flows = per_window;
+    }
+    return 0;
+}
+
 void wqueue_destroy(wqueue_t *q)
 {
     if (!q)
         return;
-    for (uint32_t i = 0; i < q->n_bufs; i++)
+    for (uint32_t i = 0; i < q->n_bufs; i++) {
         free(q->bufs[i].hosts);
+        free(q->bufs[i].flows);
+    }
     free(q->bufs);
     free(q->full);
     free(q->free_);

@@ -7,7 +7,7 @@ set -u
 . "$TAPIR_TOP/tests/e2e/lib.sh"
 need_pcaps
 cd "$TAPIR_TOP" || exit 1
-OUT="$tmp/eval" sh tools/eval.sh "$TAPIR_BUILD" pcaps/mixed.pcap pcaps/mixed.labels.csv \
+PARTS=synthetic OUT="$tmp/eval" sh tools/eval.sh "$TAPIR_BUILD" pcaps/mixed.pcap pcaps/mixed.labels.csv \
   >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/out" "$tmp/err"; fail "eval failed"; }
 cat "$tmp/out"
 /usr/bin/python3 - "$tmp/out" <<'PY' || exit 1

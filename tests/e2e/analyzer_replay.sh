@@ -24,7 +24,7 @@ import json, sys
 for line in open(sys.argv[1]):
     a = json.loads(line)
     assert a["event_type"] == "alert", a
-    assert a["detector"] in ("forest", "limit"), a
+    assert a["detector"] in ("forest", "limit", "conversation"), a
     assert a["category"] in ("portscan", "hostscan", "synflood", "udpflood", "icmpflood",
                              "amplification", "bruteforce", "beacon", "tunnel", "exfil",
                              "webattack", "anomaly"), a

@@ -1,5 +1,5 @@
 /*
- * fuzz_model.c — the model loader (analyzer/model.c, iforest_deserialize) on hostile
+ * fuzz_model.c — the model loader (forest/model.c, iforest_deserialize) on hostile
  * files, then scoring and explaining with whatever loaded.
  *
  * A model file is checksummed, so random bytes stop at the CRC check. Byte 0 of the input
@@ -9,6 +9,7 @@
  * cares about: a crafted file with a valid checksum.
  */
 #include <stdlib.h>
+#include <zlib.h>
 
 #include "fuzz_common.h"
 #include "iforest.h"
@@ -17,17 +18,6 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
-    }
-    return c ^ 0xffffffffu;
-}
 
 static void put_le(uint8_t *p, uint64_t v, int bytes)
 {
@@ -57,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(buf, "TAPIRMDL", 8);
         put_le(buf + 8, MODEL_FORMAT_VERSION, 4);
         put_le(buf + 16, plen, 8);
-        put_le(buf + 24, crc32_ieee(data + 1, plen), 4);
+        put_le(buf + 24, (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), data + 1, plen), 4);
         memcpy(buf + 32, data + 1, plen);
         path = fuzz_write_file("model", buf, 32 + plen);
         free(buf);

@@ -138,7 +138,7 @@ TEST(destination_features)
 TEST(scaling_and_prefix_sum)
 {
     double raw[3] = {0, 99, NAN};
-    uint8_t sc[3] = {SCALE_LOG, SCALE_LOG, SCALE_RAW};
+    uint8_t sc[3] = {MODEL_SCALE_LOG1P, MODEL_SCALE_LOG1P, MODEL_SCALE_RAW};
     float out[3];
     behaviour_scale(raw, sc, 3, out);
     CHECK_NEAR(out[0], 0, 1e-7);

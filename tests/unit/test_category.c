@@ -74,8 +74,21 @@ static enum alert_category cat(enum alert_side side, const char *values, const c
 #define DST ALERT_SIDE_DESTINATION
 #define PFX ALERT_SIDE_PREFIX
 
+/* The names analyzer/score.c gives a conversation alert's top features (after the peer,
+ * "beacon to 192.0.2.1:443/tcp"): not behaviour features, but what that detector fired. */
+static const char *const conv_features[] = {"beacon_interval_s",
+                                            "beacon_size_spread",
+                                            "bruteforce_span_s",
+                                            "bruteforce_median_dur_s",
+                                            "bruteforce_median_dur_s_l7",
+                                            "exfil_limit_bytes",
+                                            "exfil_span_s"};
+
 static bool on_side(unsigned sides, const char *name)
 {
+    for (size_t i = 0; i < sizeof(conv_features) / sizeof(conv_features[0]); i++)
+        if (!strcmp(name, conv_features[i]))
+            return sides == CATEGORY_SIDE_SOURCE;
     /* A SRC row may name source-only features (baseline deviations, upload): they never
      * fire on a prefix, which simply does not match them. */
     bool ok = true;
@@ -220,6 +233,19 @@ TEST(destination_side)
     CHECK_CAT(DST, "pkts_recv=100", "dst_ports", ALERT_CATEGORY_ANOMALY);
 }
 
+/* The conversation detectors' alerts, shaped as analyzer/score.c makes them: no vector,
+ * the peer first (a name no row knows), then what the rule measured. */
+TEST(conversation_alerts)
+{
+    CHECK_CAT(SRC, "", "beacon_to_192.0.2.1:443/tcp beacon_interval_s beacon_size_spread",
+              ALERT_CATEGORY_BEACON);
+    CHECK_CAT(SRC, "", "bruteforce_to_192.0.2.1:22/tcp bruteforce_span_s bruteforce_median_dur_s",
+              ALERT_CATEGORY_BRUTEFORCE);
+    CHECK_CAT(SRC, "", "exfil_to_192.0.2.1:443/tcp exfil_limit_bytes exfil_span_s",
+              ALERT_CATEGORY_EXFIL);
+    CHECK_CAT(DST, "", "beacon_interval_s", ALERT_CATEGORY_ANOMALY); /* source side only */
+}
+
 TEST(prefix_side)
 {
     /* The demo's scanner's /24 (forest: tcp_reset_share, dst_ports, mean_pkt_size). */
@@ -243,7 +269,9 @@ static void row_text(int i, const struct category_rule *r, char *out, size_t cap
 {
     size_t n = 0;
     n += (size_t)snprintf(out + n, cap - n, "%d|%s|", i + 1,
-                          r->sides & CATEGORY_SIDE_DESTINATION ? "destination" : "source, prefix");
+                          r->sides & CATEGORY_SIDE_DESTINATION ? "destination"
+                          : r->sides & CATEGORY_SIDE_PREFIX    ? "source, prefix"
+                                                               : "source");
     for (const char *p = r->fired; *p && n + 2 < cap; p++)
         n += (size_t)snprintf(out + n, cap - n, "%s", *p == '|' ? ", " : (char[2]){*p, 0});
     n += (size_t)snprintf(out + n, cap - n, "|");
@@ -254,7 +282,8 @@ static void row_text(int i, const struct category_rule *r, char *out, size_t cap
         if (c->per)
             n += (size_t)snprintf(out + n, cap - n, " x %s", c->per);
     }
-    snprintf(out + n, cap - n, "|%s", alert_category_name(r->category));
+    snprintf(out + n, cap - n, "%s|%s", r->cond[0].feature ? "" : "(none)",
+             alert_category_name(r->category));
 }
 
 /* The first five cells of a markdown row, trimmed, joined by '|'. */
@@ -326,6 +355,7 @@ int main(void)
     RUN(source_side);
     RUN(destination_side);
     RUN(prefix_side);
+    RUN(conversation_alerts);
     RUN(docs_print_the_same_table);
     return CHECK_DONE();
 }

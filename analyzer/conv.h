@@ -1,0 +1,89 @@
+/*
+ * conv.h — conversations across windows: (source, destination, destination port,
+ * protocol) fed by the windows' flow records, and the beacon, brute-force and
+ * exfiltration detectors that read them. Private to analyzer/; the analyzer thread owns
+ * a conv_t (tests drive it directly).
+ */
+#ifndef TAPIR_CONV_H
+#define TAPIR_CONV_H
+
+#include <stddef.h>
+
+#include "tapir.h"
+#include "window.h"
+
+#define CONV_RING 32 /* recent connection starts kept per conversation */
+
+enum conv_kind { CONV_BEACON = 0, CONV_BRUTEFORCE = 1, CONV_EXFIL = 2, CONV_KINDS };
+
+/* What a detector found, for the alert's explanation. */
+struct conv_finding {
+    enum conv_kind kind;
+    struct ip_addr src, dst;
+    uint16_t port;
+    uint8_t proto;
+    uint32_t conns;     /* connections started while in the table */
+    uint32_t recent;    /* brute force: sessions in its span; beacon: starts in the ring */
+    double interval_s;  /* median interval between connection starts, s */
+    double regularity;  /* beacon: timing score, 0..1 (1: a metronome) */
+    double size_spread; /* MAD / mean of bytes per connection (0: all the same) */
+    double dur_s;       /* median duration of the connections that ended, s */
+    double span_s;      /* first to last connection start considered, s */
+    double bytes_out;   /* exfil: net bytes sent in this episode; else in the table */
+    double bytes_in;    /* bytes received, same span */
+    double limit;       /* exfil: the bytes it had to pass (floor or learned x factor) */
+    bool auth_by_l7;    /* brute force: an authentication protocol by nDPI, not by port */
+};
+
+struct conv_stats {
+    uint64_t active;     /* conversations in the table */
+    uint64_t created;    /* conversations made */
+    uint64_t evicted;    /* ended early to make room: table full */
+    uint64_t expired;    /* forgotten after the idle time */
+    uint64_t untracked;  /* flow records with no entry (probe limit) */
+    uint64_t unanswered; /* records of unanswered flows that would have made an entry */
+    uint64_t records;    /* flow records read */
+    uint64_t findings[CONV_KINDS];
+    uint64_t learned_max[2]; /* exfil: largest unflagged upload episode, bytes: [0] to
+                                internal (reserved) peers, [1] to public ones */
+};
+
+typedef struct conv conv_t;
+
+/* max_entries: fixed table size (16 .. 2^26); ttl_us: idle time after which an entry is
+ * forgotten; seed: index hash seed. NULL and errbuf on failure. */
+conv_t *conv_create(uint32_t max_entries, uint64_t ttl_us, uint64_t seed, char *errbuf);
+void conv_destroy(conv_t *c); /* NULL: no-op */
+void conv_set_ttl(conv_t *c, uint64_t ttl_us);
+/* Bytes the table holds for max_entries (allocated once at create). */
+size_t conv_memory_bytes(uint32_t max_entries);
+
+/* nDPI protocol names, to tell authentication protocols on non-standard ports from the
+ * initiator's window L7 counts; NULL: ports only. */
+typedef const char *(*conv_l7_name_fn)(void *ctx, uint16_t id);
+void conv_set_l7_names(conv_t *c, conv_l7_name_fn fn, void *ctx);
+
+/* One closed window: expire idle entries (as of w->end_us), add w's flow records, then
+ * judge each conversation the window touched; fn is called for each new finding (each
+ * conversation is reported once per detector, an exfiltration once per episode). */
+typedef void (*conv_finding_fn)(void *ctx, const struct conv_finding *f);
+void conv_window(conv_t *c, const struct window *w, conv_finding_fn fn, void *ctx);
+
+void conv_get_stats(const conv_t *c, struct conv_stats *st);
+
+/* The timing maths (RITA-style), exported for the unit tests. starts: connection start
+ * times, s, any order (sorted in place); n >= 3. */
+struct conv_timing {
+    double median, q1, q3; /* of the intervals, s */
+    double bowley;         /* Bowley skewness of the intervals, -1..1 */
+    double mad;            /* median absolute deviation of the intervals, s */
+    double skew_score;     /* 1 - |bowley| */
+    double mad_score;      /* 1 - mad / median, floored at 0 */
+    double count_score;    /* starts / (span / median + 1), capped at 1: no big gaps */
+    double score;          /* mean of the three */
+};
+int conv_timing(double *starts, int n, struct conv_timing *t);
+/* MAD / mean of x (n >= 1; sorts a copy of at most CONV_RING values); 0 when mean is 0. */
+double conv_spread(const double *x, int n);
+
+#endif
