@@ -384,7 +384,7 @@ void analyzer_process_window(analyzer_t *a, struct window *w)
     r.w = w;
     r.scoring = a->have_model && !a->cfg.train_only;
     r.warmup = !a->cfg.train_only && !a->have_model && !a->cfg.model_path;
-    r.ow = (struct output_window){w, r.scoring, a->cfg.retention_us};
+    r.ow = (struct output_window){w, r.scoring, a->cfg.retention_us, !a->cfg.train_only};
 
     r.dev_first = behaviour_source_dev_first(&r.dev_n);
     struct scored *sc = malloc(sizeof(*sc));
