@@ -278,6 +278,9 @@ static void write_metrics(void *ctx, struct evbuffer *out)
     output_metric(out, "tapir_vectors_scored_total", "counter", "Behaviour vectors scored.",
                   as.scored);
     output_metric(out, "tapir_alerts_total", "counter", "Alerts raised.", as.alerts);
+    output_metric(out, "tapir_vectors_unscorable_address_total", "counter",
+                  "Vectors not scored: the IP is 0.0.0.0, ::, broadcast or multicast.",
+                  as.unscorable);
     output_metric(out, "tapir_store_errors_total", "counter", "Failed window transactions.",
                   as.store_errors);
     output_metric(out, "tapir_alert_log_errors_total", "counter", "Failed alert-log writes.",

@@ -101,9 +101,10 @@ struct scored {
     double threshold;
     bool over;
     bool alert;
-    bool limit_hit;                        /* a learned limit was passed: "threshold" event */
-    bool denied;                           /* on the denylist: "threshold" event */
+    bool limit_hit;                        /* a learned limit was passed */
+    bool denied;                           /* on the denylist */
     bool risk_hit;                         /* risk detector: SQLi, XSS, RCE in a URL */
+    enum alert_detector detector;          /* why judge raised it (when alert) */
     double excess[BEHAVIOUR_MAX_FEATURES]; /* log-excess over the training maximum */
     struct baseline_entry *be;
 };
@@ -114,6 +115,12 @@ void analyzer_process_window(analyzer_t *a, struct window *w);
 /* judge.c: the forest's score is in sc->score (for sc->x, scaled by the model): learned
  * limits, rules, persistence and the scored-vector output. */
 void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc);
+
+/* judge.c: true for an address that is never scored nor alerted on, because it names
+ * no one host: 0.0.0.0/8 and :: (a host with no address yet, DHCP), 255.255.255.255 and
+ * multicast (224.0.0.0/4, ff00::/8). Counts it in a's stats (analyzer_stats.unscorable);
+ * a may be NULL (no count). */
+bool analyzer_address_unscorable(analyzer_t *a, const struct ip_addr *ip);
 
 /* explain.c: the alert for a vector judge said to raise; contrib is scratch of
  * BEHAVIOUR_MAX_FEATURES doubles. al->features borrows sc->raw. */

@@ -55,7 +55,7 @@ static const struct feature_def source_defs[] = {
      "slow exfiltration"},
     {"risk_score", "points", MODEL_SCALE_LOG1P, 1,
      "nDPI flow risks of the flows it started, weighted by class: web attacks, clear-text "
-     "logins, DGA names (docs/risks.md)"},
+     "logins, DGA names (docs/detection.md)"},
 };
 #define N_SOURCE      ((int)(sizeof(source_defs) / sizeof(source_defs[0])))
 #define SRC_DEV_FIRST 22
@@ -125,7 +125,7 @@ int behaviour_source_dev_base(int k)
  * when training saw no risk. The classes with an attack meaning weigh 1 / (1 + the most
  * flows of the class one benign host raised in a window), so that benign host's worst
  * window stays near 1 point: measured per host and 60 s window on pcaps/baseline.pcap,
- * the benign hosts of pcaps/mixed.pcap and ../shared/pcaps-public (docs/risks.md):
+ * the benign hosts of pcaps/mixed.pcap and ../shared/pcaps-public (docs/detection.md):
  * credentials 2 (mail logins), DNS 6 (DGA look-alike CDN names). What
  * benign traffic raises everywhere (weak or old TLS and SSH, 6; non-standard ports,
  * numeric HTTP hosts, unsafe protocols, 4) weighs 0 and is only named. */

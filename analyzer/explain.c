@@ -3,6 +3,9 @@
  * how far over (score, threshold), why (the three features that isolated it, each with
  * its value and what is usual), where (geo) and what it spoke (top L7 protocols).
  *
+ * Which detector raised it comes from the judge (sc->detector); what kind of attack it
+ * looks like from category.c's table, applied to the finished "why".
+ *
  * "Why" is the forest's path-based contributions (iforest_explain) for an anomaly, and
  * the shares of the summed excess when learned limits were passed (the forest cannot
  * see past its training maximum, so its paths would explain the wrong thing). "Usual"
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #include "analyzer_int.h"
+#include "category.h"
 #include "iforest.h"
 
 static void l7_summary(analyzer_t *a, const struct host_window *h, char *out, size_t cap)
@@ -83,7 +87,8 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
 {
     memset(al, 0, sizeof(*al));
     al->timestamp_us = w->end_us;
-    al->event_type = "anomaly";
+    al->event_type = "alert";
+    al->detector = sc->detector;
     al->ip = sc->ip;
     al->prefix_len = sc->prefix_len;
     al->side = sc->side == SIDE_SOURCE        ? ALERT_SIDE_SOURCE
@@ -96,7 +101,6 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
     int nf = a->n_feat[sc->side];
     if (sc->limit_hit) {
         /* Explained by the limits passed, as shares of the summed excess. */
-        al->event_type = "threshold";
         double total = 0;
         for (int i = 0; i < nf; i++)
             total += sc->excess[i];
@@ -104,13 +108,10 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
             contrib[i] = total > 0 ? sc->excess[i] / total : 0;
     } else if (sc->risk_hit && !sc->over) {
         /* The risk detector alone: explained by the risks. */
-        al->event_type = "threshold";
         for (int i = 0; i < nf; i++)
             contrib[i] = 0;
     } else {
         iforest_explain(a->sec[sc->side]->forest, sc->x, contrib);
-        if (sc->denied && !sc->over)
-            al->event_type = "threshold"; /* reported for the denylist, not the score */
     }
     int risk_i = behaviour_source_risk_index();
     if (sc->risk_hit && risk_i < nf)
@@ -146,4 +147,7 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
     al->n_features = nf;
     al->features = sc->raw;
     al->feature_names = a->names_tab[sc->side];
+    al->category = category_of(al);
+    if (sc->risk_hit) /* the risk says what it is; category.c has no feature for it */
+        al->category = ALERT_CATEGORY_WEBATTACK;
 }

@@ -3,6 +3,9 @@
  * persistence (k of the last n windows over threshold), denylist and allowlist; then the
  * scored vector goes to the outputs (the scores CSV).
  *
+ * The decision's reason is kept for the alert (sc->detector): nDPI's risks (a web attack
+ * in a URL), a learned limit, the forest's score with persistence, or the denylist alone.
+ *
  * Persistence is kept per IP and side in the baseline entry (a 16-bit history), so it
  * costs no table of its own and is forgotten with the IP. A learned limit or the
  * denylist raises at once; the allowlist wins over everything. Rejected: a score
@@ -13,6 +16,24 @@
 #include <string.h>
 
 #include "analyzer_int.h"
+
+bool analyzer_address_unscorable(analyzer_t *a, const struct ip_addr *ip)
+{
+    static const uint8_t zero[16];
+    const uint8_t *b = ip->b;
+    bool skip;
+    if (ip_addr_is_v4(ip))
+        skip = b[12] == 0 || (b[12] & 0xf0) == 0xe0 || /* 0.0.0.0/8, 224.0.0.0/4 */
+               (b[12] == 255 && b[13] == 255 && b[14] == 255 && b[15] == 255);
+    else
+        skip = b[0] == 0xff || !memcmp(b, zero, 16); /* ff00::/8, :: */
+    if (skip && a) {
+        pthread_mutex_lock(&a->st_mu);
+        a->st.unscorable++;
+        pthread_mutex_unlock(&a->st_mu);
+    }
+    return skip;
+}
 
 /* The forest's score is in sc->score (for sc->x, scaled by the model): learned limits,
  * rules, persistence and the scores CSV row. */
@@ -55,14 +76,20 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
         sc->threshold = t;
     sc->over = sc->score >= sc->threshold;
     int hits = baseline_persist(sc->be, sc->side, w->seq, sc->over, (int)a->cfg.persist_n);
-    /* The risk detector raises at once, as a limit does. */
+    bool forest = sc->over && hits >= (int)a->cfg.persist_k;
+    /* The risk detector raises at once, as a limit does, and names the alert first. */
     sc->risk_hit = sc->side == SIDE_SOURCE && behaviour_risk_attack(sc->h);
-    sc->alert = sc->limit_hit || sc->risk_hit || (sc->over && hits >= (int)a->cfg.persist_k);
+    sc->alert = sc->limit_hit || sc->risk_hit || forest;
+    sc->detector = sc->risk_hit    ? ALERT_DETECTOR_RISK
+                   : sc->limit_hit ? ALERT_DETECTOR_LIMIT
+                                   : ALERT_DETECTOR_FOREST;
     /* A denylisted IP is reported whenever it is active enough to be scored. */
     sc->denied = sc->side != SIDE_PREFIX && rules_denied(a->rules, &sc->ip) &&
                  !rules_allowed(a->rules, &sc->ip);
-    if (sc->denied)
+    if (sc->denied && !sc->alert) {
         sc->alert = true;
+        sc->detector = ALERT_DETECTOR_DENYLIST;
+    }
     if (sc->alert && rules_allowed(a->rules, &sc->ip))
         sc->alert = false;
     struct output_score os = {

@@ -4,6 +4,7 @@ ANALYZER_SRCS := \
     analyzer/baseline.c \
     analyzer/conv.c \
     analyzer/behaviour.c \
+    analyzer/category.c \
     analyzer/explain.c \
     analyzer/judge.c \
     analyzer/score.c \

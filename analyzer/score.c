@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "analyzer_int.h"
+#include "category.h"
 #include "iforest.h"
 #include "log.h"
 
@@ -109,6 +110,9 @@ static bool build_vector(analyzer_t *a, struct window_run *r, int pass, uint32_t
     memset(sc, 0, sizeof(*sc));
     if (pass < 2) {
         h = &w->hosts[i];
+        if ((pass == SIDE_SOURCE ? h->pkts_sent : h->pkts_recv) &&
+            analyzer_address_unscorable(a, &h->ip))
+            return false; /* names no one host: never scored, never a prefix member */
         sc->ip = h->ip;
         sc->prefix_len = 128;
     } else {
@@ -280,9 +284,9 @@ static void score_pass_batched(analyzer_t *a, struct window_run *r, int pass, ui
 }
 
 /* ---- conversations (conv.c) -------------------------------------------------------
- * Until alerts carry `detector` and `category` (issue 10), a conversation alert is a
- * "threshold" event whose top features explain it: the peer (in the name) with the
- * count, then the interval, regularity, durations or bytes the rule tested. */
+ * A conversation alert (detector `conversation`) is explained by its top features: the
+ * peer (in the name) with the count, then the interval, regularity, durations or bytes
+ * the rule tested; its category comes from category.c's table, like every alert's. */
 
 struct conv_run {
     analyzer_t *a;
@@ -322,7 +326,8 @@ static void on_conv_finding(void *ctx, const struct conv_finding *f)
     struct alert *al = cr->al;
     memset(al, 0, sizeof(*al));
     al->timestamp_us = cr->w->end_us;
-    al->event_type = "threshold";
+    al->event_type = "alert";
+    al->detector = ALERT_DETECTOR_CONVERSATION;
     al->ip = f->src;
     al->prefix_len = 128;
     al->side = ALERT_SIDE_SOURCE;
@@ -358,6 +363,7 @@ static void on_conv_finding(void *ctx, const struct conv_finding *f)
         set_feature(al, "exfil_span_s", f->span_s, 0);
         break;
     }
+    al->category = category_of(al);
     geo_lookup(a->geo, &al->ip, &al->geo);
     snprintf(al->model_id, sizeof(al->model_id), "%s", a->have_model ? a->model.id : "");
     output_alert(a->out, al);
@@ -378,7 +384,7 @@ void analyzer_process_window(analyzer_t *a, struct window *w)
     r.w = w;
     r.scoring = a->have_model && !a->cfg.train_only;
     r.warmup = !a->cfg.train_only && !a->have_model && !a->cfg.model_path;
-    r.ow = (struct output_window){w, r.scoring, a->cfg.retention_us};
+    r.ow = (struct output_window){w, r.scoring, a->cfg.retention_us, !a->cfg.train_only};
 
     r.dev_first = behaviour_source_dev_first(&r.dev_n);
     struct scored *sc = malloc(sizeof(*sc));

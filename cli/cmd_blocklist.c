@@ -4,7 +4,6 @@
  * not depend on the command layer; the live blocklist of `tapir run` uses the same
  * module without this file.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,9 @@
 
 #include "blocklist.h"
 #include "cli.h"
+#include "parse.h"
+
+#define CMD "tapir blocklist"
 
 static void usage(FILE *f)
 {
@@ -42,7 +44,6 @@ int cmd_blocklist(int argc, char **argv)
     enum blocklist_format fmt = BLOCKLIST_NFT;
     double min_score = 0;
     uint64_t expire_s = BLOCKLIST_DEFAULT_EXPIRE_S, now_us = tapir_wall_us();
-    char *end;
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -51,54 +52,34 @@ int cmd_blocklist(int argc, char **argv)
             db = optarg;
             break;
         case 'f':
-            if (blocklist_parse_format(optarg, &fmt) < 0) {
-                fprintf(stderr, "tapir blocklist: bad --format '%s' (nft, ipset or plain)\n",
-                        optarg);
-                return TAPIR_EXIT_USAGE;
-            }
+            if (blocklist_parse_format(optarg, &fmt) < 0)
+                return parse_opt_bad(CMD, "--format", optarg, "nft, ipset or plain");
             break;
         case 'o':
             out = optarg;
             break;
         case 's':
-            min_score = strtod(optarg, &end);
-            if (end == optarg || *end || !(min_score >= 0 && min_score <= 1)) {
-                fprintf(stderr, "tapir blocklist: bad --min-score '%s' (0 to 1)\n", optarg);
-                return TAPIR_EXIT_USAGE;
-            }
+            if (parse_f64(optarg, &min_score) < 0 || !(min_score >= 0 && min_score <= 1))
+                return parse_opt_bad(CMD, "--min-score", optarg, "0 to 1");
             break;
         case 'e':
-            errno = 0;
-            expire_s = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || *end || expire_s == 0 ||
-                expire_s > 100ull * 365 * 86400 || optarg[0] == '-') {
-                fprintf(stderr, "tapir blocklist: bad --expire '%s' (seconds, > 0)\n", optarg);
-                return TAPIR_EXIT_USAGE;
-            }
+            if (parse_u64(optarg, 10, &expire_s) < 0 || expire_s == 0 ||
+                expire_s > 100ull * 365 * 86400)
+                return parse_opt_bad(CMD, "--expire", optarg, "seconds, > 0");
             break;
         case 'a':
             allow_path = optarg;
             break;
         case 'n':
-            if (tapir_parse_time(optarg, &now_us) < 0) {
-                fprintf(stderr, "tapir blocklist: bad --now '%s' (ISO-8601 or unix seconds)\n",
-                        optarg);
-                return TAPIR_EXIT_USAGE;
-            }
+            if (tapir_parse_time(optarg, &now_us) < 0)
+                return parse_opt_bad(CMD, "--now", optarg, "ISO-8601 or unix seconds");
             break;
-        case 'h':
-            usage(stdout);
-            return TAPIR_EXIT_OK;
         default:
-            usage(stderr);
-            return TAPIR_EXIT_USAGE;
+            return parse_opt_other(c, CMD, argv, usage);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "tapir blocklist: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
+    if (parse_opt_no_operands(argc, argv, CMD, usage) < 0)
         return TAPIR_EXIT_USAGE;
-    }
 
     char errbuf[TAPIR_ERRBUF_SIZE];
     rules_t *rules = rules_create();

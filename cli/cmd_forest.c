@@ -20,6 +20,7 @@
 #include "csv.h"
 #include "iforest.h"
 #include "model.h"
+#include "parse.h"
 #include "tapir.h"
 
 #define SECTION "forest"
@@ -60,26 +61,35 @@ static void usage(FILE *f)
                "'tapir forest fit --help' and 'tapir forest score --help' for the options.\n");
 }
 
-/* Parses an unsigned integer in [lo, hi]; the whole string must be the number. */
-static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+/* An unsigned integer option in [lo, hi]; the whole string must be the number. */
+static int opt_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    char *end;
-    if (!*s || *s == '-' || *s == ' ') {
-        fprintf(stderr, "tapir forest: %s '%s': expected a whole number\n", opt, s);
-        return -1;
-    }
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || errno) {
+    uint64_t v;
+    if (*s == ' ' || parse_u64(s, 10, &v) < 0) {
         fprintf(stderr, "tapir forest: %s '%s': expected a whole number\n", opt, s);
         return -1;
     }
     if (v < lo || v > hi) {
-        fprintf(stderr, "tapir forest: %s %llu: expected %llu to %llu\n", opt, v,
-                (unsigned long long)lo, (unsigned long long)hi);
+        fprintf(stderr, "tapir forest: %s %llu: expected %llu to %llu\n", opt,
+                (unsigned long long)v, (unsigned long long)lo, (unsigned long long)hi);
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+/* After a subcommand's option loop: no operand left, and no required option missing
+ * (missing names the first one, or is NULL). 0, or -1 having said why. */
+static int args_done(int argc, char **argv, const char *cmd, const char *missing,
+                     void (*usage_of)(FILE *))
+{
+    if (parse_opt_no_operands(argc, argv, cmd, NULL) < 0)
+        return -1;
+    if (missing) {
+        fprintf(stderr, "%s: %s is required\n", cmd, missing);
+        usage_of(stderr);
+        return -1;
+    }
     return 0;
 }
 
@@ -113,21 +123,20 @@ static int forest_fit(int argc, char **argv)
             out = optarg;
             break;
         case 't':
-            bad = parse_u64("--trees", optarg, 1, IFOREST_MAX_TREES, &trees);
+            bad = opt_u64("--trees", optarg, 1, IFOREST_MAX_TREES, &trees);
             break;
         case 's':
-            bad = parse_u64("--samples", optarg, 1, IFOREST_MAX_SAMPLES, &samples);
+            bad = opt_u64("--samples", optarg, 1, IFOREST_MAX_SAMPLES, &samples);
             break;
         case 'S':
-            bad = parse_u64("--seed", optarg, 0, UINT64_MAX, &seed);
+            bad = opt_u64("--seed", optarg, 0, UINT64_MAX, &seed);
             break;
         case 'j':
-            bad = parse_u64("--threads", optarg, 1, 256, &threads);
+            bad = opt_u64("--threads", optarg, 1, 256, &threads);
             break;
-        case 'C': {
-            char *end;
-            contamination = strtod(optarg, &end);
-            if (end == optarg || *end || !(contamination > 0 && contamination <= 0.5)) {
+        case 'C':
+            if (parse_f64(optarg, &contamination) < 0 ||
+                !(contamination > 0 && contamination <= 0.5)) {
                 fprintf(stderr,
                         "tapir forest: --contamination '%s': expected a number in "
                         "(0, 0.5]\n",
@@ -135,30 +144,15 @@ static int forest_fit(int argc, char **argv)
                 bad = -1;
             }
             break;
-        }
-        case 'h':
-            usage_fit(stdout);
-            return TAPIR_EXIT_OK;
-        case ':':
-            fprintf(stderr, "tapir forest fit: %s needs a value\n", argv[optind - 1]);
-            return TAPIR_EXIT_USAGE;
         default:
-            fprintf(stderr, "tapir forest fit: unknown option '%s'\n", argv[optind - 1]);
-            usage_fit(stderr);
-            return TAPIR_EXIT_USAGE;
+            return parse_opt_other(c, "tapir forest fit", argv, usage_fit);
         }
         if (bad)
             return TAPIR_EXIT_USAGE;
     }
-    if (optind < argc) {
-        fprintf(stderr, "tapir forest fit: unexpected argument '%s'\n", argv[optind]);
+    const char *missing = !csv ? "--csv" : !out ? "-o MODEL" : NULL;
+    if (args_done(argc, argv, "tapir forest fit", missing, usage_fit) < 0)
         return TAPIR_EXIT_USAGE;
-    }
-    if (!csv || !out) {
-        fprintf(stderr, "tapir forest fit: %s is required\n", !csv ? "--csv" : "-o MODEL");
-        usage_fit(stderr);
-        return TAPIR_EXIT_USAGE;
-    }
 
     char err[TAPIR_ERRBUF_SIZE];
     struct csv_table t;
@@ -249,27 +243,13 @@ static int forest_score(int argc, char **argv)
         case 'S':
             section = optarg;
             break;
-        case 'h':
-            usage_score(stdout);
-            return TAPIR_EXIT_OK;
-        case ':':
-            fprintf(stderr, "tapir forest score: %s needs a value\n", argv[optind - 1]);
-            return TAPIR_EXIT_USAGE;
         default:
-            fprintf(stderr, "tapir forest score: unknown option '%s'\n", argv[optind - 1]);
-            usage_score(stderr);
-            return TAPIR_EXIT_USAGE;
+            return parse_opt_other(c, "tapir forest score", argv, usage_score);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "tapir forest score: unexpected argument '%s'\n", argv[optind]);
+    const char *missing = !path ? "--model" : !csv ? "--csv" : NULL;
+    if (args_done(argc, argv, "tapir forest score", missing, usage_score) < 0)
         return TAPIR_EXIT_USAGE;
-    }
-    if (!csv || !path) {
-        fprintf(stderr, "tapir forest score: %s is required\n", !path ? "--model" : "--csv");
-        usage_score(stderr);
-        return TAPIR_EXIT_USAGE;
-    }
     char err[TAPIR_ERRBUF_SIZE];
     struct model m;
     if (model_load(path, &m, err) < 0) {

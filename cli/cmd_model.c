@@ -22,15 +22,24 @@ static const char *scaling_name(uint8_t s)
     return s == MODEL_SCALE_LOG1P ? "log1p" : s == MODEL_SCALE_RATIO ? "ratio" : "raw";
 }
 
-static int model_info(const char *path)
+/* Loads path into *m the way `tapir run` does; on failure says "tapir: WHAT<reason>" and
+ * returns -1 (nothing to free). */
+static int load(const char *path, struct model *m, const char *what)
 {
     char errbuf[TAPIR_ERRBUF_SIZE];
-    struct model m;
-    memset(&m, 0, sizeof(m));
-    if (model_load(path, &m, errbuf) < 0) {
-        fprintf(stderr, "tapir: %s\n", errbuf);
-        return TAPIR_EXIT_USAGE;
+    memset(m, 0, sizeof(*m));
+    if (model_load(path, m, errbuf) < 0) {
+        fprintf(stderr, "tapir: %s%s\n", what, errbuf);
+        return -1;
     }
+    return 0;
+}
+
+static int model_info(const char *path)
+{
+    struct model m;
+    if (load(path, &m, "") < 0)
+        return TAPIR_EXIT_USAGE;
     char when[32];
     printf("model %s\ncreated %s\ntrained on %s\n", m.id, tapir_iso8601(m.created_us, when, 32),
            m.trained_on);
@@ -57,13 +66,9 @@ static int model_info(const char *path)
 
 static int model_reset(const char *path)
 {
-    char errbuf[TAPIR_ERRBUF_SIZE];
     struct model m;
-    memset(&m, 0, sizeof(m));
-    if (model_load(path, &m, errbuf) < 0) {
-        fprintf(stderr, "tapir: not removed: %s\n", errbuf);
+    if (load(path, &m, "not removed: ") < 0)
         return TAPIR_EXIT_USAGE;
-    }
     model_free(&m);
     if (unlink(path) < 0) {
         fprintf(stderr, "tapir: cannot remove %s: %s\n", path, strerror(errno));

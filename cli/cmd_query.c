@@ -42,8 +42,8 @@ static const char *jstr(const json_t *o, const char *key)
 
 static void print_alert_header(void)
 {
-    printf("%-24s %6s %-26s %-11s %6s %-2s %-10s %s\n", "TIME", "ID", "IP", "SIDE", "SCORE", "CC",
-           "STATUS", "TOP FEATURES");
+    printf("%-24s %6s %-26s %-11s %-13s %-12s %6s %-2s %-10s %s\n", "TIME", "ID", "IP", "SIDE",
+           "CATEGORY", "DETECTOR", "SCORE", "CC", "STATUS", "TOP FEATURES");
 }
 
 static void print_alert_row(const json_t *a)
@@ -54,6 +54,10 @@ static void print_alert_row(const json_t *a)
     put_clean(stdout, jstr(a, "ip"), 26);
     putchar(' ');
     put_clean(stdout, jstr(a, "side"), 11);
+    putchar(' ');
+    put_clean(stdout, jstr(a, "category"), 13);
+    putchar(' ');
+    put_clean(stdout, jstr(a, "detector"), 12);
     json_t *score = json_object_get(a, "score");
     if (json_is_number(score))
         snprintf(num, sizeof(num), "%6.3f", json_number_value(score));
@@ -125,14 +129,16 @@ static void alerts_usage(FILE *f)
 {
     fprintf(f,
             "usage: tapir alerts [--db FILE] [--since TIME] [--ip IP] [--min-score S]\n"
-            "                    [--status new|acked|suppressed] [--limit N] [--offset N]\n"
-            "                    [--json]\n"
+            "                    [--status new|acked|suppressed] [--category C]\n"
+            "                    [--detector D] [--limit N] [--offset N] [--json]\n"
             "       tapir alerts ack ID [--db FILE]\n"
             "       tapir alerts delete ID [--db FILE]\n\n"
             "Lists stored alerts, newest first (default limit %d; --limit 0 for all), as a\n"
             "table or, with --json, one JSON object per line. TIME is ISO-8601\n"
-            "(2026-11-22T04:17:10Z) or unix seconds. --db defaults to %s.\n",
-            QUERY_DEFAULT_LIMIT, STORE_DEFAULT_PATH);
+            "(2026-11-22T04:17:10Z) or unix seconds. --db defaults to %s.\n"
+            "C is one of: %s.\n"
+            "D is one of: %s.\n",
+            QUERY_DEFAULT_LIMIT, STORE_DEFAULT_PATH, alert_category_list(), alert_detector_list());
 }
 
 static int alerts_change(const char *db, const char *action, const char *id_text)
@@ -162,11 +168,12 @@ static int alerts_change(const char *db, const char *action, const char *id_text
 int cmd_alerts(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},     {"since", required_argument, NULL, 's'},
-        {"ip", required_argument, NULL, 'i'},     {"min-score", required_argument, NULL, 'm'},
-        {"status", required_argument, NULL, 't'}, {"limit", required_argument, NULL, 'l'},
-        {"offset", required_argument, NULL, 'O'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"db", required_argument, NULL, 'd'},       {"since", required_argument, NULL, 's'},
+        {"ip", required_argument, NULL, 'i'},       {"min-score", required_argument, NULL, 'm'},
+        {"status", required_argument, NULL, 't'},   {"limit", required_argument, NULL, 'l'},
+        {"offset", required_argument, NULL, 'O'},   {"json", no_argument, NULL, 'j'},
+        {"category", required_argument, NULL, 'c'}, {"detector", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     const char *db = STORE_DEFAULT_PATH;
     struct store_alert_filter f = {.limit = QUERY_DEFAULT_LIMIT};
     bool json = false;
@@ -210,6 +217,22 @@ int cmd_alerts(int argc, char **argv)
                 return TAPIR_EXIT_USAGE;
             }
             f.status = optarg;
+            break;
+        case 'c':
+            if (alert_category_parse(optarg) < 0) {
+                fprintf(stderr, "tapir alerts: bad --category '%s' (%s)\n", optarg,
+                        alert_category_list());
+                return TAPIR_EXIT_USAGE;
+            }
+            f.category = optarg;
+            break;
+        case 'D':
+            if (alert_detector_parse(optarg) < 0) {
+                fprintf(stderr, "tapir alerts: bad --detector '%s' (%s)\n", optarg,
+                        alert_detector_list());
+                return TAPIR_EXIT_USAGE;
+            }
+            f.detector = optarg;
             break;
         case 'l':
             if (parse_count(optarg, &f.limit) < 0) {

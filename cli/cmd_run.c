@@ -130,9 +130,14 @@ static void print_summary(const struct config *c, const struct capture_stats *cs
                 "tapir: summary: nDPI thread: %" PRIu64
                 " packets queued; the capture waited for it %" PRIu64 " times\n",
                 ss->dpi_jobs, ss->dpi_ring_full);
+    if (ss->decode[DECODE_NOT_IP])
+        fprintf(stderr,
+                "tapir: summary: %" PRIu64
+                " non-IP frames (ARP, LLDP, ...): counted, not analysed\n",
+                ss->decode[DECODE_NOT_IP]);
     fprintf(stderr, "tapir: summary: drops:");
     int any = 0;
-    for (int i = DECODE_NOT_IP; i < DECODE_RESULT_COUNT; i++)
+    for (int i = DECODE_NOT_IP + 1; i < DECODE_RESULT_COUNT; i++)
         if (ss->decode[i]) {
             fprintf(stderr, " %s=%" PRIu64, decode_result_name((enum decode_result)i),
                     ss->decode[i]);
@@ -168,8 +173,10 @@ static void print_summary(const struct config *c, const struct capture_stats *cs
                 ss->ts_backwards, ss->ts_before_window, ss->ts_jumps);
     fprintf(stderr,
             "tapir: summary: %" PRIu64 " windows (%" PRIu64 " dropped), %" PRIu64
-            " vectors scored, %" PRIu64 " below --min-pkts, %" PRIu64 " alerts%s\n",
-            ss->windows, ss->windows_dropped, as->scored, as->below_min, as->alerts,
+            " vectors scored, %" PRIu64 " below --min-pkts, %" PRIu64
+            " not scored for their address (0.0.0.0, ::, broadcast, multicast), %" PRIu64
+            " alerts%s\n",
+            ss->windows, ss->windows_dropped, as->scored, as->below_min, as->unscorable, as->alerts,
             c->train ? "" : "");
     if (as->conv_alerts || as->conv_evicted)
         fprintf(stderr,

@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "http.h"
 #include "log.h"
+#include "parse.h"
 #include "store.h"
 
 #define SERVE_TOKEN_MAX 256 /* bytes of a token */
@@ -129,7 +130,6 @@ int cmd_serve(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *db = STORE_DEFAULT_PATH, *token_file = NULL;
     struct http_config hc = {.listen = HTTP_DEFAULT_LISTEN, .rate_per_s = HTTP_DEFAULT_RATE};
-    char *end;
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -144,26 +144,16 @@ int cmd_serve(int argc, char **argv)
             token_file = optarg;
             break;
         case 'r':
-            hc.rate_per_s = strtod(optarg, &end);
-            if (end == optarg || *end || !(hc.rate_per_s > 0 && hc.rate_per_s <= 1e6)) {
-                fprintf(stderr, "tapir serve: bad --rate '%s' (requests per second, > 0)\n",
-                        optarg);
-                return TAPIR_EXIT_USAGE;
-            }
+            if (parse_f64(optarg, &hc.rate_per_s) < 0 ||
+                !(hc.rate_per_s > 0 && hc.rate_per_s <= 1e6))
+                return parse_opt_bad("tapir serve", "--rate", optarg, "requests per second, > 0");
             break;
-        case 'h':
-            serve_usage(stdout);
-            return TAPIR_EXIT_OK;
         default:
-            serve_usage(stderr);
-            return TAPIR_EXIT_USAGE;
+            return parse_opt_other(c, "tapir serve", argv, serve_usage);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "tapir serve: unexpected argument '%s'\n", argv[optind]);
-        serve_usage(stderr);
+    if (parse_opt_no_operands(argc, argv, "tapir serve", serve_usage) < 0)
         return TAPIR_EXIT_USAGE;
-    }
 
     char token[SERVE_TOKEN_MAX + 2] = "";
     if (token_file) {

@@ -3,6 +3,7 @@ COMMON_SRCS := \
     common/geo.c \
     common/log.c \
     common/notify.c \
+    common/parse.c \
     common/rules.c \
     common/sketch.c \
     common/timeutil.c \

@@ -12,6 +12,40 @@
 
 enum alert_side { ALERT_SIDE_SOURCE = 0, ALERT_SIDE_DESTINATION = 1, ALERT_SIDE_PREFIX = 2 };
 
+/* Which detector raised the alert (docs/detection.md). Adding one is one line here: the
+ * enum value and its name (JSON field `detector`, SQLite column, API and CLI filter)
+ * both come from this list. */
+#define ALERT_DETECTORS(X)                                                                         \
+    X(FOREST, "forest")             /* Isolation Forest score over threshold, persistent */        \
+    X(LIMIT, "limit")               /* a learned limit passed (LIMIT_FACTOR x training max) */     \
+    X(DENYLIST, "denylist")         /* on the rules' denylist, reported whenever scored */         \
+    X(CONVERSATION, "conversation") /* conversations across windows (conv.c) */                    \
+    X(RISK, "risk")                 /* nDPI saw a web attack in a URL (SQLi, XSS, RCE) */          \
+    X(RATE, "rate")                 /* reserved: per-second flood counters */
+
+/* What kind of attack it looks like, chosen by analyzer/category.c's table from what
+ * fired (docs/detection.md); ANOMALY when nothing more specific fits. */
+#define ALERT_CATEGORIES(X)                                                                        \
+    X(ANOMALY, "anomaly")                                                                          \
+    X(PORTSCAN, "portscan")                                                                        \
+    X(HOSTSCAN, "hostscan")                                                                        \
+    X(SYNFLOOD, "synflood")                                                                        \
+    X(UDPFLOOD, "udpflood")                                                                        \
+    X(ICMPFLOOD, "icmpflood")                                                                      \
+    X(AMPLIFICATION, "amplification")                                                              \
+    X(BRUTEFORCE, "bruteforce")                                                                    \
+    X(BEACON, "beacon")                                                                            \
+    X(TUNNEL, "tunnel")                                                                            \
+    X(EXFIL, "exfil")                                                                              \
+    X(WEBATTACK, "webattack")
+
+#define ALERT_ENUM_DETECTOR_(id, name) ALERT_DETECTOR_##id,
+#define ALERT_ENUM_CATEGORY_(id, name) ALERT_CATEGORY_##id,
+enum alert_detector { ALERT_DETECTORS(ALERT_ENUM_DETECTOR_) ALERT_DETECTOR_COUNT };
+enum alert_category { ALERT_CATEGORIES(ALERT_ENUM_CATEGORY_) ALERT_CATEGORY_COUNT };
+#undef ALERT_ENUM_DETECTOR_
+#undef ALERT_ENUM_CATEGORY_
+
 struct alert_feature {
     char name[40];       /* feature name, as in the README table */
     double value;        /* its value in this window (unscaled) */
@@ -22,9 +56,11 @@ struct alert_feature {
 struct alert {
     int64_t id;             /* set by store_add_alert */
     uint64_t timestamp_us;  /* when raised: window end, packet time */
-    const char *event_type; /* "anomaly" or "threshold" */
-    struct ip_addr ip;      /* the IP, or the prefix's first address */
-    uint8_t prefix_len;     /* in the 128-bit form: 128 for an IP, 120 for a v4 /24 */
+    const char *event_type; /* incident life cycle: "alert" (issue 11 adds "update", "end") */
+    enum alert_detector detector;
+    enum alert_category category;
+    struct ip_addr ip;  /* the IP, or the prefix's first address */
+    uint8_t prefix_len; /* in the 128-bit form: 128 for an IP, 120 for a v4 /24 */
     enum alert_side side;
     double score;     /* Isolation Forest score, (0,1] */
     double threshold; /* score at or above which the side is flagged */
@@ -43,6 +79,14 @@ struct alert {
     const char *const *feature_names;
 };
 
-const char *alert_side_name(enum alert_side s); /* "source", "destination", "prefix" */
+const char *alert_side_name(enum alert_side s);         /* "source", "destination", "prefix" */
+const char *alert_detector_name(enum alert_detector d); /* "forest", "limit", ... */
+const char *alert_category_name(enum alert_category c); /* "portscan", ... "anomaly" */
+/* The enum for a name (exact, lower case); -1 when unknown. */
+int alert_detector_parse(const char *name);
+int alert_category_parse(const char *name);
+/* "forest, limit, ..." / "anomaly, portscan, ...": for usage and error messages. */
+const char *alert_detector_list(void);
+const char *alert_category_list(void);
 
 #endif

@@ -84,6 +84,7 @@ struct analyzer_stats {
     uint64_t log_errors;   /* failed alert-log writes */
     uint64_t trainings;    /* models fitted (warm-up, retrain) */
     uint64_t ips_scored;   /* distinct source IPs scored at least once */
+    uint64_t unscorable;   /* vectors not built: 0.0.0.0, ::, broadcast or multicast IP */
     uint64_t conv_active;  /* conversations in the table */
     uint64_t conv_evicted; /* conversations evicted early: table full */
     uint64_t conv_expired; /* conversations forgotten after --conversation-ttl idle */

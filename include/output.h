@@ -7,7 +7,10 @@
  * Durable sinks (SQLite) see a window's alerts as they are raised, inside the window;
  * every other sink sees them only after the durable sinks' window_end (the commit), so
  * a line in the alert log is always in the database too, whatever moment a crash
- * picks. The gap that leaves is the other way round (committed, not yet logged).
+ * picks. The gap that leaves is the other way round (committed, not yet logged). One
+ * exception, chosen: when the commit itself fails (disk full), the window is counted as
+ * lost and its alerts are still written to the other sinks, so an operator still sees
+ * them.
  *
  * Adding a sink: a new output/sink_NAME.c with a constructor that returns NULL when its
  * settings are absent, and one line in OUTPUT_SINKS below.
@@ -56,6 +59,8 @@ struct output_window {
     const struct window *w; /* borrowed: the closed window being analysed */
     bool scoring;           /* its vectors are scored (a model, not train-only) */
     uint64_t retention_us;  /* delete stored results older than this (packet time), 0 keeps */
+    bool alerting;          /* alerts may come (not train-only): the conversation
+                               detectors raise them during a warm-up too */
 };
 
 /* One scored vector (any side), before its alert. */

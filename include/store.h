@@ -25,7 +25,7 @@
 
 typedef struct store store_t;
 
-#define STORE_SCHEMA_VERSION  1
+#define STORE_SCHEMA_VERSION  2
 #define STORE_BUSY_TIMEOUT_MS 5000 /* how long to wait for another writer's lock */
 #define STORE_DEFAULT_PATH    "/var/lib/tapir/tapir.db"
 #define STORE_ENOTFOUND       (-2) /* no row with that id / ip */
@@ -79,12 +79,14 @@ int store_retention(store_t *s, uint64_t older_than_us);
  * are what the HTTP API returns. An alert object has the alert log's fields
  * (alert_log.h) plus "status", "acked_at" and "run_id". */
 struct store_alert_filter {
-    uint64_t since_us;  /* alerts raised at or after; 0: any time */
-    const char *ip;     /* exact ip text ("192.0.2.7", "198.51.100.0/24"); NULL: any */
-    double min_score;   /* score at or above; 0: any */
-    const char *status; /* "new", "acked", "suppressed"; NULL: any */
-    int64_t limit;      /* rows at most; <= 0: no limit */
-    int64_t offset;     /* rows skipped (newest first) */
+    uint64_t since_us;    /* alerts raised at or after; 0: any time */
+    const char *ip;       /* exact ip text ("192.0.2.7", "198.51.100.0/24"); NULL: any */
+    double min_score;     /* score at or above; 0: any */
+    const char *status;   /* "new", "acked", "suppressed"; NULL: any */
+    const char *category; /* alert_category_name() text; NULL: any */
+    const char *detector; /* alert_detector_name() text; NULL: any */
+    int64_t limit;        /* rows at most; <= 0: no limit */
+    int64_t offset;       /* rows skipped (newest first) */
 };
 /* Alerts, newest first, as a JSON array. */
 int store_alerts_list(store_t *s, const struct store_alert_filter *f, json_t **out);

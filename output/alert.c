@@ -1,7 +1,25 @@
 /*
- * alert.c — names of the alert's enums, shared by every sink that writes an alert.
+ * alert.c — names of the alert's enums, shared by every sink that writes an alert and
+ * every reader that filters by them (the API's ?detector= and ?category=, `tapir alerts
+ * --detector/--category`).
+ *
+ * The names come from alert.h's X-lists, so an enum value and its name cannot drift
+ * apart, and a new detector or category is one line there. Rejected: a switch per enum
+ * (the shape alert_side_name keeps, with three fixed values), which for twelve
+ * categories is twelve places to forget.
  */
+#include <string.h>
+
 #include "alert.h"
+
+#define NAME_(id, name) name,
+static const char *const detector_names[] = {ALERT_DETECTORS(NAME_)};
+static const char *const category_names[] = {ALERT_CATEGORIES(NAME_)};
+#undef NAME_
+_Static_assert(sizeof(detector_names) / sizeof(detector_names[0]) == ALERT_DETECTOR_COUNT,
+               "one name per detector");
+_Static_assert(sizeof(category_names) / sizeof(category_names[0]) == ALERT_CATEGORY_COUNT,
+               "one name per category");
 
 const char *alert_side_name(enum alert_side s)
 {
@@ -14,4 +32,47 @@ const char *alert_side_name(enum alert_side s)
         return "prefix";
     }
     return "source";
+}
+
+const char *alert_detector_name(enum alert_detector d)
+{
+    return (unsigned)d < ALERT_DETECTOR_COUNT ? detector_names[d] : "forest";
+}
+
+const char *alert_category_name(enum alert_category c)
+{
+    return (unsigned)c < ALERT_CATEGORY_COUNT ? category_names[c] : "anomaly";
+}
+
+static int parse(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; name && i < n; i++)
+        if (!strcmp(names[i], name))
+            return i;
+    return -1;
+}
+
+int alert_detector_parse(const char *name)
+{
+    return parse(detector_names, ALERT_DETECTOR_COUNT, name);
+}
+
+int alert_category_parse(const char *name)
+{
+    return parse(category_names, ALERT_CATEGORY_COUNT, name);
+}
+
+#define LIST_(id, name) ", " name
+static const char detector_list[] = ALERT_DETECTORS(LIST_);
+static const char category_list[] = ALERT_CATEGORIES(LIST_);
+#undef LIST_
+
+const char *alert_detector_list(void)
+{
+    return detector_list + 2; /* without the leading ", " */
+}
+
+const char *alert_category_list(void)
+{
+    return category_list + 2;
 }

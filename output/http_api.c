@@ -212,9 +212,9 @@ void http_api_metrics(http_t *h, struct evhttp_request *req)
 
 void http_api_alerts(http_t *h, struct evhttp_request *req, const char *rawq)
 {
-    static const char *const allowed[] = {"since", "ip",     "min_score", "status",
-                                          "limit", "offset", NULL};
-    char msg[160];
+    static const char *const allowed[] = {"since",    "ip",    "min_score", "status", "category",
+                                          "detector", "limit", "offset",    NULL};
+    char msg[200];
     struct query q;
     struct store_alert_filter f = {0};
     char ipnorm[64];
@@ -250,6 +250,20 @@ void http_api_alerts(http_t *h, struct evhttp_request *req, const char *rawq)
             goto bad;
         }
         f.status = v;
+    }
+    if ((v = query_get(&q, "category"))) {
+        if (alert_category_parse(v) < 0) {
+            snprintf(msg, sizeof(msg), "bad category (%s)", alert_category_list());
+            goto bad;
+        }
+        f.category = v;
+    }
+    if ((v = query_get(&q, "detector"))) {
+        if (alert_detector_parse(v) < 0) {
+            snprintf(msg, sizeof(msg), "bad detector (%s)", alert_detector_list());
+            goto bad;
+        }
+        f.detector = v;
     }
     if (page_params(&q, &f.limit, &f.offset, msg, sizeof(msg)) < 0)
         goto bad;

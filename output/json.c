@@ -128,8 +128,10 @@ json_t *alert_to_json_obj(const struct alert *a)
     json_object_set_new(o, "timestamp",
                         json_string(tapir_iso8601(a->timestamp_us, ts, sizeof(ts))));
     json_object_set_new(o, "event_type",
-                        alert_json_string(a->event_type ? a->event_type : "anomaly", 32));
+                        alert_json_string(a->event_type ? a->event_type : "alert", 32));
     json_object_set_new(o, "alert_id", a->id > 0 ? json_integer(a->id) : json_null());
+    json_object_set_new(o, "category", json_string(alert_category_name(a->category)));
+    json_object_set_new(o, "detector", json_string(alert_detector_name(a->detector)));
     json_object_set_new(o, "ip", json_string(alert_ip_str(a, ip, sizeof(ip))));
     json_object_set_new(o, "side", json_string(alert_side_name(a->side)));
     json_object_set_new(o, "score", alert_json_real(a->score));

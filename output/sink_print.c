@@ -1,7 +1,8 @@
 /*
  * sink_print.c — one ALERT line per alert on stdout, for the person watching a replay:
- * side, IP or prefix, score and threshold, country, and the top features with their
- * usual values. Flushed per line, so a pipe sees alerts as they come.
+ * side, IP or prefix, category and the detector that fired ("portscan by limit"), score
+ * and threshold, country, and the top features with their usual values. Flushed per
+ * line, so a pipe sees alerts as they come.
  *
  * Rejected: the alert log's JSON on stdout: that is what --alert-log - is for; this
  * line is for reading.
@@ -20,7 +21,8 @@ static int print_sink_alert(void *self, struct alert *al)
     if (al->side == ALERT_SIDE_PREFIX)
         n += snprintf(buf + n, sizeof(buf) - (size_t)n, "/%u",
                       ip_addr_is_v4(&al->ip) ? al->prefix_len - 96u : al->prefix_len);
-    n += snprintf(buf + n, sizeof(buf) - (size_t)n, " score %.3f (threshold %.3f)", al->score,
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n, " %s by %s score %.3f (threshold %.3f)",
+                  alert_category_name(al->category), alert_detector_name(al->detector), al->score,
                   al->threshold);
     if (al->geo.country[0])
         n += snprintf(buf + n, sizeof(buf) - (size_t)n, " %s", al->geo.country);

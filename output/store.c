@@ -157,6 +157,7 @@ static store_t *open_common(const char *path, bool readonly, int busy_ms, char *
                  (unsigned long long)app_id);
         goto fail;
     }
+    s->version = version;
     if (readonly) {
         if (version == 0) {
             snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s: not a tapir database (no schema)", path);
@@ -196,6 +197,7 @@ static store_t *open_common(const char *path, bool readonly, int busy_ms, char *
     }
     if (store_schema_migrate(s, version, errbuf) < 0)
         goto fail_rollback;
+    s->version = STORE_SCHEMA_VERSION;
     if (store_exec_sql(s, "COMMIT", "committing the schema") < 0) {
         store_open_error(s, errbuf, "committing the schema");
         goto fail_rollback;

@@ -36,6 +36,7 @@ struct store {
     bool in_tx;                 /* between store_window_begin and commit/rollback */
     bool tx_failed;             /* a write inside the window failed: commit will roll back */
     int busy_ms;                /* lock wait, milliseconds */
+    int64_t version;            /* schema version of the file (after migration) */
     sqlite3_stmt *st[ST_COUNT]; /* NULL for a read-only handle */
     char err[512];
 };
@@ -60,6 +61,9 @@ void store_open_error(store_t *s, char *errbuf, const char *doing);
 /* Creates (version 0) or migrates the schema to STORE_SCHEMA_VERSION inside the
  * caller's write transaction. Returns 0, or -1 with errbuf filled. */
 int store_schema_migrate(store_t *s, int64_t version, char *errbuf);
+/* What queries read alerts FROM: the table, or for an older file opened read-only a
+ * subquery with the columns it lacks filled in as the migration would fill them. */
+const char *store_alerts_from(const store_t *s);
 
 /* ---- store_write.c ---------------------------------------------------------------- */
 

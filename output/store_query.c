@@ -20,7 +20,8 @@
 
 #define ALERT_COLS                                                                                 \
     "id, run_id, timestamp, event_type, ip, side, score, threshold, window_start,"                 \
-    " window_end, top_features, country, asn, as_org, l7, model_id, status, acked_at"
+    " window_end, top_features, country, asn, as_org, l7, model_id, status, acked_at, category,"   \
+    " detector"
 
 static json_t *col_text(sqlite3_stmt *st, int i)
 {
@@ -53,6 +54,8 @@ static json_t *alert_row_json(sqlite3_stmt *st)
     json_object_set_new(o, "timestamp", col_text(st, 2));
     json_object_set_new(o, "event_type", col_text(st, 3));
     json_object_set_new(o, "alert_id", col_int(st, 0));
+    json_object_set_new(o, "category", col_text(st, 18));
+    json_object_set_new(o, "detector", col_text(st, 19));
     json_object_set_new(o, "ip", col_text(st, 4));
     json_object_set_new(o, "side", col_text(st, 5));
     json_object_set_new(o, "score", col_real(st, 6));
@@ -101,8 +104,8 @@ static int collect_rows(store_t *s, sqlite3_stmt *st, json_t *(*fn)(sqlite3_stmt
 static sqlite3_stmt *alert_filter_stmt(store_t *s, const char *what,
                                        const struct store_alert_filter *f, bool paged)
 {
-    char sql[512];
-    int n = snprintf(sql, sizeof(sql), "SELECT %s FROM alerts WHERE 1", what);
+    char sql[1024];
+    int n = snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE 1", what, store_alerts_from(s));
     if (f->since_us)
         n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND ts_us >= :since");
     if (f->ip)
@@ -111,6 +114,10 @@ static sqlite3_stmt *alert_filter_stmt(store_t *s, const char *what,
         n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND score >= :min_score");
     if (f->status)
         n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND status = :status");
+    if (f->category)
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND category = :category");
+    if (f->detector)
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND detector = :detector");
     if (paged)
         snprintf(sql + n, sizeof(sql) - (size_t)n,
                  " ORDER BY ts_us DESC, id DESC LIMIT :limit OFFSET :offset");
@@ -123,6 +130,10 @@ static sqlite3_stmt *alert_filter_stmt(store_t *s, const char *what,
     sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":ip"), f->ip, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, ":min_score"), f->min_score);
     sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":status"), f->status, -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":category"), f->category, -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":detector"), f->detector, -1,
                       SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"),
                        f->limit > 0 ? f->limit : -1);
@@ -164,8 +175,9 @@ int store_alerts_count(store_t *s, const struct store_alert_filter *f, int64_t *
 int store_alert_get(store_t *s, int64_t id, json_t **out)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT " ALERT_COLS " FROM alerts WHERE id = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "SELECT " ALERT_COLS " FROM %s WHERE id = ?1", store_alerts_from(s));
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return store_db_fail(s, "reading an alert");
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);

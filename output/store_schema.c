@@ -10,7 +10,9 @@
  *
  * Schema changes go through migrations[]: entry i upgrades user_version i to i+1 inside
  * the opening transaction. Migrations only add tables and columns, so an older tapir
- * may still read (store_open_readonly) a newer file, but refuses to write it.
+ * may still read (store_open_readonly) a newer file, but refuses to write it; a newer
+ * tapir reads an older file it may not migrate (read-only) through store_alerts_from(),
+ * which fills the missing columns as the migration would.
  */
 #include <stdio.h>
 
@@ -65,10 +67,34 @@ static const char schema_v1[] =
     " created TEXT NOT NULL, created_us INTEGER NOT NULL,"
     " path TEXT, trained_on TEXT, features INTEGER, threshold REAL);";
 
+/* Version 2: which detector raised each alert and the kind of attack it looks like
+ * (docs/detection.md); event_type becomes the incident's life cycle ("alert" for every
+ * alert so far). Rows from version 1 keep what their event_type said: "threshold" was a
+ * learned limit (or, rarely, the denylist, which version 1 did not tell apart), anything
+ * else the forest; their category is unknown, so 'anomaly'. */
+static const char schema_v2[] =
+    "ALTER TABLE alerts ADD COLUMN detector TEXT NOT NULL DEFAULT 'forest';"
+    "ALTER TABLE alerts ADD COLUMN category TEXT NOT NULL DEFAULT 'anomaly';"
+    "UPDATE alerts SET detector = CASE event_type WHEN 'threshold' THEN 'limit' ELSE 'forest' END,"
+    " event_type = 'alert';"
+    "CREATE INDEX alerts_category ON alerts(category, ts_us);"
+    "CREATE INDEX alerts_detector ON alerts(detector, ts_us);";
+
 /* migrations[i] upgrades user_version i to i + 1. Append; never edit a shipped entry. */
-static const char *const migrations[] = {schema_v1};
+static const char *const migrations[] = {schema_v1, schema_v2};
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration per schema version");
+
+const char *store_alerts_from(const store_t *s)
+{
+    if (s->version >= 2)
+        return "alerts";
+    return "(SELECT id, run_id, timestamp, ts_us, 'alert' AS event_type, ip, prefix_len, side,"
+           " score, threshold, window_start, window_start_us, window_end, window_end_us,"
+           " top_features, country, asn, as_org, l7, model_id, status, acked_at, acked_at_us,"
+           " CASE event_type WHEN 'threshold' THEN 'limit' ELSE 'forest' END AS detector,"
+           " 'anomaly' AS category FROM alerts)";
+}
 
 /* Creates or migrates the schema inside the caller's write transaction. */
 int store_schema_migrate(store_t *s, int64_t version, char *errbuf)

@@ -62,9 +62,10 @@ static const char *const stmt_sql[ST_COUNT] = {
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_ALERT] = "INSERT INTO alerts (run_id, timestamp, ts_us, event_type, ip, prefix_len,"
                  " side, score, threshold, window_start, window_start_us, window_end,"
-                 " window_end_us, top_features, country, asn, as_org, l7, model_id)"
+                 " window_end_us, top_features, country, asn, as_org, l7, model_id, detector,"
+                 " category)"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-                 " ?15, ?16, ?17, ?18, ?19)",
+                 " ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
     [ST_RUN_BEGIN] = "INSERT INTO runs (started, started_us, command_line, source)"
                      " VALUES (?1, ?2, ?3, ?4)",
     [ST_RUN_END] = "UPDATE runs SET ended = ?2, ended_us = ?3, packets = ?4, bytes = ?5,"
@@ -357,7 +358,7 @@ int store_alert_add(store_t *s, int64_t run_id, struct alert *a)
     alert_ip_str(a, ip, sizeof(ip));
     bind_run(st, 1, run_id);
     bind_time(st, 2, 3, a->timestamp_us);
-    bind_text_clean(st, 4, a->event_type ? a->event_type : "anomaly", 32);
+    bind_text_clean(st, 4, a->event_type ? a->event_type : "alert", 32);
     sqlite3_bind_text(st, 5, ip, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 6, (int)fam_len);
     sqlite3_bind_text(st, 7, alert_side_name(a->side), -1, SQLITE_STATIC);
@@ -369,6 +370,8 @@ int store_alert_add(store_t *s, int64_t run_id, struct alert *a)
     bind_geo(st, 15, &a->geo);
     bind_text_clean(st, 18, a->l7, sizeof(a->l7));
     bind_text_clean(st, 19, a->model_id, sizeof(a->model_id));
+    sqlite3_bind_text(st, 20, alert_detector_name(a->detector), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 21, alert_category_name(a->category), -1, SQLITE_STATIC);
     if (step_done(s, st, "storing an alert") < 0)
         return -1;
     a->id = sqlite3_last_insert_rowid(s->db);

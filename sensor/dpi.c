@@ -18,7 +18,7 @@
  * cap for the extra packets, which would copy more packets of every flow to the DPI
  * thread (the capture thread cannot know when nDPI is done), for little: the cap cuts
  * 4.5% of the flows kept for risks on pcaps/baseline.pcap (56 of 1,251), 5 of 97 on
- * ndpi_1kxun.pcap (docs/risks.md). A held state is a state a new flow cannot have,
+ * ndpi_1kxun.pcap (docs/detection.md). A held state is a state a new flow cannot have,
  * so flows are kept only while the pool is not short (DPI_POOL_RESERVE): with a pool of
  * one state, pcaps/mixed.pcap classified 748 flows instead of 1,871 without it.
  */

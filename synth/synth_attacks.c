@@ -64,7 +64,7 @@ static void probe_target(struct gen *g, struct sess *s, uint32_t i, struct ip_ad
     }
 }
 
-static uint64_t probe_step(struct gen *g, struct sess *s, uint64_t t)
+uint64_t synth_attacks_probe_step(struct gen *g, struct sess *s, uint64_t t)
 {
     struct synth_rng *r = &s->rng;
     size_t n = 0;
@@ -178,7 +178,16 @@ static uint64_t probe_step(struct gen *g, struct sess *s, uint64_t t)
     return next > t ? next - t : 1;
 }
 
-static uint64_t flood_step(struct gen *g, struct sess *s, uint64_t t)
+/* One ping of an ICMP flood: the request (dir 0) or its reply (dir 1), 16 zero bytes, the
+ * echo id from a2 and the sequence number i + 1. */
+static void flood_echo(struct gen *g, struct sess *s, uint64_t t, int dir)
+{
+    uint32_t rest = (s->a2 & 0xffff) << 16 | ((s->i + 1) & 0xffff);
+    memset(g->pay, 0, 16);
+    synth_engine_icmp(g, s, t, dir, dir ? IC_ECHO_REP : IC_ECHO_REQ, rest, g->pay, 16);
+}
+
+uint64_t synth_attacks_flood_step(struct gen *g, struct sess *s, uint64_t t)
 {
     struct synth_rng *r = &s->rng;
     if (s->state == 0) {
@@ -196,9 +205,7 @@ static uint64_t flood_step(struct gen *g, struct sess *s, uint64_t t)
             h.win = 512;
             synth_engine_emit(g, t, &h, NULL, 0, s->lab_c);
         } else {
-            uint32_t rest = (s->a2 & 0xffff) << 16 | ((s->i + 1) & 0xffff);
-            memset(g->pay, 0, 16);
-            synth_engine_icmp(g, s, t, 0, IC_ECHO_REQ, rest, g->pay, 16);
+            flood_echo(g, s, t, 0);
         }
         s->state = 1;
         return s->d_s;
@@ -215,9 +222,7 @@ static uint64_t flood_step(struct gen *g, struct sess *s, uint64_t t)
         h.optlen = 4;
         synth_engine_emit(g, t, &h, NULL, 0, s->lab_s);
     } else {
-        uint32_t rest = (s->a2 & 0xffff) << 16 | ((s->i + 1) & 0xffff);
-        memset(g->pay, 0, 16);
-        synth_engine_icmp(g, s, t, 1, IC_ECHO_REP, rest, g->pay, 16);
+        flood_echo(g, s, t, 1);
     }
     s->state = 0;
     if (++s->i >= s->n || t >= s->until)
@@ -243,7 +248,7 @@ static const double attack_len_s[SYNTH_N_ATTACKS] = {[SYNTH_PORTSCAN_VERTICAL] =
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-static uint64_t camp_step(struct gen *g, struct sess *s, uint64_t t)
+uint64_t synth_attacks_camp_step(struct gen *g, struct sess *s, uint64_t t)
 {
     struct synth_rng *r = &s->rng;
     uint32_t ci = s->a1;
@@ -319,7 +324,7 @@ static uint64_t camp_step(struct gen *g, struct sess *s, uint64_t t)
     return 0;
 }
 
-static uint64_t epoch_step(struct gen *g, struct sess *s, uint64_t t)
+uint64_t synth_attacks_epoch_step(struct gen *g, struct sess *s, uint64_t t)
 {
     struct synth_rng *r = &s->rng;
     double d = (double)g->o.duration_us / 1e6;
@@ -415,20 +420,4 @@ void synth_attacks_start(struct gen *g)
 {
     if (g->o.attacks)
         synth_engine_start(g, K_EPOCH, g->o.start_us, -1);
-}
-
-uint64_t synth_attacks_step(struct gen *g, struct sess *s, uint64_t t)
-{
-    switch (s->kind) {
-    case K_PROBE:
-        return probe_step(g, s, t);
-    case K_FLOOD:
-        return flood_step(g, s, t);
-    case K_CAMP:
-        return camp_step(g, s, t);
-    case K_EPOCH:
-        return epoch_step(g, s, t);
-    default:
-        return 0;
-    }
 }

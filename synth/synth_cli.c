@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse.h"
 #include "synth.h"
 #include "tapir.h"
 
@@ -99,14 +100,11 @@ static void usage(FILE *f)
                "\nSee docs/synth.md for the attack classes and the file formats.\n");
 }
 
-static int parse_u64(const char *s, uint64_t *v, uint64_t max)
+/* An unsigned option up to max: decimal, 0x hex or 0 octal, all of s. */
+static int opt_u64(const char *s, uint64_t *v, uint64_t max)
 {
-    char *end;
-    errno = 0;
-    if (*s == '-' || !*s)
-        return -1;
-    unsigned long long x = strtoull(s, &end, 0);
-    if (*end || errno || x > max)
+    uint64_t x;
+    if (parse_u64(s, 0, &x) < 0 || x > max)
         return -1;
     *v = x;
     return 0;
@@ -156,12 +154,12 @@ int cmd_synth(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
         switch (c) {
         case O_SEED:
-            if (parse_u64(optarg, &o.seed, UINT64_MAX) < 0)
+            if (opt_u64(optarg, &o.seed, UINT64_MAX) < 0)
                 goto bad_value;
             have_seed = true;
             break;
         case O_POP:
-            if (parse_u64(optarg, &o.pop_seed, UINT64_MAX) < 0)
+            if (opt_u64(optarg, &o.pop_seed, UINT64_MAX) < 0)
                 goto bad_value;
             break;
         case O_OUT:
@@ -177,7 +175,7 @@ int cmd_synth(int argc, char **argv)
             o.truth_flows = optarg;
             break;
         case O_HOSTS:
-            if (parse_u64(optarg, &v, 50000) < 0 || v == 0)
+            if (opt_u64(optarg, &v, 50000) < 0 || v == 0)
                 goto bad_value;
             o.hosts = (uint32_t)v;
             break;
@@ -186,12 +184,12 @@ int cmd_synth(int argc, char **argv)
                 goto bad_value;
             break;
         case O_START:
-            if (parse_u64(optarg, &v, 4000000000ULL) < 0)
+            if (opt_u64(optarg, &v, 4000000000ULL) < 0)
                 goto bad_value;
             o.start_us = v * SYNTH_US;
             break;
         case O_PKTS:
-            if (parse_u64(optarg, &o.max_packets, UINT64_MAX / 2) < 0 || !o.max_packets)
+            if (opt_u64(optarg, &o.max_packets, UINT64_MAX / 2) < 0 || !o.max_packets)
                 goto bad_value;
             break;
         case O_NOATK:
@@ -205,34 +203,22 @@ int cmd_synth(int argc, char **argv)
             have_attacks = true;
             break;
         case O_V6: {
-            char *end;
-            double f = strtod(optarg, &end);
-            if (*end || end == optarg || !(f >= 0 && f <= 1))
+            double f;
+            if (parse_f64(optarg, &f) < 0 || !(f >= 0 && f <= 1))
                 goto bad_value;
             o.ipv6_share = f;
             break;
         }
-        case O_HELP:
-        case 'h':
-            usage(stdout);
-            return TAPIR_EXIT_OK;
-        case ':':
-            fprintf(stderr, "tapir synth: %s needs a value\n", argv[optind - 1]);
-            return TAPIR_EXIT_USAGE;
         default:
-            fprintf(stderr, "tapir synth: unknown option '%s'\n", argv[optind - 1]);
-            usage(stderr);
-            return TAPIR_EXIT_USAGE;
+            return parse_opt_other(c == O_HELP ? 'h' : c, "tapir synth", argv, usage);
         }
         continue;
     bad_value:
         fprintf(stderr, "tapir synth: bad value '%s' for %s\n", optarg, argv[optind - 1]);
         return TAPIR_EXIT_USAGE;
     }
-    if (optind < argc) {
-        fprintf(stderr, "tapir synth: unexpected argument '%s'\n", argv[optind]);
+    if (parse_opt_no_operands(argc, argv, "tapir synth", NULL) < 0)
         return TAPIR_EXIT_USAGE;
-    }
     if (!have_seed || !o.out || !o.labels) {
         fprintf(stderr, "tapir synth: --seed, --out and --labels are required\n");
         usage(stderr);

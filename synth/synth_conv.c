@@ -575,7 +575,7 @@ static uint64_t tcp_next_msg(struct sess *s)
 }
 
 /* Emits the session's next packet; returns the delay to the following one, 0 when done. */
-static uint64_t tcp_step(struct gen *g, struct sess *s, uint64_t t)
+uint64_t synth_conv_tcp_step(struct gen *g, struct sess *s, uint64_t t)
 {
     switch (s->state) {
     case TS_SYN:
@@ -750,7 +750,7 @@ static size_t dns_answer_for(struct gen *g, struct sess *s, uint8_t *out, size_t
     return synth_dns_answer(out, cap, q, ql, type, ttl, rd, rdl);
 }
 
-static uint64_t dns_step(struct gen *g, struct sess *s, uint64_t t)
+uint64_t synth_conv_dns_step(struct gen *g, struct sess *s, uint64_t t)
 {
     struct server *rs = &g->pop.srv[SRV_RESOLVER];
     size_t n;
@@ -827,7 +827,7 @@ struct sess *synth_conv_udp_start(struct gen *g, enum kind k, uint64_t t, uint32
     return s;
 }
 
-static uint64_t ntp_step(struct gen *g, struct sess *s, uint64_t t)
+uint64_t synth_conv_ntp_step(struct gen *g, struct sess *s, uint64_t t)
 {
     size_t n;
     if (s->state == 0) {
@@ -861,7 +861,7 @@ static void ping_payload(struct sess *s, uint8_t *p, size_t *n, uint64_t t)
     *n = 56;
 }
 
-static uint64_t ping_step(struct gen *g, struct sess *s, uint64_t t)
+uint64_t synth_conv_ping_step(struct gen *g, struct sess *s, uint64_t t)
 {
     size_t n;
     uint32_t rest = (s->a2 & 0xffff) << 16 | ((s->i + 1) & 0xffff);
@@ -879,22 +879,4 @@ static uint64_t ping_step(struct gen *g, struct sess *s, uint64_t t)
         return 0;
     uint64_t next = s->mark + SYNTH_US + (uint64_t)synth_rng_range(&s->rng, 0, 3000);
     return next > t ? next - t : 1;
-}
-
-/* ================================================================ dispatch */
-
-uint64_t synth_conv_step(struct gen *g, struct sess *s, uint64_t t)
-{
-    switch (s->kind) {
-    case K_TCP:
-        return tcp_step(g, s, t);
-    case K_DNS:
-        return dns_step(g, s, t);
-    case K_NTP:
-        return ntp_step(g, s, t);
-    case K_PING:
-        return ping_step(g, s, t);
-    default:
-        return 0;
-    }
 }

@@ -40,8 +40,12 @@ struct sess *synth_conv_dns_start(struct gen *g, uint64_t t, uint32_t ci, const 
 struct sess *synth_conv_udp_start(struct gen *g, enum kind k, uint64_t t, uint32_t ci, int si,
                                   bool v6);
 
-/* Emits the next packet of a K_TCP, K_DNS, K_NTP or K_PING session at t; returns the
- * delay to its following one, 0 when it is done. */
-uint64_t synth_conv_step(struct gen *g, struct sess *s, uint64_t t);
+/* Emit the next packet of a K_TCP, K_DNS, K_NTP or K_PING session at t (synth_run's
+ * table picks the one of the session's kind); return the delay to its following one, 0
+ * when it is done. */
+uint64_t synth_conv_tcp_step(struct gen *g, struct sess *s, uint64_t t);
+uint64_t synth_conv_dns_step(struct gen *g, struct sess *s, uint64_t t);
+uint64_t synth_conv_ntp_step(struct gen *g, struct sess *s, uint64_t t);
+uint64_t synth_conv_ping_step(struct gen *g, struct sess *s, uint64_t t);
 
 #endif

@@ -144,21 +144,13 @@ void synth_engine_hdr(struct sess *s, int dir, uint8_t proto, struct synth_hdr *
     memset(h, 0, sizeof(*h));
     h->proto = proto;
     h->flow_label = s->flow_label;
-    if (dir == 0) {
-        h->src = &s->c;
-        h->dst = &s->s;
-        h->sport = s->cport;
-        h->dport = s->sport;
-        h->ttl = s->ttl_c;
-        h->ip_id = s->ipid_c++;
-    } else {
-        h->src = &s->s;
-        h->dst = &s->c;
-        h->sport = s->sport;
-        h->dport = s->cport;
-        h->ttl = s->ttl_s;
-        h->ip_id = s->ipid_s++;
-    }
+    const bool from_client = dir == 0;
+    h->src = from_client ? &s->c : &s->s;
+    h->dst = from_client ? &s->s : &s->c;
+    h->sport = from_client ? s->cport : s->sport;
+    h->dport = from_client ? s->sport : s->cport;
+    h->ttl = from_client ? s->ttl_c : s->ttl_s;
+    h->ip_id = from_client ? s->ipid_c++ : s->ipid_s++;
 }
 
 void synth_engine_udp(struct gen *g, struct sess *s, uint64_t t, int dir, const uint8_t *pl,

@@ -284,6 +284,21 @@ static size_t ext(uint8_t *b, size_t o, uint16_t type, uint16_t len)
     return o + 4;
 }
 
+/* Finishes a hello of o bytes at out + 9: the length of its extensions (which start at
+ * ext_len_at), then the record header (a handshake record of version rec_version) and the
+ * handshake header of type. Returns the bytes of the whole record. */
+static size_t hello_close(uint8_t *out, size_t o, size_t ext_len_at, uint16_t rec_version,
+                          uint8_t type)
+{
+    wr16(out + 9 + ext_len_at, (uint16_t)(o - ext_len_at - 2));
+    out[0] = 0x16;
+    wr16(out + 1, rec_version);
+    wr16(out + 3, (uint16_t)(o + 4));
+    out[5] = type;
+    wr24(out + 6, (uint32_t)o);
+    return 9 + o;
+}
+
 size_t synth_tls_client_hello(uint8_t *out, size_t cap, const char *sni, uint64_t salt)
 {
     size_t sl = strlen(sni);
@@ -351,14 +366,7 @@ size_t synth_tls_client_hello(uint8_t *out, size_t cap, const char *sni, uint64_
     wr16(h + o, 0x0304);
     wr16(h + o + 2, 0x0303);
     o += 4;
-    wr16(h + ext_len_at, (uint16_t)(o - ext_len_at - 2));
-
-    out[0] = 0x16;
-    wr16(out + 1, 0x0301);
-    wr16(out + 3, (uint16_t)(o + 4));
-    out[5] = 1; /* client_hello */
-    wr24(out + 6, (uint32_t)o);
-    return 9 + o;
+    return hello_close(out, o, ext_len_at, 0x0301, 1); /* client_hello */
 }
 
 size_t synth_tls_server_hello(uint8_t *out, size_t cap, uint64_t salt)
@@ -387,14 +395,8 @@ size_t synth_tls_server_hello(uint8_t *out, size_t cap, uint64_t salt)
     wr16(h + o + 2, 32);
     synth_fill_random(h + o + 4, 32, salt, 232);
     o += 36;
-    wr16(h + ext_len_at, (uint16_t)(o - ext_len_at - 2));
-    out[0] = 0x16;
-    wr16(out + 1, 0x0303);
-    wr16(out + 3, (uint16_t)(o + 4));
-    out[5] = 2; /* server_hello */
-    wr24(out + 6, (uint32_t)o);
-    size_t n = 9 + o;
-    memcpy(out + n, "\x14\x03\x03\x00\x01\x01", 6); /* change_cipher_spec */
+    size_t n = hello_close(out, o, ext_len_at, 0x0303, 2); /* server_hello */
+    memcpy(out + n, "\x14\x03\x03\x00\x01\x01", 6);        /* change_cipher_spec */
     return n + 6;
 }
 

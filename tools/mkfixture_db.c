@@ -68,7 +68,10 @@ int main(int argc, char **argv)
         a.timestamp_us = start + FIXTURE_WIN_US;
         a.window_start_us = start;
         a.window_end_us = a.timestamp_us;
-        a.event_type = i % 5 == 4 ? "threshold" : "anomaly";
+        a.event_type = "alert";
+        a.detector = i % 5 == 4 ? ALERT_DETECTOR_LIMIT : ALERT_DETECTOR_FOREST;
+        a.category =
+            (enum alert_category)(i % 3 ? ALERT_CATEGORY_ANOMALY : i % ALERT_CATEGORY_COUNT);
         a.side = i % 4 == 3 ? ALERT_SIDE_DESTINATION : ALERT_SIDE_SOURCE;
         if (ip_addr_parse(fh->ip, &a.ip) < 0)
             goto fail;

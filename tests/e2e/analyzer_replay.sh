@@ -18,14 +18,18 @@ cmp -s "$tmp/scores1.csv" "$tmp/scores2.csv" || fail "scores differ between two 
 cmp -s "$tmp/alerts1.json" "$tmp/alerts2.json" || fail "alert logs differ between two replays"
 stored=$(sqlite3 "$tmp/run1.db" 'select count(*) from alerts')
 [ "$stored" = "$n" ] || fail "alert log has $n lines, SQLite $stored alerts"
-# Every alert names why: three features with values.
+# Every alert names its detector, its category and why: three features with values.
 /usr/bin/python3 - "$tmp/alerts1.json" <<'PY' || exit 1
 import json, sys
 for line in open(sys.argv[1]):
     a = json.loads(line)
-    assert a["event_type"] in ("anomaly", "threshold"), a
+    assert a["event_type"] == "alert", a
+    assert a["detector"] in ("forest", "limit", "conversation"), a
+    assert a["category"] in ("portscan", "hostscan", "synflood", "udpflood", "icmpflood",
+                             "amplification", "bruteforce", "beacon", "tunnel", "exfil",
+                             "webattack", "anomaly"), a
     assert a["side"] in ("source", "destination", "prefix"), a
-    assert a["score"] >= a["threshold"] or a["event_type"] == "threshold", a
+    assert a["score"] >= a["threshold"] or a["detector"] != "forest", a
     assert 1 <= len(a["top_features"]) <= 3, a
     for f in a["top_features"]:
         assert f["name"] and isinstance(f["value"], (int, float)), f

@@ -43,7 +43,7 @@ mk "$tmp/elsewhere.mmdb" <<'EOF'
               "5.6.7.0/24": {"country_code": "DE"}}}
 EOF
 # A denylisted server (it answers, so it is a source host every window it is active):
-# "threshold" alerts on it whatever the model says, to have alerts on a mapped IP.
+# denylist alerts on it whatever the model says, to have alerts on a mapped IP.
 mkdir "$tmp/rules"
 echo "89.160.20.113 # www.svt.se in the capture" >"$tmp/rules/denylist"
 
@@ -123,7 +123,7 @@ echo "ok: without geolocation: $na alerts, all geo fields NULL; same with a data
 
 # With geolocation only the geo features may differ (and the dev_* ones, measured against
 # baselines that learn from unflagged windows only): traffic per host and window, flows,
-# host rows and rule ("threshold") alerts are the same as without.
+# host rows and rule (detector limit or denylist) alerts are the same as without.
 for f in hosts.csv flows.csv; do
   sort "$tmp/plain.$f" >"$tmp/a" && sort "$tmp/geo.$f" >"$tmp/b"
   cmp -s "$tmp/a" "$tmp/b" || fail "$f differs with geolocation"
@@ -152,7 +152,7 @@ PY
 cols="ip, first_seen_us, last_seen_us, windows_seen"
 [ "$(q plain "SELECT $cols FROM hosts ORDER BY ip")" = "$(q geo "SELECT $cols FROM hosts ORDER BY ip")" ] ||
   fail "hosts rows (activity) differ with geolocation"
-rules="SELECT ip, side, window_end_us FROM alerts WHERE event_type = 'threshold' AND ip = '89.160.20.113' ORDER BY 3, 1"
+rules="SELECT ip, side, window_end_us FROM alerts WHERE detector IN ('limit', 'denylist') AND ip = '89.160.20.113' ORDER BY 3, 1"
 [ "$(q plain "$rules")" = "$(q geo "$rules")" ] || fail "denylist alerts differ with geolocation"
 pass "geolocation in hosts and alerts; without it NULL fields and nothing else changed" \
   "(alerts: $na without, $(q geo "SELECT count(*) FROM alerts") with: geo features feed the model)"

@@ -31,7 +31,7 @@ expect 1 "not a database" "$T" alerts ack 1 --db "$d/random.db"
 # An empty file becomes a tapir database on the first write; an unknown id is exit 1.
 : >"$db"
 expect 1 "no alert with id 7" "$T" alerts ack 7 --db "$db"
-[ "$(sqlite3 "$db" 'PRAGMA user_version')" = 1 ] || fail "no schema created"
+[ "$(sqlite3 "$db" 'PRAGMA user_version')" = 2 ] || fail "no schema created"
 
 sqlite3 "$db" <<'EOF' || fail "sqlite3 insert"
 INSERT INTO alerts (timestamp, ts_us, event_type, ip, prefix_len, side, score, threshold,
@@ -65,7 +65,7 @@ rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 assert [r["alert_id"] for r in rows] == [3, 2, 1], rows
 need = {"timestamp", "event_type", "ip", "side", "score", "threshold", "window_start",
         "window_end", "top_features", "geo", "l7", "model", "alert_id", "status",
-        "acked_at", "run_id"}
+        "acked_at", "run_id", "category", "detector"}
 for r in rows:
     assert set(r) == need, set(r) ^ need
 assert rows[2]["geo"]["as_org"] == 'Evil\x1b[31m "Org"\n'
@@ -78,6 +78,13 @@ EOF
 [ "$("$T" alerts --db "$db" --json --since 2023-11-14T22:13:30Z | wc -l)" -eq 2 ] || fail "--since"
 [ "$("$T" alerts --db "$db" --json --since 1700000020 | wc -l)" -eq 1 ] || fail "--since unix"
 [ "$("$T" alerts --db "$db" --json --limit 1 | wc -l)" -eq 1 ] || fail "--limit"
+# Rows written without detector and category get the columns' defaults.
+[ "$("$T" alerts --db "$db" --json --detector forest --category anomaly | wc -l)" -eq 3 ] ||
+  fail "--detector/--category"
+[ "$("$T" alerts --db "$db" --json --category portscan | wc -l)" -eq 0 ] || fail "--category portscan"
+"$T" alerts --db "$db" | head -1 | grep -q "CATEGORY *DETECTOR" || fail "table has no category/detector columns"
+expect 2 "bad --category 'scan' (anomaly, portscan," "$T" alerts --db "$db" --category scan
+expect 2 "bad --detector 'threshold' (forest, limit," "$T" alerts --db "$db" --detector threshold
 
 expect 0 "alert 1 acknowledged" "$T" alerts ack 1 --db "$db"
 [ "$("$T" alerts --db "$db" --json --status acked | wc -l)" -eq 1 ] || fail "--status acked"

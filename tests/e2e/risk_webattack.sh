@@ -29,7 +29,7 @@ python3 - "$tmp/a.on" <<'PY' || fail "alert: $(cat "$tmp/a.on")"
 import json, sys
 a = json.loads(open(sys.argv[1]).readline())
 assert a["ip"] == "10.9.0.5" and a["side"] == "source", a["ip"]
-assert a["event_type"] == "threshold", a["event_type"]
+assert a["detector"] == "risk" and a["category"] == "webattack", (a["detector"], a["category"])
 assert a["top_features"][0]["name"] == "risk_score", a["top_features"]
 assert "SQL Injection (Severe)" in a["risks"], a.get("risks")
 assert "HTTP" in a["l7"], a["l7"]

@@ -1,6 +1,6 @@
 #!/bin/sh
 # --rules DIR: an allowlisted attacker is never flagged, a denylisted quiet host is
-# reported ("threshold"), per-subnet thresholds apply; a bad rules line is exit 2 with
+# reported (detector "denylist"), per-subnet thresholds apply; a bad rules line is exit 2 with
 # file:line. And a config-file filter is replaced by one on the command line.
 set -u
 . "$TAPIR_TOP/tests/e2e/lib.sh"
@@ -13,7 +13,7 @@ printf '10.0.1.31/32   # a quiet benign client\n' >"$tmp/rules/denylist"
 "$TAPIR" run -r "$p" --model "$tmp/m.tapir" -q --no-progress --rules "$tmp/rules" \
   --alert-log "$tmp/a.json" || fail "run with rules exited $?"
 grep -q '"ip":"175.16.199.201"' "$tmp/a.json" && fail "allowlisted IP was flagged"
-grep '"ip":"10.0.1.31"' "$tmp/a.json" | grep -q '"event_type":"threshold"' ||
+grep '"ip":"10.0.1.31"' "$tmp/a.json" | grep -q '"detector":"denylist"' ||
   fail "denylisted IP not reported"
 "$TAPIR" run -r "$p" --model "$tmp/m.tapir" -q --no-progress --alert-log "$tmp/b.json"
 grep -q '"ip":"175.16.199.201"' "$tmp/b.json" || fail "without rules the scanner is not flagged"

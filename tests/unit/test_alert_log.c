@@ -16,7 +16,9 @@ static void make_alert(struct alert *a)
     memset(a, 0, sizeof(*a));
     a->id = 42;
     a->timestamp_us = 1700000010123000ULL;
-    a->event_type = "anomaly";
+    a->event_type = "alert";
+    a->detector = ALERT_DETECTOR_LIMIT;
+    a->category = ALERT_CATEGORY_PORTSCAN;
     ip_addr_parse("192.0.2.7", &a->ip);
     a->prefix_len = 128;
     a->side = ALERT_SIDE_SOURCE;
@@ -53,14 +55,53 @@ TEST(exact_line)
     struct alert a;
     make_alert(&a);
     char *s = alert_to_json(&a);
-    CHECK_STR(s, "{\"timestamp\":\"2023-11-14T22:13:30.123Z\",\"event_type\":\"anomaly\","
-                 "\"alert_id\":42,\"ip\":\"192.0.2.7\",\"side\":\"source\",\"score\":0.73,"
+    CHECK_STR(s, "{\"timestamp\":\"2023-11-14T22:13:30.123Z\",\"event_type\":\"alert\","
+                 "\"alert_id\":42,\"category\":\"portscan\",\"detector\":\"limit\",\"ip\":\"192.0."
+                 "2.7\",\"side\":\"source\",\"score\":0.73,"
                  "\"threshold\":0.62,\"window_start\":\"2023-11-14T22:13:20.000Z\","
                  "\"window_end\":\"2023-11-14T22:13:30.000Z\",\"top_features\":[{\"name\":"
                  "\"dst_ports\",\"value\":1021.0,\"baseline\":3.5,\"contribution\":0.58}],"
                  "\"geo\":{\"country\":\"DE\",\"asn\":64496,\"as_org\":\"Example AS\"},"
                  "\"l7\":[\"TLS\",\"DNS\"],\"model\":{\"id\":\"2023-11-14-a1b2\"}}");
     free(s);
+}
+
+/* Every detector and category has a name, the name parses back to it, and a bad value
+ * never prints garbage. */
+TEST(detector_and_category_names)
+{
+    for (int d = 0; d < ALERT_DETECTOR_COUNT; d++) {
+        const char *n = alert_detector_name((enum alert_detector)d);
+        CHECK(n && n[0]);
+        CHECK_EQ(alert_detector_parse(n), d);
+        CHECK(strstr(alert_detector_list(), n) != NULL);
+    }
+    for (int c = 0; c < ALERT_CATEGORY_COUNT; c++) {
+        const char *n = alert_category_name((enum alert_category)c);
+        CHECK(n && n[0]);
+        CHECK_EQ(alert_category_parse(n), c);
+        CHECK(strstr(alert_category_list(), n) != NULL);
+    }
+    CHECK_STR(alert_detector_name(ALERT_DETECTOR_FOREST), "forest");
+    CHECK_STR(alert_detector_name(ALERT_DETECTOR_LIMIT), "limit");
+    CHECK_STR(alert_detector_name(ALERT_DETECTOR_DENYLIST), "denylist");
+    CHECK_STR(alert_detector_name(ALERT_DETECTOR_RATE), "rate");
+    CHECK_STR(alert_category_name(ALERT_CATEGORY_ANOMALY), "anomaly");
+    CHECK_STR(alert_category_name(ALERT_CATEGORY_AMPLIFICATION), "amplification");
+    CHECK_STR(alert_detector_list(), "forest, limit, denylist, conversation, risk, rate");
+    CHECK_EQ(ALERT_CATEGORY_COUNT, 12);
+    CHECK_EQ(alert_detector_parse("Forest"), -1);
+    CHECK_EQ(alert_category_parse(""), -1);
+    CHECK_EQ(alert_category_parse(NULL), -1);
+    CHECK_STR(alert_category_name((enum alert_category)99), "anomaly");
+    /* A zeroed alert (memset) is the forest's anomaly. */
+    struct alert z;
+    memset(&z, 0, sizeof(z));
+    json_t *o = alert_to_json_obj(&z);
+    CHECK_STR(json_string_value(json_object_get(o, "category")), "anomaly");
+    CHECK_STR(json_string_value(json_object_get(o, "detector")), "forest");
+    CHECK_STR(json_string_value(json_object_get(o, "event_type")), "alert");
+    json_decref(o);
 }
 
 TEST(unknowns_and_prefixes)
@@ -137,7 +178,9 @@ TEST(log_file_lines_parse)
     CHECK_EQ(alert_log_write(l, &a), 0);
     snprintf(a.geo.as_org, sizeof(a.geo.as_org), "evil\n{\"fake\":1}\xff");
     snprintf(a.l7, sizeof(a.l7), "\x01\xc0\xaf");
-    a.event_type = "threshold";
+    a.event_type = "update";
+    a.detector = ALERT_DETECTOR_DENYLIST;
+    a.category = ALERT_CATEGORY_ANOMALY;
     CHECK_EQ(alert_log_write(l, &a), 0);
     uint64_t lines, errors;
     alert_log_counters(l, &lines, &errors);
@@ -158,11 +201,13 @@ TEST(log_file_lines_parse)
              "/usr/bin/python3 -c 'import json,sys\n"
              "need={\"timestamp\",\"event_type\",\"ip\",\"side\",\"score\",\"threshold\","
              "\"window_start\",\"window_end\",\"top_features\",\"geo\",\"l7\",\"model\","
-             "\"alert_id\"}\n"
+             "\"alert_id\",\"category\",\"detector\"}\n"
              "n=0\n"
              "for line in open(sys.argv[1],encoding=\"utf-8\"):\n"
              "  o=json.loads(line); n+=1\n"
              "  assert set(o)==need, set(o)^need\n"
+             "  assert (o[\"category\"],o[\"detector\"]) in "
+             "((\"portscan\",\"limit\"),(\"anomaly\",\"denylist\"))\n"
              "  assert set(o[\"geo\"])=={\"country\",\"asn\",\"as_org\"}\n"
              "  assert all(set(f)=={\"name\",\"value\",\"baseline\",\"contribution\"} for f in "
              "o[\"top_features\"])\n"
@@ -233,6 +278,7 @@ int main(void)
     if (!mkdtemp(tmpdir))
         return 1;
     RUN(exact_line);
+    RUN(detector_and_category_names);
     RUN(unknowns_and_prefixes);
     RUN(hostile_strings);
     RUN(log_file_lines_parse);

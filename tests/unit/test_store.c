@@ -62,7 +62,7 @@ static void make_alert(struct alert *a, const char *ip, uint64_t t_us, double sc
 {
     memset(a, 0, sizeof(*a));
     a->timestamp_us = t_us;
-    a->event_type = "anomaly";
+    a->event_type = "alert";
     ip_addr_parse(ip, &a->ip);
     a->prefix_len = 128;
     a->side = ALERT_SIDE_SOURCE;
@@ -126,7 +126,7 @@ TEST(schema_create_and_reopen)
                         " ('meta','runs','hosts','windows','alerts','models')"),
              6);
     char *v = sql_text(p, "SELECT value FROM meta WHERE key='schema_version'");
-    CHECK_STR(v, "1");
+    CHECK_STR(v, "2");
     free(v);
     /* Reopen: no second schema, same version. */
     s = store_open(p, err);
@@ -323,6 +323,37 @@ TEST(list_filters_and_hosts)
     f = (struct store_alert_filter){.status = "acked"};
     CHECK_EQ(store_alerts_count(s, &f, &n), 0);
     CHECK_EQ(n, 1);
+    /* By category and detector: stored as given, filtered exactly. */
+    struct alert ca;
+    make_alert(&ca, "203.0.113.0", T0 + 60000000, 0.99);
+    ca.side = ALERT_SIDE_PREFIX; /* not a host: the host checks below stay as they are */
+    ca.prefix_len = 120;
+    ca.detector = ALERT_DETECTOR_LIMIT;
+    ca.category = ALERT_CATEGORY_SYNFLOOD;
+    CHECK_EQ(store_window_begin(s), 0);
+    CHECK_EQ(store_alert_add(s, run, &ca), 0);
+    CHECK_EQ(store_window_commit(s), 0);
+    f = (struct store_alert_filter){.category = "synflood"};
+    CHECK_EQ(store_alerts_list(s, &f, &arr), 0);
+    CHECK_EQ(json_array_size(arr), 1);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(arr, 0), "category")), "synflood");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(arr, 0), "detector")), "limit");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(arr, 0), "event_type")), "alert");
+    json_decref(arr);
+    f = (struct store_alert_filter){.detector = "forest"};
+    CHECK_EQ(store_alerts_count(s, &f, &n), 0);
+    CHECK_EQ(n, 6);
+    f.category = "anomaly";
+    CHECK_EQ(store_alerts_count(s, &f, &n), 0);
+    CHECK_EQ(n, 6);
+    f = (struct store_alert_filter){.detector = "limit", .category = "anomaly"};
+    CHECK_EQ(store_alerts_count(s, &f, &n), 0);
+    CHECK_EQ(n, 0);
+    json_t *one;
+    CHECK_EQ(store_alert_get(s, ca.id, &one), 0);
+    CHECK_STR(json_string_value(json_object_get(one, "category")), "synflood");
+    json_decref(one);
+    CHECK_EQ(store_alert_delete(s, ca.id), 0);
 
     /* Hosts: upserted per window, ordered by max score. */
     CHECK_EQ(store_hosts_list(s, 0, 0, &arr), 0);
@@ -530,6 +561,88 @@ TEST(readonly_refuses_writes)
     store_close(s);
 }
 
+/* A version-1 database written by the build before detector and category existed
+ * (tests/fixtures/store/README.md): read as it is without a write, then migrated in
+ * place with every row kept, old alerts' detector taken from their event_type. */
+static char fixture_v1[256];
+
+TEST(migrate_v1)
+{
+    const char *p = tmp_path("v1.db");
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", fixture_v1, p);
+    CHECK_EQ(system(cmd), 0);
+    CHECK_EQ(sql_int(p, "PRAGMA user_version"), 1);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts"), 12);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts WHERE event_type='threshold'"), 2);
+    int64_t windows = sql_int(p, "SELECT count(*) FROM windows");
+    int64_t hosts = sql_int(p, "SELECT count(*) FROM hosts");
+    CHECK(windows > 0 && hosts > 0);
+    char err[TAPIR_ERRBUF_SIZE] = "";
+
+    /* Read-only (a `tapir alerts` before the sensor has run): the file is not changed,
+     * the missing columns read as the migration will write them. */
+    store_t *s = store_open_readonly(p, err);
+    CHECK(s != NULL);
+    if (!s) {
+        printf("  %s\n", err);
+        return;
+    }
+    json_t *arr;
+    struct store_alert_filter f = {.detector = "limit"};
+    CHECK_EQ(store_alerts_list(s, &f, &arr), 0);
+    CHECK_EQ(json_array_size(arr), 2);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(arr, 0), "category")), "anomaly");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(arr, 0), "event_type")), "alert");
+    json_decref(arr);
+    json_t *one;
+    CHECK_EQ(store_alert_get(s, 1, &one), 0);
+    CHECK_STR(json_string_value(json_object_get(one, "detector")), "forest");
+    json_decref(one);
+    store_close(s);
+    CHECK_EQ(sql_int(p, "PRAGMA user_version"), 1);
+
+    /* Read-write: migrated in place. */
+    s = store_open(p, err);
+    CHECK(s != NULL);
+    if (!s) {
+        printf("  %s\n", err);
+        return;
+    }
+    f = (struct store_alert_filter){.detector = "forest", .category = "anomaly"};
+    int64_t n;
+    CHECK_EQ(store_alerts_count(s, &f, &n), 0);
+    CHECK_EQ(n, 10);
+    /* New alerts go in beside the old ones. */
+    struct alert a;
+    make_alert(&a, "192.0.2.7", T0, 0.9); /* a host the fixture has */
+    a.category = ALERT_CATEGORY_TUNNEL;
+    CHECK_EQ(store_window_begin(s), 0);
+    CHECK_EQ(store_alert_add(s, 0, &a), 0);
+    CHECK_EQ(store_window_commit(s), 0);
+    store_close(s);
+    CHECK_EQ(sql_int(p, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    char *v = sql_text(p, "SELECT value FROM meta WHERE key='schema_version'");
+    CHECK_STR(v, "2");
+    free(v);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts"), 13);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts WHERE detector='limit' AND id IN (5, 10)"), 2);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts WHERE detector='forest' AND id <= 12"), 10);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts WHERE event_type='alert'"), 13);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts WHERE category='anomaly'"), 12);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts WHERE category='tunnel'"), 1);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM windows"), windows);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM hosts"), hosts);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                        " ('alerts_category', 'alerts_detector')"),
+             2);
+    /* Opening again migrates nothing more. */
+    s = store_open(p, err);
+    CHECK(s != NULL);
+    store_close(s);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts"), 13);
+}
+
 TEST(disk_full_rolls_back)
 {
     char dir[128];
@@ -639,6 +752,9 @@ int main(void)
     RUN(corrupt_and_foreign_files_refused);
     RUN(locked_by_another_writer);
     RUN(readonly_refuses_writes);
+    const char *top = getenv("TAPIR_TOP");
+    snprintf(fixture_v1, sizeof(fixture_v1), "%s/tests/fixtures/store/v1.db", top ? top : ".");
+    RUN(migrate_v1);
     RUN(disk_full_rolls_back);
     RUN(parse_time);
     char cmd[128];
