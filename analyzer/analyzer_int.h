@@ -25,6 +25,7 @@
 #define TRAIN_FLOOR_ROWS   16    /* fewer make a forest that flags whatever it sees: not scored */
 #define LIMIT_MIN_ROWS     200   /* fewer make a maximum too noisy for LIMIT_FACTOR ... */
 #define LIMIT_FACTOR_SMALL 10.0  /* ... so a smaller sample's limits sit this far out */
+#define RETRAIN_DRIFT_MAX  0.03  /* a retrained threshold stays this close to the reference */
 #define SCORE_BATCH        256   /* vectors per iforest_score_many call (it walks 128 at once) */
 
 struct side_train {
@@ -65,6 +66,9 @@ struct analyzer {
     const char *names_tab[SIDE_COUNT][BEHAVIOUR_MAX_FEATURES];
 
     struct side_train train[SIDE_COUNT];
+    double ref_threshold[SIDE_COUNT]; /* score: each side's threshold of the trained or
+                                         warm-up model, which retraining may move at most
+                                         RETRAIN_DRIFT_MAX from; 0 none yet */
     uint64_t windows_seen;
     uint64_t rng;
 
