@@ -20,11 +20,14 @@
 #include "output.h"
 #include "rules.h"
 
-#define RESERVOIR_MAX  16384 /* vectors kept per side for training */
-#define LIMIT_FACTOR   3.0   /* learned-limit rule: this many times the training maximum */
-#define TRAIN_MIN_ROWS 64    /* fewer vectors make a forest that flags whatever it sees */
-#define LIMIT_MIN_ROWS 200   /* fewer make a maximum too noisy to serve as a limit */
-#define SCORE_BATCH    256   /* vectors per iforest_score_many call (it walks 128 at once) */
+#define RESERVOIR_MAX      16384 /* vectors kept per side for training */
+#define LIMIT_FACTOR       3.0   /* learned-limit rule: this many times the training maximum */
+#define TRAIN_MIN_ROWS     64    /* fewer: a forest on samples of all of them (prefix: pooled) */
+#define TRAIN_FLOOR_ROWS   16    /* fewer make a forest that flags whatever it sees: not scored */
+#define LIMIT_MIN_ROWS     200   /* fewer make a maximum too noisy for LIMIT_FACTOR ... */
+#define LIMIT_FACTOR_SMALL 10.0  /* ... so a smaller sample's limits sit this far out */
+#define RETRAIN_DRIFT_MAX  0.03  /* a retrained threshold stays this close to the reference */
+#define SCORE_BATCH        256   /* vectors per iforest_score_many call (it walks 128 at once) */
 
 struct side_train {
     float *x;      /* rows x n_features */
@@ -60,12 +63,16 @@ struct analyzer {
 
     struct model model;
     bool have_model;
+    bool limits_off; /* TAPIR_DEBUG_NO_LIMITS set: the forest alone (measurement) */
     const struct model_section *sec[SIDE_COUNT];
     int n_feat[SIDE_COUNT];
     const struct feature_def *defs[SIDE_COUNT];
     const char *names_tab[SIDE_COUNT][BEHAVIOUR_MAX_FEATURES];
 
     struct side_train train[SIDE_COUNT];
+    double ref_threshold[SIDE_COUNT]; /* score: each side's threshold of the trained or
+                                         warm-up model, which retraining may move at most
+                                         RETRAIN_DRIFT_MAX from; 0 none yet */
     uint64_t windows_seen;
     uint64_t rng;
 

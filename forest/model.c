@@ -11,12 +11,16 @@
  *     24  4  u32 CRC-32 (IEEE 802.3, as zlib/gzip) of the payload
  *     28  4  u32 zero (reserved)
  *   payload:
- *     str id, u64 created_us, str trained_on, u32 n_sections, then per section:
+ *     str id, u64 created_us, str trained_on, str notes, u32 n_sections, then per section:
  *       str name, u32 n_features, f64 threshold, f64 contamination,
+ *       u64 train_rows, u64 pooled_rows, f64 limit_factor,
  *       n_features x (str feature name, u8 scaling),
- *       u8 has_stats, if 1: n_features x (f64 mean, f64 std),
- *                     if 2: n_features x (f64 mean, f64 std, f64 max),
+ *       u8 has_stats, if 1: n_features x (f64 mean, f64 std, f64 median),
+ *                     if 2: n_features x (f64 mean, f64 std, f64 median, f64 max),
  *       u64 forest length, forest bytes (iforest_serialize; layout in iforest_io.c)
+ *   Version 2 added notes, the row counts, the limit factor and the medians (a small
+ *   network's sides train on fewer rows, with wider limits); a version 1 file is refused
+ *   with a message to retrain, as the analyzer needs what it lacks.
  *   str = u16 length + bytes, no NUL.
  *
  * Why this shape: the checksum and exact length are checked before any field is parsed,
@@ -112,6 +116,7 @@ static void write_payload(struct wbuf *b, const struct model *m, const char *id)
     wb_str(b, id, MODEL_ID_LEN - 1);
     wb_uint(b, m->created_us, 8);
     wb_str(b, m->trained_on, MODEL_TRAINED_ON_LEN - 1);
+    wb_str(b, m->notes, MODEL_NOTES_LEN - 1);
     wb_uint(b, m->n_sections, 4);
     for (uint32_t k = 0; k < m->n_sections; k++) {
         const struct model_section *s = &m->sections[k];
@@ -119,6 +124,9 @@ static void write_payload(struct wbuf *b, const struct model *m, const char *id)
         wb_uint(b, s->n_features, 4);
         wb_f64(b, s->threshold);
         wb_f64(b, s->contamination);
+        wb_uint(b, s->train_rows, 8);
+        wb_uint(b, s->pooled_rows, 8);
+        wb_f64(b, s->limit_factor);
         for (uint32_t j = 0; j < s->n_features; j++) {
             wb_str(b, s->feature_names[j], MODEL_FEATURE_LEN - 1);
             wb_uint(b, s->scaling ? s->scaling[j] : 0, 1);
@@ -128,6 +136,7 @@ static void write_payload(struct wbuf *b, const struct model *m, const char *id)
         for (uint32_t j = 0; stats && j < s->n_features; j++) {
             wb_f64(b, s->train_mean[j]);
             wb_f64(b, s->train_std[j]);
+            wb_f64(b, s->train_median ? s->train_median[j] : s->train_mean[j]);
             if (stats == 2)
                 wb_f64(b, s->train_max[j]);
         }
@@ -318,8 +327,15 @@ static int parse_section(struct rbuf *r, struct model_section *s, char *detail)
     uint32_t nf = (uint32_t)rb_uint(r, 4);
     s->threshold = rb_f64(r);
     s->contamination = rb_f64(r);
+    s->train_rows = rb_uint(r, 8);
+    s->pooled_rows = rb_uint(r, 8);
+    s->limit_factor = rb_f64(r);
     if (r->err)
         return -1;
+    if (s->pooled_rows > s->train_rows || !(s->limit_factor >= 0 && s->limit_factor < 1e6)) {
+        r->err = "training row counts or limit factor out of range";
+        return -1;
+    }
     if (!s->name[0]) {
         r->err = "a section has no name";
         return -1;
@@ -347,23 +363,26 @@ static int parse_section(struct rbuf *r, struct model_section *s, char *detail)
     if (!r->err && stats > 2)
         r->err = "bad statistics flag";
     if (!r->err && stats) {
-        if ((r->len - r->off) / (8 * (stats + 1)) < nf) {
+        if ((r->len - r->off) / (8 * (stats + 2)) < nf) {
             r->err = "a field runs past the end of the payload";
             return -1;
         }
         s->train_mean = malloc(nf * sizeof(double));
         s->train_std = malloc(nf * sizeof(double));
+        s->train_median = malloc(nf * sizeof(double));
         if (stats == 2)
             s->train_max = malloc(nf * sizeof(double));
-        if (!s->train_mean || !s->train_std || (stats == 2 && !s->train_max)) {
+        if (!s->train_mean || !s->train_std || !s->train_median || (stats == 2 && !s->train_max)) {
             r->err = "out of memory";
             return -1;
         }
         for (uint32_t j = 0; j < nf; j++) {
             s->train_mean[j] = rb_f64(r);
             s->train_std[j] = rb_f64(r);
-            if (!isfinite(s->train_mean[j]) || !isfinite(s->train_std[j]))
-                r->err = "training mean or stddev not finite";
+            s->train_median[j] = rb_f64(r);
+            if (!isfinite(s->train_mean[j]) || !isfinite(s->train_std[j]) ||
+                !isfinite(s->train_median[j]))
+                r->err = "training mean, stddev or median not finite";
             if (stats == 2) {
                 s->train_max[j] = rb_f64(r);
                 if (!isfinite(s->train_max[j]))
@@ -472,8 +491,10 @@ int model_load(const char *path, struct model *out, char *errbuf)
     }
     uint32_t version = le32(d + 8);
     if (version != MODEL_FORMAT_VERSION) {
-        tapir_errf(errbuf, "%s: model format version %u, this tapir reads %d", path, version,
-                   MODEL_FORMAT_VERSION);
+        tapir_errf(errbuf,
+                   "%s: model format version %u, this tapir reads %d: retrain it ('tapir train', "
+                   "or remove it and let 'tapir run' warm up)",
+                   path, version, MODEL_FORMAT_VERSION);
         goto fail;
     }
     uint64_t plen = le64(d + 16);
@@ -501,6 +522,7 @@ int model_load(const char *path, struct model *out, char *errbuf)
     rb_str(&r, out->id, sizeof(out->id), "model id too long or not text");
     out->created_us = rb_uint(&r, 8);
     rb_str(&r, out->trained_on, sizeof(out->trained_on), "trained_on too long or not text");
+    rb_str(&r, out->notes, sizeof(out->notes), "notes too long or not text");
     uint32_t ns = (uint32_t)rb_uint(&r, 4);
     if (!r.err && (ns < 1 || ns > MODEL_MAX_SECTIONS))
         r.err = "impossible section count";
@@ -586,6 +608,7 @@ void model_free(struct model *m)
         free(s->train_mean);
         free(s->train_std);
         free(s->train_max);
+        free(s->train_median);
     }
     free(m->sections);
     memset(m, 0, sizeof(*m));
