@@ -171,6 +171,13 @@ void output_write_metrics(void *o, struct evbuffer *out); /* an http_metrics_fn 
  * sink's destroy), or NULL with errbuf saying so. */
 void *output_sink_state(size_t size, char *errbuf);
 
+/* A list of metrics written in order (each as output_metric does). */
+struct output_series {
+    const char *name, *type, *help; /* "tapir_..._total", "counter" or "gauge", a sentence */
+    uint64_t value;
+};
+void output_series_write(struct evbuffer *out, const struct output_series *s, size_t n);
+
 /* One Prometheus metric with its # HELP and # TYPE lines (output/metrics.c). */
 void output_metric(struct evbuffer *out, const char *name, const char *type, const char *help,
                    uint64_t v);

@@ -399,22 +399,15 @@ dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, uint32_t max_id, uint32_t
     k->cap_copies = max_hosts;
     k->copies = calloc(max_hosts, sizeof(*k->copies)); /* touched as used */
     k->touched = malloc((size_t)max_hosts * sizeof(*k->touched));
-    if (!k->ring || !k->slot_of || !k->copies || !k->touched)
-        goto nomem;
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cons_cv, NULL);
     pthread_cond_init(&k->prod_cv, NULL);
+    if (!k->ring || !k->slot_of || !k->copies || !k->touched)
+        goto nomem;
     int rc = pthread_create(&k->thread, NULL, worker_main, k);
     if (rc) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot start the DPI thread: %s", strerror(rc));
-        pthread_mutex_destroy(&k->mu);
-        pthread_cond_destroy(&k->cons_cv);
-        pthread_cond_destroy(&k->prod_cv);
-        free(k->ring);
-        free(k->slot_of);
-        free(k->copies);
-        free(k->touched);
-        free(k);
+        dpi_worker_destroy(k); /* not started: frees what was made */
         return NULL;
     }
     pthread_setname_np(k->thread, "tapir-dpi"); /* top -H, perf; best effort */
@@ -423,13 +416,7 @@ dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, uint32_t max_id, uint32_t
 nomem:
     snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate the DPI thread's ring (%llu bytes)",
              (unsigned long long)size);
-    if (k) {
-        free(k->ring);
-        free(k->slot_of);
-        free(k->copies);
-        free(k->touched);
-        free(k);
-    }
+    dpi_worker_destroy(k); /* not started: frees what was made */
     return NULL;
 }
 
