@@ -80,10 +80,16 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
             sc->excess[i] = 0;
             if (!a->defs[sc->side][i].limit)
                 continue;
-            double lx = log1p(sc->raw[i] > 0 ? sc->raw[i] : 0);
+            double v = behaviour_limit_value((enum feature_side)sc->side, i, sc->h, sc->raw[i]);
+            double lx = log1p(v > 0 ? v : 0);
             double lmax = sec->scaling[i] == MODEL_SCALE_LOG1P
                               ? sec->train_max[i]
                               : log1p(sec->train_max[i] > 0 ? sec->train_max[i] : 0);
+            /* The floor: the limit is max(factor x max, floor), so the maximum it is
+             * measured from is at least floor / factor. */
+            double fl = a->defs[sc->side][i].floor;
+            if (fl > 0 && log1p(fl) - log(sec->limit_factor) > lmax)
+                lmax = log1p(fl) - log(sec->limit_factor);
             double ex = lx - lmax;
             if (ex > 0) {
                 sc->excess[i] = ex;

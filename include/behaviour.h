@@ -23,7 +23,11 @@ struct feature_def {
     const char *unit;
     uint8_t scaling; /* enum model_scaling: how the forest sees it */
     uint8_t limit;   /* 1: more than training ever showed is suspicious on its own (the
-                        learned-limit rule, event_type "threshold") */
+                        learned-limit rule, detector "limit") */
+    double floor;    /* limit features: the limit is never below this, in the feature's own
+                        unit (max(LIMIT_FACTOR x training max, floor)): a maximum of ~0 in
+                        training teaches nothing. Chosen on benign real traffic
+                        (docs/detection.md); 0: none */
     const char *why; /* one line for the README table */
 };
 
@@ -43,6 +47,12 @@ void behaviour_prefix_add(struct host_window *acc, const struct host_window *h);
 /* Scales a raw vector for the forest (log1p for MODEL_SCALE_LOG1P, identity otherwise) into
  * float32, as the forest trains and scores in float32. */
 void behaviour_scale(const double *raw, const uint8_t *scaling, int n, float *out);
+
+/* The value the learned-limit rule compares for feature i of side (raw[i] is the
+ * forest's value): raw[i], except for bytes_sent, where only the bytes the IP sent on
+ * flows it started count (a server answering its clients is not sending data out). */
+double behaviour_limit_value(enum feature_side side, int i, const struct host_window *h,
+                             double raw);
 
 /* Index of the first baseline-deviation feature of the source side, and their count:
  * the analyzer fills them from the host's EWMA baseline. */

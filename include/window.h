@@ -57,6 +57,8 @@ struct host_window {
     uint64_t pkts_sent;      /* packets */
     uint64_t bytes_sent;     /* IP-layer bytes */
     uint64_t resp_bytes;     /* IP bytes received on flows this IP started */
+    uint64_t started_bytes;  /* IP bytes it sent on flows it started (TCP: only flows
+                                whose SYN was seen; mid-stream, who started is unknown) */
     uint64_t up_public_net;  /* on answered flows it started to public
                                 addresses that ended in the window: bytes
                                 sent beyond those received (uploads) */

@@ -575,6 +575,8 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
         f->state |= FLOW_F_REPLY;
         if (init)
             init->resp_bytes += p.ip_len;
+    } else if (init && (p.proto != IPPROTO_NUM_TCP || (f->state & FLOW_F_SYN))) {
+        init->started_bytes += p.ip_len;
     }
     if (p.proto == IPPROTO_NUM_TCP) {
         uint8_t fl = p.tcp_flags;
