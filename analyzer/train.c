@@ -72,6 +72,8 @@ int analyzer_load_model(analyzer_t *a, const char *path, char *errbuf)
     }
     if (had)
         model_free(&old);
+    if (a->conv && conv_learned_import(a->conv, &a->model.conv) < 0)
+        log_warn("out of memory loading the learned conversations: floors only");
     return 0;
 }
 
@@ -180,6 +182,8 @@ static int fit_model(analyzer_t *a, struct model *m, const char *trained_on, cha
                 : iforest_threshold_for_contamination(scores, t->rows, a->cfg.contamination);
         free(scores);
     }
+    if (a->conv && conv_learned_export(a->conv, &m->conv) < 0)
+        log_warn("out of memory saving the learned conversations: left out of the model");
     model_assign_id(m);
     return 0;
 }
@@ -225,6 +229,8 @@ void analyzer_train_after_window(analyzer_t *a, bool warmup, bool scoring)
         char errbuf[TAPIR_ERRBUF_SIZE];
         char on[128];
         snprintf(on, sizeof(on), "warm-up: first %" PRIu64 " windows", a->windows_seen);
+        if (a->conv) /* the conversation detectors learn for the warm-up, fitted or not */
+            conv_set_learning(a->conv, false);
         if (fit_model(a, &m, on, errbuf) == 0)
             install_model(a, &m, "warm-up");
         else

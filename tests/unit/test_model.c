@@ -140,7 +140,7 @@ TEST(round_trip)
     size_t la, lb;
     uint8_t *pa = slurp(tmp("a.model"), &la), *pb = slurp(tmp("b.model"), &lb);
     CHECK(pa && pb && la == lb && !memcmp(pa, pb, la));
-    CHECK(!memcmp(pa, "TAPIRMDL\x01\0\0\0", 12));
+    CHECK(!memcmp(pa, "TAPIRMDL\x03\0\0\0", 12));
     free(pa), free(pb);
     /* no temporary left behind */
     char t[300];
@@ -277,8 +277,16 @@ TEST(wrong_version_and_not_a_model)
     spill(tmp("v7.model"), p, len);
     CHECK_EQ(model_load(tmp("v7.model"), &l, err), -1);
     char want[300];
-    snprintf(want, sizeof(want), "%s: model format version 7, this tapir reads 1", tmp("v7.model"));
+    snprintf(want, sizeof(want),
+             "%s: model format version 7, this tapir reads 3: retrain it ('tapir train', or "
+             "remove it and let 'tapir run' warm up)",
+             tmp("v7.model"));
     CHECK_STR(err, want);
+    /* a version 1 model (before the conversations section) is refused the same way */
+    p[8] = 1;
+    spill(tmp("v1.model"), p, len);
+    CHECK_EQ(model_load(tmp("v1.model"), &l, err), -1);
+    CHECK(strstr(err, "version 1, this tapir reads 3: retrain it") != NULL);
 
     spill(tmp("text.model"), (const uint8_t *)"a,b,c\n1,2,3\n", 12);
     CHECK_EQ(model_load(tmp("text.model"), &l, err), -1);
@@ -293,7 +301,7 @@ TEST(wrong_version_and_not_a_model)
     CHECK_EQ(model_load(dir, &l, err), -1);
     printf("  %s\n", err);
 
-    p[8] = 1;
+    p[8] = MODEL_FORMAT_VERSION;
     p[40] ^= 0x20;
     spill(tmp("crc.model"), p, len);
     CHECK_EQ(model_load(tmp("crc.model"), &l, err), -1);
