@@ -29,7 +29,7 @@
  * the detectors' rules saw on benign traffic — periodic and login-like conversations and
  * services with their fastest pace, bulk uploads, the largest upload per host and
  * network — in fixed arrays (MODEL_CONV_MAX_KNOWN + MODEL_CONV_MAX_HOSTS entries, about
- * 0.9 MiB with their index, allocated when learning starts or a model brings one) with a
+ * 0.94 MiB with their index, allocated when learning starts or a model brings one) with a
  * seeded open-addressing index of twice that many slots, never deleted from, so a probe
  * always ends. Later, a beacon or brute force on a known conversation (or a service that
  * two or more sources polled) is alerted only when KNOWN_RATE_FACTOR times faster than
