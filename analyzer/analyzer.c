@@ -261,6 +261,12 @@ void analyzer_set_l7_names(analyzer_t *a, analyzer_l7_name_fn fn, void *ctx)
         conv_set_l7_names(a->conv, fn, ctx);
 }
 
+void analyzer_set_risk_names(analyzer_t *a, analyzer_risk_name_fn fn, void *ctx)
+{
+    a->risk_name = fn;
+    a->risk_ctx = ctx;
+}
+
 void analyzer_set_metrics(analyzer_t *a, analyzer_metrics_fn fn, void *ctx)
 {
     a->more_metrics = fn;
@@ -273,28 +279,24 @@ static void write_metrics(void *ctx, struct evbuffer *out)
     analyzer_t *a = ctx;
     struct analyzer_stats as;
     analyzer_get_stats(a, &as);
-    output_metric(out, "tapir_windows_analyzed_total", "counter", "Windows analysed.", as.windows);
-    output_metric(out, "tapir_vectors_scored_total", "counter", "Behaviour vectors scored.",
-                  as.scored);
-    output_metric(out, "tapir_alerts_total", "counter", "Alerts raised.", as.alerts);
-    output_metric(out, "tapir_vectors_unscorable_address_total", "counter",
-                  "Vectors not scored: the IP is 0.0.0.0, ::, broadcast or multicast.",
-                  as.unscorable);
-    output_metric(out, "tapir_store_errors_total", "counter", "Failed window transactions.",
-                  as.store_errors);
-    output_metric(out, "tapir_alert_log_errors_total", "counter", "Failed alert-log writes.",
-                  as.log_errors);
-    output_metric(out, "tapir_trainings_total", "counter", "Models fitted (warm-up, retrain).",
-                  as.trainings);
-    output_metric(out, "tapir_conversations_active", "gauge", "Conversations in the table.",
-                  as.conv_active);
-    output_metric(out, "tapir_conversations_evicted_total", "counter",
-                  "Conversations evicted early because the table was full.", as.conv_evicted);
-    output_metric(out, "tapir_conversations_expired_total", "counter",
-                  "Conversations forgotten after --conversation-ttl idle.", as.conv_expired);
-    output_metric(out, "tapir_conversation_alerts_total", "counter",
-                  "Alerts raised by the beacon, brute-force and exfiltration detectors.",
-                  as.conv_alerts);
+    const struct output_series series[] = {
+        {"tapir_windows_analyzed_total", "counter", "Windows analysed.", as.windows},
+        {"tapir_vectors_scored_total", "counter", "Behaviour vectors scored.", as.scored},
+        {"tapir_alerts_total", "counter", "Alerts raised.", as.alerts},
+        {"tapir_vectors_unscorable_address_total", "counter",
+         "Vectors not scored: the IP is 0.0.0.0, ::, broadcast or multicast.", as.unscorable},
+        {"tapir_store_errors_total", "counter", "Failed window transactions.", as.store_errors},
+        {"tapir_alert_log_errors_total", "counter", "Failed alert-log writes.", as.log_errors},
+        {"tapir_trainings_total", "counter", "Models fitted (warm-up, retrain).", as.trainings},
+        {"tapir_conversations_active", "gauge", "Conversations in the table.", as.conv_active},
+        {"tapir_conversations_evicted_total", "counter",
+         "Conversations evicted early because the table was full.", as.conv_evicted},
+        {"tapir_conversations_expired_total", "counter",
+         "Conversations forgotten after --conversation-ttl idle.", as.conv_expired},
+        {"tapir_conversation_alerts_total", "counter",
+         "Alerts raised by the beacon, brute-force and exfiltration detectors.", as.conv_alerts},
+    };
+    output_series_write(out, series, sizeof(series) / sizeof(series[0]));
 }
 
 int analyzer_start(analyzer_t *a, char *errbuf)

@@ -20,11 +20,14 @@
 #include "output.h"
 #include "rules.h"
 
-#define RESERVOIR_MAX  16384 /* vectors kept per side for training */
-#define LIMIT_FACTOR   3.0   /* learned-limit rule: this many times the training maximum */
-#define TRAIN_MIN_ROWS 64    /* fewer vectors make a forest that flags whatever it sees */
-#define LIMIT_MIN_ROWS 200   /* fewer make a maximum too noisy to serve as a limit */
-#define SCORE_BATCH    256   /* vectors per iforest_score_many call (it walks 128 at once) */
+#define RESERVOIR_MAX      16384 /* vectors kept per side for training */
+#define LIMIT_FACTOR       3.0   /* learned-limit rule: this many times the training maximum */
+#define TRAIN_MIN_ROWS     64    /* fewer: a forest on samples of all of them (prefix: pooled) */
+#define TRAIN_FLOOR_ROWS   16    /* fewer make a forest that flags whatever it sees: not scored */
+#define LIMIT_MIN_ROWS     200   /* fewer make a maximum too noisy for LIMIT_FACTOR ... */
+#define LIMIT_FACTOR_SMALL 10.0  /* ... so a smaller sample's limits sit this far out */
+#define RETRAIN_DRIFT_MAX  0.03  /* a retrained threshold stays this close to the reference */
+#define SCORE_BATCH        256   /* vectors per iforest_score_many call (it walks 128 at once) */
 
 struct side_train {
     float *x;      /* rows x n_features */
@@ -53,17 +56,23 @@ struct analyzer {
     geo_t *geo;
     analyzer_l7_name_fn l7_name; /* protocol names (the sensor's nDPI), or NULL */
     void *l7_ctx;
+    analyzer_risk_name_fn risk_name; /* nDPI risk names (the sensor's), or NULL */
+    void *risk_ctx;
     baseline_t *baseline;
     conv_t *conv; /* conversations across windows (conv.c), or NULL when off */
 
     struct model model;
     bool have_model;
+    bool limits_off; /* TAPIR_DEBUG_NO_LIMITS set: the forest alone (measurement) */
     const struct model_section *sec[SIDE_COUNT];
     int n_feat[SIDE_COUNT];
     const struct feature_def *defs[SIDE_COUNT];
     const char *names_tab[SIDE_COUNT][BEHAVIOUR_MAX_FEATURES];
 
     struct side_train train[SIDE_COUNT];
+    double ref_threshold[SIDE_COUNT]; /* score: each side's threshold of the trained or
+                                         warm-up model, which retraining may move at most
+                                         RETRAIN_DRIFT_MAX from; 0 none yet */
     uint64_t windows_seen;
     uint64_t rng;
 
@@ -101,6 +110,7 @@ struct scored {
     bool alert;
     bool limit_hit;                        /* a learned limit was passed */
     bool denied;                           /* on the denylist */
+    bool risk_hit;                         /* risk detector: SQLi, XSS, RCE in a URL */
     enum alert_detector detector;          /* why judge raised it (when alert) */
     double excess[BEHAVIOUR_MAX_FEATURES]; /* log-excess over the training maximum */
     struct baseline_entry *be;

@@ -138,8 +138,17 @@ int baseline_persist(struct baseline_entry *e, int side, uint64_t seq, bool over
 {
     (void)seq;
     e->over[side] = (uint16_t)((e->over[side] << 1) | (over ? 1 : 0));
+    if (over && e->over_run[side] < UINT16_MAX)
+        e->over_run[side]++;
+    else if (!over && (e->over[side] & 7) == 0)
+        e->over_run[side] = 0; /* three windows in a row under: the stretch is over */
     if (n > 16)
         n = 16;
     uint16_t mask = (uint16_t)(n >= 16 ? 0xffff : (1u << n) - 1);
     return __builtin_popcount(e->over[side] & mask);
+}
+
+bool baseline_learnable(const struct baseline_entry *e, int side)
+{
+    return !e || !e->over[side] || e->over_run[side] >= BASELINE_ACCEPT_WINDOWS;
 }

@@ -16,6 +16,8 @@ struct baseline_entry {
     uint64_t last_seq;              /* last window that touched it */
     uint32_t n;                     /* windows folded into the means */
     uint16_t over[SIDE_COUNT];      /* bit i: window seq-i was over threshold */
+    uint16_t over_run[SIDE_COUNT];  /* windows of the current stretch over threshold (gaps
+                                       of 1-2 windows bridged), saturating */
     float mean[BASELINE_FEATURES];  /* EWMA of raw values (what alerts show) */
     float lmean[BASELINE_FEATURES]; /* EWMA of log1p values */
     float lvar[BASELINE_FEATURES];  /* EWMA variance of log1p values */
@@ -48,5 +50,13 @@ double baseline_upload(struct baseline_entry *e, uint64_t seq, double bytes);
 /* Records whether window seq was over threshold for side; returns how many of the last
  * n windows (including this one) were. */
 int baseline_persist(struct baseline_entry *e, int side, uint64_t seq, bool over, int n);
+
+/* Whether retraining may learn this IP's window on side: when none of its last 16 windows
+ * was over threshold (an attacker's quieter windows must not teach "normal"), or when it
+ * has been over for BASELINE_ACCEPT_WINDOWS windows on end: a change that lasts that long
+ * (a host that started a new service) is the new normal, and has been alerted on for as
+ * long. A learned-limit hit is never learned (the caller checks). */
+#define BASELINE_ACCEPT_WINDOWS 60 /* an hour at the default 60 s window */
+bool baseline_learnable(const struct baseline_entry *e, int side);
 
 #endif

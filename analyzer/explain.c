@@ -12,6 +12,10 @@
  * is the host's own baseline when it has one, else the network's training mean.
  * Rejected: naming the features furthest from the host's baseline: they say what is
  * unusual for the host, not what made the forest isolate it, and a new host has none.
+ *
+ * nDPI's risks: when risk_score is among the top features (always for the risk
+ * detector's alerts, where it comes first), the alert names the risks its flows carried,
+ * with nDPI's severity, through the sensor's callback (the analyzer never sees nDPI).
  */
 #include <math.h>
 #include <stdio.h>
@@ -46,6 +50,38 @@ static void l7_summary(analyzer_t *a, const struct host_window *h, char *out, si
     }
 }
 
+/* "SQL Injection (Severe),Known Protocol on Non Standard Port (Low)": severe first. */
+static void risk_summary(analyzer_t *a, const struct host_risk *r, char *out, size_t cap)
+{
+    static const char *const order[] = {"Severe", "High", "Medium", "Low", NULL};
+    out[0] = '\0';
+    if (!a->risk_name)
+        return;
+    size_t used = 0;
+    for (int pass = 0; pass < 5; pass++)
+        for (unsigned id = 1; id < 64; id++) {
+            if (!(r->seen & (1ULL << id)))
+                continue;
+            const char *sev = "";
+            const char *name = a->risk_name(a->risk_ctx, id, &sev);
+            if (!name)
+                continue;
+            bool listed = false;
+            for (int k = 0; k < 4; k++)
+                if (!strcmp(sev, order[k]))
+                    listed = true;
+            if (order[pass] ? strcmp(sev, order[pass]) != 0 : listed)
+                continue;
+            int w = snprintf(out + used, cap - used, "%s%s (%s)", used ? "," : "", name,
+                             sev[0] ? sev : "?");
+            if (w < 0 || (size_t)w >= cap - used) {
+                out[used] = '\0'; /* whole names only */
+                return;
+            }
+            used += (size_t)w;
+        }
+}
+
 void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *sc, struct alert *al,
                          double *contrib)
 {
@@ -70,9 +106,16 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
             total += sc->excess[i];
         for (int i = 0; i < nf; i++)
             contrib[i] = total > 0 ? sc->excess[i] / total : 0;
+    } else if (sc->risk_hit && !sc->over) {
+        /* The risk detector alone: explained by the risks. */
+        for (int i = 0; i < nf; i++)
+            contrib[i] = 0;
     } else {
         iforest_explain(a->sec[sc->side]->forest, sc->x, contrib);
     }
+    int risk_i = behaviour_source_risk_index();
+    if (sc->risk_hit && risk_i < nf)
+        contrib[risk_i] = 2.0; /* first, whatever else passed a limit (shares are <= 1) */
     bool used[BEHAVIOUR_MAX_FEATURES] = {false};
     for (int k = 0; k < ALERT_TOP_FEATURES; k++) {
         int best = -1;
@@ -85,7 +128,9 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
         struct alert_feature *af = &al->top[al->n_top++];
         snprintf(af->name, sizeof(af->name), "%s", a->defs[sc->side][best].name);
         af->value = sc->raw[best];
-        af->contribution = contrib[best];
+        af->contribution = contrib[best] > 1.0 ? 1.0 : contrib[best];
+        if (sc->side == SIDE_SOURCE && best == risk_i)
+            risk_summary(a, &sc->h->risk, al->risks, sizeof(al->risks));
         int bidx = sc->side == SIDE_DESTINATION ? a->n_feat[SIDE_SOURCE] + best : best;
         const struct model_section *sec = a->sec[sc->side];
         bool own = sc->side == SIDE_DESTINATION || best < behaviour_source_upload_index();
@@ -103,4 +148,6 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
     al->features = sc->raw;
     al->feature_names = a->names_tab[sc->side];
     al->category = category_of(al);
+    if (sc->risk_hit) /* the risk says what it is; category.c has no feature for it */
+        al->category = ALERT_CATEGORY_WEBATTACK;
 }

@@ -166,10 +166,10 @@ static void vector_scored(analyzer_t *a, struct window_run *r, struct scored *sc
     r->n_scored++;
     if (sc->over && !sc->alert)
         r->n_suppressed++;
-    /* Retraining learns only from IPs with no window over threshold among their last 16:
-     * a persistent attacker that is not flagged every window must not become "normal"
-     * through its quieter windows. */
-    if (!sc->over && a->cfg.retrain_every && !(sc->be && sc->be->over[side]))
+    /* Retraining learns only from IPs with no window over threshold among their last 16
+     * (a persistent attacker that is not flagged every window must not become "normal"
+     * through its quieter windows), or over for an hour on end (baseline_learnable). */
+    if (a->cfg.retrain_every && !sc->limit_hit && baseline_learnable(sc->be, side))
         analyzer_train_offer(a, side, sc->x, false);
     if (!sc->alert)
         return;
@@ -384,7 +384,7 @@ void analyzer_process_window(analyzer_t *a, struct window *w)
     r.w = w;
     r.scoring = a->have_model && !a->cfg.train_only;
     r.warmup = !a->cfg.train_only && !a->have_model && !a->cfg.model_path;
-    r.ow = (struct output_window){w, r.scoring, a->cfg.retention_us};
+    r.ow = (struct output_window){w, r.scoring, a->cfg.retention_us, !a->cfg.train_only};
 
     r.dev_first = behaviour_source_dev_first(&r.dev_n);
     struct scored *sc = malloc(sizeof(*sc));

@@ -96,18 +96,27 @@ static int model_info(const char *path)
     char when[32];
     printf("model %s\ncreated %s\ntrained on %s\n", m.id, tapir_iso8601(m.created_us, when, 32),
            m.trained_on);
+    if (m.notes[0])
+        printf("small sample: %s\n", m.notes);
     for (uint32_t k = 0; k < m.n_sections; k++) {
         const struct model_section *s = &m.sections[k];
         printf("\nsection %s: %u features, %u trees, %u samples per tree, seed %" PRIu64
                ", threshold %.6f (contamination %g)\n",
                s->name, s->n_features, iforest_n_trees(s->forest), iforest_sample_size(s->forest),
                iforest_seed(s->forest), s->threshold, s->contamination);
-        printf("  %-24s %-7s %12s %12s %12s\n", "feature", "scaling", "train mean", "train sd",
-               "train max");
+        if (s->train_rows)
+            printf("  trained on %" PRIu64 " vectors%s", s->train_rows, s->pooled_rows ? "" : "\n");
+        if (s->pooled_rows)
+            printf(" (%" PRIu64 " of them source vectors, pooled)\n", s->pooled_rows);
+        if (s->limit_factor > 0 && s->train_max)
+            printf("  learned limits at %gx the training maximum\n", s->limit_factor);
+        printf("  %-24s %-7s %12s %12s %12s %12s\n", "feature", "scaling", "train mean", "train sd",
+               "train median", "train max");
         for (uint32_t j = 0; j < s->n_features; j++) {
             printf("  %-24s %-7s", s->feature_names[j], scaling_name(s->scaling[j]));
             if (s->train_mean)
-                printf(" %12.4g %12.4g", s->train_mean[j], s->train_std[j]);
+                printf(" %12.4g %12.4g %12.4g", s->train_mean[j], s->train_std[j],
+                       s->train_median ? s->train_median[j] : NAN);
             if (s->train_max)
                 printf(" %12.4g", s->train_max[j]);
             printf("\n");

@@ -72,43 +72,42 @@ static void sensor_metrics(void *ctx, struct evbuffer *out)
     sensor_t *sen = ctx;
     struct sensor_stats ss;
     sensor_stats_snapshot(sen, &ss);
-    output_metric(out, "tapir_packets_total", "counter", "Packets captured or read.", ss.pkts);
-    output_metric(out, "tapir_bytes_total", "counter", "Bytes on the wire captured or read.",
-                  ss.wire_bytes);
+    const struct output_series head[] = {
+        {"tapir_packets_total", "counter", "Packets captured or read.", ss.pkts},
+        {"tapir_bytes_total", "counter", "Bytes on the wire captured or read.", ss.wire_bytes},
+    };
+    output_series_write(out, head, sizeof(head) / sizeof(head[0]));
     evbuffer_add_printf(out, "# HELP tapir_packets_dropped_total Packets not accounted, "
                              "by reason.\n# TYPE tapir_packets_dropped_total counter\n");
     for (int i = DECODE_NOT_IP; i < DECODE_RESULT_COUNT; i++)
         evbuffer_add_printf(out, "tapir_packets_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
                             decode_result_name((enum decode_result)i), ss.decode[i]);
-    output_metric(out, "tapir_flows_active", "gauge", "Flows in the flow table.", ss.flows_active);
-    output_metric(out, "tapir_flows_created_total", "counter", "Flows created.", ss.flows_created);
-    output_metric(out, "tapir_flows_evicted_total", "counter",
-                  "Flows ended early because the flow table was full.", ss.flows_evicted);
-    output_metric(out, "tapir_host_updates_dropped_total", "counter",
-                  "Per-IP updates lost because a window held --max-hosts IPs.", ss.hosts_dropped);
-    output_metric(out, "tapir_host_records_replaced_total", "counter",
-                  "Light per-IP records given to a busier IP because a window was full.",
-                  ss.hosts_replaced);
-    output_metric(out, "tapir_flow_records_total", "counter",
-                  "Flow records handed to the conversation table.", ss.flow_records);
-    output_metric(out, "tapir_flow_records_dropped_total", "counter",
-                  "Flow records lost because a window held --max-flow-records.",
-                  ss.flow_records_dropped);
-    output_metric(out, "tapir_windows_total", "counter", "Windows handed to the analyzer.",
-                  ss.windows);
-    output_metric(out, "tapir_windows_dropped_total", "counter",
-                  "Windows dropped because the analyzer fell behind.", ss.windows_dropped);
-    output_metric(out, "tapir_dpi_detected_total", "counter", "Flows nDPI classified.",
-                  ss.dpi_detected);
-    output_metric(out, "tapir_dpi_pool_empty_total", "counter",
-                  "Flows left unclassified because the DPI pool was empty.", ss.dpi_pool_empty);
-    output_metric(out, "tapir_dpi_ring_full_total", "counter",
-                  "Times the capture thread waited for the nDPI thread (ring full).",
-                  ss.dpi_ring_full);
-    output_metric(out, "tapir_clock_backwards_total", "counter",
-                  "Packets older than the newest seen.", ss.ts_backwards);
-    output_metric(out, "tapir_packet_time_seconds", "gauge", "Newest packet time seen.",
-                  ss.last_ts_us / 1000000);
+    const struct output_series tail[] = {
+        {"tapir_flows_active", "gauge", "Flows in the flow table.", ss.flows_active},
+        {"tapir_flows_created_total", "counter", "Flows created.", ss.flows_created},
+        {"tapir_flows_evicted_total", "counter",
+         "Flows ended early because the flow table was full.", ss.flows_evicted},
+        {"tapir_host_updates_dropped_total", "counter",
+         "Per-IP updates lost because a window held --max-hosts IPs.", ss.hosts_dropped},
+        {"tapir_host_records_replaced_total", "counter",
+         "Light per-IP records given to a busier IP because a window was full.", ss.hosts_replaced},
+        {"tapir_flow_records_total", "counter", "Flow records handed to the conversation table.",
+         ss.flow_records},
+        {"tapir_flow_records_dropped_total", "counter",
+         "Flow records lost because a window held --max-flow-records.", ss.flow_records_dropped},
+        {"tapir_windows_total", "counter", "Windows handed to the analyzer.", ss.windows},
+        {"tapir_windows_dropped_total", "counter",
+         "Windows dropped because the analyzer fell behind.", ss.windows_dropped},
+        {"tapir_dpi_detected_total", "counter", "Flows nDPI classified.", ss.dpi_detected},
+        {"tapir_dpi_pool_empty_total", "counter",
+         "Flows left unclassified because the DPI pool was empty.", ss.dpi_pool_empty},
+        {"tapir_dpi_ring_full_total", "counter",
+         "Times the capture thread waited for the nDPI thread (ring full).", ss.dpi_ring_full},
+        {"tapir_clock_backwards_total", "counter", "Packets older than the newest seen.",
+         ss.ts_backwards},
+        {"tapir_packet_time_seconds", "gauge", "Newest packet time seen.", ss.last_ts_us / 1000000},
+    };
+    output_series_write(out, tail, sizeof(tail) / sizeof(tail[0]));
 }
 
 static void print_summary(const struct config *c, const struct capture_stats *cs,
@@ -331,6 +330,7 @@ static int run_main(int argc, char **argv, bool train)
     if (!(sen = sensor_create(&cfg.sen, q, errbuf)))
         goto fail_usage;
     analyzer_set_l7_names(an, sensor_l7_name, sen);
+    analyzer_set_risk_names(an, sensor_risk_name, sen);
     analyzer_set_metrics(an, sensor_metrics, sen);
     signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill the sensor */
     if (analyzer_start(an, errbuf) < 0)

@@ -522,10 +522,11 @@ int config_reload(void *ctx, struct analyzer_config *fresh, char *errbuf)
         return -1;
     }
     *fresh = n->ana;
-    if (running->reloaded) {
-        free_strings(running->reloaded);
-        free(running->reloaded);
-    }
+    /* Every generation's strings stay until config_free: a key the new file no longer
+     * sets keeps its value from an earlier reload (the copy in *fresh points into that
+     * reload's strings), so freeing the previous generation here was a use after free
+     * on the second SIGHUP. Each reload keeps a few hundred bytes. */
+    n->reloaded = running->reloaded;
     running->reloaded = n;
     return 0;
 }
@@ -533,10 +534,11 @@ int config_reload(void *ctx, struct analyzer_config *fresh, char *errbuf)
 void config_free(struct config *c)
 {
     free_strings(c);
-    if (c->reloaded) {
-        free_strings(c->reloaded);
-        free(c->reloaded);
-        c->reloaded = NULL;
+    while (c->reloaded) {
+        struct config *r = c->reloaded;
+        c->reloaded = r->reloaded;
+        free_strings(r);
+        free(r);
     }
 }
 

@@ -56,8 +56,9 @@ struct config {
     const char *config_path;         /* --config, re-read on SIGHUP */
     bool on_cli[CONFIG_MAX_OPTIONS]; /* by table row: given on the command line, so the
                                         file does not override it, on reload either */
-    struct config *reloaded;         /* the last SIGHUP's settings, owned (their strings
-                                        back the analyzer's running settings) */
+    struct config *reloaded;         /* the SIGHUPs' settings, newest first, each owned
+                                        with its strings until config_free (they back
+                                        the analyzer's running settings) */
 };
 
 /* Defaults: the capture's (promiscuous, 262144-byte snaplen, 64 MiB buffer, progress

@@ -11,17 +11,22 @@
  *     24  4  u32 CRC-32 (IEEE 802.3, as zlib/gzip) of the payload
  *     28  4  u32 zero (reserved)
  *   payload:
- *     str id, u64 created_us, str trained_on, u32 n_sections, then per section:
+ *     str id, u64 created_us, str trained_on, str notes, u32 n_sections, then per section:
  *       str name, u32 n_features, f64 threshold, f64 contamination,
+ *       u64 train_rows, u64 pooled_rows, f64 limit_factor,
  *       n_features x (str feature name, u8 scaling),
- *       u8 has_stats, if 1: n_features x (f64 mean, f64 std),
- *                     if 2: n_features x (f64 mean, f64 std, f64 max),
+ *       u8 has_stats, if 1: n_features x (f64 mean, f64 std, f64 median),
+ *                     if 2: n_features x (f64 mean, f64 std, f64 median, f64 max),
  *       u64 forest length, forest bytes (iforest_serialize; layout in iforest_io.c)
  *     then the conversations section (version 3; model.h's struct model_conv):
  *       u8 present, u64 up_net[2], u64 known_dropped, u64 hosts_dropped,
  *       u32 n_known, n_known x (16 src, 16 dst, u16 port, u8 proto, u8 kinds, u32 sources,
  *                               f64 periodic_s, f64 login_s, f64 bulk_bytes),
  *       u32 n_hosts, n_hosts x (16 ip, u64 up_src[2], u64 up_dst)
+ *   Version 2 added notes, the row counts, the limit factor and the medians (a small
+ *   network's sides train on fewer rows, with wider limits); a version 1 file is refused
+ *   with a message to retrain, as the analyzer needs what it lacks; version 3 added the
+ *   conversations section (a version 2 file is refused the same way).
  *   str = u16 length + bytes, no NUL.
  *
  * Why this shape: the checksum and exact length are checked before any field is parsed,
@@ -154,6 +159,7 @@ static void write_payload(struct wbuf *b, const struct model *m, const char *id)
     wb_str(b, id, MODEL_ID_LEN - 1);
     wb_uint(b, m->created_us, 8);
     wb_str(b, m->trained_on, MODEL_TRAINED_ON_LEN - 1);
+    wb_str(b, m->notes, MODEL_NOTES_LEN - 1);
     wb_uint(b, m->n_sections, 4);
     for (uint32_t k = 0; k < m->n_sections; k++) {
         const struct model_section *s = &m->sections[k];
@@ -161,6 +167,9 @@ static void write_payload(struct wbuf *b, const struct model *m, const char *id)
         wb_uint(b, s->n_features, 4);
         wb_f64(b, s->threshold);
         wb_f64(b, s->contamination);
+        wb_uint(b, s->train_rows, 8);
+        wb_uint(b, s->pooled_rows, 8);
+        wb_f64(b, s->limit_factor);
         for (uint32_t j = 0; j < s->n_features; j++) {
             wb_str(b, s->feature_names[j], MODEL_FEATURE_LEN - 1);
             wb_uint(b, s->scaling ? s->scaling[j] : 0, 1);
@@ -170,6 +179,7 @@ static void write_payload(struct wbuf *b, const struct model *m, const char *id)
         for (uint32_t j = 0; stats && j < s->n_features; j++) {
             wb_f64(b, s->train_mean[j]);
             wb_f64(b, s->train_std[j]);
+            wb_f64(b, s->train_median ? s->train_median[j] : s->train_mean[j]);
             if (stats == 2)
                 wb_f64(b, s->train_max[j]);
         }
@@ -361,8 +371,15 @@ static int parse_section(struct rbuf *r, struct model_section *s, char *detail)
     uint32_t nf = (uint32_t)rb_uint(r, 4);
     s->threshold = rb_f64(r);
     s->contamination = rb_f64(r);
+    s->train_rows = rb_uint(r, 8);
+    s->pooled_rows = rb_uint(r, 8);
+    s->limit_factor = rb_f64(r);
     if (r->err)
         return -1;
+    if (s->pooled_rows > s->train_rows || !(s->limit_factor >= 0 && s->limit_factor < 1e6)) {
+        r->err = "training row counts or limit factor out of range";
+        return -1;
+    }
     if (!s->name[0]) {
         r->err = "a section has no name";
         return -1;
@@ -390,23 +407,26 @@ static int parse_section(struct rbuf *r, struct model_section *s, char *detail)
     if (!r->err && stats > 2)
         r->err = "bad statistics flag";
     if (!r->err && stats) {
-        if ((r->len - r->off) / (8 * (stats + 1)) < nf) {
+        if ((r->len - r->off) / (8 * (stats + 2)) < nf) {
             r->err = "a field runs past the end of the payload";
             return -1;
         }
         s->train_mean = malloc(nf * sizeof(double));
         s->train_std = malloc(nf * sizeof(double));
+        s->train_median = malloc(nf * sizeof(double));
         if (stats == 2)
             s->train_max = malloc(nf * sizeof(double));
-        if (!s->train_mean || !s->train_std || (stats == 2 && !s->train_max)) {
+        if (!s->train_mean || !s->train_std || !s->train_median || (stats == 2 && !s->train_max)) {
             r->err = "out of memory";
             return -1;
         }
         for (uint32_t j = 0; j < nf; j++) {
             s->train_mean[j] = rb_f64(r);
             s->train_std[j] = rb_f64(r);
-            if (!isfinite(s->train_mean[j]) || !isfinite(s->train_std[j]))
-                r->err = "training mean or stddev not finite";
+            s->train_median[j] = rb_f64(r);
+            if (!isfinite(s->train_mean[j]) || !isfinite(s->train_std[j]) ||
+                !isfinite(s->train_median[j]))
+                r->err = "training mean, stddev or median not finite";
             if (stats == 2) {
                 s->train_max[j] = rb_f64(r);
                 if (!isfinite(s->train_max[j]))
@@ -612,6 +632,7 @@ int model_load(const char *path, struct model *out, char *errbuf)
     rb_str(&r, out->id, sizeof(out->id), "model id too long or not text");
     out->created_us = rb_uint(&r, 8);
     rb_str(&r, out->trained_on, sizeof(out->trained_on), "trained_on too long or not text");
+    rb_str(&r, out->notes, sizeof(out->notes), "notes too long or not text");
     uint32_t ns = (uint32_t)rb_uint(&r, 4);
     if (!r.err && (ns < 1 || ns > MODEL_MAX_SECTIONS))
         r.err = "impossible section count";
@@ -699,6 +720,7 @@ void model_free(struct model *m)
         free(s->train_mean);
         free(s->train_std);
         free(s->train_max);
+        free(s->train_median);
     }
     free(m->sections);
     free(m->conv.known);

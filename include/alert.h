@@ -20,7 +20,7 @@ enum alert_side { ALERT_SIDE_SOURCE = 0, ALERT_SIDE_DESTINATION = 1, ALERT_SIDE_
     X(LIMIT, "limit")               /* a learned limit passed (LIMIT_FACTOR x training max) */     \
     X(DENYLIST, "denylist")         /* on the rules' denylist, reported whenever scored */         \
     X(CONVERSATION, "conversation") /* conversations across windows (conv.c) */                    \
-    X(RISK, "risk")                 /* reserved: nDPI flow risks */                                \
+    X(RISK, "risk")                 /* nDPI saw a web attack in a URL (SQLi, XSS, RCE) */          \
     X(RATE, "rate")                 /* reserved: per-second flood counters */
 
 /* What kind of attack it looks like, chosen by analyzer/category.c's table from what
@@ -70,6 +70,8 @@ struct alert {
     struct alert_feature top[ALERT_TOP_FEATURES];
     struct geo_info geo;
     char l7[96];       /* top L7 protocols, comma-separated, e.g. "TLS,DNS" */
+    char risks[192];   /* nDPI risks seen when risk_score is a top feature, comma-separated
+                          "name (severity)", e.g. "SQL Injection (Severe)"; "" none */
     char model_id[40]; /* model that scored it */
     /* The full behaviour vector (unscaled) for the flagged-windows table; borrowed. */
     int n_features;

@@ -56,6 +56,10 @@ analyzer_t *analyzer_create(const struct analyzer_config *c, const struct output
  * analyzer thread, so it must only read what does not change after start. Before start. */
 typedef const char *(*analyzer_l7_name_fn)(void *ctx, uint16_t id);
 void analyzer_set_l7_names(analyzer_t *a, analyzer_l7_name_fn fn, void *ctx);
+/* Names and severities of nDPI risk ids (the bits of struct host_risk's seen) for alerts:
+ * ("SQL Injection", "Severe"), or NULL for none; same rules as the L7 names. */
+typedef const char *(*analyzer_risk_name_fn)(void *ctx, unsigned id, const char **severity);
+void analyzer_set_risk_names(analyzer_t *a, analyzer_risk_name_fn fn, void *ctx);
 /* More /metrics lines (the other threads' counters), written on the analyzer thread at
  * every scrape before its own. Before start. */
 struct evbuffer;

@@ -9,6 +9,8 @@
 #ifndef TAPIR_BEHAVIOUR_H
 #define TAPIR_BEHAVIOUR_H
 
+#include <stdbool.h>
+
 #include "model.h"
 #include "window.h"
 
@@ -50,6 +52,14 @@ int behaviour_source_dev_first(int *count);
 int behaviour_source_upload_index(void);
 /* For deviation feature k (0..count-1): which source feature it follows. */
 int behaviour_source_dev_base(int k);
+
+/* nDPI's risks: the weighted score of a host's risk classes (the source feature
+ * risk_score, at behaviour_source_risk_index()), and the risk detector's rule: true when
+ * a flow it started carried a web attack in its URL (SQL injection, XSS, RCE), which
+ * raises an alert at once. */
+double behaviour_risk_score(const struct host_risk *r);
+int behaviour_source_risk_index(void);
+bool behaviour_risk_attack(const struct host_window *h);
 
 /* Minimum packets (sent for source, received for destination) for a host to be scored;
  * below it the host is summarised, not scored. */

@@ -15,12 +15,15 @@
 #include "iforest.h"
 #include "tapir.h"
 
-#define MODEL_FORMAT_VERSION 3 /* 3: the conversations section (2 is forestsharp's) */
+#define MODEL_FORMAT_VERSION                                                                       \
+    3 /* 2: training rows, pooling, limit factor, medians, notes;                                  \
+         3: the conversations section */
 #define MODEL_MAX_SECTIONS   64
 #define MODEL_NAME_LEN       16 /* section name, NUL included */
 #define MODEL_FEATURE_LEN    40 /* feature name, NUL included */
 #define MODEL_ID_LEN         40
 #define MODEL_TRAINED_ON_LEN 128
+#define MODEL_NOTES_LEN      512        /* what training could not do, NUL included */
 #define MODEL_MAX_BYTES      (1u << 30) /* a bigger file is refused, not read */
 
 /* Per-feature scaling the analyzer applies before scoring (stored, not applied, here):
@@ -44,6 +47,11 @@ struct model_section {
     double *train_std;    /* n_features or NULL (both or neither), owned */
     double *train_max;    /* n_features or NULL (needs mean/std too): largest training
                              value, scaled; bounds the 'threshold' rules; owned */
+    double *train_median; /* n_features or NULL (needs mean/std too): median training value,
+                             scaled; the forest's "quiet side" is below it; owned */
+    uint64_t train_rows;  /* vectors the forest was fitted on (0: not recorded) */
+    uint64_t pooled_rows; /* of those, borrowed from another side (prefix: source vectors) */
+    double limit_factor;  /* learned limits fire at this many times train_max; 0: none */
 };
 
 /* What the conversation detectors (analyzer/conv.c) learned in training: the
@@ -83,6 +91,8 @@ struct model {
     char id[MODEL_ID_LEN];                 /* e.g. model_assign_id's 16 hex digits */
     uint64_t created_us;                   /* microseconds since the epoch */
     char trained_on[MODEL_TRAINED_ON_LEN]; /* free text: input files, window range, ... */
+    char notes[MODEL_NOTES_LEN];           /* free text: sides trained on too few vectors and
+                                              what they fell back to; "" when none */
     uint32_t n_sections;
     struct model_section *sections; /* n_sections, owned */
     struct model_conv conv;         /* the conversation detectors' section */
@@ -95,7 +105,7 @@ int model_save(const struct model *m, const char *path, char *errbuf);
 /* Reads path into *out (zeroed first). Returns 0, or -1 with errbuf filled and *out
  * empty; every failure is one sentence naming the file: "X: not a Tapir model file",
  * "X: truncated (N of M bytes)", "X: checksum mismatch: corrupt file", "X: model format
- * version 7, this tapir reads 1", "X: malformed model: ...". A hostile file cannot make
+ * version 7, this tapir reads 2: retrain it", "X: malformed model: ...". A hostile file cannot make
  * it read out of bounds, loop, or allocate more than the file's size suggests. */
 int model_load(const char *path, struct model *out, char *errbuf);
 

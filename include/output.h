@@ -7,7 +7,10 @@
  * Durable sinks (SQLite) see a window's alerts as they are raised, inside the window;
  * every other sink sees them only after the durable sinks' window_end (the commit), so
  * a line in the alert log is always in the database too, whatever moment a crash
- * picks. The gap that leaves is the other way round (committed, not yet logged).
+ * picks. The gap that leaves is the other way round (committed, not yet logged). One
+ * exception, chosen: when the commit itself fails (disk full), the window is counted as
+ * lost and its alerts are still written to the other sinks, so an operator still sees
+ * them.
  *
  * Adding a sink: a new output/sink_NAME.c with a constructor that returns NULL when its
  * settings are absent, and one line in OUTPUT_SINKS below.
@@ -56,6 +59,8 @@ struct output_window {
     const struct window *w; /* borrowed: the closed window being analysed */
     bool scoring;           /* its vectors are scored (a model, not train-only) */
     uint64_t retention_us;  /* delete stored results older than this (packet time), 0 keeps */
+    bool alerting;          /* alerts may come (not train-only): the conversation
+                               detectors raise them during a warm-up too */
 };
 
 /* One scored vector (any side), before its alert. */
@@ -165,6 +170,13 @@ void output_write_metrics(void *o, struct evbuffer *out); /* an http_metrics_fn 
 /* A sink's own state for its constructor: zeroed memory of size bytes (freed by the
  * sink's destroy), or NULL with errbuf saying so. */
 void *output_sink_state(size_t size, char *errbuf);
+
+/* A list of metrics written in order (each as output_metric does). */
+struct output_series {
+    const char *name, *type, *help; /* "tapir_..._total", "counter" or "gauge", a sentence */
+    uint64_t value;
+};
+void output_series_write(struct evbuffer *out, const struct output_series *s, size_t n);
 
 /* One Prometheus metric with its # HELP and # TYPE lines (output/metrics.c). */
 void output_metric(struct evbuffer *out, const char *name, const char *type, const char *help,

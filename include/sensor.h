@@ -85,5 +85,8 @@ void sensor_publish_stats(sensor_t *s);
  * protocol table, fixed after sensor_create: any thread (the analyzer names protocols in
  * alerts with it). sensor is a sensor_t *. */
 const char *sensor_l7_name(void *sensor, uint16_t id);
+/* nDPI's name ("SQL Injection") and severity ("Severe") of a risk id (the bits of
+ * struct host_risk's seen), or NULL for none. Static tables: any thread. */
+const char *sensor_risk_name(void *sensor, unsigned id, const char **severity);
 
 #endif

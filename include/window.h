@@ -29,6 +29,25 @@ struct host_l7 {
     uint32_t l7_other;                /* flows whose protocol found no free slot */
 };
 
+/* nDPI's flow risks on the flows an IP started, by class (dpi_risk_credit in sensor/dpi.c
+ * sorts nDPI's risk ids into classes; the analyzer weighs the classes, analyzer/behaviour.c).
+ * A flow counts once in each class it has a risk of, when its detection ends. */
+enum host_risk_class {
+    HOST_RISK_INJECTION,   /* SQL injection, XSS, RCE in a URL; possible exploit (Log4J) */
+    HOST_RISK_WEB,         /* suspicious HTTP user agent, URL, header, content; binary */
+    HOST_RISK_DNS,         /* DGA-like name, suspicious DNS traffic, large or fragmented */
+    HOST_RISK_CRYPTO,      /* TLS, SSH: self-signed, expired, obsolete, weak, no SNI ... */
+    HOST_RISK_CREDENTIALS, /* credentials in clear text (FTP, POP, IMAP, SMTP, telnet) */
+    HOST_RISK_OTHER,       /* non-standard port, numeric HTTP host, unsafe protocol ... */
+    HOST_RISK_CLASSES
+};
+
+struct host_risk {
+    uint64_t seen;                   /* risks seen: bit i set for nDPI risk id i (1 .. 63) */
+    uint32_t flows;                  /* flows with at least one risk */
+    uint32_t cls[HOST_RISK_CLASSES]; /* flows with a risk of each class */
+};
+
 struct host_window {
     struct ip_addr ip;
     uint32_t gen; /* sensor only: bumped when the record is given to another IP (host_table.c),
@@ -74,6 +93,8 @@ struct host_window {
     struct hll dst_ips;                     /* distinct destination IPs of started flows */
     struct hll dst_ports;                   /* distinct destination ports of started flows */
     struct hll dst_asns;                    /* distinct destination ASNs (geo db needed) */
+    struct host_risk risk; /* nDPI flow risks of flows it started, credited when their
+                              detection ends (like l7: by the DPI worker's copy) */
 
     /* --- as a destination: what it received --- */
     uint64_t pkts_recv;       /* packets */

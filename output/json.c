@@ -152,6 +152,8 @@ json_t *alert_to_json_obj(const struct alert *a)
                                          : json_null());
     json_object_set_new(o, "geo", geo);
     json_object_set_new(o, "l7", alert_l7_json(a->l7, sizeof(a->l7)));
+    if (a->risks[0]) /* only when risks explain the alert */
+        json_object_set_new(o, "risks", alert_l7_json(a->risks, sizeof(a->risks)));
     json_t *model = json_object();
     json_object_set_new(model, "id",
                         a->model_id[0] ? alert_json_string(a->model_id, sizeof(a->model_id))

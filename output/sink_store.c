@@ -19,18 +19,22 @@ struct store_sink {
     store_t *store;
     int64_t run_id; /* this process's row in runs */
     bool in_tx;     /* inside the window's transaction */
+    bool lost;      /* the window's transaction could not begin: report it lost */
 };
 
 static void store_sink_window_begin(void *self, const struct output_window *ow)
 {
     struct store_sink *s = self;
     s->in_tx = false;
-    if (!ow->scoring)
+    s->lost = false;
+    if (!ow->scoring && !ow->alerting)
         return;
-    if (store_window_begin(s->store) < 0)
+    if (store_window_begin(s->store) < 0) {
         log_error("store: %s", store_errmsg(s->store));
-    else
+        s->lost = true;
+    } else {
         s->in_tx = true;
+    }
 }
 
 static void store_sink_host(void *self, const struct output_window *ow, const struct ip_addr *ip,
@@ -56,7 +60,7 @@ static int store_sink_window_end(void *self, const struct output_window *ow)
 {
     struct store_sink *s = self;
     if (!s->in_tx)
-        return 0;
+        return s->lost ? -1 : 0;
     s->in_tx = false;
     int r = 0;
     if (store_window_commit(s->store) < 0) {

@@ -474,6 +474,18 @@ int store_alert_ack(store_t *s, int64_t id, uint64_t now_us)
     return 0;
 }
 
+/* The result of a change to the alert with this id: n rows changed, or -1. */
+static int one_alert_changed(store_t *s, int64_t n, int64_t id)
+{
+    if (n < 0)
+        return -1;
+    if (n == 0) {
+        store_set_err(s, "no alert with id %lld", (long long)id);
+        return STORE_ENOTFOUND;
+    }
+    return 0;
+}
+
 int store_alert_set_status(store_t *s, int64_t id, const char *status)
 {
     int64_t code = !strcmp(status, "new")          ? 0
@@ -488,23 +500,11 @@ int store_alert_set_status(store_t *s, int64_t id, const char *status)
                             "UPDATE alerts SET status = CASE ?2 WHEN 0 THEN 'new'"
                             " WHEN 1 THEN 'acked' ELSE 'suppressed' END WHERE id = ?1",
                             2, id, code, "changing an alert's status");
-    if (n < 0)
-        return -1;
-    if (n == 0) {
-        store_set_err(s, "no alert with id %lld", (long long)id);
-        return STORE_ENOTFOUND;
-    }
-    return 0;
+    return one_alert_changed(s, n, id);
 }
 
 int store_alert_delete(store_t *s, int64_t id)
 {
     int64_t n = exec_change(s, "DELETE FROM alerts WHERE id = ?1", 1, id, 0, "deleting an alert");
-    if (n < 0)
-        return -1;
-    if (n == 0) {
-        store_set_err(s, "no alert with id %lld", (long long)id);
-        return STORE_ENOTFOUND;
-    }
-    return 0;
+    return one_alert_changed(s, n, id);
 }

@@ -5,7 +5,24 @@
  * cost 688 MB at a million flows, most of them scans. The pool (default 65,536 states,
  * 45 MB, touched only as used) is allocated once; ndpi_free_flow_data() releases the
  * few buffers nDPI allocates inside a state when it goes back.
+ *
+ * Risks: nDPI sets most of a flow's risk bits while it dissects, some only in the
+ * packets after the verdict (the certificate after a TLS ClientHello, the HTTP response,
+ * the DNS answer, SSH's key exchange), so a detected flow keeps its state while
+ * ndpi_extra_dissection_possible() says so, inside the same DPI_MAX_PACKETS payload
+ * packets (the capture thread and the DPI worker then see the same packets as before,
+ * and stay identical). nDPI 4.2 never checks a URL for injections itself (ndpiReader
+ * does, with ndpi_validate_url, when it prints a flow); we do the same once per HTTP
+ * flow at its end. Cost: about 1.75x the nDPI calls (pcaps/mixed.pcap: 2,307 -> 4,016;
+ * ndpi_1kxun.pcap: 227 -> 400), and states held a few packets longer. Rejected: a larger
+ * cap for the extra packets, which would copy more packets of every flow to the DPI
+ * thread (the capture thread cannot know when nDPI is done), for little: the cap cuts
+ * 4.5% of the flows kept for risks on pcaps/baseline.pcap (56 of 1,251), 5 of 97 on
+ * ndpi_1kxun.pcap (docs/detection.md). A held state is a state a new flow cannot have,
+ * so flows are kept only while the pool is not short (DPI_POOL_RESERVE): with a pool of
+ * one state, pcaps/mixed.pcap classified 748 flows instead of 1,871 without it.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +32,19 @@
 #include "dpi.h"
 #include "tapir.h"
 
+/* A detected flow keeps its state for its risks only while more than 1/DPI_POOL_RESERVE
+ * of the pool is free: a flood of flows that never finish (DNS queries nothing answers,
+ * one-packet TLS hellos) would otherwise hold states until their idle timeout and leave
+ * new flows unclassified. */
+#define DPI_POOL_RESERVE 8
+
 struct dpi {
     struct ndpi_detection_module_struct *mod;
     uint8_t *states; /* pool_size x state_size bytes */
     size_t state_size;
     uint32_t *free_stack;
     uint32_t n_free;
+    uint8_t *verdict; /* per slot: 1 once the flow's protocol was given */
     struct dpi_stats st;
 };
 
@@ -47,7 +71,8 @@ dpi_t *dpi_create(uint32_t pool_size, char *errbuf)
     d->state_size = (ndpi_detection_get_sizeof_ndpi_flow_struct() + 15) & ~(size_t)15;
     d->states = calloc(pool_size, d->state_size);
     d->free_stack = malloc(pool_size * sizeof(uint32_t));
-    if (!d->states || !d->free_stack)
+    d->verdict = calloc(pool_size, 1);
+    if (!d->states || !d->free_stack || !d->verdict)
         goto fail;
     for (uint32_t i = 0; i < pool_size; i++)
         d->free_stack[i] = pool_size - i; /* pop gives 1, 2, ...: pages touched in order */
@@ -71,6 +96,7 @@ void dpi_destroy(dpi_t *d)
         ndpi_exit_detection_module(d->mod);
     free(d->states);
     free(d->free_stack);
+    free(d->verdict);
     free(d);
 }
 
@@ -87,6 +113,7 @@ uint32_t dpi_acquire(dpi_t *d)
     }
     uint32_t slot = d->free_stack[--d->n_free];
     memset(state(d, slot), 0, d->state_size);
+    d->verdict[slot - 1] = 0;
     d->st.in_use++;
     return slot;
 }
@@ -102,26 +129,75 @@ static void fill(dpi_t *d, uint32_t slot, ndpi_protocol p, struct dpi_result *ou
     out->name[i] = '\0';
 }
 
+/* Detection is over: the flow's risks, the URL checked as ndpiReader does. */
+static int finish(dpi_t *d, uint32_t slot, struct dpi_result *out)
+{
+    struct ndpi_flow_struct *f = state(d, slot);
+    uint64_t risk = f->risk;
+    if (f->http.url && f->http.url[0]) {
+        ndpi_risk_enum r = ndpi_validate_url(f->http.url);
+        if (r > NDPI_NO_RISK && r < NDPI_MAX_RISK)
+            risk |= 1ULL << r;
+    }
+    out->risk = risk & ~1ULL; /* bit 0 is NDPI_NO_RISK */
+    if (out->risk)
+        d->st.risky++;
+    return DPI_FINAL;
+}
+
+/* After the verdict, nDPI 4.2 dissects a packet only through the flow's extra-packet
+ * function (until it clears it, or after max_extra_packets_to_check): without one a
+ * packet teaches it nothing, whatever ndpi_extra_dissection_possible() says (IMAP before
+ * a login, HTTP once it has the Host line, DNS after 5 packets without an answer). */
+static bool wants_more(dpi_t *d, struct ndpi_flow_struct *f)
+{
+    return f->check_extra_packets && f->extra_packets_func &&
+           ndpi_extra_dissection_possible(d->mod, f);
+}
+
 int dpi_process(dpi_t *d, uint32_t slot, const uint8_t *l3, uint32_t len, uint64_t ts_us,
                 struct dpi_result *out)
 {
     if (len > 0xffff)
         len = 0xffff;
-    ndpi_protocol p = ndpi_detection_process_packet(d->mod, state(d, slot), l3, (unsigned short)len,
-                                                    ts_us / 1000);
-    if (p.app_protocol == NDPI_PROTOCOL_UNKNOWN && p.master_protocol == NDPI_PROTOCOL_UNKNOWN)
+    struct ndpi_flow_struct *f = state(d, slot);
+    ndpi_protocol p =
+        ndpi_detection_process_packet(d->mod, f, l3, (unsigned short)len, ts_us / 1000);
+    int st = 0;
+    if (!d->verdict[slot - 1]) {
+        if (p.app_protocol == NDPI_PROTOCOL_UNKNOWN && p.master_protocol == NDPI_PROTOCOL_UNKNOWN)
+            return 0;
+        fill(d, slot, p, out);
+        d->verdict[slot - 1] = 1;
+        d->st.detected++;
+        st = DPI_VERDICT;
+        if (wants_more(d, f)) {
+            /* Classifying new flows comes first: a flow is kept for its risks only
+             * while more than 1/8 of the pool is free (DPI_POOL_RESERVE). */
+            if (d->n_free > d->st.pool_size / DPI_POOL_RESERVE) {
+                d->st.extra++;
+                return st;
+            }
+            d->st.extra_skipped++;
+        }
+    } else if (wants_more(d, f)) {
         return 0;
-    fill(d, slot, p, out);
-    d->st.detected++;
-    return 1;
+    }
+    return st | finish(d, slot, out);
 }
 
-void dpi_giveup(dpi_t *d, uint32_t slot, struct dpi_result *out)
+int dpi_giveup(dpi_t *d, uint32_t slot, struct dpi_result *out)
 {
+    if (d->verdict[slot - 1]) {
+        d->st.extra_cut++; /* only a flow nDPI still wanted packets for is left undone */
+        return finish(d, slot, out);
+    }
     uint8_t guessed = 0;
     ndpi_protocol p = ndpi_detection_giveup(d->mod, state(d, slot), 1, &guessed);
     fill(d, slot, p, out);
+    d->verdict[slot - 1] = 1;
     d->st.gave_up++;
+    return DPI_VERDICT | finish(d, slot, out);
 }
 
 void dpi_release(dpi_t *d, uint32_t slot)
@@ -145,6 +221,77 @@ const char *dpi_proto_name(dpi_t *d, uint16_t master, uint16_t app, char *buf, i
 const char *dpi_id_name(dpi_t *d, uint16_t id)
 {
     return ndpi_get_proto_name(d->mod, id);
+}
+
+/* Risk id -> class. Sorted by what a risk says about the host that started the flow;
+ * weights per class are the analyzer's (behaviour.c). */
+static enum host_risk_class risk_class(unsigned id)
+{
+    switch (id) {
+    case NDPI_URL_POSSIBLE_XSS:
+    case NDPI_URL_POSSIBLE_SQL_INJECTION:
+    case NDPI_URL_POSSIBLE_RCE_INJECTION:
+    case NDPI_POSSIBLE_EXPLOIT:
+        return HOST_RISK_INJECTION;
+    case NDPI_HTTP_SUSPICIOUS_USER_AGENT:
+    case NDPI_HTTP_SUSPICIOUS_URL:
+    case NDPI_HTTP_SUSPICIOUS_HEADER:
+    case NDPI_HTTP_SUSPICIOUS_CONTENT:
+    case NDPI_BINARY_APPLICATION_TRANSFER:
+        return HOST_RISK_WEB;
+    case NDPI_SUSPICIOUS_DGA_DOMAIN:
+    case NDPI_DNS_SUSPICIOUS_TRAFFIC:
+    case NDPI_DNS_LARGE_PACKET:
+    case NDPI_DNS_FRAGMENTED:
+    case NDPI_RISKY_DOMAIN:
+        return HOST_RISK_DNS;
+    case NDPI_TLS_SELFSIGNED_CERTIFICATE:
+    case NDPI_TLS_OBSOLETE_VERSION:
+    case NDPI_TLS_WEAK_CIPHER:
+    case NDPI_TLS_CERTIFICATE_EXPIRED:
+    case NDPI_TLS_CERTIFICATE_MISMATCH:
+    case NDPI_TLS_NOT_CARRYING_HTTPS:
+    case NDPI_TLS_SUSPICIOUS_ESNI_USAGE:
+    case NDPI_TLS_MISSING_SNI:
+    case NDPI_MALICIOUS_JA3:
+    case NDPI_MALICIOUS_SHA1_CERTIFICATE:
+    case NDPI_TLS_UNCOMMON_ALPN:
+    case NDPI_TLS_CERT_VALIDITY_TOO_LONG:
+    case NDPI_TLS_SUSPICIOUS_EXTENSION:
+    case NDPI_TLS_FATAL_ALERT:
+    case NDPI_TLS_CERTIFICATE_ABOUT_TO_EXPIRE:
+    case NDPI_SSH_OBSOLETE_CLIENT_VERSION_OR_CIPHER:
+    case NDPI_SSH_OBSOLETE_SERVER_VERSION_OR_CIPHER:
+        return HOST_RISK_CRYPTO;
+    case NDPI_CLEAR_TEXT_CREDENTIALS:
+        return HOST_RISK_CREDENTIALS;
+    default:
+        return HOST_RISK_OTHER;
+    }
+}
+
+void dpi_risk_credit(struct host_risk *acc, uint64_t risk)
+{
+    if (!risk)
+        return;
+    acc->seen |= risk;
+    acc->flows++;
+    unsigned classes = 0;
+    for (uint64_t r = risk; r; r &= r - 1)
+        classes |= 1u << risk_class((unsigned)__builtin_ctzll(r));
+    for (int c = 0; c < HOST_RISK_CLASSES; c++)
+        if (classes & (1u << c))
+            acc->cls[c]++;
+}
+
+const char *dpi_risk_name(unsigned id, const char **severity)
+{
+    if (id == NDPI_NO_RISK || id >= NDPI_MAX_RISK)
+        return NULL; /* ndpi_risk2str would write a shared static buffer */
+    ndpi_risk_info *ri = ndpi_risk2severity((ndpi_risk_enum)id);
+    if (severity)
+        *severity = ri ? ndpi_severity2str(ri->severity) : "";
+    return ndpi_risk2str((ndpi_risk_enum)id);
 }
 
 void dpi_stats(const dpi_t *d, struct dpi_stats *st)

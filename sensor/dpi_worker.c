@@ -21,6 +21,9 @@
  * for a newer generation starts the copy afresh, one for an older one is stale); at the
  * window's end each copy replaces the record's fields if the generation still matches:
  * what nDPI on the capture thread would have left. Memory: one copy per record slot.
+ * A flow's risks come at the end of its detection, which may be some packets after its
+ * verdict (dpi.h): the copy takes them then, from the job that ended it, as the capture
+ * thread would.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -46,11 +49,12 @@ struct job {
     struct window *w;
 };
 
-/* The worker's copy of one record's L7 fields in the window being filled. */
+/* The worker's copy of one record's L7 and risk fields in the window being filled. */
 struct l7_copy {
     uint32_t gen;
     uint32_t used; /* set for records listed in touched[] */
     struct host_l7 l7;
+    struct host_risk risk;
 };
 
 #define SPIN_ROUNDS 256
@@ -101,9 +105,11 @@ static void publish_stats(dpi_worker_t *k)
     atomic_store_explicit(&k->in_use, d.in_use, memory_order_relaxed);
 }
 
-/* A flow's verdict: into the worker's copy of its initiator's record; the state goes
- * back to the pool. */
-static void done(dpi_worker_t *k, uint32_t slot, const struct job *j, const struct dpi_result *r)
+/* A step of a flow's detection (st: DPI_VERDICT, DPI_FINAL): the verdict and, at the
+ * end, the risks into the worker's copy of its initiator's record; at the end the state
+ * goes back to the pool. */
+static void done(dpi_worker_t *k, uint32_t slot, const struct job *j, int st,
+                 const struct dpi_result *r)
 {
     if (j->rec < k->cap_copies) {
         struct l7_copy *c = &k->copies[j->rec];
@@ -111,17 +117,24 @@ static void done(dpi_worker_t *k, uint32_t slot, const struct job *j, const stru
             c->used = 1;
             c->gen = j->gen;
             memset(&c->l7, 0, sizeof(c->l7));
+            memset(&c->risk, 0, sizeof(c->risk));
             k->touched[k->n_touched++] = j->rec;
         } else if (j->gen != c->gen) {
             /* The record changed hands: the new owner starts afresh. (Generations only
              * grow in ring order, so a verdict never comes for an older owner.) */
             c->gen = j->gen;
             memset(&c->l7, 0, sizeof(c->l7));
+            memset(&c->risk, 0, sizeof(c->risk));
         }
-        k->credit(k->ctx, &c->l7, r->master ? r->master : r->app);
+        if (st & DPI_VERDICT)
+            k->credit(k->ctx, &c->l7, r->master ? r->master : r->app);
+        if (st & DPI_FINAL)
+            dpi_risk_credit(&c->risk, r->risk);
     }
-    dpi_release(k->dpi, slot);
-    k->slot_of[j->id] = 0;
+    if (st & DPI_FINAL) {
+        dpi_release(k->dpi, slot);
+        k->slot_of[j->id] = 0;
+    }
 }
 
 /* The window's end: the copies go to the records still held by the same owner, then the
@@ -131,8 +144,10 @@ static void end_window(dpi_worker_t *k, struct window *w)
     for (uint32_t i = 0; i < k->n_touched; i++) {
         uint32_t rec = k->touched[i];
         struct l7_copy *c = &k->copies[rec];
-        if (rec < w->n_hosts && w->hosts[rec].gen == c->gen)
+        if (rec < w->n_hosts && w->hosts[rec].gen == c->gen) {
             w->hosts[rec].l7 = c->l7;
+            w->hosts[rec].risk = c->risk;
+        }
         c->used = 0;
     }
     k->n_touched = 0;
@@ -159,12 +174,11 @@ static void run_packet(dpi_worker_t *k, const struct job *j, const uint8_t *data
     }
     struct dpi_result r;
     memset(&r, 0, sizeof(r));
-    if (dpi_process(k->dpi, slot, data, j->len, j->ts_us, &r)) {
-        done(k, slot, j, &r);
-    } else if (j->flags & DPI_JOB_FINAL) {
-        dpi_giveup(k->dpi, slot, &r);
-        done(k, slot, j, &r);
-    }
+    int st = dpi_process(k->dpi, slot, data, j->len, j->ts_us, &r);
+    if (!(st & DPI_FINAL) && (j->flags & DPI_JOB_FINAL))
+        st |= dpi_giveup(k->dpi, slot, &r);
+    if (st)
+        done(k, slot, j, st, &r);
 }
 
 static void run_end(dpi_worker_t *k, const struct job *j)
@@ -176,8 +190,7 @@ static void run_end(dpi_worker_t *k, const struct job *j)
         return;
     struct dpi_result r;
     memset(&r, 0, sizeof(r));
-    dpi_giveup(k->dpi, slot, &r);
-    done(k, slot, j, &r);
+    done(k, slot, j, dpi_giveup(k->dpi, slot, &r), &r);
 }
 
 static void wake(dpi_worker_t *k, _Atomic int *sleeping, pthread_cond_t *cv)
@@ -386,22 +399,15 @@ dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, uint32_t max_id, uint32_t
     k->cap_copies = max_hosts;
     k->copies = calloc(max_hosts, sizeof(*k->copies)); /* touched as used */
     k->touched = malloc((size_t)max_hosts * sizeof(*k->touched));
-    if (!k->ring || !k->slot_of || !k->copies || !k->touched)
-        goto nomem;
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cons_cv, NULL);
     pthread_cond_init(&k->prod_cv, NULL);
+    if (!k->ring || !k->slot_of || !k->copies || !k->touched)
+        goto nomem;
     int rc = pthread_create(&k->thread, NULL, worker_main, k);
     if (rc) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot start the DPI thread: %s", strerror(rc));
-        pthread_mutex_destroy(&k->mu);
-        pthread_cond_destroy(&k->cons_cv);
-        pthread_cond_destroy(&k->prod_cv);
-        free(k->ring);
-        free(k->slot_of);
-        free(k->copies);
-        free(k->touched);
-        free(k);
+        dpi_worker_destroy(k); /* not started: frees what was made */
         return NULL;
     }
     pthread_setname_np(k->thread, "tapir-dpi"); /* top -H, perf; best effort */
@@ -410,13 +416,7 @@ dpi_worker_t *dpi_worker_create(dpi_t *d, wqueue_t *q, uint32_t max_id, uint32_t
 nomem:
     snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate the DPI thread's ring (%llu bytes)",
              (unsigned long long)size);
-    if (k) {
-        free(k->ring);
-        free(k->slot_of);
-        free(k->copies);
-        free(k->touched);
-        free(k);
-    }
+    dpi_worker_destroy(k); /* not started: frees what was made */
     return NULL;
 }
 

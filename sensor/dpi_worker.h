@@ -12,10 +12,10 @@
  * Flows are named by their flow-table record (1 .. max_id), unique among live flows. The
  * capture thread sends a flow's first DPI_MAX_PACKETS payload packets (it does not learn
  * when detection ends; the worker ignores packets of a flow it has finished) and an end
- * when the flow ends. Each verdict is credited when its window's end comes through the
- * ring, only if the initiator's record still has the generation it had when the packet
- * was queued (host_table.c may give a light record to another IP meanwhile). Owner of
- * dpi_t, once created: the worker.
+ * when the flow ends. Each verdict (and, when detection ends, the flow's risks) is
+ * credited when its window's end comes through the ring, only if the initiator's record
+ * still has the generation it had when the packet was queued (host_table.c may give a light record
+ * to another IP meanwhile). Owner of dpi_t, once created: the worker.
  */
 #ifndef TAPIR_DPI_WORKER_H
 #define TAPIR_DPI_WORKER_H
@@ -30,9 +30,10 @@
 typedef struct dpi_worker dpi_worker_t;
 
 /* Called on the worker thread with each verdict, for the worker's own copy of the
- * initiator's L7 fields (l7: master or app protocol id, 0 when nDPI gave up without one).
- * At the window's end the copy replaces the record's fields if the record still has the
- * generation of the verdicts' packets; the capture thread no longer writes to it then. */
+ * initiator's L7 fields (its risk fields are counted by dpi_risk_credit) (l7: master or app
+ * protocol id, 0 when nDPI gave up without one). At the window's end the copy replaces the record's
+ * fields if the record still has the generation of the verdicts' packets; the capture thread no
+ * longer writes to it then. */
 typedef void (*dpi_credit_fn)(void *ctx, struct host_l7 *acc, uint16_t l7);
 
 /* Packet flags. */

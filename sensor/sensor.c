@@ -324,21 +324,29 @@ static void add_l7(struct host_l7 *h, uint16_t id)
     h->l7_other++;
 }
 
-/* Detection is final for f: keep the result, give the state back, credit the initiator. */
-static void l7_done(sensor_t *s, struct flow *f, const struct dpi_result *r,
+/* A step of detection for f (st: DPI_VERDICT, DPI_FINAL from dpi.h): the verdict is kept
+ * and credited to the initiator at once; at the end, its risks are credited and the
+ * state goes back. */
+static void l7_done(sensor_t *s, struct flow *f, int st, const struct dpi_result *r,
                     struct host_window *init)
 {
-    f->state |= FLOW_F_L7_DONE;
-    f->l7_app = r->app;
-    f->l7_master = r->master;
-    memcpy(f->name, r->name, sizeof(f->name));
-    f->name[sizeof(f->name) - 1] = '\0';
-    if (f->dpi_slot) {
-        dpi_release(s->dpi, f->dpi_slot);
-        f->dpi_slot = 0;
+    if (st & DPI_VERDICT) {
+        f->l7_app = r->app;
+        f->l7_master = r->master;
+        memcpy(f->name, r->name, sizeof(f->name));
+        f->name[sizeof(f->name) - 1] = '\0';
+        if (init)
+            credit_l7(&init->l7, r->master ? r->master : r->app);
     }
-    if (init)
-        credit_l7(&init->l7, r->master ? r->master : r->app);
+    if (st & DPI_FINAL) {
+        f->state |= FLOW_F_L7_DONE;
+        if (init)
+            dpi_risk_credit(&init->risk, r->risk);
+        if (f->dpi_slot) {
+            dpi_release(s->dpi, f->dpi_slot);
+            f->dpi_slot = 0;
+        }
+    }
 }
 
 /* The initiator's record learns how its flow was classified (id 0: unknown). */
@@ -443,8 +451,8 @@ static void on_flow_end(void *ctx, struct flow *f, enum flow_end_reason why)
     } else if (f->dpi_slot) {
         struct dpi_result r;
         memset(&r, 0, sizeof(r));
-        dpi_giveup(s->dpi, f->dpi_slot, &r);
-        l7_done(s, f, &r, init);
+        int st = dpi_giveup(s->dpi, f->dpi_slot, &r);
+        l7_done(s, f, st, &r, init);
     }
     if (init) {
         /* Net upload to the public Internet on answered flows (slow exfiltration adds
@@ -496,12 +504,11 @@ static void run_dpi(sensor_t *s, struct flow *f, const struct pkt_info *p, struc
     struct dpi_result r;
     memset(&r, 0, sizeof(r));
     f->dpi_pkts++;
-    if (dpi_process(s->dpi, f->dpi_slot, p->l3, p->l3_cap, p->ts_us, &r)) {
-        l7_done(s, f, &r, init);
-    } else if (f->dpi_pkts >= DPI_MAX_PACKETS) {
-        dpi_giveup(s->dpi, f->dpi_slot, &r);
-        l7_done(s, f, &r, init);
-    }
+    int st = dpi_process(s->dpi, f->dpi_slot, p->l3, p->l3_cap, p->ts_us, &r);
+    if (!(st & DPI_FINAL) && f->dpi_pkts >= DPI_MAX_PACKETS)
+        st |= dpi_giveup(s->dpi, f->dpi_slot, &r);
+    if (st)
+        l7_done(s, f, st, &r, init);
 }
 
 void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *data, uint32_t cap_len,
@@ -656,6 +663,12 @@ void sensor_get_stats(sensor_t *s, struct sensor_stats *st)
     }
     geo_counters(s->geo, &st->geo_lookups, &st->geo_hits, &st->geo_errors);
     st->windows_dropped = wqueue_dropped(s->q);
+}
+
+const char *sensor_risk_name(void *sensor, unsigned id, const char **severity)
+{
+    (void)sensor; /* nDPI's risk tables are static */
+    return dpi_risk_name(id, severity);
 }
 
 const char *sensor_l7_name(void *sensor, uint16_t id)

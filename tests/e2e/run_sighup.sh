@@ -29,6 +29,20 @@ printf '[analyzer]\npersist = 3/4\nmin-pkts = 9\n' >"$tmp/tapir.conf"
 kill -HUP "$tp"
 for i in $(seq 1 50); do grep -q "persist 3/4, min-pkts 9" "$tmp/err" && break; sleep 0.1; done
 grep -q "persist 3/4, min-pkts 9" "$tmp/err" || { cat "$tmp/err"; fail "config not re-read on SIGHUP"; }
+# A key set by one reload and gone from the next keeps its value: the second reload
+# must not free the strings the running settings still use (it did: use after free).
+reloads() { grep -c "reloaded: persist" "$tmp/err"; }
+hup_wait() { n=$(reloads); kill -HUP "$tp"
+  for i in $(seq 1 50); do [ "$(reloads)" -gt "$n" ] && return 0; sleep 0.1; done
+  cat "$tmp/err"; fail "no reload after SIGHUP ($1)"; }
+mkdir -p "$tmp/rules"; printf '192.0.2.0/24\n' >"$tmp/rules/allowlist"
+printf '[analyzer]\npersist = 3/4\nrules = %s\nallowlist = %s\n' "$tmp/rules" "$tmp/allow" \
+  >"$tmp/tapir.conf"
+hup_wait "rules set"
+printf '[analyzer]\npersist = 3/4\n' >"$tmp/tapir.conf"
+hup_wait "rules removed"
+hup_wait "again"
+kill -0 "$tp" || fail "tapir died after a key left the config file"
 printf '[analyzer]\npersist = 9/4\n' >"$tmp/tapir.conf"
 kill -HUP "$tp"
 for i in $(seq 1 50); do grep -q "config not reloaded" "$tmp/err" && break; sleep 0.1; done

@@ -31,7 +31,8 @@ TEST(feature_tables_are_sane)
     int n;
     behaviour_defs(SIDE_SOURCE, &n);
     CHECK_EQ(first + dev_n, behaviour_source_upload_index());
-    CHECK_EQ(behaviour_source_upload_index() + 1, n);
+    CHECK_EQ(behaviour_source_upload_index() + 1, behaviour_source_risk_index());
+    CHECK_EQ(behaviour_source_risk_index() + 1, n);
     for (int k = 0; k < dev_n; k++)
         CHECK(!strncmp(behaviour_defs(SIDE_SOURCE, &n)[first + k].name, "dev_", 4));
     CHECK_STR(behaviour_defs(SIDE_SOURCE, &n)[behaviour_source_upload_index()].name,

@@ -33,6 +33,7 @@ static void make_model(struct model *m, uint32_t n_trees)
     memset(m, 0, sizeof(*m));
     m->created_us = 1763784000123456ULL;
     snprintf(m->trained_on, sizeof(m->trained_on), "unit test, 200 rows");
+    snprintf(m->notes, sizeof(m->notes), "destination side: 40 vectors, fewer than 64");
     m->n_sections = 2;
     m->sections = calloc(2, sizeof(*m->sections));
     const char *names[4] = {"pkts", "bytes", "dst_ports", "syn_share"};
@@ -51,8 +52,12 @@ static void make_model(struct model *m, uint32_t n_trees)
         if (k) {
             s->train_mean = malloc(4 * sizeof(double));
             s->train_std = malloc(4 * sizeof(double));
+            s->train_median = malloc(4 * sizeof(double));
             for (int j = 0; j < 4; j++)
-                s->train_mean[j] = j * 1.5, s->train_std[j] = 0.25 + j;
+                s->train_mean[j] = j * 1.5, s->train_std[j] = 0.25 + j, s->train_median[j] = j;
+            s->train_rows = 200;
+            s->pooled_rows = 150;
+            s->limit_factor = 10;
         }
     }
     model_assign_id(m);
@@ -115,6 +120,7 @@ TEST(round_trip)
     CHECK_STR(l.id, m.id);
     CHECK_EQ(l.created_us, m.created_us);
     CHECK_STR(l.trained_on, m.trained_on);
+    CHECK_STR(l.notes, m.notes);
     CHECK_EQ(l.n_sections, 2);
     for (int k = 0; k < 2; k++) {
         const struct model_section *a = &m.sections[k], *b = model_find(&l, a->name);
@@ -128,7 +134,11 @@ TEST(round_trip)
         }
         CHECK_EQ(!!b->train_mean, k);
         for (int j = 0; k && j < 4; j++)
-            CHECK(b->train_mean[j] == a->train_mean[j] && b->train_std[j] == a->train_std[j]);
+            CHECK(b->train_mean[j] == a->train_mean[j] && b->train_std[j] == a->train_std[j] &&
+                  b->train_median[j] == a->train_median[j]);
+        CHECK_EQ(b->train_rows, a->train_rows);
+        CHECK_EQ(b->pooled_rows, a->pooled_rows);
+        CHECK(b->limit_factor == a->limit_factor);
         for (int i = 0; i < 200; i++) {
             double x = iforest_score(a->forest, X + 4 * i), y = iforest_score(b->forest, X + 4 * i);
             CHECK(memcmp(&x, &y, sizeof(x)) == 0);
@@ -282,11 +292,16 @@ TEST(wrong_version_and_not_a_model)
              "remove it and let 'tapir run' warm up)",
              tmp("v7.model"));
     CHECK_STR(err, want);
-    /* a version 1 model (before the conversations section) is refused the same way */
+    /* a version 1 model (before row counts, medians and notes) is refused the same way */
     p[8] = 1;
     spill(tmp("v1.model"), p, len);
     CHECK_EQ(model_load(tmp("v1.model"), &l, err), -1);
     CHECK(strstr(err, "version 1, this tapir reads 3: retrain it") != NULL);
+    /* and a version 2 model (before the conversations section) */
+    p[8] = 2;
+    spill(tmp("v2.model"), p, len);
+    CHECK_EQ(model_load(tmp("v2.model"), &l, err), -1);
+    CHECK(strstr(err, "version 2, this tapir reads 3: retrain it") != NULL);
 
     spill(tmp("text.model"), (const uint8_t *)"a,b,c\n1,2,3\n", 12);
     CHECK_EQ(model_load(tmp("text.model"), &l, err), -1);

@@ -1,0 +1,154 @@
+/* Unit tests: nDPI's flow risks — an HTTP request with an SQL injection in its URL gets
+ * its verdict at the request and its risks at the end of detection (nDPI 4.2 leaves the
+ * URL check to its caller: dpi.c does it); risk ids fall into the window's classes;
+ * names and severities come from nDPI's tables; a short pool does not keep flows for
+ * their risks; the analyzer's score and the risk detector's rule. */
+#include <ndpi_api.h>
+
+#include "behaviour.h"
+#include "check.h"
+#include "dpi.h"
+
+/* An IPv4/TCP packet 10.9.0.5:40000 <-> 10.9.0.80:80 (to_server picks the direction)
+ * with payload; checksums left 0 (nDPI does not check them). */
+static uint32_t tcp_packet(uint8_t *p, int to_server, uint8_t flags, uint32_t seq, uint32_t ack,
+                           const char *payload)
+{
+    uint32_t plen = (uint32_t)strlen(payload), total = 40 + plen;
+    static const uint8_t c[4] = {10, 9, 0, 5}, s[4] = {10, 9, 0, 80};
+    memset(p, 0, 40);
+    p[0] = 0x45;
+    p[2] = (uint8_t)(total >> 8), p[3] = (uint8_t)total;
+    p[8] = 64, p[9] = 6;
+    memcpy(p + 12, to_server ? c : s, 4);
+    memcpy(p + 16, to_server ? s : c, 4);
+    uint16_t sp = to_server ? 40000 : 80, dp = to_server ? 80 : 40000;
+    p[20] = (uint8_t)(sp >> 8), p[21] = (uint8_t)sp, p[22] = (uint8_t)(dp >> 8),
+    p[23] = (uint8_t)dp;
+    for (int i = 0; i < 4; i++) {
+        p[24 + i] = (uint8_t)(seq >> (24 - 8 * i));
+        p[28 + i] = (uint8_t)(ack >> (24 - 8 * i));
+    }
+    p[32] = 5 << 4, p[33] = flags, p[34] = 0xff, p[35] = 0xff;
+    memcpy(p + 40, payload, plen);
+    return total;
+}
+
+static const char request_sqli[] = "GET /app/item.php?id=1%27%20OR%20%271%27%3D%271 HTTP/1.1\r\n"
+                                   "Host: shop.example.com\r\nUser-Agent: Mozilla/5.0\r\n\r\n";
+static const char request_plain[] = "GET /app/item.php?id=42 HTTP/1.1\r\n"
+                                    "Host: shop.example.com\r\nUser-Agent: Mozilla/5.0\r\n\r\n";
+static const char response[] = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                               "Content-Length: 5\r\n\r\nhello";
+
+/* One HTTP exchange through a pool of pool_size states: the steps' results. */
+static void http_flow(uint32_t pool_size, const char *request, int *st_req, int *st_resp,
+                      struct dpi_result *r)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    uint8_t pkt[512];
+    dpi_t *d = dpi_create(pool_size, err);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    uint32_t slot = dpi_acquire(d);
+    CHECK(slot != 0);
+    memset(r, 0, sizeof(*r));
+    uint32_t n = tcp_packet(pkt, 1, 0x18, 1001, 5001, request);
+    *st_req = dpi_process(d, slot, pkt, n, 1000000, r);
+    *st_resp = 0;
+    if (!(*st_req & DPI_FINAL)) {
+        n = tcp_packet(pkt, 0, 0x18, 5001, 1001 + (uint32_t)strlen(request), response);
+        *st_resp = dpi_process(d, slot, pkt, n, 1010000, r);
+        if (!(*st_resp & DPI_FINAL))
+            *st_resp |= dpi_giveup(d, slot, r);
+    }
+    dpi_release(d, slot);
+    dpi_destroy(d);
+}
+
+TEST(sql_injection_url_is_a_risk_at_the_end)
+{
+    int a, b;
+    struct dpi_result r;
+    http_flow(16, request_sqli, &a, &b, &r);
+    CHECK(a & DPI_VERDICT);     /* the protocol at the request ... */
+    CHECK_EQ(a & DPI_FINAL, 0); /* ... kept for the response (status code) */
+    CHECK_EQ(b, DPI_FINAL);     /* the end: no second verdict */
+    CHECK_EQ(r.master ? r.master : r.app, NDPI_PROTOCOL_HTTP);
+    CHECK((r.risk >> NDPI_URL_POSSIBLE_SQL_INJECTION) & 1);
+    CHECK_EQ(r.risk & 1, 0); /* never NDPI_NO_RISK */
+
+    http_flow(16, request_plain, &a, &b, &r);
+    CHECK_EQ((r.risk >> NDPI_URL_POSSIBLE_SQL_INJECTION) & 1, 0);
+    CHECK(b & DPI_FINAL);
+}
+
+TEST(short_pool_does_not_keep_flows_for_risks)
+{
+    int a, b;
+    struct dpi_result r;
+    http_flow(1, request_sqli, &a, &b, &r); /* the one state in use: none free */
+    CHECK_EQ(a, DPI_VERDICT | DPI_FINAL);
+    CHECK((r.risk >> NDPI_URL_POSSIBLE_SQL_INJECTION) & 1); /* the URL was seen already */
+}
+
+TEST(risks_fall_into_classes)
+{
+    struct host_risk h;
+    memset(&h, 0, sizeof(h));
+    dpi_risk_credit(&h, 0);
+    CHECK_EQ(h.flows, 0);
+    uint64_t r1 = (1ULL << NDPI_URL_POSSIBLE_SQL_INJECTION) | (1ULL << NDPI_URL_POSSIBLE_XSS) |
+                  (1ULL << NDPI_KNOWN_PROTOCOL_ON_NON_STANDARD_PORT);
+    dpi_risk_credit(&h, r1);
+    dpi_risk_credit(&h, 1ULL << NDPI_SUSPICIOUS_DGA_DOMAIN);
+    dpi_risk_credit(&h, 1ULL << NDPI_CLEAR_TEXT_CREDENTIALS);
+    dpi_risk_credit(&h, (1ULL << NDPI_TLS_SELFSIGNED_CERTIFICATE) |
+                            (1ULL << NDPI_SSH_OBSOLETE_SERVER_VERSION_OR_CIPHER));
+    CHECK_EQ(h.flows, 4);
+    CHECK_EQ(h.cls[HOST_RISK_INJECTION], 1); /* once per flow and class */
+    CHECK_EQ(h.cls[HOST_RISK_OTHER], 1);
+    CHECK_EQ(h.cls[HOST_RISK_DNS], 1);
+    CHECK_EQ(h.cls[HOST_RISK_CREDENTIALS], 1);
+    CHECK_EQ(h.cls[HOST_RISK_CRYPTO], 1);
+    CHECK_EQ(h.cls[HOST_RISK_WEB], 0);
+    CHECK(h.seen & (1ULL << NDPI_SUSPICIOUS_DGA_DOMAIN));
+    CHECK(h.seen & r1);
+
+    struct host_window w;
+    memset(&w, 0, sizeof(w));
+    CHECK(!behaviour_risk_attack(&w));
+    CHECK(behaviour_risk_score(&w.risk) == 0.0);
+    w.risk.cls[HOST_RISK_CRYPTO] = 50; /* benign everywhere: weighs nothing */
+    w.risk.cls[HOST_RISK_OTHER] = 50;
+    CHECK(behaviour_risk_score(&w.risk) == 0.0);
+    CHECK(!behaviour_risk_attack(&w));
+    w.risk = h;
+    CHECK(behaviour_risk_attack(&w));
+    CHECK(behaviour_risk_score(&w.risk) >= 4.0);
+}
+
+TEST(names_and_severities_from_ndpi)
+{
+    const char *sev = NULL;
+    const char *name = dpi_risk_name(NDPI_URL_POSSIBLE_SQL_INJECTION, &sev);
+    CHECK(name && sev);
+    if (name && sev) {
+        CHECK_STR(name, "SQL Injection");
+        CHECK_STR(sev, "Severe");
+    }
+    CHECK(dpi_risk_name(NDPI_CLEAR_TEXT_CREDENTIALS, &sev) != NULL);
+    CHECK(dpi_risk_name(0, &sev) == NULL);
+    CHECK(dpi_risk_name(NDPI_MAX_RISK, &sev) == NULL);
+    CHECK(dpi_risk_name(63, NULL) == NULL);
+}
+
+int main(void)
+{
+    RUN(sql_injection_url_is_a_risk_at_the_end);
+    RUN(short_pool_does_not_keep_flows_for_risks);
+    RUN(risks_fall_into_classes);
+    RUN(names_and_severities_from_ndpi);
+    return CHECK_DONE();
+}
