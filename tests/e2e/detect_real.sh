@@ -8,14 +8,14 @@
 # The floors are today's measured values (2026-12-03, main at ec1c700, tapir with the
 # forest and the learned limits only). They are meant to be raised as detection
 # improves, and never lowered without a reason in the commit message.
-MIN_FLAGGED=8            # of the 15 IP-level, non-weak pcaps-attacks captures (model: pcaps/baseline.pcap)
+MIN_FLAGGED=9            # of the 15 IP-level, non-weak pcaps-attacks captures (model: pcaps/baseline.pcap)
 MAX_PUBLIC_ALERTS=20     # alerts on the 12 pcaps-public captures (model: pcaps/baseline.pcap); goal 0
 MAX_NONIP_FALSE=2        # alerts on 0.0.0.0/broadcast in the non-IP captures; goal 0
 # With the lab's model (only when pcaps/lab/baseline.pcap.gz exists; measured on the lab
 # branch's baseline of 2026-12-03).
 MIN_FLAGGED_LABMODEL=6   # IP-level, non-weak pcaps-attacks captures flagged
 MAX_PUBLIC_ALERTS_LABMODEL=30
-MAX_LAB_SELF_ALERTS=2    # the lab baseline replayed against its own model; goal 0
+MAX_LAB_SELF_ALERTS=1    # the lab baseline replayed against its own model; goal 0 (convlearn: 0 conversation alerts, 1 forest)
 # The lab's attack capture (only when pcaps/lab/attack.pcap.gz exists; measured on the
 # lab branch's capture of 2026-12-03 14:11; re-measure when `make lab` regenerates it).
 # Raised 2026-12-03 (convlearn: conversation detectors trained on the lab baseline find
