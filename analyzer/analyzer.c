@@ -98,10 +98,15 @@ analyzer_t *analyzer_create(const struct analyzer_config *c, const struct output
         goto fail;
     if (!(a->geo = geo_create(c->geo_paths, c->n_geo, 16384, errbuf)))
         goto fail;
-    if (c->conversations && !c->train_only &&
+    if (c->conversations &&
         !(a->conv = conv_create(c->max_conversations, (uint64_t)(c->conversation_ttl_h * 3600e6),
                                 c->seed ^ 0x636f6e76ULL, errbuf)))
         goto fail;
+    /* Training and a warm-up teach the conversation detectors what is normal (train.c). */
+    if (a->conv && (c->train_only || !c->model_path) && conv_set_learning(a->conv, true) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory for the learned conversations");
+        goto fail;
+    }
     if (c->model_path && analyzer_load_model(a, c->model_path, errbuf) < 0)
         goto fail;
     struct output_config ocfg = *oc;

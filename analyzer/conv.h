@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "model.h"
 #include "tapir.h"
 #include "window.h"
 
@@ -44,6 +45,7 @@ struct conv_stats {
     uint64_t unanswered; /* records of unanswered flows that would have made an entry */
     uint64_t records;    /* flow records read */
     uint64_t findings[CONV_KINDS];
+    uint64_t known_quiet;    /* beacons and brute forces not alerted: known from training */
     uint64_t learned_max[2]; /* exfil: largest unflagged upload episode, bytes: [0] to
                                 internal (reserved) peers, [1] to public ones */
 };
@@ -70,6 +72,20 @@ typedef void (*conv_finding_fn)(void *ctx, const struct conv_finding *f);
 void conv_window(conv_t *c, const struct window *w, conv_finding_fn fn, void *ctx);
 
 void conv_get_stats(const conv_t *c, struct conv_stats *st);
+
+/* Learning what is normal (tapir train, a run's warm-up): while on, conv_window reports
+ * nothing and keeps, in a set capped at MODEL_CONV_MAX_KNOWN conversations and services
+ * and MODEL_CONV_MAX_HOSTS hosts (seeded index; what does not fit is counted), the
+ * conversations that were periodic or login-like (with their fastest pace), bulk uploads,
+ * and the largest upload episode per source, destination and network. Off: the set, if
+ * any, silences what it knows (docs/conversations.md). Returns 0, or -1 out of memory
+ * (learning stays off). */
+int conv_set_learning(conv_t *c, bool on);
+/* Copies the learned set into *out (freed first by the caller's model_free). 0 or -1. */
+int conv_learned_export(const conv_t *c, struct model_conv *out);
+/* Replaces the learned set with a model's (borrowed: copied). A section that is not
+ * present clears it (the detectors then use their floors alone). 0 or -1. */
+int conv_learned_import(conv_t *c, const struct model_conv *in);
 
 /* The timing maths (RITA-style), exported for the unit tests. starts: connection start
  * times, s, any order (sorted in place); n >= 3. */

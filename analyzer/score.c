@@ -411,7 +411,7 @@ void analyzer_process_window(analyzer_t *a, struct window *w)
             }
     }
     size_t n_conv = 0;
-    if (a->conv && !a->cfg.train_only)
+    if (a->conv) /* learning while training: no alerts */
         n_conv = analyzer_conv_pass(a, w, &r.al);
     r.n_alerts += n_conv;
     struct output_errors oe;

@@ -139,6 +139,8 @@ int analyzer_load_model(analyzer_t *a, const char *path, char *errbuf)
     if (had)
         model_free(&old);
     set_reference(a);
+    if (a->conv && conv_learned_import(a->conv, &a->model.conv) < 0)
+        log_warn("out of memory loading the learned conversations: floors only");
     return 0;
 }
 
@@ -341,6 +343,8 @@ static int fit_model(analyzer_t *a, struct model *m, const char *trained_on, cha
         if (owned)
             free(x);
     }
+    if (a->conv && conv_learned_export(a->conv, &m->conv) < 0)
+        log_warn("out of memory saving the learned conversations: left out of the model");
     model_assign_id(m);
     return 0;
 }
@@ -391,6 +395,8 @@ void analyzer_train_after_window(analyzer_t *a, bool warmup, bool scoring)
         char errbuf[TAPIR_ERRBUF_SIZE];
         char on[128];
         snprintf(on, sizeof(on), "warm-up: first %" PRIu64 " windows", a->windows_seen);
+        if (a->conv) /* the conversation detectors learn for the warm-up, fitted or not */
+            conv_set_learning(a->conv, false);
         if (fit_model(a, &m, on, errbuf) == 0)
             install_model(a, &m, "warm-up");
         else

@@ -35,6 +35,59 @@ static int load(const char *path, struct model *m, const char *what)
     return 0;
 }
 
+#define CONV_INFO_LINES 24 /* learned conversations listed; the rest counted */
+
+/* The conversation detectors' learned set (docs/conversations.md). */
+static void conv_info(const struct model_conv *c)
+{
+    if (!c->present) {
+        printf("\nconversations: none learned (trained with --no-conversations): the "
+               "detectors use their floors alone\n");
+        return;
+    }
+    uint32_t n[3] = {0, 0, 0}, svc = 0, listed = 0;
+    for (uint32_t i = 0; i < c->n_known; i++) {
+        const struct model_conv_known *k = &c->known[i];
+        static const struct ip_addr any;
+        if (!memcmp(k->src.b, any.b, 16))
+            svc++;
+        for (int b = 0; b < 3; b++)
+            n[b] += (k->kinds >> b) & 1;
+    }
+    printf("\nconversations: %u learned (%u of them services, any source): %u periodic, %u "
+           "login-like, %u bulk; %u hosts with an upload maximum; did not fit: %" PRIu64
+           " conversations, %" PRIu64 " hosts (caps %d and %d)\n",
+           c->n_known, svc, n[0], n[1], n[2], c->n_hosts, c->known_dropped, c->hosts_dropped,
+           MODEL_CONV_MAX_KNOWN, MODEL_CONV_MAX_HOSTS);
+    printf("  largest upload episode: %" PRIu64 " bytes to internal peers, %" PRIu64
+           " to public ones\n",
+           c->up_net[0], c->up_net[1]);
+    for (uint32_t i = 0; i < c->n_known && listed < CONV_INFO_LINES; i++) {
+        const struct model_conv_known *k = &c->known[i];
+        static const struct ip_addr any;
+        char src[64], dst[64];
+        if (!memcmp(k->src.b, any.b, 16))
+            snprintf(src, sizeof(src), "(%u sources)", k->sources);
+        else
+            ip_addr_str(&k->src, src, sizeof(src));
+        ip_addr_str(&k->dst, dst, sizeof(dst));
+        printf("  %s -> %s:%u/%s:", src, dst, k->port,
+               k->proto == 6    ? "tcp"
+               : k->proto == 17 ? "udp"
+                                : "ip");
+        if (k->kinds & MODEL_CONV_PERIODIC)
+            printf(" periodic every %.1f s", k->periodic_s);
+        if (k->kinds & MODEL_CONV_LOGIN)
+            printf(" login-like every %.1f s", k->login_s);
+        if (k->kinds & MODEL_CONV_BULK)
+            printf(" bulk up to %.0f bytes", k->bulk_bytes);
+        printf("\n");
+        listed++;
+    }
+    if (c->n_known > listed)
+        printf("  ... %u more\n", c->n_known - listed);
+}
+
 static int model_info(const char *path)
 {
     struct model m;
@@ -69,6 +122,7 @@ static int model_info(const char *path)
             printf("\n");
         }
     }
+    conv_info(&m.conv);
     model_free(&m);
     return TAPIR_EXIT_OK;
 }

@@ -300,7 +300,7 @@ static int run_main(int argc, char **argv, bool train)
 
     if (!(q = wqueue_create(cfg.n_files ? 2 : 4, cfg.sen.max_hosts, errbuf)))
         goto fail_runtime;
-    if (!train && cfg.ana.conversations &&
+    if (cfg.ana.conversations && /* training teaches the conversation detectors too */
         wqueue_add_flow_records(q, cfg.sen.max_flow_records, errbuf) < 0)
         goto fail_runtime;
 

@@ -18,9 +18,15 @@
  *       u8 has_stats, if 1: n_features x (f64 mean, f64 std, f64 median),
  *                     if 2: n_features x (f64 mean, f64 std, f64 median, f64 max),
  *       u64 forest length, forest bytes (iforest_serialize; layout in iforest_io.c)
+ *     then the conversations section (version 3; model.h's struct model_conv):
+ *       u8 present, u64 up_net[2], u64 known_dropped, u64 hosts_dropped,
+ *       u32 n_known, n_known x (16 src, 16 dst, u16 port, u8 proto, u8 kinds, u32 sources,
+ *                               f64 periodic_s, f64 login_s, f64 bulk_bytes),
+ *       u32 n_hosts, n_hosts x (16 ip, u64 up_src[2], u64 up_dst)
  *   Version 2 added notes, the row counts, the limit factor and the medians (a small
  *   network's sides train on fewer rows, with wider limits); a version 1 file is refused
- *   with a message to retrain, as the analyzer needs what it lacks.
+ *   with a message to retrain, as the analyzer needs what it lacks; version 3 added the
+ *   conversations section (a version 2 file is refused the same way).
  *   str = u16 length + bytes, no NUL.
  *
  * Why this shape: the checksum and exact length are checked before any field is parsed,
@@ -111,6 +117,43 @@ static void wb_str(struct wbuf *b, const char *s, size_t max)
         memcpy(p, s, n);
 }
 
+static void wb_bytes(struct wbuf *b, const void *src, size_t n)
+{
+    uint8_t *p = wb_reserve(b, n);
+    if (p)
+        memcpy(p, src, n);
+}
+
+static void write_conv(struct wbuf *b, const struct model_conv *c)
+{
+    wb_uint(b, c->present, 1);
+    wb_uint(b, c->up_net[0], 8);
+    wb_uint(b, c->up_net[1], 8);
+    wb_uint(b, c->known_dropped, 8);
+    wb_uint(b, c->hosts_dropped, 8);
+    wb_uint(b, c->n_known, 4);
+    for (uint32_t i = 0; i < c->n_known; i++) {
+        const struct model_conv_known *k = &c->known[i];
+        wb_bytes(b, k->src.b, 16);
+        wb_bytes(b, k->dst.b, 16);
+        wb_uint(b, k->port, 2);
+        wb_uint(b, k->proto, 1);
+        wb_uint(b, k->kinds, 1);
+        wb_uint(b, k->sources, 4);
+        wb_f64(b, k->periodic_s);
+        wb_f64(b, k->login_s);
+        wb_f64(b, k->bulk_bytes);
+    }
+    wb_uint(b, c->n_hosts, 4);
+    for (uint32_t i = 0; i < c->n_hosts; i++) {
+        const struct model_conv_host *h = &c->hosts[i];
+        wb_bytes(b, h->ip.b, 16);
+        wb_uint(b, h->up_src[0], 8);
+        wb_uint(b, h->up_src[1], 8);
+        wb_uint(b, h->up_dst, 8);
+    }
+}
+
 static void write_payload(struct wbuf *b, const struct model *m, const char *id)
 {
     wb_str(b, id, MODEL_ID_LEN - 1);
@@ -146,6 +189,7 @@ static void write_payload(struct wbuf *b, const struct model *m, const char *id)
         if (p)
             iforest_serialize(s->forest, p);
     }
+    write_conv(b, &m->conv);
 }
 
 static int check_model(const struct model *m, char *errbuf)
@@ -413,6 +457,72 @@ static int parse_section(struct rbuf *r, struct model_section *s, char *detail)
     return 0;
 }
 
+#define CONV_KNOWN_BYTES 64 /* one model_conv_known in the file */
+#define CONV_HOST_BYTES  40
+
+static void rb_bytes(struct rbuf *r, void *out, size_t n)
+{
+    if (!rb_need(r, n))
+        return;
+    memcpy(out, r->p + r->off, n);
+    r->off += n;
+}
+
+static void parse_conv(struct rbuf *r, struct model_conv *c)
+{
+    c->present = (uint8_t)rb_uint(r, 1);
+    c->up_net[0] = rb_uint(r, 8);
+    c->up_net[1] = rb_uint(r, 8);
+    c->known_dropped = rb_uint(r, 8);
+    c->hosts_dropped = rb_uint(r, 8);
+    uint32_t nk = (uint32_t)rb_uint(r, 4);
+    if (r->err)
+        return;
+    if (c->present > 1 || nk > MODEL_CONV_MAX_KNOWN || (r->len - r->off) / CONV_KNOWN_BYTES < nk) {
+        r->err = "impossible conversations section";
+        return;
+    }
+    if (nk && !(c->known = calloc(nk, sizeof(*c->known)))) {
+        r->err = "out of memory";
+        return;
+    }
+    c->n_known = nk;
+    for (uint32_t i = 0; i < nk && !r->err; i++) {
+        struct model_conv_known *k = &c->known[i];
+        rb_bytes(r, k->src.b, 16);
+        rb_bytes(r, k->dst.b, 16);
+        k->port = (uint16_t)rb_uint(r, 2);
+        k->proto = (uint8_t)rb_uint(r, 1);
+        k->kinds = (uint8_t)rb_uint(r, 1);
+        k->sources = (uint32_t)rb_uint(r, 4);
+        k->periodic_s = rb_f64(r);
+        k->login_s = rb_f64(r);
+        k->bulk_bytes = rb_f64(r);
+        if (!r->err && (!(k->periodic_s >= 0) || !(k->login_s >= 0) || !(k->bulk_bytes >= 0) ||
+                        !isfinite(k->periodic_s + k->login_s + k->bulk_bytes) || k->kinds > 7))
+            r->err = "a learned conversation out of range";
+    }
+    uint32_t nh = (uint32_t)rb_uint(r, 4);
+    if (r->err)
+        return;
+    if (nh > MODEL_CONV_MAX_HOSTS || (r->len - r->off) / CONV_HOST_BYTES < nh) {
+        r->err = "impossible conversations section";
+        return;
+    }
+    if (nh && !(c->hosts = calloc(nh, sizeof(*c->hosts)))) {
+        r->err = "out of memory";
+        return;
+    }
+    c->n_hosts = nh;
+    for (uint32_t i = 0; i < nh && !r->err; i++) {
+        struct model_conv_host *h = &c->hosts[i];
+        rb_bytes(r, h->ip.b, 16);
+        h->up_src[0] = rb_uint(r, 8);
+        h->up_src[1] = rb_uint(r, 8);
+        h->up_dst = rb_uint(r, 8);
+    }
+}
+
 static int read_file(const char *path, uint8_t **data, size_t *len, char *errbuf)
 {
     *data = NULL;
@@ -539,6 +649,8 @@ int model_load(const char *path, struct model *out, char *errbuf)
             if (!strcmp(out->sections[j].name, out->sections[k].name))
                 r.err = "two sections with the same name";
     }
+    if (!r.err && !detail[0])
+        parse_conv(&r, &out->conv);
     if (!r.err && !detail[0] && r.off != r.len)
         r.err = "bytes left over after the last section";
     if (r.err || detail[0]) {
@@ -611,5 +723,7 @@ void model_free(struct model *m)
         free(s->train_median);
     }
     free(m->sections);
+    free(m->conv.known);
+    free(m->conv.hosts);
     memset(m, 0, sizeof(*m));
 }

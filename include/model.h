@@ -13,8 +13,11 @@
 #include <stdint.h>
 
 #include "iforest.h"
+#include "tapir.h"
 
-#define MODEL_FORMAT_VERSION 2 /* 2: training rows, pooling, limit factor, medians, notes */
+#define MODEL_FORMAT_VERSION                                                                       \
+    3 /* 2: training rows, pooling, limit factor, medians, notes;                                  \
+         3: the conversations section */
 #define MODEL_MAX_SECTIONS   64
 #define MODEL_NAME_LEN       16 /* section name, NUL included */
 #define MODEL_FEATURE_LEN    40 /* feature name, NUL included */
@@ -51,6 +54,39 @@ struct model_section {
     double limit_factor;  /* learned limits fire at this many times train_max; 0: none */
 };
 
+/* What the conversation detectors (analyzer/conv.c) learned in training: the
+ * conversations and services that were periodic or login-like (and how fast), those with
+ * bulk uploads, and the largest upload episode per host and network-wide. Capped: what
+ * did not fit is counted, not kept. */
+#define MODEL_CONV_MAX_KNOWN 8192 /* conversations and services kept */
+#define MODEL_CONV_MAX_HOSTS 8192 /* hosts with a learned upload maximum */
+enum { MODEL_CONV_PERIODIC = 1, MODEL_CONV_LOGIN = 2, MODEL_CONV_BULK = 4 };
+struct model_conv_known {
+    struct ip_addr src; /* all zero: the service (dst, port, proto), whatever the source */
+    struct ip_addr dst;
+    uint16_t port;
+    uint8_t proto;
+    uint8_t kinds;     /* MODEL_CONV_* seen in training */
+    uint32_t sources;  /* service: sources seen periodic or login-like to it */
+    double periodic_s; /* shortest median interval while periodic, s */
+    double login_s;    /* shortest median interval between login-like sessions, s */
+    double bulk_bytes; /* largest upload episode (bytes out - in), bytes */
+};
+struct model_conv_host {
+    struct ip_addr ip;
+    uint64_t up_src[2]; /* largest upload episode it sent, bytes: [0] internal, [1] public */
+    uint64_t up_dst;    /* largest upload episode it received, bytes */
+};
+struct model_conv {
+    uint8_t present;        /* 1: learned (0: trained without conversations) */
+    uint64_t up_net[2];     /* largest upload episode: [0] internal, [1] public, bytes */
+    uint64_t known_dropped; /* conversations or services that did not fit */
+    uint64_t hosts_dropped; /* hosts that did not fit */
+    uint32_t n_known, n_hosts;
+    struct model_conv_known *known; /* n_known, owned */
+    struct model_conv_host *hosts;  /* n_hosts, owned */
+};
+
 struct model {
     char id[MODEL_ID_LEN];                 /* e.g. model_assign_id's 16 hex digits */
     uint64_t created_us;                   /* microseconds since the epoch */
@@ -59,6 +95,7 @@ struct model {
                                               what they fell back to; "" when none */
     uint32_t n_sections;
     struct model_section *sections; /* n_sections, owned */
+    struct model_conv conv;         /* the conversation detectors' section */
 };
 
 /* Writes m to path atomically: a temporary file in the same directory, fsync, rename.

@@ -251,6 +251,74 @@ TEST(detectors)
     conv_destroy(c);
 }
 
+/* n connections from src to dst:port every step_s from t0, sorted; returns n. */
+static int series(struct flow_record *out, const char *src, const char *dst, uint16_t port,
+                  uint64_t t0, int n, double step_s)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = rec(src, dst, port, 6, t0 + (uint64_t)(i * step_s * S_US), 0.2, 400, 300);
+    return n;
+}
+
+TEST(learned_set)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    conv_t *c = conv_create(1024, 7200 * S_US, 7, err);
+    CHECK(c != NULL);
+    CHECK_EQ(conv_set_learning(c, true), 0);
+    /* Training: a poller every 60 s for 20 minutes, then an 8 MiB backup upload. */
+    struct flow_record in[400];
+    int n = series(in, "10.0.0.5", "10.0.0.10", 80, T0, 20, 60);
+    in[n++] = rec("10.0.0.7", "10.0.0.201", 9000, 6, T0 + 1230 * S_US, 50, 8u << 20, 10000);
+    uint64_t seq = 0;
+    struct findings fs;
+    memset(&fs, 0, sizeof(fs));
+    feed(c, in, n, &seq, &fs);
+    feed(c, in, 0, &seq, &fs);
+    CHECK_EQ(fs.n[CONV_BEACON] + fs.n[CONV_EXFIL], 0); /* learning: nothing reported */
+    struct model_conv mc;
+    CHECK_EQ(conv_learned_export(c, &mc), 0);
+    CHECK_EQ(mc.present, 1);
+    CHECK_EQ(mc.n_known, 3); /* the poll, its service, the bulk upload */
+    CHECK_EQ(mc.up_net[0], (8u << 20) - 10000);
+    conv_destroy(c);
+
+    /* A run with that model (another seed): the same habits are quiet. */
+    c = conv_create(1024, 7200 * S_US, 99, err);
+    CHECK(c != NULL);
+    CHECK_EQ(conv_learned_import(c, &mc), 0);
+    n = series(in, "10.0.0.5", "10.0.0.10", 80, T0, 20, 60);
+    in[n++] = rec("10.0.0.7", "10.0.0.201", 9000, 6, T0 + 1230 * S_US, 50, 9u << 20, 10000);
+    seq = 0;
+    memset(&fs, 0, sizeof(fs));
+    feed(c, in, n, &seq, &fs);
+    feed(c, in, 0, &seq, &fs);
+    CHECK_EQ(fs.n[CONV_BEACON], 0);
+    CHECK_EQ(fs.n[CONV_EXFIL], 0);
+    struct conv_stats st;
+    conv_get_stats(c, &st);
+    CHECK_GE(st.known_quiet, 1);
+    /* Six times faster and 4.5x the upload: both alerted. */
+    uint64_t t1 = T0 + seq * WIN;
+    n = series(in, "10.0.0.5", "10.0.0.10", 80, t1, 40, 10);
+    in[n++] = rec("10.0.0.7", "10.0.0.201", 9000, 6, t1 + 1 * S_US, 50, 36u << 20, 10000);
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && in[j].first_us < in[j - 1].first_us; j--) {
+            struct flow_record t = in[j];
+            in[j] = in[j - 1];
+            in[j - 1] = t;
+        }
+    memset(&fs, 0, sizeof(fs));
+    feed(c, in, n, &seq, &fs);
+    CHECK_EQ(fs.n[CONV_BEACON], 1);
+    CHECK_NEAR(fs.last[CONV_BEACON].interval_s, 10, 1.0);
+    CHECK_EQ(fs.n[CONV_EXFIL], 1);
+    CHECK_NEAR(fs.last[CONV_EXFIL].limit, 4.0 * ((8u << 20) - 10000), 1);
+    free(mc.known);
+    free(mc.hosts);
+    conv_destroy(c);
+}
+
 int main(void)
 {
     RUN(timing_regular);
@@ -260,5 +328,6 @@ int main(void)
     RUN(unanswered_makes_no_entry);
     RUN(ttl_expiry);
     RUN(detectors);
+    RUN(learned_set);
     return CHECK_DONE();
 }

@@ -150,7 +150,7 @@ TEST(round_trip)
     size_t la, lb;
     uint8_t *pa = slurp(tmp("a.model"), &la), *pb = slurp(tmp("b.model"), &lb);
     CHECK(pa && pb && la == lb && !memcmp(pa, pb, la));
-    CHECK(!memcmp(pa, "TAPIRMDL\x02\0\0\0", 12));
+    CHECK(!memcmp(pa, "TAPIRMDL\x03\0\0\0", 12));
     free(pa), free(pb);
     /* no temporary left behind */
     char t[300];
@@ -288,7 +288,7 @@ TEST(wrong_version_and_not_a_model)
     CHECK_EQ(model_load(tmp("v7.model"), &l, err), -1);
     char want[300];
     snprintf(want, sizeof(want),
-             "%s: model format version 7, this tapir reads 2: retrain it ('tapir train', or "
+             "%s: model format version 7, this tapir reads 3: retrain it ('tapir train', or "
              "remove it and let 'tapir run' warm up)",
              tmp("v7.model"));
     CHECK_STR(err, want);
@@ -296,7 +296,12 @@ TEST(wrong_version_and_not_a_model)
     p[8] = 1;
     spill(tmp("v1.model"), p, len);
     CHECK_EQ(model_load(tmp("v1.model"), &l, err), -1);
-    CHECK(strstr(err, "version 1, this tapir reads 2: retrain it") != NULL);
+    CHECK(strstr(err, "version 1, this tapir reads 3: retrain it") != NULL);
+    /* and a version 2 model (before the conversations section) */
+    p[8] = 2;
+    spill(tmp("v2.model"), p, len);
+    CHECK_EQ(model_load(tmp("v2.model"), &l, err), -1);
+    CHECK(strstr(err, "version 2, this tapir reads 3: retrain it") != NULL);
 
     spill(tmp("text.model"), (const uint8_t *)"a,b,c\n1,2,3\n", 12);
     CHECK_EQ(model_load(tmp("text.model"), &l, err), -1);
@@ -311,7 +316,7 @@ TEST(wrong_version_and_not_a_model)
     CHECK_EQ(model_load(dir, &l, err), -1);
     printf("  %s\n", err);
 
-    p[8] = 2;
+    p[8] = MODEL_FORMAT_VERSION;
     p[40] ^= 0x20;
     spill(tmp("crc.model"), p, len);
     CHECK_EQ(model_load(tmp("crc.model"), &l, err), -1);
