@@ -46,104 +46,7 @@
 #include <string.h>
 
 #include "conv.h"
-
-/* IP protocol numbers (decode.h is the sensor's). */
-#define P_ICMP   1
-#define P_TCP    6
-#define P_UDP    17
-#define P_ICMPV6 58
-
-#define CONV_MAX_PROBE  64
-#define CONV_EVICT_SCAN 8           /* least recently active entries looked at for a victim */
-#define CONV_OPEN       UINT32_MAX  /* ring dur_ms: the connection has not ended */
-#define CONV_REPLIED    0x80000000u /* ring bytes: the responder answered */
-#define CONV_BYTES_MAX  0x7fffffffu
-
-/* Beacon: regular connections to one peer over several windows. */
-#define BEACON_MIN_CONNS    12   /* connections in the ring */
-#define BEACON_MIN_WINDOWS  3    /* windows with activity */
-#define BEACON_MIN_SPAN_S   180  /* first to last start in the ring */
-#define BEACON_MIN_INTERVAL 2.0  /* s: faster is a burst, not a check-in */
-#define BEACON_MIN_SCORE    0.8  /* timing score */
-#define BEACON_MAX_SPREAD   0.25 /* size MAD / mean of the ended connections */
-#define BEACON_MIN_ENDED    6    /* ended connections to judge sizes */
-
-/* Brute force: many short, similar, answered sessions to one authentication service. */
-#define BF_SPAN_S        300 /* sessions counted over this much time, s */
-#define BF_MIN_SESSIONS  10
-#define BF_MAX_DUR_S     30.0
-#define BF_MAX_SPREAD    0.5
-#define WEB_SPAN_S       120 /* HTTP(S) login forms: stricter, browsers open bursts too */
-#define WEB_MIN_SESSIONS 30
-#define WEB_MAX_DUR_S    5.0
-#define WEB_MAX_SPREAD   0.15
-
-/* Exfiltration: an upload episode far over the largest one seen before. */
-#define EXFIL_MIN_BYTES (1.0 * 1024 * 1024)
-#define EXFIL_FACTOR    4.0
-
-/* Learned set: a known periodic or login-like conversation is alerted only this many
- * times faster than training's fastest pace; a service (any source) counts as known
- * only when at least KNOWN_SERVICE_SOURCES sources used it that way. */
-#define KNOWN_RATE_FACTOR     4.0
-#define KNOWN_SERVICE_SOURCES 2
-
-struct conv_conn {
-    uint32_t start_ms; /* connection start - entry base, ms */
-    uint32_t bytes;    /* both ways, saturating at CONV_BYTES_MAX; | CONV_REPLIED */
-    uint32_t dur_ms;   /* CONV_OPEN until it ends */
-};
-
-struct conv_entry {
-    struct ip_addr src, dst;
-    uint16_t port;
-    uint8_t proto;
-    uint8_t alerted;              /* 1 << enum conv_kind already reported */
-    uint32_t hash;                /* index hash */
-    uint32_t prev, next;          /* LRU links (index + 1; head = most recent) */
-    uint32_t conns;               /* connections started */
-    uint32_t windows;             /* windows with activity */
-    uint32_t ring_n;              /* used slots */
-    uint32_t ring_head;           /* next slot written */
-    uint64_t seq;                 /* last window that touched it */
-    uint64_t base_us;             /* origin of the ring's start_ms */
-    uint64_t first_us, last_us;   /* first and latest packet, packet time */
-    uint64_t bytes_out, bytes_in; /* while in the table */
-    uint64_t ep_out, ep_in;       /* this episode (activity with no quiet window) */
-    struct conv_conn ring[CONV_RING];
-};
-
-struct cslot {
-    uint32_t rec; /* entry index + 1, 0 empty */
-    uint32_t hash;
-};
-
-struct conv {
-    struct conv_entry *e;
-    uint32_t cap, n_fresh, free_head; /* free entries linked through next */
-    struct cslot *slots;
-    uint32_t mask;
-    uint64_t seed;
-    uint64_t ttl_us;
-    uint32_t lru_head, lru_tail;
-    uint32_t *touched, n_touched;   /* entries the current window touched */
-    uint32_t *prev_touched, n_prev; /* ... and the previous window */
-    uint64_t learned[2];
-    conv_l7_name_fn l7_name;
-    void *l7_ctx;
-    uint8_t auth_l7[1024]; /* per nDPI id: 0 not asked yet, 1 no, 2 an auth protocol */
-    uint32_t *host_idx;    /* window hosts index for the L7 hint, host_mask + 1 slots */
-    uint32_t host_mask;
-    uint64_t host_idx_seq;   /* window it indexes + 1, 0 none */
-    struct model_conv known; /* learned set: arrays at their caps once allocated */
-    uint32_t *kidx, *hidx;   /* its index (entry + 1, 0 empty), KNOWN_SLOTS each */
-    bool learning;
-    struct conv_stats st;
-};
-
-#define KNOWN_SLOTS                                                                                \
-    (2u *                                                                                          \
-     (MODEL_CONV_MAX_KNOWN > MODEL_CONV_MAX_HOSTS ? MODEL_CONV_MAX_KNOWN : MODEL_CONV_MAX_HOSTS))
+#include "conv_int.h"
 
 size_t conv_memory_bytes(uint32_t max_entries)
 {
@@ -613,228 +516,6 @@ static bool l7_says_auth(conv_t *c, const struct window *w, const struct ip_addr
     return false;
 }
 
-/* ---- the learned set ------------------------------------------------------------- */
-
-static int known_alloc(conv_t *c)
-{
-    if (c->kidx)
-        return 0;
-    c->known.known = calloc(MODEL_CONV_MAX_KNOWN, sizeof(*c->known.known));
-    c->known.hosts = calloc(MODEL_CONV_MAX_HOSTS, sizeof(*c->known.hosts));
-    c->kidx = calloc(KNOWN_SLOTS, sizeof(uint32_t));
-    c->hidx = calloc(KNOWN_SLOTS, sizeof(uint32_t));
-    if (c->known.known && c->known.hosts && c->kidx && c->hidx)
-        return 0;
-    free(c->known.known);
-    free(c->known.hosts);
-    free(c->kidx);
-    free(c->hidx);
-    c->known.known = NULL;
-    c->known.hosts = NULL;
-    c->kidx = c->hidx = NULL;
-    return -1;
-}
-
-static void known_clear(conv_t *c)
-{
-    struct model_conv_known *k = c->known.known;
-    struct model_conv_host *h = c->known.hosts;
-    memset(&c->known, 0, sizeof(c->known));
-    c->known.known = k;
-    c->known.hosts = h;
-    if (c->kidx) {
-        memset(c->kidx, 0, KNOWN_SLOTS * sizeof(uint32_t));
-        memset(c->hidx, 0, KNOWN_SLOTS * sizeof(uint32_t));
-    }
-}
-
-static uint32_t known_hash(const conv_t *c, const struct ip_addr *src, const struct ip_addr *dst,
-                           uint16_t port, uint8_t proto)
-{
-    uint64_t h = tapir_ip_hash(src, c->seed) * 0x9e3779b97f4a7c15ULL;
-    h ^= tapir_ip_hash(dst, c->seed ^ ((uint64_t)port << 8 | proto));
-    return (uint32_t)(h ^ (h >> 32));
-}
-
-/* The learned conversation (src all zero: the service), added when add and room. */
-static struct model_conv_known *known_find(conv_t *c, const struct ip_addr *src,
-                                           const struct ip_addr *dst, uint16_t port, uint8_t proto,
-                                           bool add)
-{
-    if (!c->kidx)
-        return NULL;
-    uint32_t i = known_hash(c, src, dst, port, proto) & (KNOWN_SLOTS - 1);
-    for (; c->kidx[i]; i = (i + 1) & (KNOWN_SLOTS - 1)) {
-        struct model_conv_known *k = &c->known.known[c->kidx[i] - 1];
-        if (k->port == port && k->proto == proto && !memcmp(k->src.b, src->b, 16) &&
-            !memcmp(k->dst.b, dst->b, 16))
-            return k;
-    }
-    if (!add)
-        return NULL;
-    if (c->known.n_known >= MODEL_CONV_MAX_KNOWN) {
-        c->known.known_dropped++;
-        return NULL;
-    }
-    struct model_conv_known *k = &c->known.known[c->known.n_known++];
-    memset(k, 0, sizeof(*k));
-    k->src = *src;
-    k->dst = *dst;
-    k->port = port;
-    k->proto = proto;
-    c->kidx[i] = c->known.n_known;
-    return k;
-}
-
-static struct model_conv_host *known_host(conv_t *c, const struct ip_addr *ip, bool add)
-{
-    if (!c->hidx)
-        return NULL;
-    uint32_t i = (uint32_t)tapir_ip_hash(ip, c->seed ^ 0x686f7374ULL) & (KNOWN_SLOTS - 1);
-    for (; c->hidx[i]; i = (i + 1) & (KNOWN_SLOTS - 1)) {
-        struct model_conv_host *h = &c->known.hosts[c->hidx[i] - 1];
-        if (!memcmp(h->ip.b, ip->b, 16))
-            return h;
-    }
-    if (!add)
-        return NULL;
-    if (c->known.n_hosts >= MODEL_CONV_MAX_HOSTS) {
-        c->known.hosts_dropped++;
-        return NULL;
-    }
-    struct model_conv_host *h = &c->known.hosts[c->known.n_hosts++];
-    memset(h, 0, sizeof(*h));
-    h->ip = *ip;
-    c->hidx[i] = c->known.n_hosts;
-    return h;
-}
-
-static void min_pace(double *have, double s)
-{
-    if (s > 0 && (*have <= 0 || s < *have))
-        *have = s;
-}
-
-/* A conversation the rules found periodic or login-like while learning. */
-static void learn_kind(conv_t *c, const struct conv_entry *e, uint8_t kind, double interval_s)
-{
-    static const struct ip_addr any;
-    struct model_conv_known *k = known_find(c, &e->src, &e->dst, e->port, e->proto, true);
-    struct model_conv_known *svc = known_find(c, &any, &e->dst, e->port, e->proto, true);
-    if (k && svc && !(k->kinds & (MODEL_CONV_PERIODIC | MODEL_CONV_LOGIN)))
-        svc->sources++;
-    struct model_conv_known *both[2] = {k, svc};
-    for (int j = 0; j < 2; j++) {
-        if (!both[j])
-            continue;
-        both[j]->kinds |= kind;
-        min_pace(kind == MODEL_CONV_PERIODIC ? &both[j]->periodic_s : &both[j]->login_s,
-                 interval_s);
-    }
-}
-
-/* Uploads under this cannot move a limit (EXFIL_FACTOR x it is under the floor). */
-#define LEARN_MIN_UPLOAD (EXFIL_MIN_BYTES / EXFIL_FACTOR)
-
-static void learn_upload(conv_t *c, const struct conv_entry *e)
-{
-    if (e->ep_out <= e->ep_in || (double)(e->ep_out - e->ep_in) < LEARN_MIN_UPLOAD)
-        return;
-    uint64_t net = e->ep_out - e->ep_in;
-    int cls = ip_addr_is_reserved(&e->dst) ? 0 : 1;
-    if (net > c->known.up_net[cls])
-        c->known.up_net[cls] = net;
-    struct model_conv_host *h = known_host(c, &e->src, true);
-    if (h && net > h->up_src[cls])
-        h->up_src[cls] = net;
-    h = known_host(c, &e->dst, true);
-    if (h && net > h->up_dst)
-        h->up_dst = net;
-    struct model_conv_known *k = known_find(c, &e->src, &e->dst, e->port, e->proto, true);
-    if (k) {
-        k->kinds |= MODEL_CONV_BULK;
-        if ((double)net > k->bulk_bytes)
-            k->bulk_bytes = (double)net;
-    }
-}
-
-int conv_set_learning(conv_t *c, bool on)
-{
-    if (on && known_alloc(c) < 0) {
-        c->learning = false;
-        return -1;
-    }
-    if (on)
-        c->known.present = 1;
-    c->learning = on;
-    return 0;
-}
-
-int conv_learned_export(const conv_t *c, struct model_conv *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (!c->known.present)
-        return 0;
-    *out = c->known;
-    out->known = NULL;
-    out->hosts = NULL;
-    if (c->known.n_known && !(out->known = malloc(c->known.n_known * sizeof(*out->known))))
-        return -1;
-    if (c->known.n_hosts && !(out->hosts = malloc(c->known.n_hosts * sizeof(*out->hosts)))) {
-        free(out->known);
-        out->known = NULL;
-        return -1;
-    }
-    if (out->known)
-        memcpy(out->known, c->known.known, c->known.n_known * sizeof(*out->known));
-    if (out->hosts)
-        memcpy(out->hosts, c->known.hosts, c->known.n_hosts * sizeof(*out->hosts));
-    return 0;
-}
-
-int conv_learned_import(conv_t *c, const struct model_conv *in)
-{
-    known_clear(c);
-    if (!in->present)
-        return 0;
-    if (known_alloc(c) < 0)
-        return -1;
-    c->known.present = 1;
-    c->known.up_net[0] = in->up_net[0];
-    c->known.up_net[1] = in->up_net[1];
-    c->known.known_dropped = in->known_dropped;
-    c->known.hosts_dropped = in->hosts_dropped;
-    for (uint32_t i = 0; i < in->n_known && i < MODEL_CONV_MAX_KNOWN; i++) {
-        const struct model_conv_known *k = &in->known[i];
-        struct model_conv_known *n = known_find(c, &k->src, &k->dst, k->port, k->proto, true);
-        if (n)
-            *n = *k; /* a duplicate in a crafted file: the last one wins */
-    }
-    for (uint32_t i = 0; i < in->n_hosts && i < MODEL_CONV_MAX_HOSTS; i++) {
-        struct model_conv_host *n = known_host(c, &in->hosts[i].ip, true);
-        if (n)
-            *n = in->hosts[i];
-    }
-    return 0;
-}
-
-/* Whether training saw this conversation (or a service several sources used) being
- * `kind` at a pace not KNOWN_RATE_FACTOR times slower than interval_s. */
-static bool known_covers(conv_t *c, const struct conv_entry *e, uint8_t kind, double interval_s)
-{
-    static const struct ip_addr any;
-    if (!c->known.present || c->learning)
-        return false;
-    const struct model_conv_known *k = known_find(c, &e->src, &e->dst, e->port, e->proto, false);
-    if (!k || !(k->kinds & kind)) {
-        k = known_find(c, &any, &e->dst, e->port, e->proto, false);
-        if (!k || !(k->kinds & kind) || k->sources < KNOWN_SERVICE_SOURCES)
-            return false;
-    }
-    double learned = kind == MODEL_CONV_PERIODIC ? k->periodic_s : k->login_s;
-    return learned <= 0 || interval_s * KNOWN_RATE_FACTOR >= learned;
-}
-
 /* ---- the detectors --------------------------------------------------------------- */
 
 enum service { SVC_OTHER, SVC_AUTH, SVC_WEB, SVC_PERIODIC };
@@ -1030,7 +711,7 @@ static bool judge_exfil(conv_t *c, const struct conv_entry *e, struct conv_findi
     int cls = ip_addr_is_reserved(&e->dst) ? 0 : 1;
     double limit = EXFIL_FACTOR * (double)c->learned[cls];
     if (c->known.present && !c->learning) { /* trained: this source's own maximum */
-        const struct model_conv_host *h = known_host(c, &e->src, false);
+        const struct model_conv_host *h = conv_known_host(c, &e->src, false);
         limit = h ? EXFIL_FACTOR * (double)h->up_src[cls] : 0;
     }
     if (limit < EXFIL_MIN_BYTES)
@@ -1079,15 +760,15 @@ void conv_window(conv_t *c, const struct window *w, conv_finding_fn fn, void *ct
         struct conv_finding f;
         if (c->learning) {
             if (judge_bruteforce(c, w, e, &f))
-                learn_kind(c, e, MODEL_CONV_LOGIN, f.interval_s);
+                conv_learn_kind(c, e, MODEL_CONV_LOGIN, f.interval_s);
             if (judge_beacon(e, &f))
-                learn_kind(c, e, MODEL_CONV_PERIODIC, f.interval_s);
-            learn_upload(c, e);
+                conv_learn_kind(c, e, MODEL_CONV_PERIODIC, f.interval_s);
+            conv_learn_upload(c, e);
             continue;
         }
         /* Known from training: not alerted, and judged again next window (it may speed up). */
         bool bf = !(e->alerted & (1u << CONV_BRUTEFORCE)) && judge_bruteforce(c, w, e, &f);
-        if (bf && known_covers(c, e, MODEL_CONV_LOGIN, f.interval_s)) {
+        if (bf && conv_known_covers(c, e, MODEL_CONV_LOGIN, f.interval_s)) {
             c->st.known_quiet++;
         } else if (bf) {
             e->alerted |= 1u << CONV_BRUTEFORCE;
@@ -1097,7 +778,7 @@ void conv_window(conv_t *c, const struct window *w, conv_finding_fn fn, void *ct
         /* Login attempts at a steady pace are regular too: one finding, the specific one. */
         bool bc = !(e->alerted & (1u << CONV_BEACON)) && !(e->alerted & (1u << CONV_BRUTEFORCE)) &&
                   judge_beacon(e, &f);
-        if (bc && known_covers(c, e, MODEL_CONV_PERIODIC, f.interval_s)) {
+        if (bc && conv_known_covers(c, e, MODEL_CONV_PERIODIC, f.interval_s)) {
             c->st.known_quiet++;
         } else if (bc) {
             e->alerted |= 1u << CONV_BEACON;

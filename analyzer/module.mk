@@ -3,6 +3,7 @@ ANALYZER_SRCS := \
     analyzer/analyzer.c \
     analyzer/baseline.c \
     analyzer/conv.c \
+    analyzer/conv_learn.c \
     analyzer/behaviour.c \
     analyzer/category.c \
     analyzer/explain.c \
