@@ -19,10 +19,12 @@
 
 #include "cli.h"
 #include "json.h"
+#include "parse.h"
 #include "rules.h"
 #include "store.h"
 
 #define QUERY_DEFAULT_LIMIT 50
+#define CMD_ALERTS          "tapir alerts"
 
 /* Prints s with control bytes replaced by '?', padded to width (0: no padding). */
 static void put_clean(FILE *f, const char *s, int width)
@@ -91,25 +93,45 @@ static int print_json_line(const json_t *o)
     return 0;
 }
 
-static int parse_id(const char *s, int64_t *id)
+/* Prints the array as JSON lines, or as a table under its header; says `empty` on stderr
+ * when a table would have no rows. */
+static void print_list(const json_t *arr, bool json, void (*header)(void),
+                       void (*row)(const json_t *), const char *empty)
+{
+    size_t i;
+    const json_t *e;
+    if (!json && json_array_size(arr))
+        header();
+    json_array_foreach(arr, i, e)
+    {
+        if (json)
+            print_json_line(e);
+        else
+            row(e);
+    }
+    if (!json && !json_array_size(arr))
+        fprintf(stderr, "%s\n", empty);
+}
+
+/* A decimal integer >= min into *n; 0, or -1. */
+static int parse_int_min(const char *s, long long min, int64_t *n)
 {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v <= 0)
+    if (errno || end == s || *end || v < min)
         return -1;
-    *id = v;
+    *n = v;
     return 0;
 }
 
-static int parse_count(const char *s, int64_t *n)
+/* A count option's value (>= 0) into *n; 0, or -1 having said so on stderr. */
+static int opt_count(const char *cmd, const char *option, const char *value, int64_t *n)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 0)
+    if (parse_int_min(value, 0, n) < 0) {
+        fprintf(stderr, "%s: bad %s '%s'\n", cmd, option, value);
         return -1;
-    *n = v;
+    }
     return 0;
 }
 
@@ -144,7 +166,7 @@ static void alerts_usage(FILE *f)
 static int alerts_change(const char *db, const char *action, const char *id_text)
 {
     int64_t id;
-    if (parse_id(id_text, &id) < 0) {
+    if (parse_int_min(id_text, 1, &id) < 0) {
         fprintf(stderr, "tapir alerts: bad alert id '%s'\n", id_text);
         return TAPIR_EXIT_USAGE;
     }
@@ -178,7 +200,6 @@ int cmd_alerts(int argc, char **argv)
     struct store_alert_filter f = {.limit = QUERY_DEFAULT_LIMIT};
     bool json = false;
     char ipnorm[64];
-    char *end;
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -187,11 +208,8 @@ int cmd_alerts(int argc, char **argv)
             db = optarg;
             break;
         case 's':
-            if (tapir_parse_time(optarg, &f.since_us) < 0) {
-                fprintf(stderr, "tapir alerts: bad --since '%s' (ISO-8601 or unix seconds)\n",
-                        optarg);
-                return TAPIR_EXIT_USAGE;
-            }
+            if (tapir_parse_time(optarg, &f.since_us) < 0)
+                return parse_opt_bad(CMD_ALERTS, "--since", optarg, "ISO-8601 or unix seconds");
             break;
         case 'i': {
             struct ip_addr ip;
@@ -204,57 +222,37 @@ int cmd_alerts(int argc, char **argv)
             break;
         }
         case 'm':
-            f.min_score = strtod(optarg, &end);
-            if (end == optarg || *end || !(f.min_score >= 0 && f.min_score <= 1)) {
-                fprintf(stderr, "tapir alerts: bad --min-score '%s' (0 to 1)\n", optarg);
-                return TAPIR_EXIT_USAGE;
-            }
+            if (parse_f64(optarg, &f.min_score) < 0 || !(f.min_score >= 0 && f.min_score <= 1))
+                return parse_opt_bad(CMD_ALERTS, "--min-score", optarg, "0 to 1");
             break;
         case 't':
-            if (strcmp(optarg, "new") && strcmp(optarg, "acked") && strcmp(optarg, "suppressed")) {
-                fprintf(stderr, "tapir alerts: bad --status '%s' (new, acked or suppressed)\n",
-                        optarg);
-                return TAPIR_EXIT_USAGE;
-            }
+            if (strcmp(optarg, "new") && strcmp(optarg, "acked") && strcmp(optarg, "suppressed"))
+                return parse_opt_bad(CMD_ALERTS, "--status", optarg, "new, acked or suppressed");
             f.status = optarg;
             break;
         case 'c':
-            if (alert_category_parse(optarg) < 0) {
-                fprintf(stderr, "tapir alerts: bad --category '%s' (%s)\n", optarg,
-                        alert_category_list());
-                return TAPIR_EXIT_USAGE;
-            }
+            if (alert_category_parse(optarg) < 0)
+                return parse_opt_bad(CMD_ALERTS, "--category", optarg, alert_category_list());
             f.category = optarg;
             break;
         case 'D':
-            if (alert_detector_parse(optarg) < 0) {
-                fprintf(stderr, "tapir alerts: bad --detector '%s' (%s)\n", optarg,
-                        alert_detector_list());
-                return TAPIR_EXIT_USAGE;
-            }
+            if (alert_detector_parse(optarg) < 0)
+                return parse_opt_bad(CMD_ALERTS, "--detector", optarg, alert_detector_list());
             f.detector = optarg;
             break;
         case 'l':
-            if (parse_count(optarg, &f.limit) < 0) {
-                fprintf(stderr, "tapir alerts: bad --limit '%s'\n", optarg);
+            if (opt_count("tapir alerts", "--limit", optarg, &f.limit) < 0)
                 return TAPIR_EXIT_USAGE;
-            }
             break;
         case 'O':
-            if (parse_count(optarg, &f.offset) < 0) {
-                fprintf(stderr, "tapir alerts: bad --offset '%s'\n", optarg);
+            if (opt_count("tapir alerts", "--offset", optarg, &f.offset) < 0)
                 return TAPIR_EXIT_USAGE;
-            }
             break;
         case 'j':
             json = true;
             break;
-        case 'h':
-            alerts_usage(stdout);
-            return TAPIR_EXIT_OK;
         default:
-            alerts_usage(stderr);
-            return TAPIR_EXIT_USAGE;
+            return parse_opt_other(c, CMD_ALERTS, argv, alerts_usage);
         }
     }
     int npos = argc - optind;
@@ -281,19 +279,7 @@ int cmd_alerts(int argc, char **argv)
         store_close(s);
         return TAPIR_EXIT_FAIL;
     }
-    size_t i;
-    json_t *a;
-    if (!json && json_array_size(arr))
-        print_alert_header();
-    json_array_foreach(arr, i, a)
-    {
-        if (json)
-            print_json_line(a);
-        else
-            print_alert_row(a);
-    }
-    if (!json && !json_array_size(arr))
-        fprintf(stderr, "tapir alerts: no alerts match\n");
+    print_list(arr, json, print_alert_header, print_alert_row, "tapir alerts: no alerts match");
     json_decref(arr);
     store_close(s);
     if (fflush(stdout) != 0) {
@@ -347,6 +333,12 @@ static void print_host_detail(const json_t *h)
     }
 }
 
+static void print_host_header(void)
+{
+    printf("%-26s %6s %6s %7s %7s %-2s %-24s %s\n", "IP", "MAX", "LAST", "WINDOWS", "ALERTS", "CC",
+           "LAST SEEN", "AS ORG");
+}
+
 static void print_host_row(const json_t *h)
 {
     const json_t *geo = json_object_get(h, "geo");
@@ -386,20 +378,14 @@ int cmd_hosts(int argc, char **argv)
             db = optarg;
             break;
         case 'l':
-            if (parse_count(optarg, &limit) < 0) {
-                fprintf(stderr, "tapir hosts: bad --limit '%s'\n", optarg);
+            if (opt_count("tapir hosts", "--limit", optarg, &limit) < 0)
                 return TAPIR_EXIT_USAGE;
-            }
             break;
         case 'j':
             json = true;
             break;
-        case 'h':
-            hosts_usage(stdout);
-            return TAPIR_EXIT_OK;
         default:
-            hosts_usage(stderr);
-            return TAPIR_EXIT_USAGE;
+            return parse_opt_other(c, "tapir hosts", argv, hosts_usage);
         }
     }
     if (argc - optind > 1) {
@@ -437,20 +423,7 @@ int cmd_hosts(int argc, char **argv)
         fprintf(stderr, "tapir hosts: %s\n", store_errmsg(s));
         rc = TAPIR_EXIT_FAIL;
     } else {
-        size_t i;
-        json_t *h;
-        if (!json && json_array_size(res))
-            printf("%-26s %6s %6s %7s %7s %-2s %-24s %s\n", "IP", "MAX", "LAST", "WINDOWS",
-                   "ALERTS", "CC", "LAST SEEN", "AS ORG");
-        json_array_foreach(res, i, h)
-        {
-            if (json)
-                print_json_line(h);
-            else
-                print_host_row(h);
-        }
-        if (!json && !json_array_size(res))
-            fprintf(stderr, "tapir hosts: no hosts stored\n");
+        print_list(res, json, print_host_header, print_host_row, "tapir hosts: no hosts stored");
     }
     json_decref(res);
     store_close(s);

@@ -468,6 +468,30 @@ static void rb_bytes(struct rbuf *r, void *out, size_t n)
     r->off += n;
 }
 
+/* A conversations-section array: its 4-byte count (at most max, each entry file_bytes in
+ * the file; bad: the section is impossible anyway), then that many zeroed entries of size
+ * bytes. The count goes to *n, 0 on r->err or when the array is empty (then NULL). */
+static void *rb_conv_array(struct rbuf *r, bool bad, uint32_t max, size_t file_bytes, size_t size,
+                           uint32_t *n)
+{
+    *n = 0;
+    uint32_t count = (uint32_t)rb_uint(r, 4);
+    if (r->err)
+        return NULL;
+    if (bad || count > max || (r->len - r->off) / file_bytes < count) {
+        r->err = "impossible conversations section";
+        return NULL;
+    }
+    if (count == 0)
+        return NULL;
+    void *p = calloc(count, size);
+    if (!p)
+        r->err = "out of memory";
+    else
+        *n = count;
+    return p;
+}
+
 static void parse_conv(struct rbuf *r, struct model_conv *c)
 {
     c->present = (uint8_t)rb_uint(r, 1);
@@ -475,19 +499,9 @@ static void parse_conv(struct rbuf *r, struct model_conv *c)
     c->up_net[1] = rb_uint(r, 8);
     c->known_dropped = rb_uint(r, 8);
     c->hosts_dropped = rb_uint(r, 8);
-    uint32_t nk = (uint32_t)rb_uint(r, 4);
-    if (r->err)
-        return;
-    if (c->present > 1 || nk > MODEL_CONV_MAX_KNOWN || (r->len - r->off) / CONV_KNOWN_BYTES < nk) {
-        r->err = "impossible conversations section";
-        return;
-    }
-    if (nk && !(c->known = calloc(nk, sizeof(*c->known)))) {
-        r->err = "out of memory";
-        return;
-    }
-    c->n_known = nk;
-    for (uint32_t i = 0; i < nk && !r->err; i++) {
+    c->known = rb_conv_array(r, c->present > 1, MODEL_CONV_MAX_KNOWN, CONV_KNOWN_BYTES,
+                             sizeof(*c->known), &c->n_known);
+    for (uint32_t i = 0; i < c->n_known && !r->err; i++) {
         struct model_conv_known *k = &c->known[i];
         rb_bytes(r, k->src.b, 16);
         rb_bytes(r, k->dst.b, 16);
@@ -502,19 +516,9 @@ static void parse_conv(struct rbuf *r, struct model_conv *c)
                         !isfinite(k->periodic_s + k->login_s + k->bulk_bytes) || k->kinds > 7))
             r->err = "a learned conversation out of range";
     }
-    uint32_t nh = (uint32_t)rb_uint(r, 4);
-    if (r->err)
-        return;
-    if (nh > MODEL_CONV_MAX_HOSTS || (r->len - r->off) / CONV_HOST_BYTES < nh) {
-        r->err = "impossible conversations section";
-        return;
-    }
-    if (nh && !(c->hosts = calloc(nh, sizeof(*c->hosts)))) {
-        r->err = "out of memory";
-        return;
-    }
-    c->n_hosts = nh;
-    for (uint32_t i = 0; i < nh && !r->err; i++) {
+    c->hosts = rb_conv_array(r, false, MODEL_CONV_MAX_HOSTS, CONV_HOST_BYTES, sizeof(*c->hosts),
+                             &c->n_hosts);
+    for (uint32_t i = 0; i < c->n_hosts && !r->err; i++) {
         struct model_conv_host *h = &c->hosts[i];
         rb_bytes(r, h->ip.b, 16);
         h->up_src[0] = rb_uint(r, 8);

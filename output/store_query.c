@@ -45,6 +45,16 @@ static json_t *col_int(sqlite3_stmt *st, int i)
     return json_integer(sqlite3_column_int64(st, i));
 }
 
+/* The geo object from the columns country, asn, as_org at i, i + 1, i + 2. */
+static json_t *col_geo(sqlite3_stmt *st, int i)
+{
+    json_t *geo = json_object();
+    json_object_set_new(geo, "country", col_text(st, i));
+    json_object_set_new(geo, "asn", col_int(st, i + 1));
+    json_object_set_new(geo, "as_org", col_text(st, i + 2));
+    return geo;
+}
+
 /* One row of ALERT_COLS as the alert log's object plus status, acked_at, run_id. */
 static json_t *alert_row_json(sqlite3_stmt *st)
 {
@@ -67,11 +77,7 @@ static json_t *alert_row_json(sqlite3_stmt *st)
     json_object_set_new(o, "top_features", json_is_array(topj) ? topj : json_array());
     if (topj && !json_is_array(topj))
         json_decref(topj);
-    json_t *geo = json_object();
-    json_object_set_new(geo, "country", col_text(st, 11));
-    json_object_set_new(geo, "asn", col_int(st, 12));
-    json_object_set_new(geo, "as_org", col_text(st, 13));
-    json_object_set_new(o, "geo", geo);
+    json_object_set_new(o, "geo", col_geo(st, 11));
     const char *l7 = (const char *)sqlite3_column_text(st, 14);
     json_object_set_new(o, "l7", alert_l7_json(l7 ? l7 : "", (size_t)sqlite3_column_bytes(st, 14)));
     json_t *model = json_object();
@@ -97,6 +103,21 @@ static int collect_rows(store_t *s, sqlite3_stmt *st, json_t *(*fn)(sqlite3_stmt
     }
     if (rc != SQLITE_DONE)
         return store_db_fail(s, doing);
+    return 0;
+}
+
+/* Steps st to its end into a new array at *out, and finalizes st. 0, or -1 (no array). */
+static int collect_array(store_t *s, sqlite3_stmt *st, json_t *(*fn)(sqlite3_stmt *),
+                         const char *doing, json_t **out)
+{
+    json_t *arr = json_array();
+    int rc = arr ? collect_rows(s, st, fn, arr, doing) : -1;
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        json_decref(arr);
+        return -1;
+    }
+    *out = arr;
     return 0;
 }
 
@@ -148,15 +169,7 @@ int store_alerts_list(store_t *s, const struct store_alert_filter *f, json_t **o
     sqlite3_stmt *st = alert_filter_stmt(s, ALERT_COLS, f ? f : &none, true);
     if (!st)
         return -1;
-    json_t *arr = json_array();
-    int rc = arr ? collect_rows(s, st, alert_row_json, arr, "listing alerts") : -1;
-    sqlite3_finalize(st);
-    if (rc < 0) {
-        json_decref(arr);
-        return -1;
-    }
-    *out = arr;
-    return 0;
+    return collect_array(s, st, alert_row_json, "listing alerts", out);
 }
 
 int store_alerts_count(store_t *s, const struct store_alert_filter *f, int64_t *count)
@@ -209,11 +222,7 @@ static json_t *host_row_json(sqlite3_stmt *st)
     json_object_set_new(o, "ip", col_text(st, 0));
     json_object_set_new(o, "first_seen", col_text(st, 1));
     json_object_set_new(o, "last_seen", col_text(st, 2));
-    json_t *geo = json_object();
-    json_object_set_new(geo, "country", col_text(st, 3));
-    json_object_set_new(geo, "asn", col_int(st, 4));
-    json_object_set_new(geo, "as_org", col_text(st, 5));
-    json_object_set_new(o, "geo", geo);
+    json_object_set_new(o, "geo", col_geo(st, 3));
     json_object_set_new(o, "last_score", col_real(st, 6));
     json_object_set_new(o, "max_score", col_real(st, 7));
     json_object_set_new(o, "windows_seen", col_int(st, 8));
@@ -262,15 +271,7 @@ int store_hosts_list(store_t *s, int64_t limit, int64_t offset, json_t **out)
         return store_db_fail(s, "listing hosts");
     sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
     sqlite3_bind_int64(st, 2, offset > 0 ? offset : 0);
-    json_t *arr = json_array();
-    int rc = arr ? collect_rows(s, st, host_row_json, arr, "listing hosts") : -1;
-    sqlite3_finalize(st);
-    if (rc < 0) {
-        json_decref(arr);
-        return -1;
-    }
-    *out = arr;
-    return 0;
+    return collect_array(s, st, host_row_json, "listing hosts", out);
 }
 
 int store_each_flagged(store_t *s, double min_score, uint64_t since_us, store_flagged_fn fn,

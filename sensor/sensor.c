@@ -634,6 +634,16 @@ void sensor_finish(sensor_t *s)
     wqueue_close(s->q);
 }
 
+/* The DPI counters the inline engine and the worker both keep. */
+static void put_dpi_counts(struct sensor_stats *st, uint64_t detected, uint64_t gave_up,
+                           uint64_t pool_empty, uint64_t in_use)
+{
+    st->dpi_detected = detected;
+    st->dpi_gave_up = gave_up;
+    st->dpi_pool_empty = pool_empty;
+    st->dpi_in_use = in_use;
+}
+
 void sensor_get_stats(sensor_t *s, struct sensor_stats *st)
 {
     *st = s->st;
@@ -648,20 +658,14 @@ void sensor_get_stats(sensor_t *s, struct sensor_stats *st)
     if (s->worker) {
         struct dpi_worker_stats d;
         dpi_worker_stats(s->worker, &d);
-        st->dpi_detected = d.detected;
-        st->dpi_gave_up = d.gave_up;
-        st->dpi_pool_empty = d.pool_empty;
-        st->dpi_in_use = d.in_use;
+        put_dpi_counts(st, d.detected, d.gave_up, d.pool_empty, d.in_use);
         st->dpi_jobs = d.jobs;
         st->dpi_ring_full = d.producer_waits;
         st->dpi_reclaimed = d.slots_reclaimed;
     } else if (s->dpi) {
         struct dpi_stats d;
         dpi_stats(s->dpi, &d);
-        st->dpi_detected = d.detected;
-        st->dpi_gave_up = d.gave_up;
-        st->dpi_pool_empty = d.pool_empty;
-        st->dpi_in_use = d.in_use;
+        put_dpi_counts(st, d.detected, d.gave_up, d.pool_empty, d.in_use);
     }
     geo_counters(s->geo, &st->geo_lookups, &st->geo_hits, &st->geo_errors);
     st->windows_dropped = wqueue_dropped(s->q);
