@@ -320,8 +320,12 @@ static struct conv_entry *lookup(conv_t *c, const struct flow_record *r, uint64_
     }
     /* Only an answered flow starts a conversation: every detector here needs a peer
      * that talks back, and scans and spoofed floods (millions of unanswered pairs) would
-     * otherwise churn the table and evict the long-lived entries. */
-    if (r->pkts[1] == 0 && !(r->flags & FLOW_REC_SYNACK)) {
+     * otherwise churn the table and evict the long-lived entries. For TCP, answered means
+     * a handshake the initiator completed (it sent again after the SYN): a spoofed SYN
+     * flood against an open port is answered with SYN-ACKs, and a scan of closed ports
+     * with RSTs, but neither source ever sends a second packet. */
+    if ((r->pkts[1] == 0 && !(r->flags & FLOW_REC_SYNACK)) ||
+        (r->proto == P_TCP && (r->flags & FLOW_REC_SYN) && r->pkts[0] < 2)) {
         c->st.unanswered++;
         return NULL;
     }
@@ -417,6 +421,12 @@ static void add_record(conv_t *c, struct conv_entry *e, const struct flow_record
                                         ? (r->last_us - r->first_us) / 1000
                                         : CONV_OPEN - 1)
                        : CONV_OPEN;
+    /* A TCP flow first seen without its SYN was picked up mid-stream (a keepalive after
+     * the idle timeout ended the flow, or a full flow table): its bytes count, but it is
+     * not a new connection, or a long-lived connection's keepalives would look like a
+     * metronome of check-ins. */
+    if ((r->flags & FLOW_REC_FIRST) && r->proto == P_TCP && !(r->flags & FLOW_REC_SYN))
+        return;
     if (r->flags & FLOW_REC_FIRST) {
         e->conns++;
         struct conv_conn *k = &e->ring[e->ring_head];

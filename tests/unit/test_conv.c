@@ -171,6 +171,35 @@ TEST(unanswered_makes_no_entry)
     conv_destroy(c);
 }
 
+/* A spoofed SYN flood answered with SYN-ACKs (and a closed-port scan answered with
+ * RSTs) never sends a second packet: no entry. A TCP flow picked up without its SYN
+ * (keepalives of a long-lived connection after the idle timeout) adds bytes, not
+ * connections, so 40 keepalives every 130 s are no beacon. */
+TEST(handshake_and_midstream)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    conv_t *c = conv_create(64, 7200 * S_US, 3, err);
+    CHECK(c != NULL);
+    struct flow_record in[64];
+    int n = 0;
+    in[n] = rec("198.51.100.9", "10.0.0.80", 443, 6, T0 + S_US, 3, 60, 180);
+    in[n++].pkts[0] = 1; /* the SYN only; the victim sent 3 SYN-ACKs */
+    for (int i = 0; i < 40; i++) {
+        in[n] = rec("10.0.0.5", "10.0.0.143", 993, 6, T0 + 2 * S_US + (uint64_t)i * 130 * S_US, 0.1,
+                    100, 100);
+        in[n++].flags &= (uint8_t) ~(FLOW_REC_SYN | FLOW_REC_SYNACK);
+    }
+    uint64_t seq = 0;
+    struct findings fs;
+    memset(&fs, 0, sizeof(fs));
+    feed(c, in, n, &seq, &fs);
+    struct conv_stats st;
+    conv_get_stats(c, &st);
+    CHECK_EQ(st.unanswered, 1);
+    CHECK_EQ(fs.n[CONV_BEACON], 0);
+    conv_destroy(c);
+}
+
 TEST(ttl_expiry)
 {
     char err[TAPIR_ERRBUF_SIZE];
@@ -326,6 +355,7 @@ int main(void)
     RUN(spread_known);
     RUN(eviction_counted);
     RUN(unanswered_makes_no_entry);
+    RUN(handshake_and_midstream);
     RUN(ttl_expiry);
     RUN(detectors);
     RUN(learned_set);
