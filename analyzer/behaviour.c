@@ -83,6 +83,9 @@ static const struct feature_def dest_defs[] = {
     {"icmp_share_in", "ratio", MODEL_SCALE_RATIO, 0, 0, "ICMP share of packets received"},
     {"mean_pkt_size_in", "bytes", MODEL_SCALE_LOG1P, 0, 0, "mean IP packet size received"},
     {"pkts_per_src", "packets", MODEL_SCALE_LOG1P, 0, 0, "packets per distinct source"},
+    {"icmp_pkts_in", "packets", MODEL_SCALE_LOG1P, 1, 1000,
+     "ICMP packets received: ICMP floods (a one-window flood below 3x the busiest benign "
+     "host's packets is otherwise unseen)"},
 };
 #define N_DEST ((int)(sizeof(dest_defs) / sizeof(dest_defs[0])))
 
@@ -254,6 +257,7 @@ void behaviour_destination(const struct host_window *h, double *o)
     o[k++] = ratio(h->icmp_pkts_recv, (double)h->pkts_recv);
     o[k++] = ratio((double)h->bytes_recv, (double)h->pkts_recv);
     o[k++] = srcs > 0 ? (double)h->pkts_recv / srcs : (double)h->pkts_recv;
+    o[k++] = h->icmp_pkts_recv;
 }
 
 static void add_u32(uint32_t *a, uint32_t b)

@@ -138,7 +138,7 @@ static const struct category_rule rules[] = {
       {"pkts_recv", '>', 100, NULL}}},
     /* A volume of ICMP. */
     {DST,
-     "pkts_recv|bytes_recv|icmp_share_in|pkts_per_src|src_ips|mean_pkt_size_in",
+     "pkts_recv|bytes_recv|icmp_share_in|pkts_per_src|src_ips|mean_pkt_size_in|icmp_pkts_in",
      ALERT_CATEGORY_ICMPFLOOD,
      {{"pkts_recv", '>', 500, NULL}, {"icmp_share_in", '>', 0.5, NULL}}},
     /* A volume on flows others started, almost no SYN among them, not ICMP. */

@@ -11,6 +11,9 @@ the labels. Rules, stated so anyone can check them:
   a flagged prefix, or every destination it sent to in some window was flagged on the
   destination side then (a spoofed flood is caught at its victim, where it shows).
   Attack IPs that only answered (C2 servers, drop sites) are listed apart.
+- With --alerts ALERT_LOG, the alerts of detectors that score no vector (conversation,
+  risk: beacons, brute force, exfiltration, web attacks judged across windows or per
+  flow) count too, as source alerts in their window, under the same rules.
 - False-positive rate: benign (IP, window) pairs with any false alert / benign pairs
   scored on any side. ROC AUC: per IP, its highest score/threshold ratio, from its own
   source score or its victims' destination scores (not its prefix's), over every IP
@@ -42,7 +45,13 @@ def auc(pos, neg):
 
 def main():
     verbose = "-v" in sys.argv
-    scores_path, flows_path, labels_path = [a for a in sys.argv[1:] if a != "-v"][:3]
+    args = [a for a in sys.argv[1:] if a != "-v"]
+    alerts_path = None
+    if "--alerts" in args:
+        k = args.index("--alerts")
+        alerts_path = args[k + 1]
+        del args[k:k + 2]
+    scores_path, flows_path, labels_path = args[:3]
     label, atype = {}, {}
     for r in csv.DictReader(open(labels_path)):
         label[r["ip"]] = r["label"]
@@ -55,6 +64,18 @@ def main():
         print("no scores: was the run scoring (model or warm-up)?")
         return 1
     wlen = int(rows[0]["window_end"]) - int(rows[0]["window_start"])
+    if alerts_path:
+        import json
+        from datetime import datetime, timezone
+        for line in open(alerts_path):
+            a = json.loads(line)
+            if a.get("detector") not in ("conversation", "risk"):
+                continue  # the forest's and the limits' are in the scores CSV already
+            t = datetime.strptime(a["window_start"][:19], "%Y-%m-%dT%H:%M:%S")
+            w = int(t.replace(tzinfo=timezone.utc).timestamp()) // wlen * wlen
+            rows.append({"ip": a["ip"], "side": a["side"], "window_start": str(w),
+                         "window_end": str(w + wlen), "score": str(a["score"]),
+                         "alert": "1", "extra": "1"})
     initiators = set()
     sent_to = defaultdict(set)      # (ip, window) -> destinations
     recv_from_attack = set()        # (ip, window) that received attack traffic
@@ -91,7 +112,7 @@ def main():
     for r in rows:
         ip, side, w = r["ip"], r["side"], int(r["window_start"])
         alerted = r["alert"] == "1"
-        if side == "source":
+        if side == "source" and not r.get("extra"):
             max_score[ip] = max(max_score.get(ip, 0.0), float(r["score"]))
         if side in ("source", "destination") and label.get(ip, "benign") == "benign":
             benign_scored.add((ip, w))
@@ -154,6 +175,8 @@ def main():
     ratio = {}
     dst_ratio = {}
     for r in rows:
+        if r.get("extra"):
+            continue  # no threshold: the ROC is the scored vectors'
         ip, side, w = r["ip"], r["side"], int(r["window_start"])
         q = float(r["score"]) / float(r["threshold"])
         if side == "source":

@@ -26,12 +26,15 @@ case " $parts " in *" synthetic "*)
   else
     model=""
   fi
+  # A fresh database and alert log each time (the alert log appends).
+  rm -f "$out/eval.db" "$out/eval.db-wal" "$out/eval.db-shm" "$out/alerts.json"
   # shellcheck disable=SC2086
   "$build/tapir" run -r "$pcap" $model -q --no-progress --scores-csv "$out/scores.csv" \
     --flow-log "$out/flows.csv" --db "$out/eval.db" --alert-log "$out/alerts.json" ${EXTRA:-}
   rm -f "$out/eval.db-wal" "$out/eval.db-shm"
   echo "== synthetic: $pcap (model trained on $baseline)"
-  /usr/bin/python3 tools/eval.py "$out/scores.csv" "$out/flows.csv" "$labels" >"$out/synthetic.txt"
+  /usr/bin/python3 tools/eval.py "$out/scores.csv" "$out/flows.csv" "$labels" \
+    --alerts "$out/alerts.json" >"$out/synthetic.txt"
   cat "$out/synthetic.txt"
   ;;
 esac
