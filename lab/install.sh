@@ -8,14 +8,8 @@ set -u
 pkgs="iproute2 tcpdump ethtool nftables python3 openssl curl wget rsync openssh-client
 openssh-server vsftpd dnsmasq-base iodine chrony nmap masscan hping3 hydra sqlmap procps"
 
-missing=""
-for p in $pkgs; do
-  st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
-  case "$st" in
-    *"install ok installed"*) ;;
-    *) missing="$missing $p" ;;
-  esac
-done
+# shellcheck disable=SC2086
+missing=$(sh "$(dirname "$0")/../tools/missing_pkgs.sh" $pkgs)
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

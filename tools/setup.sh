@@ -22,14 +22,8 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
   exit 0
 fi
 
-missing=""
-for p in $pkgs; do
-  st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
-  case "$st" in
-    *"install ok installed"*) ;;
-    *) missing="$missing $p" ;;
-  esac
-done
+# shellcheck disable=SC2086
+missing=$(sh "$(dirname "$0")/missing_pkgs.sh" $pkgs)
 
 [ -z "$missing" ] && exit 0
 
