@@ -376,7 +376,9 @@ static int parse_section(struct rbuf *r, struct model_section *s, char *detail)
     s->limit_factor = rb_f64(r);
     if (r->err)
         return -1;
-    if (s->pooled_rows > s->train_rows || !(s->limit_factor >= 0 && s->limit_factor < 1e6)) {
+    /* 0: no limits; a factor of 1 or less would make every vector a limit hit. */
+    if (s->pooled_rows > s->train_rows ||
+        !(s->limit_factor == 0 || (s->limit_factor > 1 && s->limit_factor < 1e6))) {
         r->err = "training row counts or limit factor out of range";
         return -1;
     }

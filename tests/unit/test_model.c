@@ -275,6 +275,28 @@ TEST(crafted_payloads)
     model_free(&m);
 }
 
+/* A limit factor of 1 or less makes every vector a limit hit (log(f) <= 0): refused. */
+TEST(limit_factor_range)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    struct model m, l;
+    const double bad[] = {1.0, 0.5, -1.0, 2e6};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        make_model(&m, 2);
+        m.sections[0].limit_factor = bad[k];
+        CHECK_EQ(model_save(&m, tmp("lf.model"), err), 0);
+        CHECK_EQ(model_load(tmp("lf.model"), &l, err), -1);
+        CHECK(strstr(err, "limit factor") != NULL);
+        model_free(&m);
+    }
+    make_model(&m, 2);
+    m.sections[0].limit_factor = 0;
+    CHECK_EQ(model_save(&m, tmp("lf.model"), err), 0);
+    CHECK_EQ(model_load(tmp("lf.model"), &l, err), 0);
+    model_free(&l);
+    model_free(&m);
+}
+
 TEST(wrong_version_and_not_a_model)
 {
     char err[TAPIR_ERRBUF_SIZE];
@@ -366,6 +388,7 @@ int main(void)
     RUN(truncated_every_length);
     RUN(bit_flips);
     RUN(crafted_payloads);
+    RUN(limit_factor_range);
     RUN(wrong_version_and_not_a_model);
     RUN(feature_check);
     char cmd[128];
