@@ -146,9 +146,6 @@ void conv_learn_upload(conv_t *c, const struct conv_entry *e)
     struct model_conv_host *h = conv_known_host(c, &e->src, true);
     if (h && net > h->up_src[cls])
         h->up_src[cls] = net;
-    h = conv_known_host(c, &e->dst, true);
-    if (h && net > h->up_dst)
-        h->up_dst = net;
     struct model_conv_known *k = known_find(c, &e->src, &e->dst, e->port, e->proto, true);
     if (k) {
         k->kinds |= MODEL_CONV_BULK;

@@ -22,7 +22,7 @@
  *       u8 present, u64 up_net[2], u64 known_dropped, u64 hosts_dropped,
  *       u32 n_known, n_known x (16 src, 16 dst, u16 port, u8 proto, u8 kinds, u32 sources,
  *                               f64 periodic_s, f64 login_s, f64 bulk_bytes),
- *       u32 n_hosts, n_hosts x (16 ip, u64 up_src[2], u64 up_dst)
+ *       u32 n_hosts, n_hosts x (16 ip, u64 up_src[2])
  *   Version 2 added notes, the row counts, the limit factor and the medians (a small
  *   network's sides train on fewer rows, with wider limits); a version 1 file is refused
  *   with a message to retrain, as the analyzer needs what it lacks; version 3 added the
@@ -150,7 +150,6 @@ static void write_conv(struct wbuf *b, const struct model_conv *c)
         wb_bytes(b, h->ip.b, 16);
         wb_uint(b, h->up_src[0], 8);
         wb_uint(b, h->up_src[1], 8);
-        wb_uint(b, h->up_dst, 8);
     }
 }
 
@@ -460,7 +459,7 @@ static int parse_section(struct rbuf *r, struct model_section *s, char *detail)
 }
 
 #define CONV_KNOWN_BYTES 64 /* one model_conv_known in the file */
-#define CONV_HOST_BYTES  40
+#define CONV_HOST_BYTES  32
 
 static void rb_bytes(struct rbuf *r, void *out, size_t n)
 {
@@ -525,7 +524,6 @@ static void parse_conv(struct rbuf *r, struct model_conv *c)
         rb_bytes(r, h->ip.b, 16);
         h->up_src[0] = rb_uint(r, 8);
         h->up_src[1] = rb_uint(r, 8);
-        h->up_dst = rb_uint(r, 8);
     }
 }
 

@@ -75,7 +75,6 @@ struct model_conv_known {
 struct model_conv_host {
     struct ip_addr ip;
     uint64_t up_src[2]; /* largest upload episode it sent, bytes: [0] internal, [1] public */
-    uint64_t up_dst;    /* largest upload episode it received, bytes */
 };
 struct model_conv {
     uint8_t present;        /* 1: learned (0: trained without conversations) */
