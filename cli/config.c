@@ -28,6 +28,7 @@
 
 #include "behaviour.h"
 #include "config.h"
+#include "parse.h"
 #include "tapir.h"
 
 enum opt_kind {
@@ -219,10 +220,8 @@ static int getopt_val(const struct option_def *d)
 
 static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (errno || end == v || *end || x < min || x > max || v[0] == '-')
+    uint64_t x;
+    if (parse_u64(v, 10, &x) < 0 || x < min || x > max)
         return -1;
     *out = (uint32_t)x;
     return 0;
@@ -269,9 +268,8 @@ static int parse_geoip(struct config *c, const struct option_def *d, const char 
 
 static int parse_bpf(struct config *c, const struct option_def *d, const char *v, char *errbuf)
 {
-    (void)d;
-    (void)errbuf;
-    snprintf(c->bpf, sizeof(c->bpf), "%s", v);
+    if (snprintf(c->bpf, sizeof(c->bpf), "%s", v) >= (int)sizeof(c->bpf))
+        return refuse(errbuf, d, "...", "a filter of at most 4095 characters");
     return 0;
 }
 
@@ -316,10 +314,8 @@ static int parse_scaling(struct config *c, const struct option_def *d, const cha
 /* One seed for the tables and for training. */
 static int parse_seed(struct config *c, const struct option_def *d, const char *v, char *errbuf)
 {
-    char *end;
-    errno = 0;
-    unsigned long long s = strtoull(v, &end, 10);
-    if (errno || end == v || *end)
+    uint64_t s; /* "-1" used to wrap to 2^64 - 1 */
+    if (parse_u64(v, 10, &s) < 0)
         return refuse(errbuf, d, v, "a whole number");
     c->ana.seed = s;
     c->sen.seed = s;

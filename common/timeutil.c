@@ -102,6 +102,8 @@ int tapir_parse_time(const char *s, uint64_t *us)
             p++;
         if (*p && digits(&p, 2, &om))
             return -1;
+        if (oh > 23 || om > 59) /* "+99:99" */
+            return -1;
         offset_s = sign * (oh * 3600L + om * 60L);
     }
     if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60 || Y < 1970)
@@ -113,7 +115,11 @@ int tapir_parse_time(const char *s, uint64_t *us)
                     .tm_min = m,
                     .tm_sec = sec};
     time_t t = timegm(&tm);
-    if (t == (time_t)-1 || t - offset_s < 0)
+    /* timegm rolls an impossible date over ("2026-02-31" is March 3rd): refuse it. A
+     * leap second (:60) may roll the day too (23:59:60): it passes. */
+    struct tm back;
+    if (t == (time_t)-1 || t - offset_s < 0 || !gmtime_r(&t, &back) ||
+        (back.tm_mday != D && sec < 60) || (back.tm_mon != M - 1 && sec < 60))
         return -1;
     *us = (uint64_t)(t - offset_s) * 1000000u + frac_us;
     return 0;

@@ -732,6 +732,12 @@ TEST(parse_time)
     CHECK_EQ(tapir_parse_time("2023-11-14", &us), 0);
     CHECK_EQ(us, 1699920000000000ULL);
     CHECK_EQ(tapir_parse_time("2023-13-14", &us), -1);
+    CHECK_EQ(tapir_parse_time("2026-02-31", &us), -1);
+    CHECK_EQ(tapir_parse_time("2026-04-31T10:00Z", &us), -1);
+    CHECK_EQ(tapir_parse_time("2024-02-29", &us), 0);
+    CHECK_EQ(tapir_parse_time("2023-11-14T22:13:20+99:99", &us), -1);
+    CHECK_EQ(tapir_parse_time("2023-11-14T22:13:20+05:75", &us), -1);
+    CHECK_EQ(tapir_parse_time("2016-12-31T23:59:60Z", &us), 0);
     CHECK_EQ(tapir_parse_time("yesterday", &us), -1);
     CHECK_EQ(tapir_parse_time("", &us), -1);
     CHECK_EQ(tapir_parse_time("2023-11-14T22:13:20Zjunk", &us), -1);
