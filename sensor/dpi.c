@@ -13,14 +13,14 @@
  * packets (the capture thread and the DPI worker then see the same packets as before,
  * and stay identical). nDPI 4.2 never checks a URL for injections itself (ndpiReader
  * does, with ndpi_validate_url, when it prints a flow); we do the same once per HTTP
- * flow at its end. Cost: about 1.75x the nDPI calls (pcaps/mixed.pcap: 2,307 -> 4,016;
- * ndpi_1kxun.pcap: 227 -> 400), and states held a few packets longer. Rejected: a larger
- * cap for the extra packets, which would copy more packets of every flow to the DPI
- * thread (the capture thread cannot know when nDPI is done), for little: the cap cuts
- * 4.5% of the flows kept for risks on pcaps/baseline.pcap (56 of 1,251), 5 of 97 on
- * ndpi_1kxun.pcap (docs/detection.md). A held state is a state a new flow cannot have,
- * so flows are kept only while the pool is not short (DPI_POOL_RESERVE): with a pool of
- * one state, pcaps/mixed.pcap classified 748 flows instead of 1,871 without it.
+ * flow, when its detection ends. Cost: about 1.75x the nDPI calls (pcaps/mixed.pcap: 2,307 ->
+ * 4,016; ndpi_1kxun.pcap: 227 -> 400), and states held a few packets longer. Rejected: a larger cap
+ * for the extra packets, which would copy more packets of every flow to the DPI thread (the capture
+ * thread cannot know when nDPI is done), for little: the cap cuts 4.5% of the flows kept for risks
+ * on pcaps/baseline.pcap (56 of 1,251), 5 of 97 on ndpi_1kxun.pcap (docs/detection.md). A held
+ * state is a state a new flow cannot have, so flows are kept only while the pool is not short
+ * (DPI_POOL_RESERVE): with a pool of one state, pcaps/mixed.pcap classified 748 flows instead of
+ * 1,871 without it.
  */
 #include <stdbool.h>
 #include <stdio.h>

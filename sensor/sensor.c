@@ -4,7 +4,10 @@
  * Order of work per packet: decode (bounded reads) -> packet clock and window close ->
  * host records of source and destination (two probes) -> flow record (one probe) ->
  * flow state (TCP flags, answered, reset) -> nDPI while the flow is undecided -> a few
- * idle flows expired. Nothing allocates, locks or logs; time is the packet's.
+ * idle flows expired. Nothing of ours allocates, locks or logs; time is the packet's.
+ * nDPI allocates inside its own calls (its flow state's strings, and our call of
+ * ndpi_validate_url when an HTTP flow's detection ends: one copy per URL parameter,
+ * bounded by the URL), on the capture thread when --dpi-thread is off.
  *
  * Flow records: when a flow ends, and at window close for every flow with packets since
  * its last record, the window gets one struct flow_record (the delta since the previous
@@ -391,7 +394,7 @@ static void flow_record(sensor_t *s, struct flow *f, bool end)
      * follows peers that talk back, and a spoofed flood's millions of one-way flows
      * would fill the window's records (10 MiB a window, 40 MiB more peak RSS on the
      * flood benchmark) for nothing. */
-    if (f->pkts[1] == 0 && !(f->state & FLOW_F_SYNACK))
+    if (!(f->state & FLOW_F_REPLY))
         return;
     uint32_t dp0 = f->pkts[0] - f->rec_pkts[0], dp1 = f->pkts[1] - f->rec_pkts[1];
     if (!end && dp0 == 0 && dp1 == 0)
