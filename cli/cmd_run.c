@@ -26,6 +26,7 @@
 #include "http.h"
 #include "log.h"
 #include "notify.h"
+#include "rules.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -260,6 +261,8 @@ static int run_main(int argc, char **argv, bool train)
     wqueue_t *q = NULL;
     analyzer_t *an = NULL;
     sensor_t *sen = NULL;
+    rules_t *home_net = NULL;
+    char sensor_name[64] = "";
     if (cfg.flow_log &&
         !(flow_log = open_csv(cfg.flow_log,
                               "first_ts,src,sport,dst,dport,proto,pkts_fwd,bytes_fwd,pkts_rev,"
@@ -319,6 +322,16 @@ static int run_main(int argc, char **argv, bool train)
     cfg.out.http_listen = cfg.http_listen;
     cfg.out.http_token = http_token;
     cfg.out.http_rate = cfg.http_rate;
+    if (!(home_net = rules_netset(cfg.home_net ? cfg.home_net : RULES_HOME_NET_DEFAULT,
+                                  "--home-net", errbuf)))
+        goto fail_usage;
+    cfg.ana.home_net = cfg.out.home_net = home_net;
+    if (!cfg.sensor_name) {
+        if (gethostname(sensor_name, sizeof(sensor_name) - 1) < 0 || !sensor_name[0])
+            snprintf(sensor_name, sizeof(sensor_name), "tapir");
+        cfg.sensor_name = sensor_name;
+    }
+    cfg.ana.sensor_name = cfg.out.sensor_name = cfg.sensor_name;
     if (cfg.config_path && !train) {
         cfg.ana.reload_config = config_reload;
         cfg.ana.reload_ctx = &cfg;
@@ -416,6 +429,7 @@ cleanup:
     sensor_destroy(sen);
     analyzer_destroy(an);
     wqueue_destroy(q);
+    rules_destroy(home_net);
     if (flow_log && fclose(flow_log) != 0 && rc == 0)
         rc = TAPIR_EXIT_FAIL;
     if (hosts_csv && fclose(hosts_csv) != 0 && rc == 0)

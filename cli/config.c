@@ -148,6 +148,9 @@ static const struct option_def options[] = {
      .arg = "FILE", .help = "CIDRs never flagged (rules/allowlist format)"},
     {"rules", 0, TEXT(ana.rules_dir), .section = SEC_ANALYZER, .reload = true, .arg = "DIR",
      .help = "DIR/allowlist, DIR/denylist, DIR/thresholds (docs/rules.md)"},
+    {"home-net", 0, TEXT(home_net), .section = SEC_ANALYZER, .arg = "CIDR,...",
+     .help = "our networks, for alert direction and the blocklist\n"
+             "(default RFC 1918, RFC 4193, link-local)"},
     {"max-conversations", 0, NUMBER(ana.max_conversations, 16, 67108864u), .section = SEC_ANALYZER,
      .arg = "N", .help = "conversation table entries (default 65536)"},
     {"conversation-ttl", 0, REAL(ana.conversation_ttl_h, 0.01, 720, "hours in [0.01, 720]"),
@@ -181,6 +184,8 @@ static const struct option_def options[] = {
      .help = "(train) where to write the model"},
     {"config", 0, .kind = OPT_CONFIG, .section = SEC_OUTPUTS, .arg = "FILE",
      .help = "INI file with the same option names as keys"},
+    {"sensor", 0, TEXT(sensor_name), .section = SEC_OUTPUTS, .arg = "NAME",
+     .help = "this sensor's name in alerts (default: the host name)"},
     {"quiet", 'q', ON(quiet), .section = SEC_OUTPUTS, .help = "no alert lines, no summary"},
     {"no-progress", 0, OFF(cap.progress), .section = SEC_OUTPUTS,
      .help = "no progress line on a terminal"},

@@ -22,7 +22,7 @@
 #define CONFIG_MAX_FILES   1024 /* -r FILE given */
 #define CONFIG_MAX_GEO     8    /* --geoip databases */
 #define CONFIG_MAX_STRINGS 256  /* settings of one config file */
-#define CONFIG_MAX_OPTIONS 64   /* rows of the option table (config.c checks it) */
+#define CONFIG_MAX_OPTIONS 128  /* rows of the option table (config.c checks it) */
 
 struct config {
     /* What the options set in the three parts' own configs. Filled further by cmd_run.c
@@ -47,6 +47,8 @@ struct config {
     double http_rate;            /* --http-rate, requests/s per client (0: the server's default) */
     const char *http_token_file; /* --http-token-file, or NULL */
     char http_token[320];        /* the token read from it (cmd_run.c) */
+    const char *home_net;        /* --home-net list, or NULL: RULES_HOME_NET_DEFAULT */
+    const char *sensor_name;     /* --sensor NAME, or NULL: the host name */
     bool seed_set;               /* --seed given: else the table seed is random */
     bool quiet;                  /* -q */
     bool train;                  /* `tapir train` (its usage line and checks) */

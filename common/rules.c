@@ -372,3 +372,40 @@ int rules_load_dir(rules_t *r, const char *dir, char *errbuf)
     }
     return 0;
 }
+
+rules_t *rules_netset(const char *list, const char *what, char *errbuf)
+{
+    rules_t *r = rules_create();
+    if (!r) {
+        tapir_errf(errbuf, "%s: out of memory", what);
+        return NULL;
+    }
+    const char *p = list ? list : "";
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char one[64];
+        while (n && isspace((unsigned char)*p))
+            p++, n--;
+        while (n && isspace((unsigned char)p[n - 1]))
+            n--;
+        if (n >= sizeof(one) ||
+            (n && (memcpy(one, p, n), one[n] = 0, rules_add(r, RULES_ALLOW, one, 0) < 0))) {
+            tapir_errf(errbuf, "%s: '%.*s' is not a network (CIDR or IP)", what,
+                       (int)(n < 60 ? n : 60), p);
+            rules_destroy(r);
+            return NULL;
+        }
+        p += n;
+        while (*p && *p != ',')
+            p++;
+        if (*p == ',')
+            p++;
+    }
+    if (!rules_count(r, RULES_ALLOW)) {
+        tapir_errf(errbuf, "%s: no network given", what);
+        rules_destroy(r);
+        return NULL;
+    }
+    return r;
+}

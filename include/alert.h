@@ -12,6 +12,16 @@
 
 enum alert_side { ALERT_SIDE_SOURCE = 0, ALERT_SIDE_DESTINATION = 1, ALERT_SIDE_PREFIX = 2 };
 
+/* Where the traffic that fired went, against --home-net (issue 11): from the flagged IP
+ * and the peers of that traffic, the majority winning. UNKNOWN until set. */
+enum alert_direction {
+    ALERT_DIRECTION_UNKNOWN = 0,
+    ALERT_DIRECTION_INBOUND,  /* from outside the home net into it */
+    ALERT_DIRECTION_OUTBOUND, /* from the home net out */
+    ALERT_DIRECTION_INTERNAL, /* home net to home net */
+    ALERT_DIRECTION_EXTERNAL, /* outside to outside (a transit tap) */
+};
+
 /* Which detector raised the alert (docs/detection.md). Adding one is one line here: the
  * enum value and its name (JSON field `detector`, SQLite column, API and CLI filter)
  * both come from this list. */
@@ -56,7 +66,11 @@ struct alert_feature {
 struct alert {
     int64_t id;             /* set by store_add_alert */
     uint64_t timestamp_us;  /* when raised: window end, packet time */
-    const char *event_type; /* incident life cycle: "alert" (issue 11 adds "update", "end") */
+    const char *event_type; /* incident life cycle: "alert" (opened), "update", "end" */
+    int64_t incident_id;    /* the (ip, side, category) incident it belongs to, 0: none yet */
+    enum alert_direction direction;
+    int severity;    /* 1 most severe .. 3 (as Suricata); 0: not set yet */
+    char sensor[64]; /* --sensor NAME or the host name; "" not set */
     enum alert_detector detector;
     enum alert_category category;
     struct ip_addr ip;  /* the IP, or the prefix's first address */
@@ -79,9 +93,10 @@ struct alert {
     const char *const *feature_names;
 };
 
-const char *alert_side_name(enum alert_side s);         /* "source", "destination", "prefix" */
-const char *alert_detector_name(enum alert_detector d); /* "forest", "limit", ... */
-const char *alert_category_name(enum alert_category c); /* "portscan", ... "anomaly" */
+const char *alert_side_name(enum alert_side s);           /* "source", "destination", "prefix" */
+const char *alert_detector_name(enum alert_detector d);   /* "forest", "limit", ... */
+const char *alert_category_name(enum alert_category c);   /* "portscan", ... "anomaly" */
+const char *alert_direction_name(enum alert_direction d); /* "inbound", ... "unknown" */
 /* The enum for a name (exact, lower case); -1 when unknown. */
 int alert_detector_parse(const char *name);
 int alert_category_parse(const char *name);

@@ -38,9 +38,11 @@ struct analyzer_config {
     void *reload_ctx;
     bool train_only; /* collect vectors for `tapir train`, no scoring */
     /* Conversations across windows (analyzer/conv.c, docs/conversations.md). */
-    bool conversations;         /* beacon, brute-force and exfiltration detectors (default on) */
-    uint32_t max_conversations; /* table entries, fixed memory (default 65,536) */
-    double conversation_ttl_h;  /* an idle conversation is forgotten after this, hours (2) */
+    bool conversations;           /* beacon, brute-force and exfiltration detectors (default on) */
+    uint32_t max_conversations;   /* table entries, fixed memory (default 65,536) */
+    double conversation_ttl_h;    /* an idle conversation is forgotten after this, hours (2) */
+    const struct rules *home_net; /* --home-net (rules_netset): alert direction; borrowed */
+    const char *sensor_name;      /* --sensor or the host name, for alerts; borrowed */
 };
 
 void analyzer_config_defaults(struct analyzer_config *c);

@@ -36,6 +36,7 @@ struct event_base;
 struct evbuffer;
 
 struct output_model;
+struct rules;
 
 /* The settings of every sink; a sink whose settings are absent is not created. */
 struct output_config {
@@ -50,6 +51,9 @@ struct output_config {
     const char *http_listen;          /* serve the API, /metrics and the dashboard, or NULL */
     const char *http_token;           /* bearer token (NULL: auth off, loopback only) */
     double http_rate;                 /* requests/s per client (0: default) */
+    const struct rules *home_net;     /* --home-net (rules_netset); borrowed, never NULL in
+                                         a run */
+    const char *sensor_name;          /* --sensor or the host name; borrowed */
     const struct output_model *model; /* the model the run starts with, or NULL; set by
                                          the analyzer; borrowed during output_create */
 };

@@ -44,6 +44,14 @@ bool rules_overlaps(const rules_t *r, enum rules_list which, const struct ip_add
                     unsigned prefix_len);
 /* Longest-prefix match in the thresholds list: true and *threshold set, or false. */
 bool rules_threshold(const rules_t *r, const struct ip_addr *ip, double *threshold);
+/* A network set (--home-net): a rules_t whose allow list holds the networks of a
+ * comma-separated list ("10.0.0.0/8,fc00::/7"); rules_allowed() asks membership. NULL
+ * with errbuf ("--home-net: 'x' is not a network") on a bad entry or an empty list. */
+rules_t *rules_netset(const char *list, const char *what, char *errbuf);
+/* Suricata's HOME_NET default: RFC 1918, RFC 4193 and link-local. */
+#define RULES_HOME_NET_DEFAULT                                                                     \
+    "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7,169.254.0.0/16,fe80::/10"
+
 /* Entries in a list. */
 size_t rules_count(const rules_t *r, enum rules_list which);
 

@@ -44,6 +44,23 @@ const char *alert_category_name(enum alert_category c)
     return (unsigned)c < ALERT_CATEGORY_COUNT ? category_names[c] : "anomaly";
 }
 
+const char *alert_direction_name(enum alert_direction d)
+{
+    switch (d) {
+    case ALERT_DIRECTION_INBOUND:
+        return "inbound";
+    case ALERT_DIRECTION_OUTBOUND:
+        return "outbound";
+    case ALERT_DIRECTION_INTERNAL:
+        return "internal";
+    case ALERT_DIRECTION_EXTERNAL:
+        return "external";
+    case ALERT_DIRECTION_UNKNOWN:
+        break;
+    }
+    return "unknown";
+}
+
 static int parse(const char *const *names, int n, const char *name)
 {
     for (int i = 0; name && i < n; i++)
