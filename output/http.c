@@ -9,7 +9,9 @@
  * `tapir serve`.
  *
  * What a hostile client can do is bounded: headers at most HTTP_MAX_HEADERS_BYTES, a
- * body at most HTTP_MAX_BODY_BYTES, a connection idle for HTTP_TIMEOUT_S is closed, and
+ * body at most HTTP_MAX_BODY_BYTES, both within HTTP_REQUEST_DEADLINE_S of the accept
+ * however slowly they trickle in, connections capped below the descriptor limit with the
+ * oldest slow one evicted (http_conn.c), a body framed twice refused, and
  * each client IP gets a token bucket in a fixed table with LRU eviction (a spoofing
  * flood of new IPs evicts old entries; it never grows the table). Every path is
  * matched exactly after strict percent-decoding (a bad escape or an encoded NUL is a
@@ -35,6 +37,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <jansson.h>
 
 #include "http.h"
@@ -437,9 +440,29 @@ static bool origin_ok(struct evkeyvalq *in)
     return !strcasecmp(origin, host);
 }
 
+/* Whether the request frames its body ambiguously: Content-Length twice, or beside
+ * Transfer-Encoding (RFC 9112 6.3: a smuggling vector; evhttp reads the first one). */
+static bool framing_ambiguous(struct evkeyvalq *in)
+{
+    int cl = 0, te = 0;
+    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next) {
+        cl += !strcasecmp(kv->key, "Content-Length");
+        te += !strcasecmp(kv->key, "Transfer-Encoding");
+    }
+    return cl > 1 || (cl && te);
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
     http_t *h = arg;
+    http_conns_request_read(h->conns, req);
+    if (framing_ambiguous(evhttp_request_get_input_headers(req))) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        http_reply_error(h, req, 400,
+                         "ambiguous message length (Content-Length twice, or "
+                         "with Transfer-Encoding)");
+        return;
+    }
     char *peer = NULL;
     ev_uint16_t peer_port = 0;
     struct evhttp_connection *conn = evhttp_request_get_connection(req);
@@ -663,14 +686,26 @@ http_t *http_create(struct event_base *base, const struct http_config *c, store_
     evhttp_set_max_headers_size(h->evh, HTTP_MAX_HEADERS_BYTES);
     evhttp_set_max_body_size(h->evh, HTTP_MAX_BODY_BYTES);
     evhttp_set_timeout(h->evh, HTTP_TIMEOUT_S);
+    h->conns = http_conns_create(base, c ? c->max_connections : 0);
+    if (!h->conns) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        goto fail;
+    }
+    if (c && c->request_deadline_s > 0)
+        http_conns_set_deadline(h->conns, c->request_deadline_s);
     evhttp_set_gencb(h->evh, handle, h);
     fd = listen_socket(host, port, &h->port, errbuf, listen_text);
     if (fd < 0)
         goto fail;
-    if (!evhttp_accept_socket_with_handle(h->evh, fd)) {
+    struct evhttp_bound_socket *bound = evhttp_accept_socket_with_handle(h->evh, fd);
+    if (!bound) {
         close(fd);
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot listen on %s: libevent refused the socket",
                  listen_text);
+        goto fail;
+    }
+    if (http_conns_attach(h->conns, h->evh, evhttp_bound_socket_get_listener(bound)) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "too many HTTP servers in one process");
         goto fail;
     }
     return h;
@@ -688,8 +723,10 @@ void http_destroy(http_t *h)
 {
     if (!h)
         return;
+    http_conns_detach(h->conns);
     if (h->evh)
         evhttp_free(h->evh);
+    http_conns_destroy(h->conns); /* after evhttp_free: it closes the connections */
     http_limiter_destroy(h->limiter);
     if (h->token) {
         explicit_bzero(h->token, strlen(h->token));

@@ -172,6 +172,7 @@ void http_api_metrics(http_t *h, struct evhttp_request *req)
                 "HTTP requests that failed on a database error.");
     evbuffer_add_printf(b, "tapir_http_store_errors_total %llu\n",
                         (unsigned long long)h->store_errors);
+    http_conns_metrics(h->conns, b);
 
     static const char *const statuses[] = {"new", "acked", "suppressed"};
     int64_t counts[3];
