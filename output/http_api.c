@@ -21,6 +21,7 @@
 
 #include "http.h"
 #include "http_int.h"
+#include "output.h"
 #include "rules.h"
 #include "store.h"
 
@@ -173,6 +174,7 @@ void http_api_metrics(http_t *h, struct evhttp_request *req)
     evbuffer_add_printf(b, "tapir_http_store_errors_total %llu\n",
                         (unsigned long long)h->store_errors);
     http_conns_metrics(h->conns, b);
+    output_process_metrics(b);
 
     static const char *const statuses[] = {"new", "acked", "suppressed"};
     int64_t counts[3];
