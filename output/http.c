@@ -23,6 +23,7 @@
  * as an authority) and bind the socket (evhttp_bind_socket's failure does not say why);
  * both are done here.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -60,37 +61,34 @@ bool http_token_equal(const char *given, const char *expected)
     return le > 0 && diff == 0;
 }
 
-static int hexval(int c)
+bool http_escapes_valid(const char *src, size_t len)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (src[i] == '\0')
+            return false;
+        if (src[i] != '%')
+            continue;
+        if (len - i < 3 || !isxdigit((unsigned char)src[i + 1]) ||
+            !isxdigit((unsigned char)src[i + 2]) || (src[i + 1] == '0' && src[i + 2] == '0'))
+            return false;
+        i += 2;
+    }
+    return true;
 }
 
 int http_percent_decode(const char *src, size_t len, char *dst, bool plus_is_space)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = src[i];
-        if (c == '%') {
-            if (len - i < 3)
-                return -1;
-            int hi = hexval((unsigned char)src[i + 1]), lo = hexval((unsigned char)src[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return -1;
-            dst[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else if (c == '\0') {
-            return -1;
-        } else {
-            dst[o++] = plus_is_space && c == '+' ? ' ' : c;
-        }
-    }
-    dst[o] = '\0';
+    /* libevent decodes, but keeps a bad escape as it is ("%zz" stays): check first. */
+    if (!http_escapes_valid(src, len))
+        return -1;
+    char *in = strndup(src, len);
+    size_t n = 0;
+    char *out = in ? evhttp_uridecode(in, plus_is_space, &n) : NULL;
+    free(in);
+    if (!out)
+        return -1;
+    memcpy(dst, out, n + 1); /* n <= len: decoding only shortens */
+    free(out);
     return 0;
 }
 

@@ -93,8 +93,12 @@ bool http_limiter_allow(http_limiter_t *l, const struct ip_addr *ip, double now_
 uint32_t http_limiter_tracked(const http_limiter_t *l); /* clients in the table */
 
 /* Decodes %XX escapes of src (len bytes) into dst (len + 1 bytes), plus as space if
- * plus_is_space. Fails (-1) on a bad or truncated escape and on an encoded NUL. */
+ * plus_is_space, with libevent's evhttp_uridecode. Fails (-1) on a bad or truncated
+ * escape and on an encoded NUL (http_escapes_valid), which libevent would pass on. */
 int http_percent_decode(const char *src, size_t len, char *dst, bool plus_is_space);
+/* Whether every '%' in src (len bytes) starts a %XX escape other than %00, and src has
+ * no NUL byte. */
+bool http_escapes_valid(const char *src, size_t len);
 
 /* The dashboard (output/dashboard.c). */
 extern const char http_dashboard_html[];

@@ -104,6 +104,13 @@ TEST(percent_decode)
     CHECK_EQ(http_percent_decode("%41%4a", 4, out, false), -1);
     CHECK_EQ(http_percent_decode("", 0, out, false), 0);
     CHECK_STR(out, "");
+    /* The check libevent's evhttp_uridecode does not make (it keeps "%zz" as it is). */
+    CHECK(http_escapes_valid("/a%20b%2f", 9));
+    CHECK(!http_escapes_valid("%zz", 3));
+    CHECK(!http_escapes_valid("%4", 2));
+    CHECK(!http_escapes_valid("a%00", 4));
+    CHECK(!http_escapes_valid("a\0b", 3));
+    CHECK(http_escapes_valid("%41%4", 3)); /* only len bytes */
 }
 
 TEST(parse_listen)
@@ -323,6 +330,31 @@ TEST(alert_filters)
         }
         json_decref(o);
     }
+    /* Query strings (parsed by evhttp_parse_query_str): escapes and '+' decoded, empty
+     * segments skipped, a bad escape, a repeated, unknown or valueless parameter a 400. */
+    static const struct {
+        const char *path;
+        int code;
+    } q[] = {
+        {"/api/alerts?detector=limit&&category=portscan&", 200},
+        {"/api/alerts?detector=%6Cimit", 200},
+        {"/api/alerts?limit=1%", 400},
+        {"/api/alerts?limit=%zz", 400},
+        {"/api/alerts?category=port%00scan", 400},
+        {"/api/alerts?limit=1&limit=2", 400},
+        {"/api/alerts?nope=1", 400},
+        {"/api/alerts?limit", 400},
+        {"/api/alerts?category=port+scan", 400},
+    };
+    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+        int code = fetch(base, port, q[i].path, "Bearer t", x);
+        if (code != q[i].code)
+            printf("  %s: %s\n", q[i].path, x->body);
+        CHECK_EQ(code, q[i].code);
+    }
+    CHECK_EQ(fetch(base, port, "/api/alerts?detector=limit&&category=portscan", "Bearer t", x),
+             200);
+    CHECK(strstr(x->body, "\"total\":1") != NULL);
     /* Every alert carries both fields. */
     CHECK_EQ(fetch(base, port, "/api/alerts?limit=1", "Bearer t", x), 200);
     CHECK(strstr(x->body, "\"category\":\"anomaly\",\"detector\":\"denylist\"") != NULL);
