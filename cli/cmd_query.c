@@ -147,6 +147,14 @@ static store_t *open_existing_rw(const char *db, char *errbuf)
     return store_open(db, errbuf);
 }
 
+/* The exit status for a database that would not open: a missing file or one that is not
+ * a database is bad input (2, as `tapir serve` says too); another writer holding the
+ * lock past the busy timeout is a runtime failure (1) that a retry may cure. */
+static int open_failure(const char *errbuf)
+{
+    return strstr(errbuf, "locked by another writer") ? TAPIR_EXIT_FAIL : TAPIR_EXIT_USAGE;
+}
+
 static void alerts_usage(FILE *f)
 {
     fprintf(f,
@@ -174,7 +182,7 @@ static int alerts_change(const char *db, const char *action, const char *id_text
     store_t *s = open_existing_rw(db, errbuf);
     if (!s) {
         fprintf(stderr, "tapir alerts: %s\n", errbuf);
-        return TAPIR_EXIT_FAIL;
+        return open_failure(errbuf);
     }
     int rc = !strcmp(action, "ack") ? store_alert_ack(s, id, tapir_wall_us())
                                     : store_alert_delete(s, id);
@@ -271,7 +279,7 @@ int cmd_alerts(int argc, char **argv)
     store_t *s = store_open_readonly(db, errbuf);
     if (!s) {
         fprintf(stderr, "tapir alerts: %s\n", errbuf);
-        return TAPIR_EXIT_FAIL;
+        return open_failure(errbuf);
     }
     json_t *arr;
     if (store_alerts_list(s, &f, &arr) < 0) {
@@ -406,7 +414,7 @@ int cmd_hosts(int argc, char **argv)
     store_t *s = store_open_readonly(db, errbuf);
     if (!s) {
         fprintf(stderr, "tapir hosts: %s\n", errbuf);
-        return TAPIR_EXIT_FAIL;
+        return open_failure(errbuf);
     }
     int rc = TAPIR_EXIT_OK;
     json_t *res = NULL;

@@ -107,6 +107,14 @@ static void sensor_metrics(void *ctx, struct evbuffer *out)
         {"tapir_clock_backwards_total", "counter", "Packets older than the newest seen.",
          ss.ts_backwards},
         {"tapir_packet_time_seconds", "gauge", "Newest packet time seen.", ss.last_ts_us / 1000000},
+        {"tapir_kernel_received_total", "counter",
+         "Packets the kernel passed to the capture (live; read about once a second).",
+         ss.kernel_received},
+        {"tapir_kernel_dropped_total", "counter",
+         "Packets the kernel dropped because the capture buffer was full (live).",
+         ss.kernel_dropped},
+        {"tapir_interface_dropped_total", "counter",
+         "Packets the interface dropped (live; as the driver reports them).", ss.if_dropped},
     };
     output_series_write(out, tail, sizeof(tail) / sizeof(tail[0]));
 }

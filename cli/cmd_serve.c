@@ -177,8 +177,10 @@ int cmd_serve(int argc, char **argv)
     }
     store_t *store = store_open(db, errbuf);
     if (!store) {
+        /* Not a database: bad input (2); locked past the busy timeout: a runtime failure
+         * (1), as `tapir alerts` says. */
         fprintf(stderr, "tapir serve: %s\n", errbuf);
-        return TAPIR_EXIT_USAGE;
+        return strstr(errbuf, "locked by another writer") ? TAPIR_EXIT_FAIL : TAPIR_EXIT_USAGE;
     }
 
     int rc = TAPIR_EXIT_FAIL;

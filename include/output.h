@@ -185,6 +185,9 @@ void output_series_write(struct evbuffer *out, const struct output_series *s, si
 /* One Prometheus metric with its # HELP and # TYPE lines (output/metrics.c). */
 void output_metric(struct evbuffer *out, const char *name, const char *type, const char *help,
                    uint64_t v);
+/* The process_* series of the Prometheus client libraries: CPU seconds, resident and
+ * virtual memory, open and maximum descriptors, start time (output/metrics.c). */
+void output_process_metrics(struct evbuffer *out);
 
 /* Every sink, in the order they are called: one line each. A new sink is a new
  * output/sink_NAME.c defining output_NAME_sink (an output_sink_create_fn) and one line

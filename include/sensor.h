@@ -72,6 +72,10 @@ struct sensor_stats {
     uint64_t dpi_reclaimed;           /* nDPI thread: states found still held (a bug) */
     uint64_t geo_lookups, geo_hits, geo_errors;
     uint64_t first_ts_us, last_ts_us; /* packet-time span */
+    /* Live capture's pcap_stats, read about once a second (sensor_set_kernel_stats). */
+    uint64_t kernel_received; /* ps_recv: packets the kernel passed the filter */
+    uint64_t kernel_dropped;  /* ps_drop: dropped by the kernel (buffer full) */
+    uint64_t if_dropped;      /* ps_ifdrop: dropped by the interface */
 };
 void sensor_get_stats(sensor_t *s, struct sensor_stats *st);
 /* The latest published copy of the counters, for another thread (metrics): published
@@ -80,6 +84,9 @@ void sensor_stats_snapshot(sensor_t *s, struct sensor_stats *st);
 /* Publishes the counters now, unless a reader holds the lock (never waits). Capture
  * thread; the live loop calls it after every batch. */
 void sensor_publish_stats(sensor_t *s);
+/* Publishes the capture's pcap_stats counters (live capture; the capture thread, about
+ * once a second). Atomic stores: sensor_stats_snapshot reads them from any thread. */
+void sensor_set_kernel_stats(sensor_t *s, uint64_t received, uint64_t dropped, uint64_t if_dropped);
 
 /* Short name of an nDPI protocol id ("TLS"), or NULL without nDPI. Reads only nDPI's
  * protocol table, fixed after sensor_create: any thread (the analyzer names protocols in

@@ -9,7 +9,9 @@
  * `tapir serve`.
  *
  * What a hostile client can do is bounded: headers at most HTTP_MAX_HEADERS_BYTES, a
- * body at most HTTP_MAX_BODY_BYTES, a connection idle for HTTP_TIMEOUT_S is closed, and
+ * body at most HTTP_MAX_BODY_BYTES, both within HTTP_REQUEST_DEADLINE_S of the accept
+ * however slowly they trickle in, connections capped below the descriptor limit with the
+ * oldest slow one evicted (http_conn.c), a body framed twice refused, and
  * each client IP gets a token bucket in a fixed table with LRU eviction (a spoofing
  * flood of new IPs evicts old entries; it never grows the table). Every path is
  * matched exactly after strict percent-decoding (a bad escape or an encoded NUL is a
@@ -21,6 +23,7 @@
  * as an authority) and bind the socket (evhttp_bind_socket's failure does not say why);
  * both are done here.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -35,6 +38,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <jansson.h>
 
 #include "http.h"
@@ -57,37 +61,34 @@ bool http_token_equal(const char *given, const char *expected)
     return le > 0 && diff == 0;
 }
 
-static int hexval(int c)
+bool http_escapes_valid(const char *src, size_t len)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (src[i] == '\0')
+            return false;
+        if (src[i] != '%')
+            continue;
+        if (len - i < 3 || !isxdigit((unsigned char)src[i + 1]) ||
+            !isxdigit((unsigned char)src[i + 2]) || (src[i + 1] == '0' && src[i + 2] == '0'))
+            return false;
+        i += 2;
+    }
+    return true;
 }
 
 int http_percent_decode(const char *src, size_t len, char *dst, bool plus_is_space)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = src[i];
-        if (c == '%') {
-            if (len - i < 3)
-                return -1;
-            int hi = hexval((unsigned char)src[i + 1]), lo = hexval((unsigned char)src[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return -1;
-            dst[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else if (c == '\0') {
-            return -1;
-        } else {
-            dst[o++] = plus_is_space && c == '+' ? ' ' : c;
-        }
-    }
-    dst[o] = '\0';
+    /* libevent decodes, but keeps a bad escape as it is ("%zz" stays): check first. */
+    if (!http_escapes_valid(src, len))
+        return -1;
+    char *in = strndup(src, len);
+    size_t n = 0;
+    char *out = in ? evhttp_uridecode(in, plus_is_space, &n) : NULL;
+    free(in);
+    if (!out)
+        return -1;
+    memcpy(dst, out, n + 1); /* n <= len: decoding only shortens */
+    free(out);
     return 0;
 }
 
@@ -437,9 +438,29 @@ static bool origin_ok(struct evkeyvalq *in)
     return !strcasecmp(origin, host);
 }
 
+/* Whether the request frames its body ambiguously: Content-Length twice, or beside
+ * Transfer-Encoding (RFC 9112 6.3: a smuggling vector; evhttp reads the first one). */
+static bool framing_ambiguous(struct evkeyvalq *in)
+{
+    int cl = 0, te = 0;
+    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next) {
+        cl += !strcasecmp(kv->key, "Content-Length");
+        te += !strcasecmp(kv->key, "Transfer-Encoding");
+    }
+    return cl > 1 || (cl && te);
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
     http_t *h = arg;
+    http_conns_request_read(h->conns, req);
+    if (framing_ambiguous(evhttp_request_get_input_headers(req))) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        http_reply_error(h, req, 400,
+                         "ambiguous message length (Content-Length twice, or "
+                         "with Transfer-Encoding)");
+        return;
+    }
     char *peer = NULL;
     ev_uint16_t peer_port = 0;
     struct evhttp_connection *conn = evhttp_request_get_connection(req);
@@ -663,14 +684,26 @@ http_t *http_create(struct event_base *base, const struct http_config *c, store_
     evhttp_set_max_headers_size(h->evh, HTTP_MAX_HEADERS_BYTES);
     evhttp_set_max_body_size(h->evh, HTTP_MAX_BODY_BYTES);
     evhttp_set_timeout(h->evh, HTTP_TIMEOUT_S);
+    h->conns = http_conns_create(base, c ? c->max_connections : 0);
+    if (!h->conns) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        goto fail;
+    }
+    if (c && c->request_deadline_s > 0)
+        http_conns_set_deadline(h->conns, c->request_deadline_s);
     evhttp_set_gencb(h->evh, handle, h);
     fd = listen_socket(host, port, &h->port, errbuf, listen_text);
     if (fd < 0)
         goto fail;
-    if (!evhttp_accept_socket_with_handle(h->evh, fd)) {
+    struct evhttp_bound_socket *bound = evhttp_accept_socket_with_handle(h->evh, fd);
+    if (!bound) {
         close(fd);
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot listen on %s: libevent refused the socket",
                  listen_text);
+        goto fail;
+    }
+    if (http_conns_attach(h->conns, h->evh, evhttp_bound_socket_get_listener(bound)) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "too many HTTP servers in one process");
         goto fail;
     }
     return h;
@@ -688,8 +721,10 @@ void http_destroy(http_t *h)
 {
     if (!h)
         return;
+    http_conns_detach(h->conns);
     if (h->evh)
         evhttp_free(h->evh);
+    http_conns_destroy(h->conns); /* after evhttp_free: it closes the connections */
     http_limiter_destroy(h->limiter);
     if (h->token) {
         explicit_bzero(h->token, strlen(h->token));

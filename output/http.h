@@ -27,7 +27,14 @@ struct evbuffer;
 #define HTTP_DEFAULT_MAX_CLIENTS 4096 /* client IPs the rate limiter remembers */
 #define HTTP_MAX_HEADERS_BYTES   8192 /* request line + headers; larger is refused */
 #define HTTP_MAX_BODY_BYTES      4096 /* no endpoint takes a body; be small */
-#define HTTP_TIMEOUT_S           10   /* idle / slow-client timeout per connection */
+#define HTTP_TIMEOUT_S           10   /* evhttp's read/write timeout, restarted by each byte */
+#define HTTP_REQUEST_DEADLINE_S  10   /* a request's headers and body, from accept, in all */
+#define HTTP_MAX_CONNECTIONS     1024 /* open at once, whatever the descriptor limit allows */
+#define HTTP_MIN_CONNECTIONS     4    /* however few descriptors are left */
+#define HTTP_FD_RESERVE          16   /* descriptors kept for the database, logs, CSVs */
+#define HTTP_CONN_SLACK          8    /* slots for evicted connections not yet closed */
+#define HTTP_ACCEPT_PAUSE_MS     100  /* accept pauses this long after an accept error */
+#define HTTP_ACCEPT_LOG_S        60   /* at most one accept-error line per this */
 #define HTTP_DEFAULT_LIMIT       100  /* /api/alerts and /api/hosts page size */
 #define HTTP_MAX_LIMIT           1000 /* largest page a client may ask for */
 
@@ -36,6 +43,8 @@ struct http_config {
     const char *token;            /* bearer token; NULL or "": auth off (loopback listen only) */
     double rate_per_s;            /* per client IP; <= 0: HTTP_DEFAULT_RATE */
     uint32_t max_clients_tracked; /* rate-limiter table size; 0: HTTP_DEFAULT_MAX_CLIENTS */
+    uint32_t max_connections;     /* open at once; 0: from RLIMIT_NOFILE (http_conn.c) */
+    int request_deadline_s;       /* 0: HTTP_REQUEST_DEADLINE_S */
 };
 
 typedef struct http http_t;
@@ -84,8 +93,12 @@ bool http_limiter_allow(http_limiter_t *l, const struct ip_addr *ip, double now_
 uint32_t http_limiter_tracked(const http_limiter_t *l); /* clients in the table */
 
 /* Decodes %XX escapes of src (len bytes) into dst (len + 1 bytes), plus as space if
- * plus_is_space. Fails (-1) on a bad or truncated escape and on an encoded NUL. */
+ * plus_is_space, with libevent's evhttp_uridecode. Fails (-1) on a bad or truncated
+ * escape and on an encoded NUL (http_escapes_valid), which libevent would pass on. */
 int http_percent_decode(const char *src, size_t len, char *dst, bool plus_is_space);
+/* Whether every '%' in src (len bytes) starts a %XX escape other than %00, and src has
+ * no NUL byte. */
+bool http_escapes_valid(const char *src, size_t len);
 
 /* The dashboard (output/dashboard.c). */
 extern const char http_dashboard_html[];

@@ -17,10 +17,12 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
 #include "http.h"
 #include "http_int.h"
+#include "output.h"
 #include "rules.h"
 #include "store.h"
 
@@ -32,86 +34,71 @@
 #define QUERY_MAX_PARAMS 8
 
 struct query {
-    int n;
-    char *key[QUERY_MAX_PARAMS];
-    char *val[QUERY_MAX_PARAMS];
-    char *mem; /* one allocation holding every decoded string */
+    struct evkeyvalq kv; /* decoded by libevent (evhttp_parse_query_str) */
 };
 
 /* Parses raw (may be NULL) strictly: every key must be in allowed (NULL-terminated) and
- * appear once; values are percent-decoded. Returns 0, or -1 with msg filled. */
+ * appear once; values are percent-decoded, '+' as space. Empty segments ("a=1&&b=2")
+ * are skipped. Returns 0, or -1 with msg filled. Always query_free afterwards. */
 static int query_parse(const char *raw, const char *const *allowed, struct query *q, char *msg,
                        size_t msglen)
 {
-    memset(q, 0, sizeof(*q));
+    q->kv.tqh_first = NULL;
+    q->kv.tqh_last = &q->kv.tqh_first;
     if (!raw || !*raw)
         return 0;
-    size_t len = strlen(raw);
-    q->mem = malloc(2 * len + 2);
-    if (!q->mem) {
+    /* libevent keeps a bad escape as it is and refuses an empty segment: check the one,
+     * drop the other. */
+    if (!http_escapes_valid(raw, strlen(raw))) {
+        snprintf(msg, msglen, "bad percent-encoding in the query");
+        return -1;
+    }
+    char *clean = malloc(strlen(raw) + 1), *o = clean;
+    if (!clean) {
         snprintf(msg, msglen, "out of memory");
         return -1;
     }
-    char *dst = q->mem;
-    const char *p = raw;
-    while (*p) {
-        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
-        if (end == p) { /* empty segment ("a=1&&b=2") */
-            p = amp ? amp + 1 : end;
-            continue;
-        }
-        const char *eq = memchr(p, '=', (size_t)(end - p));
-        if (!eq) {
-            snprintf(msg, msglen, "bad query parameter (expected name=value)");
-            return -1;
-        }
-        char *k = dst;
-        if (http_percent_decode(p, (size_t)(eq - p), k, true) < 0)
-            goto bad_escape;
-        dst += strlen(k) + 1;
-        char *v = dst;
-        if (http_percent_decode(eq + 1, (size_t)(end - eq - 1), v, true) < 0)
-            goto bad_escape;
-        dst += strlen(v) + 1;
+    for (const char *p = raw; *p; p++)
+        if (*p != '&' || (o > clean && o[-1] != '&'))
+            *o++ = *p;
+    *o = '\0';
+    int rc = evhttp_parse_query_str(clean, &q->kv);
+    free(clean);
+    if (rc < 0) {
+        snprintf(msg, msglen, "bad query parameter (expected name=value)");
+        return -1;
+    }
+    int n = 0;
+    for (struct evkeyval *kv = q->kv.tqh_first; kv; kv = kv->next.tqe_next, n++) {
         bool known = false;
         for (int i = 0; allowed[i]; i++)
-            known |= !strcmp(allowed[i], k);
+            known |= !strcmp(allowed[i], kv->key);
         if (!known) {
-            snprintf(msg, msglen, "unknown query parameter '%.40s'", k);
+            snprintf(msg, msglen, "unknown query parameter '%.40s'", kv->key);
             return -1;
         }
-        for (int i = 0; i < q->n; i++) {
-            if (!strcmp(q->key[i], k)) {
-                snprintf(msg, msglen, "query parameter '%.40s' given twice", k);
+        for (struct evkeyval *e = q->kv.tqh_first; e != kv; e = e->next.tqe_next) {
+            if (!strcmp(e->key, kv->key)) {
+                snprintf(msg, msglen, "query parameter '%.40s' given twice", kv->key);
                 return -1;
             }
         }
-        if (q->n == QUERY_MAX_PARAMS) {
+        if (n == QUERY_MAX_PARAMS) {
             snprintf(msg, msglen, "too many query parameters");
             return -1;
         }
-        q->key[q->n] = k;
-        q->val[q->n++] = v;
-        p = amp ? amp + 1 : end;
     }
     return 0;
-bad_escape:
-    snprintf(msg, msglen, "bad percent-encoding in the query");
-    return -1;
 }
 
 static const char *query_get(const struct query *q, const char *key)
 {
-    for (int i = 0; i < q->n; i++)
-        if (!strcmp(q->key[i], key))
-            return q->val[i];
-    return NULL;
+    return evhttp_find_header(&q->kv, key);
 }
 
 static void query_free(struct query *q)
 {
-    free(q->mem);
-    q->mem = NULL;
+    evhttp_clear_headers(&q->kv);
 }
 
 /* Reads limit and offset into *limit / *offset. */
@@ -172,6 +159,8 @@ void http_api_metrics(http_t *h, struct evhttp_request *req)
                 "HTTP requests that failed on a database error.");
     evbuffer_add_printf(b, "tapir_http_store_errors_total %llu\n",
                         (unsigned long long)h->store_errors);
+    http_conns_metrics(h->conns, b);
+    output_process_metrics(b);
 
     static const char *const statuses[] = {"new", "acked", "suppressed"};
     int64_t counts[3];

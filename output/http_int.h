@@ -16,6 +16,7 @@
 
 struct evhttp;
 struct evhttp_request;
+struct evconnlistener;
 
 #define HTTP_CODE_SLOTS 16 /* distinct status codes counted for /metrics */
 
@@ -24,9 +25,44 @@ struct code_count {
     uint64_t n; /* responses */
 };
 
+/* ---- http_conn.c: the connections (cap, request deadline, accept errors) ---------- */
+
+typedef struct http_conns http_conns_t;
+
+struct http_conn_stats {
+    uint32_t open;          /* connections open now */
+    uint32_t cap;           /* open connections allowed */
+    uint64_t accepted;      /* connections accepted */
+    uint64_t evicted;       /* closed to make room for a newer one */
+    uint64_t timed_out;     /* closed at the request deadline */
+    uint64_t accept_errors; /* accept() failures (EMFILE...) */
+};
+
+/* The cap when none is configured: the descriptor limit (RLIMIT_NOFILE) less the
+ * descriptors open now, HTTP_FD_RESERVE and HTTP_CONN_SLACK, within
+ * [HTTP_MIN_CONNECTIONS, HTTP_MAX_CONNECTIONS]. */
+uint32_t http_conns_default_cap(void);
+/* A table of cap (0: http_conns_default_cap()) connections on base. NULL: no memory. */
+http_conns_t *http_conns_create(struct event_base *base, uint32_t cap);
+/* Takes over evh's new connections and lev's accept errors. Borrows both. */
+int http_conns_attach(http_conns_t *s, struct evhttp *evh, struct evconnlistener *lev);
+/* Seconds a request has for its headers and body (<= 0: HTTP_REQUEST_DEADLINE_S). */
+void http_conns_set_deadline(http_conns_t *s, int seconds);
+/* The request callback saw req complete: its deadline stops until the answer is sent. */
+void http_conns_request_read(http_conns_t *s, struct evhttp_request *req);
+void http_conns_stats(const http_conns_t *s, struct http_conn_stats *st);
+/* Appends the tapir_http_connections* and tapir_http_accept_errors_total series. */
+void http_conns_metrics(const http_conns_t *s, struct evbuffer *out);
+/* Before evhttp_free (which frees the listener, then the connections): stops touching
+ * the listener. NULL is a no-op. */
+void http_conns_detach(http_conns_t *s);
+/* After evhttp_free. NULL is a no-op. */
+void http_conns_destroy(http_conns_t *s);
+
 struct http {
     struct event_base *base; /* borrowed */
     struct evhttp *evh;
+    http_conns_t *conns;
     store_t *store; /* borrowed; may be NULL */
     http_metrics_fn metrics;
     void *metrics_ctx;

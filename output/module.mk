@@ -19,3 +19,4 @@ OUTPUT_SRCS += output/sink_alert_log.c
 OUTPUT_SRCS += output/sink_csv.c
 OUTPUT_SRCS += output/sink_print.c
 OUTPUT_SRCS += output/sink_http.c
+OUTPUT_SRCS += output/http_conn.c

@@ -44,7 +44,8 @@ int output_http_sink(const struct output_config *c, output_t *o, struct output_s
     struct http_sink *s = output_sink_state(sizeof(*s), errbuf);
     if (!s)
         return -1;
-    s->hc = (struct http_config){c->http_listen, c->http_token, c->http_rate, 0};
+    s->hc = (struct http_config){
+        .listen = c->http_listen, .token = c->http_token, .rate_per_s = c->http_rate};
     s->set = o;
     *k = (struct output_sink){
         .name = "http",

@@ -367,6 +367,7 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
     }
     struct live_ctx lc = {s, lt, st, c, stop};
     int rc = 0;
+    uint64_t kstats_us = 0; /* monotonic, when pcap_stats was last published */
     while (!*stop) {
         int n = pcap_dispatch(p, batch(c, st), live_cb, (u_char *)&lc);
         sensor_flush(s); /* the DPI worker runs what this batch queued */
@@ -375,6 +376,14 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
             poll(&pfd, 1, 100);
         }
         sensor_publish_stats(s);
+        /* Kernel drops for /metrics while running, about once a second: per batch, not
+         * per packet (libpcap adds the kernel's counters up at each call). */
+        uint64_t now_us = tapir_monotonic_us();
+        struct pcap_stat ks;
+        if (now_us - kstats_us >= 1000000 && pcap_stats(p, &ks) == 0) {
+            kstats_us = now_us;
+            sensor_set_kernel_stats(s, ks.ps_recv, ks.ps_drop, ks.ps_ifdrop);
+        }
         if (n == PCAP_ERROR) {
             snprintf(errbuf, TAPIR_ERRBUF_SIZE, "capture on %s failed: %s", c->iface,
                      pcap_geterr(p));
@@ -407,6 +416,7 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
         st->kernel_received = ps.ps_recv;
         st->kernel_dropped = ps.ps_drop;
         st->if_dropped = ps.ps_ifdrop;
+        sensor_set_kernel_stats(s, ps.ps_recv, ps.ps_drop, ps.ps_ifdrop);
     }
     pcap_close(p);
     return rc;

@@ -28,6 +28,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,8 +57,9 @@ struct sensor {
     uint64_t seed;     /* sketch hash seed */
     uint64_t idx_seed; /* index hash seed, shared by the flow and host tables */
     struct sensor_stats st;
-    pthread_mutex_t pub_mu;  /* guards pub */
-    struct sensor_stats pub; /* copy of the counters for other threads */
+    pthread_mutex_t pub_mu;     /* guards pub */
+    _Atomic uint64_t kernel[3]; /* pcap_stats: received, dropped, interface-dropped */
+    struct sensor_stats pub;    /* copy of the counters for other threads */
 };
 
 void sensor_config_defaults(struct sensor_config *c)
@@ -188,6 +190,16 @@ void sensor_stats_snapshot(sensor_t *s, struct sensor_stats *st)
     pthread_mutex_lock(&s->pub_mu);
     *st = s->pub;
     pthread_mutex_unlock(&s->pub_mu);
+    st->kernel_received = atomic_load_explicit(&s->kernel[0], memory_order_relaxed);
+    st->kernel_dropped = atomic_load_explicit(&s->kernel[1], memory_order_relaxed);
+    st->if_dropped = atomic_load_explicit(&s->kernel[2], memory_order_relaxed);
+}
+
+void sensor_set_kernel_stats(sensor_t *s, uint64_t received, uint64_t dropped, uint64_t if_dropped)
+{
+    atomic_store_explicit(&s->kernel[0], received, memory_order_relaxed);
+    atomic_store_explicit(&s->kernel[1], dropped, memory_order_relaxed);
+    atomic_store_explicit(&s->kernel[2], if_dropped, memory_order_relaxed);
 }
 
 /* A closed window goes to the analyzer, through the worker when there is one (after the

@@ -251,6 +251,14 @@ for n in need:
 assert samples['tapir_alerts_stored{status="new"}'] == 9
 assert samples['tapir_alerts_stored{status="acked"}'] == 2
 assert samples["tapir_http_rate_limited_total"] == 0
+# The process_* series (issue 12, point 17), with sane values.
+import os, time
+assert 1 << 20 < samples["process_resident_memory_bytes"] < 8 << 30, samples
+assert samples["process_virtual_memory_bytes"] >= samples["process_resident_memory_bytes"]
+assert 3 <= samples["process_open_fds"] <= samples["process_max_fds"], samples
+assert 0 < samples["process_cpu_seconds_total"] < 600, samples
+assert time.time() - 300 < samples["process_start_time_seconds"] <= time.time() + 1, samples
+assert samples["tapir_http_connections"] >= 1 and samples["tapir_http_connections_max"] >= 4
 
 # The dashboard: no token needed, no data in it, a strict CSP.
 code, hd, body = req("/", token=None)

@@ -23,10 +23,14 @@ expect() {
   case "$out" in *"$pat"*) ;; *) fail "$* -> output lacks '$pat': $out" ;; esac
 }
 
-expect 1 "cannot open $d/missing.db" "$T" alerts --db "$d/missing.db"
+# A database that is missing or not a database is bad input: exit 2, as for `tapir serve`.
+expect 2 "cannot open $d/missing.db" "$T" alerts --db "$d/missing.db"
+expect 2 "cannot open $d/missing.db" "$T" alerts ack 1 --db "$d/missing.db"
+expect 2 "cannot open $d/missing.db" "$T" hosts --db "$d/missing.db"
 head -c 8192 /dev/urandom >"$d/random.db"
-expect 1 "$d/random.db: not a database (file is not a database)" "$T" alerts --db "$d/random.db"
-expect 1 "not a database" "$T" alerts ack 1 --db "$d/random.db"
+expect 2 "$d/random.db: not a database (file is not a database)" "$T" alerts --db "$d/random.db"
+expect 2 "not a database" "$T" alerts ack 1 --db "$d/random.db"
+expect 2 "not a database" "$T" hosts --db "$d/random.db"
 
 # An empty file becomes a tapir database on the first write; an unknown id is exit 1.
 : >"$db"

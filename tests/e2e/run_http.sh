@@ -22,7 +22,7 @@ port=$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "$tmp/err")
 url="http://127.0.0.1:$port"
 in_ns() { ip netns exec "$ns" "$@"; }
 in_ns ping -q -c 5 -i 0.05 127.0.0.1 >/dev/null 2>&1 || true
-sleep 0.3
+sleep 1.3 # the capture thread publishes pcap_stats about once a second
 code=$(in_ns curl -s -o /dev/null -w '%{http_code}' "$url/health")
 [ "$code" = 200 ] || fail "/health answered $code"
 code=$(in_ns curl -s -o /dev/null -w '%{http_code}' "$url/metrics")
@@ -30,6 +30,25 @@ code=$(in_ns curl -s -o /dev/null -w '%{http_code}' "$url/metrics")
 in_ns curl -s -H "Authorization: Bearer e2e-token-0123456789abcdef" "$url/metrics" >"$tmp/metrics"
 grep -q '^tapir_packets_total [1-9]' "$tmp/metrics" || { head -30 "$tmp/metrics"; fail "no live packet counter"; }
 grep -q '^# TYPE tapir_alerts_total counter' "$tmp/metrics" || fail "no alert counter"
+# Kernel drops while running (not only at exit), and the process_* series with sane values.
+/usr/bin/python3 - "$tmp/metrics" "$tp" <<'PYEOF' || { head -50 "$tmp/metrics"; fail "live kernel or process metrics"; }
+import os, sys, time
+vals = {}
+for line in open(sys.argv[1]):
+    if line.strip() and not line.startswith("#"):
+        name, v = line.rsplit(None, 1)
+        vals[name] = float(v)
+pid = sys.argv[2]
+assert vals["tapir_kernel_received_total"] >= 1, vals.get("tapir_kernel_received_total")
+assert vals["tapir_kernel_dropped_total"] == 0 and "tapir_interface_dropped_total" in vals
+rss = vals["process_resident_memory_bytes"]
+assert 1 << 20 < rss < 8 << 30, rss
+assert vals["process_virtual_memory_bytes"] >= rss
+assert 3 <= vals["process_open_fds"] <= vals["process_max_fds"], vals["process_open_fds"]
+assert 0 < vals["process_cpu_seconds_total"] < 600, vals["process_cpu_seconds_total"]
+start = vals["process_start_time_seconds"]
+assert time.time() - 300 < start <= time.time() + 1, (start, time.time())
+PYEOF
 code=$(in_ns curl -s -o "$tmp/alerts" -w '%{http_code}' -H "Authorization: Bearer e2e-token-0123456789abcdef" "$url/api/alerts")
 [ "$code" = 200 ] || fail "/api/alerts answered $code"
 grep -q '"alerts"' "$tmp/alerts" || fail "/api/alerts body: $(cat "$tmp/alerts")"

@@ -1,13 +1,18 @@
 /*
  * test_http.c — the HTTP module's parts (rate limiter, token compare, percent-decoding,
  * listen addresses) and a round trip through http_create on a private event_base with
- * libevent's own HTTP client on the same base (single thread, loopback, port 0).
+ * libevent's own HTTP client on the same base (single thread, loopback, port 0), and
+ * the connection table (http_conn.c): cap, eviction, request deadline.
  */
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "http.h"
@@ -104,6 +109,13 @@ TEST(percent_decode)
     CHECK_EQ(http_percent_decode("%41%4a", 4, out, false), -1);
     CHECK_EQ(http_percent_decode("", 0, out, false), 0);
     CHECK_STR(out, "");
+    /* The check libevent's evhttp_uridecode does not make (it keeps "%zz" as it is). */
+    CHECK(http_escapes_valid("/a%20b%2f", 9));
+    CHECK(!http_escapes_valid("%zz", 3));
+    CHECK(!http_escapes_valid("%4", 2));
+    CHECK(!http_escapes_valid("a%00", 4));
+    CHECK(!http_escapes_valid("a\0b", 3));
+    CHECK(http_escapes_valid("%41%4", 3)); /* only len bytes */
 }
 
 TEST(parse_listen)
@@ -323,6 +335,31 @@ TEST(alert_filters)
         }
         json_decref(o);
     }
+    /* Query strings (parsed by evhttp_parse_query_str): escapes and '+' decoded, empty
+     * segments skipped, a bad escape, a repeated, unknown or valueless parameter a 400. */
+    static const struct {
+        const char *path;
+        int code;
+    } q[] = {
+        {"/api/alerts?detector=limit&&category=portscan&", 200},
+        {"/api/alerts?detector=%6Cimit", 200},
+        {"/api/alerts?limit=1%", 400},
+        {"/api/alerts?limit=%zz", 400},
+        {"/api/alerts?category=port%00scan", 400},
+        {"/api/alerts?limit=1&limit=2", 400},
+        {"/api/alerts?nope=1", 400},
+        {"/api/alerts?limit", 400},
+        {"/api/alerts?category=port+scan", 400},
+    };
+    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+        int code = fetch(base, port, q[i].path, "Bearer t", x);
+        if (code != q[i].code)
+            printf("  %s: %s\n", q[i].path, x->body);
+        CHECK_EQ(code, q[i].code);
+    }
+    CHECK_EQ(fetch(base, port, "/api/alerts?detector=limit&&category=portscan", "Bearer t", x),
+             200);
+    CHECK(strstr(x->body, "\"total\":1") != NULL);
     /* Every alert carries both fields. */
     CHECK_EQ(fetch(base, port, "/api/alerts?limit=1", "Bearer t", x), 200);
     CHECK(strstr(x->body, "\"category\":\"anomaly\",\"detector\":\"denylist\"") != NULL);
@@ -335,6 +372,143 @@ TEST(alert_filters)
     CHECK_EQ(system(cmd), 0);
 }
 
+/* ---- connections: the cap, eviction and the request deadline ---- */
+
+static int raw_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Runs base for ms milliseconds. */
+static void run_for(struct event_base *base, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_base_loopexit(base, &tv);
+    event_base_dispatch(base);
+}
+
+/* Whether the server closed fd (a read sees end-of-file or a reset, not "no data"). */
+static bool closed_by_server(int fd)
+{
+    char buf[512];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+        ;
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* The value of a series in the /metrics body, or -1. */
+static long long metric(const char *body, const char *name)
+{
+    char key[96];
+    snprintf(key, sizeof(key), "\n%s ", name);
+    const char *p = strstr(body, key);
+    return p ? atoll(p + strlen(key)) : -1;
+}
+
+TEST(connection_cap_and_deadline)
+{
+    struct event_base *base = event_base_new();
+    char err[TAPIR_ERRBUF_SIZE];
+    struct http_config c = {
+        .listen = "127.0.0.1:0", .token = "t", .max_connections = 4, .request_deadline_s = 1};
+    http_t *h = http_create(base, &c, NULL, NULL, NULL, err);
+    CHECK(h != NULL);
+    if (!h) {
+        printf("  %s\n", err);
+        event_base_free(base);
+        return;
+    }
+    uint16_t port = http_port(h);
+    struct exchange *x = calloc(1, sizeof(*x));
+    /* Six clients that never finish their headers: the cap is 4, so the two oldest go. */
+    int fd[6];
+    for (int i = 0; i < 6; i++) {
+        fd[i] = raw_connect(port);
+        CHECK_GE(fd[i], 0);
+        CHECK_EQ(send(fd[i], "GET /health HTTP/1.1\r\n", 23, 0), 23);
+        run_for(base, 30);
+    }
+    CHECK(closed_by_server(fd[0]));
+    CHECK(closed_by_server(fd[1]));
+    CHECK(!closed_by_server(fd[5]));
+    /* A complete request still gets through (evicting the oldest slow one), and the
+     * counters say so. */
+    CHECK_EQ(fetch(base, port, "/metrics", "Bearer t", x), 200);
+    CHECK_EQ(metric(x->body, "tapir_http_connections_max"), 4);
+    CHECK_GE(metric(x->body, "tapir_http_connections_evicted_total"), 2);
+    CHECK_LE(metric(x->body, "tapir_http_connections"), 4);
+    CHECK_EQ(metric(x->body, "tapir_http_request_timeouts_total"), 0);
+    /* A kept-alive connection gets a full deadline again after each answer: answered
+     * once, then silent, it is closed after about 1 s (libevent's idle timer is 10 s). */
+    int ka = raw_connect(port);
+    const char *full = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    CHECK_EQ(send(ka, full, strlen(full), 0), (ssize_t)strlen(full));
+    run_for(base, 300);
+    char buf[512];
+    ssize_t n = recv(ka, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+    CHECK_GT(n, 12);
+    if (n > 12)
+        CHECK(!memcmp(buf, "HTTP/1.1 200", 12));
+    CHECK(!closed_by_server(ka));
+    /* The deadline: the slow clients still open are cut within it (plus the loop). */
+    run_for(base, 1300);
+    for (int i = 2; i < 6; i++)
+        CHECK(closed_by_server(fd[i]));
+    CHECK(closed_by_server(ka));
+    CHECK_EQ(fetch(base, port, "/metrics", "Bearer t", x), 200);
+    CHECK_GE(metric(x->body, "tapir_http_request_timeouts_total"), 3);
+    for (int i = 0; i < 6; i++)
+        close(fd[i]);
+    close(ka);
+    free(x);
+    http_destroy(h);
+    event_base_free(base);
+}
+
+/* Two Content-Length headers, or one beside Transfer-Encoding: 400, and the connection
+ * closes (evhttp alone reads the first length and leaves the rest as a next request). */
+TEST(ambiguous_length)
+{
+    struct event_base *base = event_base_new();
+    char err[TAPIR_ERRBUF_SIZE];
+    struct http_config c = {.listen = "127.0.0.1:0"};
+    http_t *h = http_create(base, &c, NULL, NULL, NULL, err);
+    CHECK(h != NULL);
+    if (!h) {
+        event_base_free(base);
+        return;
+    }
+    static const char *const reqs[] = {
+        "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nContent-Length: "
+        "4\r\n\r\nGET ",
+        "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+        int fd = raw_connect(http_port(h));
+        CHECK_GE(fd, 0);
+        CHECK_EQ(send(fd, reqs[i], strlen(reqs[i]), 0), (ssize_t)strlen(reqs[i]));
+        run_for(base, 200);
+        char buf[1024];
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+        CHECK_GT(n, 12);
+        if (n > 12)
+            CHECK(!memcmp(buf, "HTTP/1.1 400", 12));
+        CHECK(closed_by_server(fd));
+        close(fd);
+    }
+    http_destroy(h);
+    event_base_free(base);
+}
+
 int main(void)
 {
     RUN(limiter_burst_and_refill);
@@ -344,5 +518,7 @@ int main(void)
     RUN(parse_listen);
     RUN(round_trip);
     RUN(alert_filters);
+    RUN(connection_cap_and_deadline);
+    RUN(ambiguous_length);
     return CHECK_DONE();
 }
