@@ -28,7 +28,7 @@
 #include "timeutil.h"
 
 #define SMTP_CONNECT_TIMEOUT_MS 10000
-#define SMTP_TIMEOUT_MS         30000
+#define SMTP_TIMEOUT_MS         20000
 #define SMTP_MAX_RCPT           16
 #define DIGEST_LINES            200 /* listed in a digest; the rest are counted */
 #define MAIL_MAX                (64 * 1024)
@@ -249,7 +249,7 @@ static void smtp_tick(void *ctx, bool final, uint64_t *sent, uint64_t *failed, c
         add(body, DIGEST_LINES * 300 + 512, &u, "... and %llu more (see the alert log)\r\n",
             (unsigned long long)(m->held - DIGEST_LINES));
     enum notify_result r = mail(m, subject, body, err, errlen);
-    if (r == NOTIFY_RETRY) /* one more try: the digest has no queue slot to wait in */
+    if (r == NOTIFY_RETRY && !final) /* once more (not at exit): it has no queue slot */
         r = mail(m, subject, body, err, errlen);
     free(body);
     if (r == NOTIFY_SENT)

@@ -14,10 +14,12 @@
  * transport (sent, failed, dropped, retries, queued) are in /metrics and in one line
  * per transport at exit.
  *
- * Rejected: calling the transports from the alert callback (one slow SMTP server would
- * stall every window: measured, a webhook to a receiver that never answers held each
- * alert for the full 10 s timeout); a global on/off per event type (an operator wants
- * the open and the close in the same channel).
+ * Rejected: calling the transports from the alert callback: a receiver that never
+ * answers would hold every alert for the 10 s timeout, and the window queue behind the
+ * analyzer would fill and drop windows. With the queues, a storm of 6,695 incidents
+ * against a 1 s webhook, a dead SMTP server and a hanging hook (tests/e2e/notify_storm.sh)
+ * raised the same alerts as a run without notifications and ended in 10 s, 5 of them
+ * the exit drain.
  */
 #include <curl/curl.h>
 #include <errno.h>

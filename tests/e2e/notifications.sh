@@ -3,7 +3,8 @@
 # of the mixed capture with --notify-replay sends every opened incident (today every
 # alert: event_type "alert") to a python3 http.server webhook (the body's HMAC-SHA256
 # checked with python's hmac against X-Tapir-Signature), to an aiosmtpd SMTP server
-# (one mail per incident to two recipients, then a digest past --notify-digest) and to
+# that requires a login (one mail per incident to two recipients, then a digest past
+# --notify-digest; the login from --smtp-credentials-file) and to
 # a hook script that records its arguments and stdin. Without --notify-replay a replay
 # sends nothing and says so. Receivers are stopped by PID.
 set -u
@@ -22,12 +23,14 @@ wait_file() { for i in $(seq 1 100); do [ -s "$1" ] && return 0; sleep 0.1; done
   fail "train failed"
 mkdir "$tmp/hook" "$tmp/web" "$tmp/mail" "$tmp/mail2"
 "$py" "$recv" http "$tmp/web" "$tmp/web.port" & pids="$pids $!"
-"$py" "$recv" smtp "$tmp/mail" "$tmp/mail.port" & pids="$pids $!"
+"$py" "$recv" smtp "$tmp/mail" "$tmp/mail.port" 'tapir:pa ss:word' & pids="$pids $!"
 wait_file "$tmp/web.port"
 wait_file "$tmp/mail.port"
 wport=$(cat "$tmp/web.port") sport=$(cat "$tmp/mail.port")
 printf 'e2e-webhook-secret\n' >"$tmp/secret"
 chmod 600 "$tmp/secret"
+printf 'tapir:pa ss:word\n' >"$tmp/cred"
+chmod 600 "$tmp/cred"
 cat >"$tmp/hook.sh" <<EOF
 #!/bin/sh
 n=\$(date +%s%N).\$\$
@@ -48,7 +51,7 @@ start=$(date +%s)
   --alert-log "$tmp/alerts.json" --notify-replay \
   --notify-webhook "http://127.0.0.1:$wport/hook" --notify-webhook-secret-file "$tmp/secret" \
   --notify-email 'oncall@example.org, soc@example.org' --smtp-url "smtp://127.0.0.1:$sport" \
-  --smtp-from tapir@example.org --notify-digest 1000 \
+  --smtp-from tapir@example.org --smtp-credentials-file "$tmp/cred" --notify-digest 1000 \
   --notify-exec "$tmp/hook.sh" >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "run exited $?"; }
 secs=$(( $(date +%s) - start ))
 n=$(grep -c '"event_type":"alert"' "$tmp/alerts.json")
@@ -102,7 +105,7 @@ PY
 # The digest: past --notify-digest 3 a minute, one mail lists the rest.
 "$TAPIR" run -r "$TAPIR_TOP/pcaps/mixed.pcap" --model "$tmp/model.tapir" --no-progress -q \
   --notify-replay --notify-email oncall@example.org --smtp-url "smtp://127.0.0.1:$sport" \
-  --smtp-from tapir@example.org --notify-digest 3 >/dev/null 2>"$tmp/err2" ||
+  --smtp-from tapir@example.org --smtp-credentials-file "$tmp/cred" --notify-digest 3 >/dev/null 2>"$tmp/err2" ||
   { cat "$tmp/err2"; fail "digest run exited $?"; }
 "$py" - "$tmp/mail" "$n" <<'PY' || fail "the digest does not add up"
 import email, glob, re, sys

@@ -4,7 +4,9 @@
   notify_recv.py http DIR PORTFILE [DELAY_S]  webhook sink: each POST -> DIR/N.json (body)
                                               and DIR/N.sig (X-Tapir-Signature), answers 200
                                               after DELAY_S (a slow receiver)
-  notify_recv.py smtp DIR PORTFILE            aiosmtpd server: each mail -> DIR/N.eml
+  notify_recv.py smtp DIR PORTFILE [USER:PW]  aiosmtpd server: each mail -> DIR/N.eml; with
+                                              USER:PW a login is required (AUTH PLAIN/LOGIN,
+                                              allowed without TLS on loopback)
   notify_recv.py syslog SOCKET OUTFILE        unix datagram listener: each message a line
 
 Each writes its port (or "ready") to PORTFILE / OUTFILE.ready once listening, and runs
@@ -55,8 +57,14 @@ def serve_http(out, portfile, delay):
     srv.serve_forever()
 
 
-def serve_smtp(out, portfile):
+def serve_smtp(out, portfile, cred):
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticator(server, session, envelope, mechanism, data):
+        ok = isinstance(data, LoginPassword) and \
+            (data.login + b":" + data.password).decode() == cred
+        return AuthResult(success=ok)
 
     class Handler:
         def __init__(self):
@@ -74,7 +82,10 @@ def serve_smtp(out, portfile):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    c = Controller(Handler(), hostname="127.0.0.1", port=port)
+    kw = {}
+    if cred:
+        kw = dict(authenticator=authenticator, auth_required=True, auth_require_tls=False)
+    c = Controller(Handler(), hostname="127.0.0.1", port=port, **kw)
     c.start()
     write_atomic(portfile, str(port).encode())
     while True:
@@ -96,7 +107,7 @@ if __name__ == "__main__":
     if kind == "http":
         serve_http(sys.argv[2], sys.argv[3], float(sys.argv[4]) if len(sys.argv) > 4 else 0)
     elif kind == "smtp":
-        serve_smtp(sys.argv[2], sys.argv[3])
+        serve_smtp(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
     elif kind == "syslog":
         serve_syslog(sys.argv[2], sys.argv[3])
     else:

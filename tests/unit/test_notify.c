@@ -26,8 +26,7 @@ struct slow {
     int fail_first;
 };
 
-static enum notify_result slow_send(void *ctx, const struct notify_job *j, char *err,
-                                    size_t errlen)
+static enum notify_result slow_send(void *ctx, const struct notify_job *j, char *err, size_t errlen)
 {
     (void)j;
     struct slow *s = ctx;
