@@ -219,6 +219,37 @@ TEST(sink_hook_and_metrics)
     CHECK_EQ(notify_event("ban", &a), 1); /* gone */
 }
 
+TEST(sink_end_with_notify_end)
+{
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    struct output_sink k;
+    memset(&k, 0, sizeof(k));
+    struct output_config c;
+    memset(&c, 0, sizeof(c));
+    c.notify_exec = "/bin/true";
+    c.notify_end = true;
+    CHECK_EQ(output_notify_sink(&c, NULL, &k, errbuf), 1);
+    struct alert a = test_alert();
+    a.event_type = "end";
+    CHECK_EQ(k.alert(k.self, &a), 0);
+    a.event_type = "update";
+    CHECK_EQ(k.alert(k.self, &a), 0);
+    struct evbuffer *out = evbuffer_new();
+    bool seen = false;
+    for (int i = 0; i < 500 && !seen; i++) {
+        evbuffer_drain(out, evbuffer_get_length(out));
+        k.metrics(k.self, out);
+        evbuffer_add(out, "", 1);
+        seen = strstr((const char *)evbuffer_pullup(out, -1),
+                      "tapir_notify_sent_total{transport=\"exec\"} 1\n") != NULL;
+        if (!seen)
+            usleep(10000);
+    }
+    CHECK(seen); /* the end, not the update */
+    evbuffer_free(out);
+    k.destroy(k.self);
+}
+
 TEST(formats)
 {
     char buf[256];
@@ -244,6 +275,7 @@ int main(void)
     RUN(secret_files);
     RUN(settings_refused);
     RUN(sink_hook_and_metrics);
+    RUN(sink_end_with_notify_end);
     RUN(formats);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
