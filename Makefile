@@ -11,7 +11,8 @@ CC      ?= gcc
 PREFIX  ?= /usr/local
 # Not under PREFIX: the unit reads /etc/tapir/tapir.conf.
 SYSCONFDIR ?= /etc
-PKGS    := libpcap libndpi libmaxminddb sqlite3 libevent libevent_pthreads jansson inih zlib
+PKGS    := libpcap libndpi libmaxminddb sqlite3 libevent libevent_pthreads jansson inih zlib \
+           libcurl libcrypto
 
 ifeq ($(SAN),1)
 BUILD   := build-san

@@ -330,6 +330,7 @@ static int run_main(int argc, char **argv, bool train)
     cfg.out.http_listen = cfg.http_listen;
     cfg.out.http_token = http_token;
     cfg.out.http_rate = cfg.http_rate;
+    cfg.out.replay = cfg.n_files > 0; /* notifications only with --notify-replay */
     if (!(home_net = rules_netset(cfg.home_net ? cfg.home_net : RULES_HOME_NET_DEFAULT,
                                   "--home-net", errbuf)))
         goto fail_usage;

@@ -56,6 +56,24 @@ struct output_config {
     const char *sensor_name;          /* --sensor or the host name; borrowed */
     const struct output_model *model; /* the model the run starts with, or NULL; set by
                                          the analyzer; borrowed during output_create */
+
+    /* Notifications (sink_notify.c, docs/notifications.md); NULL or 0: off / default. */
+    const char *notify_webhook;        /* --notify-webhook URL */
+    const char *notify_webhook_secret; /* --notify-webhook-secret-file: HMAC key file */
+    const char *notify_email;          /* --notify-email ADDR[,ADDR] */
+    const char *smtp_url;              /* --smtp-url smtp[s]://HOST[:PORT] */
+    const char *smtp_from;             /* --smtp-from ADDR */
+    const char *smtp_credentials;      /* --smtp-credentials-file: "user:password" file */
+    uint32_t notify_digest;            /* mails a minute before a digest (0: 10) */
+    const char *notify_exec;           /* --notify-exec PROGRAM (absolute path) */
+    uint32_t notify_exec_timeout_s;    /* seconds before the hook is killed (0: 10) */
+    bool syslog;                       /* --syslog */
+    const char *syslog_facility;       /* daemon, user, local0..local7 (NULL: daemon) */
+    bool notify_end;                   /* also when an incident ends */
+    bool notify_replay;                /* send during a replay (-r) too */
+    uint32_t notify_queue;             /* notifications queued per transport (0: 1024) */
+    uint32_t notify_attempts;          /* sends per notification (0: 3) */
+    bool replay;                       /* the input is capture files (set by cmd_run.c) */
 };
 
 /* One window as the sinks see it. */
@@ -197,7 +215,8 @@ void output_process_metrics(struct evbuffer *out);
     X(output_alert_log_sink) /* JSON lines (sink_alert_log.c), after the commit */                 \
     X(output_csv_sink)       /* --hosts-csv, --scores-csv, --vectors-csv (sink_csv.c) */           \
     X(output_print_sink)     /* ALERT lines on stdout (sink_print.c) */                            \
-    X(output_http_sink)      /* API, /metrics, dashboard (sink_http.c); lent the store */
+    X(output_http_sink)      /* API, /metrics, dashboard (sink_http.c); lent the store */          \
+    X(output_notify_sink)    /* webhook, email, command, syslog (sink_notify.c) */
 
 #define OUTPUT_SINK_DECLARE(fn)                                                                    \
     int fn(const struct output_config *c, output_t *o, struct output_sink *k, char *errbuf);

@@ -7,15 +7,15 @@ set -u
 what=${1:-build}
 
 build_pkgs="gcc make pkg-config libpcap-dev libndpi-dev libmaxminddb-dev libsqlite3-dev
-libevent-dev libjansson-dev libinih-dev zlib1g-dev"
+libevent-dev libjansson-dev libinih-dev zlib1g-dev libcurl4-openssl-dev libssl-dev"
 test_pkgs="python3 sqlite3 tcpdump tshark iproute2 iputils-ping curl clang libclang-rt-14-dev valgrind
-libndpi-bin"
+libndpi-bin python3-aiosmtpd"
 
 pkgs=$build_pkgs
 [ "$what" = test ] && pkgs="$build_pkgs $test_pkgs"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
-  for lib in libpcap libndpi libmaxminddb sqlite3 libevent libevent_pthreads jansson inih zlib; do
+  for lib in libpcap libndpi libmaxminddb sqlite3 libevent libevent_pthreads jansson inih zlib libcurl libcrypto; do
     pkg-config --exists "$lib" 2>/dev/null || echo "tapir setup: missing library: $lib (pkg-config)"
   done
   echo "tapir setup: not a Debian system; install the equivalents of: $(echo $pkgs)"

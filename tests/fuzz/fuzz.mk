@@ -5,7 +5,8 @@
 # is half-way through breaks only the targets that need it.
 FUZZ_CC ?= clang
 B       := build-fuzz
-PKGS    := libpcap libndpi libmaxminddb sqlite3 libevent libevent_pthreads jansson inih zlib
+PKGS    := libpcap libndpi libmaxminddb sqlite3 libevent libevent_pthreads jansson inih zlib \
+           libcurl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
