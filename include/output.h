@@ -37,6 +37,7 @@ struct evbuffer;
 
 struct output_model;
 struct rules;
+struct blocklist_config;
 
 /* The settings of every sink; a sink whose settings are absent is not created. */
 struct output_config {
@@ -56,6 +57,9 @@ struct output_config {
     const char *sensor_name;          /* --sensor or the host name; borrowed */
     const struct output_model *model; /* the model the run starts with, or NULL; set by
                                          the analyzer; borrowed during output_create */
+
+    /* --blocklist and its options (output/blocklist.h), or NULL; borrowed */
+    const struct blocklist_config *blocklist;
 };
 
 /* One window as the sinks see it. */
@@ -194,7 +198,8 @@ void output_metric(struct evbuffer *out, const char *name, const char *type, con
     X(output_alert_log_sink) /* JSON lines (sink_alert_log.c), after the commit */                 \
     X(output_csv_sink)       /* --hosts-csv, --scores-csv, --vectors-csv (sink_csv.c) */           \
     X(output_print_sink)     /* ALERT lines on stdout (sink_print.c) */                            \
-    X(output_http_sink)      /* API, /metrics, dashboard (sink_http.c); lent the store */
+    X(output_http_sink)      /* API, /metrics, dashboard (sink_http.c); lent the store */          \
+    X(output_blocklist_sink) /* --blocklist: the live blocklist (sink_blocklist.c) */
 
 #define OUTPUT_SINK_DECLARE(fn)                                                                    \
     int fn(const struct output_config *c, output_t *o, struct output_sink *k, char *errbuf);

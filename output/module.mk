@@ -3,6 +3,8 @@ OUTPUT_SRCS := \
     output/alert.c \
     output/alert_log.c \
     output/blocklist.c \
+    output/blocklist_apply.c \
+    output/blocklist_live.c \
     output/dashboard.c \
     output/http.c \
     output/http_api.c \
@@ -19,3 +21,4 @@ OUTPUT_SRCS += output/sink_alert_log.c
 OUTPUT_SRCS += output/sink_csv.c
 OUTPUT_SRCS += output/sink_print.c
 OUTPUT_SRCS += output/sink_http.c
+OUTPUT_SRCS += output/sink_blocklist.c
