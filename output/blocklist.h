@@ -197,8 +197,13 @@ uint64_t blocklist_live_verdicts(const blocklist_live_t *l, enum blocklist_verdi
  * one byte (0 loaded, 1 failed). Fills c->apply_fd and c->apply_result_fd. Returns 0, or -1
  * with errbuf. */
 int blocklist_apply_fork(struct blocklist_config *c, char *errbuf);
-/* Loads path in format f now (the helper's work; also for tests): 0 or -1 with errbuf. */
-int blocklist_apply_load(const char *path, enum blocklist_format f, char *errbuf);
+/* Loads path in format f now (the helper's work; also for tests), after checking that
+ * every line is one the writer produces for table: 0 or -1 with errbuf. */
+int blocklist_apply_load(const char *path, enum blocklist_format f, const char *table,
+                         char *errbuf);
+/* The table (nft) or set prefix (ipset): --blocklist-table, else tapir_IFACE, else
+ * tapir. -1 with errbuf when --blocklist-table is not 1 to 26 letters, digits, '_'. */
+int blocklist_table_name(const struct blocklist_config *c, char out[32], char *errbuf);
 
 /* Writes the list in format f to path atomically: a temporary file in the same directory,
  * fsync, rename over path, fsync of the directory. path "-" writes to stdout. Timeouts

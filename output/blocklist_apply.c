@@ -76,7 +76,7 @@ static bool set_ok(const char *name)
 /* One line of an nft script for table t. */
 static bool nft_line_ok(const char *line, const char *t)
 {
-    char want[256], set[32], hook[16];
+    char want[256], set[32];
     unsigned fam, size;
     int used = 0;
     if (line[0] == '#' || line[0] == '\0' || !strcmp(line, "}"))
@@ -124,7 +124,6 @@ static bool nft_line_ok(const char *line, const char *t)
         return set_ok(set) && n >= 5 && !strcmp(brace + n - 2, " }") && element_chars(brace + 3) &&
                !strchr(brace + 3, '{');
     }
-    (void)hook;
     return false;
 }
 
@@ -184,33 +183,16 @@ static char *read_all(int fd, size_t *len, char *errbuf)
     return buf;
 }
 
-/* Checks every line; the table name is taken from the first statement. */
-static int check_script(char *buf, enum blocklist_format f, char *errbuf)
+/* Checks every line against the shapes for table. */
+static int check_script(char *buf, enum blocklist_format f, const char *table, char *errbuf)
 {
-    char table[32] = "";
     int lineno = 0;
     for (char *line = buf; line && *line;) {
         char *nl = strchr(line, '\n');
         if (nl)
             *nl = '\0';
         lineno++;
-        if (!table[0]) {
-            if (f == BLOCKLIST_NFT)
-                sscanf(line, "table inet %26[A-Za-z0-9_] {", table);
-            else
-                sscanf(line, "create %26[A-Za-z0-9_] ", table);
-            if (f == BLOCKLIST_IPSET && table[0]) {
-                size_t tl = strlen(table); /* "tapir4": the prefix is "tapir" */
-                if (tl >= 2 && table[tl - 2] == 'q')
-                    table[tl - 2] = '\0';
-                else
-                    table[tl - 1] = '\0';
-            }
-        }
-        bool ok = (f == BLOCKLIST_NFT || table[0]) && name_ok(table[0] ? table : "x") &&
-                  (f == BLOCKLIST_NFT ? nft_line_ok(line, table[0] ? table : "") ||
-                                            (!table[0] && (line[0] == '#' || !line[0]))
-                                      : ipset_line_ok(line, table));
+        bool ok = f == BLOCKLIST_NFT ? nft_line_ok(line, table) : ipset_line_ok(line, table);
         if (nl)
             *nl = '\n';
         if (!ok) {
@@ -223,8 +205,12 @@ static int check_script(char *buf, enum blocklist_format f, char *errbuf)
     return 0;
 }
 
-int blocklist_apply_load(const char *path, enum blocklist_format f, char *errbuf)
+int blocklist_apply_load(const char *path, enum blocklist_format f, const char *table, char *errbuf)
 {
+    if (!name_ok(table)) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "bad table name");
+        return -1;
+    }
     const char *tool = find_tool(f == BLOCKLIST_NFT ? "nft" : "ipset");
     if (f == BLOCKLIST_PLAIN || !tool) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s",
@@ -242,7 +228,7 @@ int blocklist_apply_load(const char *path, enum blocklist_format f, char *errbuf
     close(fd);
     if (!buf)
         return -1;
-    if (check_script(buf, f, errbuf) < 0) {
+    if (check_script(buf, f, table, errbuf) < 0) {
         free(buf);
         return -1;
     }
@@ -292,7 +278,8 @@ int blocklist_apply_load(const char *path, enum blocklist_format f, char *errbuf
 
 /* The helper's life: wait for a byte, load, answer; EOF (the sensor closed the pipe or
  * died) ends it. */
-static void helper_main(int req, int res, const char *path, enum blocklist_format f)
+static void helper_main(int req, int res, const char *path, enum blocklist_format f,
+                        const char *table)
 {
     prctl(PR_SET_NAME, "tapir-blocklist", 0, 0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
@@ -308,7 +295,7 @@ static void helper_main(int req, int res, const char *path, enum blocklist_forma
             break;
         char errbuf[TAPIR_ERRBUF_SIZE];
         unsigned char r = 0;
-        if (blocklist_apply_load(path, f, errbuf) < 0) {
+        if (blocklist_apply_load(path, f, table, errbuf) < 0) {
             fprintf(stderr, "tapir: blocklist helper: %s: %s\n", path, errbuf);
             r = 1;
         }
@@ -337,6 +324,9 @@ int blocklist_apply_fork(struct blocklist_config *c, char *errbuf)
                  c->format == BLOCKLIST_NFT ? "nft" : "ipset");
         return -1;
     }
+    char table[32];
+    if (blocklist_table_name(c, table, errbuf) < 0)
+        return -1;
     int req[2], res[2];
     if (pipe2(req, O_CLOEXEC) < 0) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "--blocklist-apply: pipe: %s", strerror(errno));
@@ -362,7 +352,7 @@ int blocklist_apply_fork(struct blocklist_config *c, char *errbuf)
             _exit(1);
         for (int fd = 3; fd < 64; fd++)
             close(fd);
-        helper_main(keep_req, keep_res, c->path, c->format);
+        helper_main(keep_req, keep_res, c->path, c->format, table);
     }
     close(req[0]);
     close(res[1]);

@@ -221,9 +221,8 @@ int blocklist_live_reload(blocklist_live_t *l, char *errbuf)
     return load_rules(l, errbuf);
 }
 
-static int table_name(blocklist_live_t *l, char *errbuf)
+int blocklist_table_name(const struct blocklist_config *c, char out[32], char *errbuf)
 {
-    const struct blocklist_config *c = l->c;
     if (c->table) {
         size_t n = strlen(c->table);
         if (n == 0 || n > 26 ||
@@ -233,19 +232,19 @@ static int table_name(blocklist_live_t *l, char *errbuf)
                      "--blocklist-table: '%.64s' is not 1 to 26 letters, digits or '_'", c->table);
             return -1;
         }
-        snprintf(l->table, sizeof(l->table), "%s", c->table);
+        snprintf(out, 32, "%s", c->table);
         return 0;
     }
     if (!c->iface) {
-        snprintf(l->table, sizeof(l->table), "tapir");
+        snprintf(out, 32, "tapir");
         return 0;
     }
-    /* tapir_IFACE, anything but a letter, digit or '_' made '_'; ipset names end in q4. */
-    int w = snprintf(l->table, sizeof(l->table), "tapir_%.20s", c->iface);
+    /* tapir_IFACE, anything but a letter or digit made '_' (ipset names end in q4). */
+    int w = snprintf(out, 32, "tapir_%.20s", c->iface);
     for (int i = 6; i < w; i++) {
-        char ch = l->table[i];
+        char ch = out[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')))
-            l->table[i] = '_';
+            out[i] = '_';
     }
     return 0;
 }
@@ -262,7 +261,7 @@ blocklist_live_t *blocklist_live_create(const struct blocklist_config *c, const 
     l->home_net = home_net;
     l->ttl_us = (uint64_t)(c->ttl_s ? c->ttl_s : BLOCKLIST_DEFAULT_TTL_S) * 1000000u;
     size_t max = c->max_entries ? c->max_entries : BLOCKLIST_DEFAULT_MAX;
-    if (table_name(l, errbuf) < 0)
+    if (blocklist_table_name(c, l->table, errbuf) < 0)
         goto fail;
     if (!(l->v = calloc(max, sizeof(*l->v)))) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory for %zu blocklist entries", max);
