@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,9 +56,9 @@ static bool starts(const char *line, const char *prefix)
 }
 
 /* Only what an element list may hold: addresses, '/', ',', spaces, "timeout Ns". */
-static bool element_chars(const char *p)
+static bool element_chars(const char *p, size_t n)
 {
-    return p[strspn(p, "0123456789abcdefABCDEF.:/, timeouts")] == '\0';
+    return strspn(p, "0123456789abcdefABCDEF.:/, timeouts") >= n;
 }
 
 /* The table (or ipset prefix) the file speaks of: letters, digits, '_'. */
@@ -121,8 +123,8 @@ static bool nft_line_ok(const char *line, const char *t)
         memcpy(set, p, (size_t)(brace - p));
         set[brace - p] = '\0';
         size_t n = strlen(brace);
-        return set_ok(set) && n >= 5 && !strcmp(brace + n - 2, " }") && element_chars(brace + 3) &&
-               !strchr(brace + 3, '{');
+        return set_ok(set) && n >= 5 && !strcmp(brace + n - 2, " }") &&
+               element_chars(brace + 3, n - 5) && !strchr(brace + 3, '{');
     }
     return false;
 }
@@ -276,6 +278,28 @@ int blocklist_apply_load(const char *path, enum blocklist_format f, const char *
     return 0;
 }
 
+/* Not root (the systemd unit: ambient CAP_NET_RAW and CAP_NET_ADMIN): keep CAP_NET_ADMIN
+ * alone, also as an ambient capability so that nft and ipset get it across execve. */
+static void keep_net_admin_only(void)
+{
+    if (geteuid() == 0)
+        return;
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return;
+    uint32_t admin = 1u << CAP_NET_ADMIN; /* CAP_NET_ADMIN is 12: in data[0] */
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    data[0].permitted &= admin;
+    data[0].effective &= admin;
+    data[0].inheritable = data[0].permitted;
+    data[1].permitted = data[1].effective = data[1].inheritable = 0;
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        return;
+    if (data[0].permitted & admin)
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0, 0);
+}
+
 /* The helper's life: wait for a byte, load, answer; EOF (the sensor closed the pipe or
  * died) ends it. */
 static void helper_main(int req, int res, const char *path, enum blocklist_format f,
@@ -283,6 +307,7 @@ static void helper_main(int req, int res, const char *path, enum blocklist_forma
 {
     prctl(PR_SET_NAME, "tapir-blocklist", 0, 0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+    keep_net_admin_only();
     signal(SIGINT, SIG_IGN); /* ^C goes to the sensor, which then closes the pipe */
     signal(SIGHUP, SIG_IGN);
     signal(SIGTERM, SIG_DFL);
