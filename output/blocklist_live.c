@@ -21,10 +21,13 @@
  * attack goes on; its end does not. The clock is the caller's: packet time in a replay
  * (so a replay gives the same file on every machine), wall time live.
  *
- * The table is a flat array searched linearly. Rejected: a hash table — alerts come a few
- * hundred a window at most, and one scan of 10,000 entries (the default maximum) costs
- * about 10 µs, on the analyzer thread, never on the packet path; the array also keeps the
- * file's order stable without a sort of a hash's slots.
+ * The entries are a dense array (the file and the expiry pass walk it) with a seeded
+ * open-addressing index on (address, length) beside it, so an alert costs one probe, not a
+ * scan. Rejected: the array alone, searched linearly — measured at 198 µs per alert with
+ * the default 10,000 entries full, against 2 µs with the index (a flood's rate alerts,
+ * thousands a second, would have saturated the analyzer thread). The index is sized once (a power
+ * of two, at least twice the maximum: 32,768 slots of 4 bytes at the default), never grows, and a
+ * removal moves the last entry into the hole (the file is sorted when written anyway).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +36,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "blocklist.h"
 #include "log.h"
@@ -58,6 +62,9 @@ struct blocklist_live {
     char table[32];                   /* nft table, ipset prefix */
     struct live_entry *v;             /* bans and quarantine, n of max_entries */
     size_t n;
+    uint32_t *slot; /* index: entry number + 1, 0 empty; n_slot a power of two */
+    size_t n_slot;
+    uint64_t seed; /* of the index's hash (random: the attacker picks the addresses) */
     struct blocklist_entry *deny; /* the denylist's networks, n_deny */
     size_t n_deny;
     struct ip_addr protect[BLOCKLIST_MAX_PROTECTED]; /* own addresses, gateways */
@@ -267,6 +274,14 @@ blocklist_live_t *blocklist_live_create(const struct blocklist_config *c, const 
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory for %zu blocklist entries", max);
         goto fail;
     }
+    for (l->n_slot = 16; l->n_slot < 2 * max; l->n_slot *= 2)
+        ;
+    if (!(l->slot = calloc(l->n_slot, sizeof(*l->slot)))) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory for the blocklist's index");
+        goto fail;
+    }
+    if (getrandom(&l->seed, sizeof(l->seed), 0) != (ssize_t)sizeof(l->seed))
+        l->seed = tapir_monotonic_us() * 0x9e3779b97f4a7c15ULL;
     if (load_rules(l, errbuf) < 0)
         goto fail;
     if (protect_host) {
@@ -287,6 +302,7 @@ void blocklist_live_destroy(blocklist_live_t *l)
         return;
     rules_destroy(l->rules);
     free(l->v);
+    free(l->slot);
     free(l->deny);
     blocklist_free(&l->out);
     free(l);
@@ -328,12 +344,50 @@ static bool special(const struct ip_addr *ip)
     return !memcmp(ip->b, v6_any.b, 16) || !memcmp(ip->b, v6_loopback.b, 16) || ip->b[0] == 0xff;
 }
 
+static size_t home_slot(const blocklist_live_t *l, const struct ip_addr *ip, unsigned plen)
+{
+    return (size_t)(tapir_ip_hash(ip, l->seed ^ plen) & (l->n_slot - 1));
+}
+
+static bool same(const struct blocklist_entry *e, const struct ip_addr *ip, unsigned plen)
+{
+    return e->prefix_len == plen && !memcmp(e->ip.b, ip->b, 16);
+}
+
+/* The index slot holding ip/plen, or the empty slot where it would go. The index is at
+ * most half full, so a probe always ends. */
+static size_t find_slot(const blocklist_live_t *l, const struct ip_addr *ip, unsigned plen)
+{
+    size_t i = home_slot(l, ip, plen);
+    while (l->slot[i] && !same(&l->v[l->slot[i] - 1].e, ip, plen))
+        i = (i + 1) & (l->n_slot - 1);
+    return i;
+}
+
 static struct live_entry *find(blocklist_live_t *l, const struct ip_addr *ip, unsigned plen)
 {
-    for (size_t i = 0; i < l->n; i++)
-        if (l->v[i].e.prefix_len == plen && !memcmp(l->v[i].e.ip.b, ip->b, 16))
-            return &l->v[i];
-    return NULL;
+    uint32_t k = l->slot[find_slot(l, ip, plen)];
+    return k ? &l->v[k - 1] : NULL;
+}
+
+/* Empties index slot i, moving later entries of its run back (no tombstones). */
+static void unslot(blocklist_live_t *l, size_t i)
+{
+    size_t mask = l->n_slot - 1, j = i;
+    l->slot[i] = 0;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!l->slot[j])
+            return;
+        const struct blocklist_entry *e = &l->v[l->slot[j] - 1].e;
+        size_t h = home_slot(l, &e->ip, e->prefix_len);
+        /* j's entry may move to i unless its home lies cyclically in (i, j]. */
+        if ((i <= j) ? (h <= i || h > j) : (h <= i && h > j)) {
+            l->slot[i] = l->slot[j];
+            l->slot[j] = 0;
+            i = j;
+        }
+    }
 }
 
 static bool pardoned(const blocklist_live_t *l, const struct ip_addr *ip, unsigned plen,
@@ -412,6 +466,7 @@ static enum blocklist_verdict judge(blocklist_live_t *l, const struct alert *al,
     if (l->tokens < 1)
         return BLOCKLIST_V_RATE_LIMITED;
     l->tokens -= 1;
+    l->slot[find_slot(l, &ip, plen)] = (uint32_t)(l->n + 1);
     e = &l->v[l->n++];
     e->e = (struct blocklist_entry){ip, plen, now_us + l->ttl_us, al->score,
                                     home ? BLOCKLIST_QUARANTINE : BLOCKLIST_BAN};
@@ -431,11 +486,16 @@ enum blocklist_verdict blocklist_live_alert(blocklist_live_t *l, const struct al
     return v;
 }
 
-/* Removes entry i (order kept: the file's order stays stable). */
+/* Removes entry i: the last entry takes its place (in the array and the index). */
 static void remove_at(blocklist_live_t *l, size_t i, const char *why)
 {
     struct blocklist_entry gone = l->v[i].e;
-    memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof(l->v[0]));
+    unslot(l, find_slot(l, &gone.ip, gone.prefix_len));
+    size_t last = l->n - 1;
+    if (i != last) {
+        l->v[i] = l->v[last];
+        l->slot[find_slot(l, &l->v[i].e.ip, l->v[i].e.prefix_len)] = (uint32_t)(i + 1);
+    }
     l->n--;
     l->dirty = true;
     emit(l, "unban", &gone, why);

@@ -134,6 +134,39 @@ TEST(bounds)
     blocklist_live_destroy(l);
 }
 
+/* The index under removals: every other entry expires (removal moves the last entry into
+ * the hole, the index shifts runs back); each survivor is still found (refreshed), each
+ * removed one banned anew. */
+TEST(index)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    struct blocklist_config c = base_config();
+    c.max_entries = 2000;
+    c.rate = 1000000;
+    blocklist_live_t *l = blocklist_live_create(&c, NULL, false, err);
+    CHECK(l != NULL);
+    if (!l)
+        return;
+    char ip[32];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(ip, sizeof(ip), "198.18.%d.%d", i / 256, i % 256);
+        CHECK_EQ(src(l, ip, T0 + (uint64_t)(i % 2) * 5 * SEC), BLOCKLIST_V_BANNED);
+    }
+    CHECK_EQ(src(l, "198.19.0.1", T0 + 5 * SEC), BLOCKLIST_V_FULL);
+    CHECK_EQ(blocklist_live_expire(l, T0 + 10 * SEC), 1000); /* the even ones */
+    int refreshed = 0, banned = 0;
+    for (int i = 0; i < 2000; i++) {
+        snprintf(ip, sizeof(ip), "198.18.%d.%d", i / 256, i % 256);
+        enum blocklist_verdict v = src(l, ip, T0 + 11 * SEC);
+        refreshed += v == BLOCKLIST_V_REFRESHED && i % 2 == 1;
+        banned += v == BLOCKLIST_V_BANNED && i % 2 == 0;
+    }
+    CHECK_EQ(refreshed, 1000);
+    CHECK_EQ(banned, 1000);
+    CHECK_EQ(blocklist_live_count(l), 2000);
+    blocklist_live_destroy(l);
+}
+
 static int n_ban, n_unban;
 static void on_event(void *ctx, const struct blocklist_event *e)
 {
@@ -284,6 +317,7 @@ int main(void)
         return 1;
     RUN(attackers_only);
     RUN(bounds);
+    RUN(index);
     RUN(ttl_packet_time);
     RUN(file_and_rules);
     char cmd[128];
