@@ -40,7 +40,8 @@ start_sensor() { # TTL ERRFILE
     --inh-caps=+net_raw,+net_admin --ambient-caps=+net_raw,+net_admin \
     "$TAPIR" run -i "$vv" --no-progress --model "$tmp/model" --window 2 \
     --home-net 198.18.0.2/32 --blocklist "$bl" --blocklist-apply --blocklist-chain \
-    --blocklist-ttl "$1" --alert-log "$tmp/state/alerts.json" 2>"$2" >/dev/null &
+    --blocklist-ttl "$1" --alert-log "$tmp/state/alerts.json" --http 127.0.0.1:18473 \
+    2>"$2" >/dev/null &
   tp=$!
   for i in $(seq 1 100); do grep -q "capturing on" "$2" && return 0; sleep 0.1; done
   cat "$2"; fail "tapir did not start capturing"
@@ -86,6 +87,11 @@ done
 [ -n "$passed" ] || fail "pings still dropped long after --blocklist-ttl 3"
 lift_s=$(awk "BEGIN { print $passed - $dropped }")
 in_set 198.18.0.1 && fail "still in the set after the TTL"
+metric() { ip netns exec "$V" curl -s 127.0.0.1:18473/metrics | awk -v k="$1" '$1 == k { print $2 }'; }
+loads=$(metric tapir_blocklist_loads_total)
+[ "${loads:-0}" -ge 3 ] || fail "/metrics: ${loads:-?} loads (start, ban, expiry expected)"
+[ "$(metric tapir_blocklist_load_errors_total)" = 0 ] || fail "/metrics: load errors"
+[ "$(metric 'tapir_blocklist_alerts_total{verdict="victim"}')" -ge 1 ] || fail "/metrics: no victim counted"
 stop_sensor
 grep -q "load.*failed" "$tmp/err1" && { cat "$tmp/err1"; fail "a load failed"; }
 
