@@ -248,7 +248,17 @@ static void bl_finish_run(void *self, const struct output_run_totals *t)
     struct bl_sink *s = self;
     take_unbans(s);
     blocklist_live_expire(s->l, now_of(s));
-    flush(s);
+    /* Written once more even if unchanged: the timeouts count from the end (a replay's
+     * file is then the same on every run, whenever the timer fired during it). */
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    if (blocklist_live_write(s->l, now_of(s), errbuf) < 0) {
+        s->write_errors++;
+        log_error("blocklist: %s", errbuf);
+    } else {
+        s->writes++;
+        if (s->apply_fd >= 0 && write(s->apply_fd, "L", 1) == 1)
+            s->apply_pending++;
+    }
     char line[512] = "";
     size_t u = 0;
     for (int v = 0; v < BLOCKLIST_V_COUNT && u < sizeof(line); v++) {
