@@ -165,13 +165,17 @@ static int live_unban(const char *file, const char *what)
     /* The sensor takes it within a second; confirm from FILE.state. */
     char clock[16];
     uint64_t state_now;
+    struct find_ctx before = {cidr, false};
+    read_state(file, clock, &state_now, find_entry, &before);
     for (int i = 0; i < 30; i++) {
         struct find_ctx c = {cidr, false};
         usleep(100000);
         if (access(path, F_OK) == 0)
             continue; /* not taken yet */
         if (read_state(file, clock, &state_now, find_entry, &c) >= 0 && !c.found) {
-            fprintf(stderr, CMD ": %s unbanned\n", cidr);
+            fprintf(stderr, CMD ": %s %s\n", cidr,
+                    before.found ? "unbanned"
+                                 : "was not banned; the sensor will not ban it for one TTL");
             return TAPIR_EXIT_OK;
         }
     }

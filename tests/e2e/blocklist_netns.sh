@@ -102,6 +102,7 @@ for i in $(seq 1 40); do in_set 198.18.0.1 && break; sleep 0.25; done
 in_set 198.18.0.1 || fail "not banned (second run)"
 "$TAPIR" blocklist list --file "$bl" | grep -q "^198.18.0.1 .* ban " || fail "list misses the ban"
 "$TAPIR" blocklist unban 198.18.0.1 --file "$bl" 2>"$tmp/unban" || { cat "$tmp/unban" "$tmp/err2"; fail "unban"; }
+grep -q "198.18.0.1 unbanned" "$tmp/unban" || { cat "$tmp/unban"; fail "unban did not confirm"; }
 ok=
 for i in $(seq 1 20); do pings && { ok=1; break; }; sleep 0.1; done
 [ -n "$ok" ] || fail "pings dropped after unban"
