@@ -114,6 +114,25 @@ const char *behaviour_side_name(enum feature_side side)
     return (unsigned)side < SIDE_COUNT ? names[side] : "source";
 }
 
+/* Indices in dest_defs for behaviour_scan_target. */
+#define DST_SRC_IPS   3
+#define DST_SRC_PORTS 4
+#define DST_SYN_IN    5
+#define DST_SYN_UNANS 6
+
+bool behaviour_scan_target(const double *raw, int n)
+{
+    _Static_assert(DST_SYN_UNANS < N_DEST, "dest_defs order");
+    if (n <= DST_SYN_UNANS)
+        return false;
+    /* A scanner sends its probes from one source port (nmap, masscan: a handful with
+     * retries), most to closed ports, from one host (a few, counting decoys and a busy server's own
+     * clients); a SYN flood changes its source port with every packet (hping3, spoofed floods) or
+     * comes from thousands of sources. */
+    return raw[DST_SYN_IN] >= 100 && raw[DST_SYN_UNANS] >= 0.8 && raw[DST_SRC_IPS] <= 32 &&
+           raw[DST_SRC_PORTS] * 4 <= raw[DST_SYN_IN];
+}
+
 double behaviour_limit_value(enum feature_side side, int i, const struct host_window *h, double raw)
 {
     /* bytes_sent counts everything the IP sent, responses included, which the forest

@@ -164,6 +164,7 @@ static const struct category_rule rules[] = {
      ALERT_CATEGORY_BRUTEFORCE,
      {{0}}},
     {CATEGORY_SIDE_SOURCE, "exfil_limit_bytes|exfil_span_s", ALERT_CATEGORY_EXFIL, {{0}}},
+    {CATEGORY_SIDE_SOURCE, "tunnel_pkt_size|tunnel_size_ratio", ALERT_CATEGORY_TUNNEL, {{0}}},
 };
 
 const struct category_rule *category_rules(int *n)

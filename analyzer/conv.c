@@ -1,14 +1,14 @@
 /*
- * conv.c — conversations across windows, and three detectors that need more than one
- * window to see: beacons (C2 check-ins), brute force, exfiltration.
+ * conv.c — conversations across windows, and four detectors that need more than one
+ * window to see: beacons (C2 check-ins), brute force, exfiltration, ICMP tunnels.
  *
  * Feed: the windows' flow records (window.h), one per flow end and one per open flow per
  * window (the delta), never the packets, so it works the same whatever produced the
  * records. Key: (source, destination, destination port, protocol), source = the flow's
  * initiator.
  *
- * Table: max_entries records allocated once (conv_memory_bytes: 512 bytes per entry, 16
- * of index and 8 of per-window lists, 536 bytes: 33.5 MiB for the default 65,536, touched
+ * Table: max_entries records allocated once (conv_memory_bytes: 528 bytes per entry, 16
+ * of index and 8 of per-window lists, 552 bytes: 34.5 MiB for the default 65,536, touched
  * only as entries are used), an open-addressing index of 2 x max_entries
  * slots, seeded hash (the attacker picks the addresses), bounded probe, backward-shift
  * deletion. An LRU list orders entries by last activity: idle ones (--conversation-ttl)
@@ -410,6 +410,16 @@ static void add_record(conv_t *c, struct conv_entry *e, const struct flow_record
     e->bytes_in += r->bytes[1];
     e->ep_out += r->bytes[0];
     e->ep_in += r->bytes[1];
+    e->pkts_out = e->pkts_out + r->pkts[0] < e->pkts_out ? UINT32_MAX : e->pkts_out + r->pkts[0];
+    e->pkts_in = e->pkts_in + r->pkts[1] < e->pkts_in ? UINT32_MAX : e->pkts_in + r->pkts[1];
+    if (r->pkts[0]) {
+        uint64_t sz = r->bytes[0] / r->pkts[0];
+        uint16_t s16 = sz > 65535 ? 65535 : (uint16_t)(sz ? sz : 1);
+        if (!e->sz_min || s16 < e->sz_min)
+            e->sz_min = s16;
+        if (s16 > e->sz_max)
+            e->sz_max = s16;
+    }
     if (r->last_us > e->last_us)
         e->last_us = r->last_us;
     if (r->first_us < e->first_us)
@@ -736,6 +746,23 @@ static bool judge_exfil(conv_t *c, const struct conv_entry *e, struct conv_findi
     return true;
 }
 
+static bool judge_tunnel(const struct conv_entry *e, struct conv_finding *f)
+{
+    if ((e->proto != P_ICMP && e->proto != P_ICMPV6) || e->windows < TUNNEL_MIN_WINDOWS ||
+        e->pkts_out < TUNNEL_MIN_PKTS || !e->pkts_in || !e->sz_min ||
+        e->last_us - e->first_us < (uint64_t)TUNNEL_MIN_SPAN_S * 1000000)
+        return false;
+    double size = (double)e->bytes_out / e->pkts_out;
+    double ratio = (double)e->sz_max / e->sz_min;
+    if (size < TUNNEL_MIN_SIZE || ratio < TUNNEL_SIZE_RATIO)
+        return false;
+    finding_init(f, CONV_TUNNEL, e);
+    f->pkt_size = size;
+    f->size_ratio = ratio;
+    f->span_s = (double)(e->last_us - e->first_us) / 1e6;
+    return true;
+}
+
 /* Episodes that ended (touched last window, not this one) teach the upload maximum. */
 static void learn_episodes(conv_t *c, uint64_t seq)
 {
@@ -793,6 +820,11 @@ void conv_window(conv_t *c, const struct window *w, conv_finding_fn fn, void *ct
         } else if (bc) {
             e->alerted |= 1u << CONV_BEACON;
             c->st.findings[CONV_BEACON]++;
+            fn(ctx, &f);
+        }
+        if (!(e->alerted & (1u << CONV_TUNNEL)) && judge_tunnel(e, &f)) {
+            e->alerted |= 1u << CONV_TUNNEL;
+            c->st.findings[CONV_TUNNEL]++;
             fn(ctx, &f);
         }
         if (!(e->alerted & (1u << CONV_EXFIL)) && judge_exfil(c, e, &f)) {

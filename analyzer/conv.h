@@ -15,7 +15,13 @@
 
 #define CONV_RING 32 /* recent connection starts kept per conversation */
 
-enum conv_kind { CONV_BEACON = 0, CONV_BRUTEFORCE = 1, CONV_EXFIL = 2, CONV_KINDS };
+enum conv_kind {
+    CONV_BEACON = 0,
+    CONV_BRUTEFORCE = 1,
+    CONV_EXFIL = 2,
+    CONV_TUNNEL = 3, /* data carried in ICMP echo */
+    CONV_KINDS
+};
 
 /* What a detector found, for the alert's explanation. */
 struct conv_finding {
@@ -33,6 +39,8 @@ struct conv_finding {
     double bytes_out;   /* exfil: net bytes sent in this episode; else in the table */
     double bytes_in;    /* bytes received, same span */
     double limit;       /* exfil: the bytes it had to pass (floor or learned x factor) */
+    double pkt_size;    /* tunnel: mean IP packet size sent, bytes */
+    double size_ratio;  /* tunnel: largest / smallest per-record mean packet size */
     bool auth_by_l7;    /* brute force: an authentication protocol by nDPI, not by port */
 };
 

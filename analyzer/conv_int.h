@@ -43,8 +43,16 @@
 #define WEB_MAX_SPREAD   0.15
 
 /* Exfiltration: an upload episode far over the largest one seen before. */
-#define EXFIL_MIN_BYTES (1.0 * 1024 * 1024)
-#define EXFIL_FACTOR    4.0
+/* ICMP tunnel: an ICMP conversation to one peer for minutes, packets larger than any
+ * ping's default (84 B IPv4, 104 B IPv6) on average, and of changing sizes (a monitoring
+ * ping, even a large MTU probe, repeats one size). */
+#define TUNNEL_MIN_WINDOWS 5
+#define TUNNEL_MIN_SPAN_S  300
+#define TUNNEL_MIN_PKTS    100
+#define TUNNEL_MIN_SIZE    120.0 /* mean IP packet size sent, bytes */
+#define TUNNEL_SIZE_RATIO  1.5   /* largest / smallest per-record mean size */
+#define EXFIL_MIN_BYTES    (1.0 * 1024 * 1024)
+#define EXFIL_FACTOR       4.0
 
 /* Learned set: a known periodic or login-like conversation is alerted only this many
  * times faster than training's fastest pace; a service (any source) counts as known
@@ -74,6 +82,9 @@ struct conv_entry {
     uint64_t first_us, last_us;   /* first and latest packet, packet time */
     uint64_t bytes_out, bytes_in; /* while in the table */
     uint64_t ep_out, ep_in;       /* this episode (activity with no quiet window) */
+    uint32_t pkts_out, pkts_in;   /* packets while in the table (saturating) */
+    uint16_t sz_min, sz_max;      /* smallest / largest mean packet size sent of a record
+                                     with packets, bytes (0: none yet) */
     struct conv_conn ring[CONV_RING];
 };
 

@@ -333,7 +333,7 @@ static void on_conv_finding(void *ctx, const struct conv_finding *f)
     al->side = ALERT_SIDE_SOURCE;
     al->window_start_us = cr->w->start_us;
     al->window_end_us = cr->w->end_us;
-    static const char *const kind[CONV_KINDS] = {"beacon", "bruteforce", "exfil"};
+    static const char *const kind[CONV_KINDS] = {"beacon", "bruteforce", "exfil", "tunnel"};
     char peer[64], name[96];
     ip_addr_str(&f->dst, peer, sizeof(peer));
     snprintf(name, sizeof(name), "%s to %s:%u/%s", kind[f->kind], peer, f->port,
@@ -353,6 +353,13 @@ static void on_conv_finding(void *ctx, const struct conv_finding *f)
         set_feature(al, "bruteforce_span_s", f->span_s, 0);
         set_feature(al, f->auth_by_l7 ? "bruteforce_median_dur_s_l7" : "bruteforce_median_dur_s",
                     f->dur_s, 0);
+        break;
+    case CONV_TUNNEL:
+        al->score = 1;
+        al->threshold = 1;
+        set_feature(al, name, f->bytes_out, 0);
+        set_feature(al, "tunnel_pkt_size", f->pkt_size, 0);
+        set_feature(al, "tunnel_size_ratio", f->size_ratio, 0);
         break;
     case CONV_EXFIL:
     default:

@@ -70,6 +70,10 @@ int behaviour_source_dev_base(int k);
 double behaviour_risk_score(const struct host_risk *r);
 int behaviour_source_risk_index(void);
 bool behaviour_risk_attack(const struct host_window *h);
+/* Whether a destination-side vector (unscaled) is the target of a port scan rather than
+ * a flood's victim: over 100 SYNs, mostly unanswered, from few source ports. The
+ * scanner's own source-side alert reports the scan; the target is not flagged. */
+bool behaviour_scan_target(const double *raw, int n);
 
 /* Minimum packets (sent for source, received for destination) for a host to be scored;
  * below it the host is summarised, not scored. */

@@ -86,6 +86,7 @@ def replay(build, pcap, model, out, name, flow_log=None):
     if os.path.exists(alog):
         os.remove(alog)
     extra = ["--flow-log", flow_log] if flow_log else []
+    extra += os.environ.get("EVAL_RUN_EXTRA", "").split()  # e.g. --no-conversations
     run([os.path.join(build, "tapir"), "run", "-r", pcap, "--model", model, "--no-progress",
          "--alert-log", alog] + extra, log)
     alerts = []

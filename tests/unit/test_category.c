@@ -82,7 +82,9 @@ static const char *const conv_features[] = {"beacon_interval_s",
                                             "bruteforce_median_dur_s",
                                             "bruteforce_median_dur_s_l7",
                                             "exfil_limit_bytes",
-                                            "exfil_span_s"};
+                                            "exfil_span_s",
+                                            "tunnel_pkt_size",
+                                            "tunnel_size_ratio"};
 
 static bool on_side(unsigned sides, const char *name)
 {

@@ -1,5 +1,5 @@
 /* test_conv.c — analyzer/conv.c: the timing and size maths on known inputs, eviction and
- * idle expiry counted, and the three detectors on hand-made flow records. */
+ * idle expiry counted, and the four detectors on hand-made flow records. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,6 +280,56 @@ TEST(detectors)
     conv_destroy(c);
 }
 
+/* One long ICMP echo flow from src to dst over `windows` windows, one record per window
+ * (the sensor's per-window delta), pkts packets each way of size[k % 2] bytes. */
+static void icmp_flow(conv_t *c, const char *src, const char *dst, int windows, uint32_t pkts,
+                      const uint64_t size[2], uint64_t *seq, struct findings *fs)
+{
+    for (int k = 0; k < windows; k++) {
+        struct flow_record r;
+        memset(&r, 0, sizeof(r));
+        CHECK_EQ(ip_addr_parse(src, &r.init), 0);
+        CHECK_EQ(ip_addr_parse(dst, &r.resp), 0);
+        r.proto = 1;
+        r.flags = (k == 0 ? FLOW_REC_FIRST : 0) | (k == windows - 1 ? FLOW_REC_END : 0);
+        r.pkts[0] = r.pkts[1] = pkts;
+        r.bytes[0] = r.bytes[1] = pkts * size[k % 2];
+        r.first_us = T0;
+        r.last_us = T0 + (uint64_t)k * WIN + 59 * S_US;
+        struct window w;
+        memset(&w, 0, sizeof(w));
+        w.start_us = T0 + (uint64_t)k * WIN;
+        w.end_us = w.start_us + WIN;
+        w.seq = (*seq)++;
+        w.flows = &r;
+        w.n_flows = w.cap_flows = 1;
+        conv_window(c, &w, on_finding, fs);
+    }
+}
+
+TEST(icmp_tunnel)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    conv_t *c = conv_create(1024, 7200 * S_US, 7, err);
+    CHECK(c != NULL);
+    uint64_t seq = 0;
+    struct findings fs;
+    memset(&fs, 0, sizeof(fs));
+    /* A monitoring ping (84 B) and an MTU probe (1400 B, one size) for 10 minutes: no. */
+    const uint64_t ping[2] = {84, 84}, mtu[2] = {1400, 1400}, data[2] = {140, 420};
+    icmp_flow(c, "10.0.0.3", "10.0.0.1", 10, 60, ping, &seq, &fs);
+    icmp_flow(c, "10.0.0.4", "10.0.0.1", 10, 60, mtu, &seq, &fs);
+    CHECK_EQ(fs.n[CONV_TUNNEL], 0);
+    /* Too short (4 windows): no; then data of changing sizes for 10 minutes: once. */
+    icmp_flow(c, "10.0.0.5", "192.0.2.9", 4, 60, data, &seq, &fs);
+    CHECK_EQ(fs.n[CONV_TUNNEL], 0);
+    icmp_flow(c, "10.0.0.6", "192.0.2.9", 10, 60, data, &seq, &fs);
+    CHECK_EQ(fs.n[CONV_TUNNEL], 1);
+    CHECK_NEAR(fs.last[CONV_TUNNEL].pkt_size, 280, 1);
+    CHECK_NEAR(fs.last[CONV_TUNNEL].size_ratio, 3, 0.01);
+    conv_destroy(c);
+}
+
 /* n connections from src to dst:port every step_s from t0, sorted; returns n. */
 static int series(struct flow_record *out, const char *src, const char *dst, uint16_t port,
                   uint64_t t0, int n, double step_s)
@@ -358,6 +408,7 @@ int main(void)
     RUN(handshake_and_midstream);
     RUN(ttl_expiry);
     RUN(detectors);
+    RUN(icmp_tunnel);
     RUN(learned_set);
     return CHECK_DONE();
 }
