@@ -141,6 +141,8 @@ install: all
 	sed 's|^ExecStart=/usr/bin/tapir |ExecStart=$(PREFIX)/bin/tapir |' systemd/tapir@.service \
 	    >$(DESTDIR)$(PREFIX)/lib/systemd/system/tapir@.service
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/tapir@.service
+	install -m 0644 systemd/tapir-blocklist@.path systemd/tapir-blocklist@.service \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -d $(DESTDIR)$(PREFIX)/share/tapir/rules
 	install -m 0644 rules/* $(DESTDIR)$(PREFIX)/share/tapir/rules/
 	install -D -m 0644 etc/tapir.conf $(DESTDIR)$(PREFIX)/share/tapir/tapir.conf

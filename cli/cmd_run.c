@@ -241,6 +241,23 @@ static int run_main(int argc, char **argv, bool train)
         fprintf(stderr, "tapir: %s\n", errbuf);
         goto out;
     }
+    /* --blocklist: what the sink needs from the run, and --blocklist-apply's privileged
+     * helper, forked now: before any thread and before the capture drops the
+     * capabilities (output/blocklist_apply.c). */
+    if (cfg.bl.path && !train) {
+        cfg.bl.iface = cfg.cap.iface;
+        cfg.bl.replay = cfg.n_files > 0;
+        cfg.bl.allowlist_path = cfg.ana.allowlist_path;
+        cfg.bl.rules_dir = cfg.ana.rules_dir;
+        if (cfg.bl.apply && blocklist_apply_fork(&cfg.bl, errbuf) < 0) {
+            fprintf(stderr, "tapir: %s\n", errbuf);
+            goto out;
+        }
+        cfg.out.blocklist = &cfg.bl;
+    } else if (cfg.bl.apply) {
+        fprintf(stderr, "tapir: --blocklist-apply needs --blocklist FILE\n");
+        goto out;
+    }
     char source[512] = "";
     if (cfg.cap.iface)
         snprintf(source, sizeof(source), "interface %s", cfg.cap.iface);

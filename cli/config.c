@@ -76,6 +76,8 @@ static int parse_scaling(struct config *c, const struct option_def *d, const cha
 static int parse_seed(struct config *c, const struct option_def *d, const char *v, char *errbuf);
 static int parse_retention(struct config *c, const struct option_def *d, const char *v,
                            char *errbuf);
+static int parse_blocklist_format(struct config *c, const struct option_def *d, const char *v,
+                                  char *errbuf);
 
 #define AT(m)                    .at = offsetof(struct config, m), .size = sizeof(((struct config *)0)->m)
 #define TEXT(m)                  .kind = OPT_TEXT, AT(m)
@@ -220,6 +222,25 @@ static const struct option_def options[] = {
      .help = "notifications waiting per transport (default 1024)"},
     {"notify-attempts", 0, NUMBER(out.notify_attempts, 1, 10), .section = SEC_OUTPUTS, .arg = "N",
      .help = "sends per notification, with backoff (default 3)"},
+    /* the live blocklist (docs/blocklist.md) */
+    {"blocklist", 0, TEXT(bl.path), .section = SEC_OUTPUTS, .arg = "FILE",
+     .help = "live blocklist of attackers, rewritten as it changes"},
+    {"blocklist-format", 0, PARSE(parse_blocklist_format), .section = SEC_OUTPUTS, .arg = "F",
+     .help = "nft (default), ipset or plain"},
+    {"blocklist-ttl", 0, NUMBER(bl.ttl_s, 1, 31536000), .section = SEC_OUTPUTS, .arg = "SECONDS",
+     .help = "a ban lasts this long after the last alert (default 3600)"},
+    {"blocklist-max", 0, NUMBER(bl.max_entries, 1, 16777216), .section = SEC_OUTPUTS, .arg = "N",
+     .help = "entries at most (default 10000)"},
+    {"blocklist-rate", 0, NUMBER(bl.rate, 1, 1000000), .section = SEC_OUTPUTS, .arg = "N",
+     .help = "new bans per second at most (default 100)"},
+    {"blocklist-table", 0, TEXT(bl.table), .section = SEC_OUTPUTS, .arg = "NAME",
+     .help = "nft table / ipset prefix (default tapir_IFACE, or tapir)"},
+    {"blocklist-chain", 0, ON(bl.chain), .section = SEC_OUTPUTS,
+     .help = "nft: a drop chain on the input and forward hooks"},
+    {"blocklist-quarantine", 0, ON(bl.quarantine), .section = SEC_OUTPUTS,
+     .help = "home-net attackers into quarantine sets (default: none)"},
+    {"blocklist-apply", 0, ON(bl.apply), .section = SEC_OUTPUTS,
+     .help = "load it into the kernel (a privileged helper; not with -r)"},
     /* HTTP (docs/http.md; not in the help) */
     {"http", 0, TEXT(http_listen), .section = SEC_OUTPUTS},
     {"http-token-file", 0, TEXT(http_token_file), .section = SEC_OUTPUTS},
@@ -366,6 +387,14 @@ static int parse_retention(struct config *c, const struct option_def *d, const c
     if (parse_u32(v, 1, 36500, &days) < 0)
         return refuse(errbuf, d, v, "a whole number in 1 .. 36500");
     c->ana.retention_us = (uint64_t)days * 86400 * 1000000;
+    return 0;
+}
+
+static int parse_blocklist_format(struct config *c, const struct option_def *d, const char *v,
+                                  char *errbuf)
+{
+    if (blocklist_parse_format(v, &c->bl.format) < 0)
+        return refuse(errbuf, d, v, "nft, ipset or plain");
     return 0;
 }
 
@@ -586,6 +615,11 @@ void config_init(struct config *c, bool train)
     c->dpi_thread = -1;
     sensor_config_defaults(&c->sen);
     analyzer_config_defaults(&c->ana);
+    c->bl = (struct blocklist_config){.ttl_s = BLOCKLIST_DEFAULT_TTL_S,
+                                      .max_entries = BLOCKLIST_DEFAULT_MAX,
+                                      .rate = BLOCKLIST_DEFAULT_RATE,
+                                      .apply_fd = -1,
+                                      .apply_result_fd = -1};
     c->train = train;
 }
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "analyzer.h"
+#include "blocklist.h"
 #include "capture.h"
 #include "sensor.h"
 
@@ -30,7 +31,8 @@ struct config {
     struct capture_config cap;
     struct sensor_config sen;
     struct analyzer_config ana;
-    struct output_config out; /* where results go (output.h) */
+    struct output_config out;   /* where results go (output.h) */
+    struct blocklist_config bl; /* --blocklist* (output/blocklist.h); out.blocklist points here */
     /* Options that are not a field of those. */
     const char *files[CONFIG_MAX_FILES]; /* -r, in order; borrowed from argv or strings[] */
     int n_files;

@@ -37,6 +37,7 @@ struct evbuffer;
 
 struct output_model;
 struct rules;
+struct blocklist_config;
 
 /* The settings of every sink; a sink whose settings are absent is not created. */
 struct output_config {
@@ -74,6 +75,8 @@ struct output_config {
     uint32_t notify_queue;             /* notifications queued per transport (0: 1024) */
     uint32_t notify_attempts;          /* sends per notification (0: 3) */
     bool replay;                       /* the input is capture files (set by cmd_run.c) */
+    /* --blocklist and its options (output/blocklist.h), or NULL; borrowed */
+    const struct blocklist_config *blocklist;
 };
 
 /* One window as the sinks see it. */
@@ -216,7 +219,8 @@ void output_process_metrics(struct evbuffer *out);
     X(output_csv_sink)       /* --hosts-csv, --scores-csv, --vectors-csv (sink_csv.c) */           \
     X(output_print_sink)     /* ALERT lines on stdout (sink_print.c) */                            \
     X(output_http_sink)      /* API, /metrics, dashboard (sink_http.c); lent the store */          \
-    X(output_notify_sink)    /* webhook, email, command, syslog (sink_notify.c) */
+    X(output_notify_sink)    /* webhook, email, command, syslog (sink_notify.c) */                 \
+    X(output_blocklist_sink) /* --blocklist: the live blocklist (sink_blocklist.c) */
 
 #define OUTPUT_SINK_DECLARE(fn)                                                                    \
     int fn(const struct output_config *c, output_t *o, struct output_sink *k, char *errbuf);

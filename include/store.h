@@ -105,9 +105,9 @@ int store_host_get(store_t *s, const char *ip, int n_recent, json_t **out);
 int store_hosts_list(store_t *s, int64_t limit, int64_t offset, json_t **out);
 
 /* For the blocklist: calls fn once per distinct alerted ip text (bare IP or CIDR) over
- * the alerts with score >= min_score raised at or after since_us and not 'suppressed',
- * with the time of its latest such alert and its highest score. fn returning non-zero
- * stops the walk and is returned. */
+ * the source- and prefix-side alerts (an attacker's; never a victim's) with score >= min_score
+ * raised at or after since_us and not 'suppressed', with the time of its latest such alert and its
+ * highest score. fn returning non-zero stops the walk and is returned. */
 typedef int (*store_flagged_fn)(void *ctx, const char *ip, uint64_t last_alert_us,
                                 double max_score);
 int store_each_flagged(store_t *s, double min_score, uint64_t since_us, store_flagged_fn fn,

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "blocklist.h"
+#include "store_int.h"
 
 #define BLOCKLIST_NFT_CHUNK  500     /* elements per `add element` statement */
 #define BLOCKLIST_IPSET_MAXT 2147483 /* ipset's largest timeout, seconds */
@@ -84,34 +85,45 @@ static int on_flagged(void *arg, const char *ipstr, uint64_t last_alert_us, doub
         b->v = v;
         b->cap = cap;
     }
-    b->v[b->n++] = (struct blocklist_entry){ip, plen, expires, max_score};
+    b->v[b->n++] = (struct blocklist_entry){ip, plen, expires, max_score, BLOCKLIST_BAN};
     return 0;
+}
+
+/* BAN and DENY entries share the blocklist sets; QUARANTINE has its own. */
+static int entry_group(const struct blocklist_entry *e)
+{
+    return e->kind == BLOCKLIST_QUARANTINE;
 }
 
 static int entry_cmp(const void *pa, const void *pb)
 {
     const struct blocklist_entry *a = pa, *b = pb;
+    if (entry_group(a) != entry_group(b))
+        return entry_group(a) - entry_group(b);
     int c = memcmp(a->ip.b, b->ip.b, 16);
     if (c)
         return c;
     return (a->prefix_len > b->prefix_len) - (a->prefix_len < b->prefix_len);
 }
 
-/* Sorted by (address, length), a prefix comes right before everything it holds. */
-static void fold_nested(struct blocklist *b)
+/* Sorted by (set, address, length), a prefix comes right before everything it holds. */
+void blocklist_fold(struct blocklist *b)
 {
-    qsort(b->v, b->n, sizeof(b->v[0]), entry_cmp);
+    if (b->n > 1)
+        qsort(b->v, b->n, sizeof(b->v[0]), entry_cmp);
     size_t w = 0;
     for (size_t i = 0; i < b->n; i++) {
         if (w) {
             struct blocklist_entry *cover = &b->v[w - 1];
             struct ip_addr m = b->v[i].ip;
             ip_addr_mask(&m, cover->prefix_len);
-            if (!memcmp(m.b, cover->ip.b, 16)) {
+            if (entry_group(cover) == entry_group(&b->v[i]) && !memcmp(m.b, cover->ip.b, 16)) {
                 if (b->v[i].expires_us > cover->expires_us)
                     cover->expires_us = b->v[i].expires_us;
                 if (b->v[i].score > cover->score)
                     cover->score = b->v[i].score;
+                if (b->v[i].kind == BLOCKLIST_DENY)
+                    cover->kind = BLOCKLIST_DENY; /* a denied network never times out */
                 b->merged++;
                 continue;
             }
@@ -135,7 +147,7 @@ int blocklist_build(struct blocklist *b, store_t *s, const rules_t *allow, doubl
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s", store_errmsg(s));
         return -1;
     }
-    fold_nested(b);
+    blocklist_fold(b);
     return 0;
 }
 
@@ -152,110 +164,160 @@ static bool entry_v4(const struct blocklist_entry *e)
     return ip_addr_is_v4(&e->ip) && e->prefix_len >= 96;
 }
 
-static void write_nft(FILE *f, const struct blocklist *b, uint64_t now_us)
+struct write_ctx {
+    const struct blocklist *b;
+    enum blocklist_format fmt;
+    uint64_t now_us, expire_s;
+    const struct blocklist_style *st;
+};
+
+static const char *const set_names[2][2] = {{"blocklist4", "blocklist6"},
+                                            {"quarantine4", "quarantine6"}};
+
+static void nft_set_decl(FILE *f, const char *name, int fam, uint32_t size)
 {
+    fprintf(f, "\tset %s { type ipv%d_addr; flags interval, timeout;", name, fam);
+    if (size)
+        fprintf(f, " size %u;", (unsigned)size);
+    fputs(" }\n", f);
+}
+
+static void write_nft(FILE *f, const struct write_ctx *w)
+{
+    const struct blocklist *b = w->b;
+    const struct blocklist_style *st = w->st;
+    const char *t = st->table;
     char iso[32];
     fprintf(f,
             "#!/usr/sbin/nft -f\n"
-            "# Tapir blocklist, %zu entries, written %s. Load with: nft -f FILE\n"
-            "# Reference the sets from a chain in this table, e.g.:\n"
-            "#   table inet tapir { chain input { type filter hook input priority -10;\n"
-            "#     ip saddr @blocklist4 drop; ip6 saddr @blocklist6 drop; } }\n"
-            "table inet tapir {\n"
-            "\tset blocklist4 { type ipv4_addr; flags interval, timeout; }\n"
-            "\tset blocklist6 { type ipv6_addr; flags interval, timeout; }\n"
-            "}\n"
-            "flush set inet tapir blocklist4\n"
-            "flush set inet tapir blocklist6\n",
-            b->n, tapir_iso8601(now_us, iso, sizeof(iso)));
-    for (int fam = 4; fam <= 6; fam += 2) {
-        size_t in_stmt = 0;
-        for (size_t i = 0; i < b->n; i++) {
-            const struct blocklist_entry *e = &b->v[i];
-            if (entry_v4(e) != (fam == 4))
-                continue;
-            char cidr[64];
-            rules_cidr_str(&e->ip, e->prefix_len, cidr, sizeof(cidr));
-            if (in_stmt == 0)
-                fprintf(f, "add element inet tapir blocklist%d { ", fam);
-            else
-                fputs(", ", f);
-            fprintf(f, "%s timeout %llus", cidr, (unsigned long long)left_s(e, now_us));
-            if (++in_stmt == BLOCKLIST_NFT_CHUNK) {
-                fputs(" }\n", f);
-                in_stmt = 0;
+            "# Tapir blocklist, %zu entries, written %s. Load with: nft -f FILE\n",
+            b->n, tapir_iso8601(w->now_us, iso, sizeof(iso)));
+    if (!st->chain)
+        fprintf(f,
+                "# Reference the sets from a chain in this table, e.g.:\n"
+                "#   table inet %s { chain input { type filter hook input priority -10;\n"
+                "#     ip saddr @blocklist4 drop; ip6 saddr @blocklist6 drop; } }\n",
+                t);
+    fprintf(f, "table inet %s {\n", t);
+    int groups = st->quarantine ? 2 : 1;
+    for (int g = 0; g < groups; g++)
+        for (int k = 0; k < 2; k++)
+            nft_set_decl(f, set_names[g][k], k ? 6 : 4, st->size);
+    static const char *const hooks[2] = {"input", "forward"};
+    if (st->chain)
+        for (int h = 0; h < 2; h++)
+            fprintf(f, "\tchain %s { type filter hook %s priority -10; policy accept; }\n",
+                    hooks[h], hooks[h]);
+    fputs("}\n", f);
+    for (int g = 0; g < groups; g++)
+        for (int k = 0; k < 2; k++)
+            fprintf(f, "flush set inet %s %s\n", t, set_names[g][k]);
+    if (st->chain) /* flushed and filled again: loading twice leaves one rule each */
+        for (int h = 0; h < 2; h++)
+            fprintf(f,
+                    "flush chain inet %s %s\n"
+                    "add rule inet %s %s ip saddr @blocklist4 drop\n"
+                    "add rule inet %s %s ip6 saddr @blocklist6 drop\n",
+                    t, hooks[h], t, hooks[h], t, hooks[h]);
+    for (int g = 0; g < groups; g++)
+        for (int fam = 4; fam <= 6; fam += 2) {
+            size_t in_stmt = 0;
+            for (size_t i = 0; i < b->n; i++) {
+                const struct blocklist_entry *e = &b->v[i];
+                if (entry_v4(e) != (fam == 4) || entry_group(e) != g)
+                    continue;
+                char cidr[64];
+                rules_cidr_str(&e->ip, e->prefix_len, cidr, sizeof(cidr));
+                if (in_stmt == 0)
+                    fprintf(f, "add element inet %s %s { ", t, set_names[g][fam == 6]);
+                else
+                    fputs(", ", f);
+                if (e->kind == BLOCKLIST_DENY)
+                    fputs(cidr, f); /* no timeout: the set keeps it */
+                else
+                    fprintf(f, "%s timeout %llus", cidr, (unsigned long long)left_s(e, w->now_us));
+                if (++in_stmt == BLOCKLIST_NFT_CHUNK) {
+                    fputs(" }\n", f);
+                    in_stmt = 0;
+                }
             }
+            if (in_stmt)
+                fputs(" }\n", f);
         }
-        if (in_stmt)
-            fputs(" }\n", f);
-    }
 }
 
-static void write_ipset(FILE *f, const struct blocklist *b, uint64_t now_us, uint64_t expire_s)
+static void write_ipset(FILE *f, const struct write_ctx *w)
 {
-    unsigned long long def = expire_s > BLOCKLIST_IPSET_MAXT ? BLOCKLIST_IPSET_MAXT : expire_s;
-    fprintf(f,
-            "create tapir4 hash:net family inet timeout %llu -exist\n"
-            "create tapir6 hash:net family inet6 timeout %llu -exist\n"
-            "flush tapir4\n"
-            "flush tapir6\n",
-            def, def);
+    const struct blocklist *b = w->b;
+    const struct blocklist_style *st = w->st;
+    unsigned long long def =
+        w->expire_s > BLOCKLIST_IPSET_MAXT ? BLOCKLIST_IPSET_MAXT : w->expire_s;
+    static const char *const sfx[2][2] = {{"4", "6"}, {"q4", "q6"}};
+    int groups = st->quarantine ? 2 : 1;
+    char maxelem[32] = "";
+    if (st->size)
+        snprintf(maxelem, sizeof(maxelem), " maxelem %u", (unsigned)st->size);
+    for (int g = 0; g < groups; g++)
+        for (int k = 0; k < 2; k++)
+            fprintf(f, "create %s%s hash:net family inet%s timeout %llu%s -exist\n", st->table,
+                    sfx[g][k], k ? "6" : "", def, maxelem);
+    for (int g = 0; g < groups; g++)
+        for (int k = 0; k < 2; k++)
+            fprintf(f, "flush %s%s\n", st->table, sfx[g][k]);
     for (size_t i = 0; i < b->n; i++) {
         const struct blocklist_entry *e = &b->v[i];
         if ((entry_v4(e) && e->prefix_len == 96) || e->prefix_len == 0)
             continue; /* hash:net refuses /0 */
+        if (entry_group(e) >= groups)
+            continue;
         char cidr[64];
         rules_cidr_str(&e->ip, e->prefix_len, cidr, sizeof(cidr));
-        uint64_t t = left_s(e, now_us);
-        fprintf(f, "add tapir%d %s timeout %llu -exist\n", entry_v4(e) ? 4 : 6, cidr,
+        uint64_t t = e->kind == BLOCKLIST_DENY ? 0 : left_s(e, w->now_us); /* 0: permanent */
+        fprintf(f, "add %s%s %s timeout %llu -exist\n", st->table,
+                sfx[entry_group(e)][!entry_v4(e)], cidr,
                 (unsigned long long)(t > BLOCKLIST_IPSET_MAXT ? BLOCKLIST_IPSET_MAXT : t));
     }
 }
 
+/* Plain: one CIDR a line, the blocklist only (quarantine entries are not for a plain
+ * consumer that drops everything it reads). */
 static void write_plain(FILE *f, const struct blocklist *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         const struct blocklist_entry *e = &b->v[i];
+        if (e->kind == BLOCKLIST_QUARANTINE)
+            continue;
         char a[48];
         ip_addr_str(&e->ip, a, sizeof(a));
         fprintf(f, "%s/%u\n", a, entry_v4(e) ? e->prefix_len - 96 : e->prefix_len);
     }
 }
 
-static void write_any(FILE *f, const struct blocklist *b, enum blocklist_format fmt,
-                      uint64_t now_us, uint64_t expire_s)
+static void write_any(FILE *f, void *ctx)
 {
-    switch (fmt) {
+    const struct write_ctx *w = ctx;
+    switch (w->fmt) {
     case BLOCKLIST_NFT:
-        write_nft(f, b, now_us);
+        write_nft(f, w);
         break;
     case BLOCKLIST_IPSET:
-        write_ipset(f, b, now_us, expire_s);
+        write_ipset(f, w);
         break;
     case BLOCKLIST_PLAIN:
-        write_plain(f, b);
+        write_plain(f, w->b);
         break;
     }
 }
 
-int blocklist_write(const struct blocklist *b, enum blocklist_format fmt, const char *path,
-                    uint64_t now_us, uint64_t expire_s, char *errbuf)
+int blocklist_write_atomic(const char *path, unsigned mode, void (*fn)(FILE *f, void *ctx),
+                           void *ctx, char *errbuf)
 {
-    if (!strcmp(path, "-")) {
-        write_any(stdout, b, fmt, now_us, expire_s);
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot write the blocklist to stdout: %s",
-                     strerror(errno));
-            return -1;
-        }
-        return 0;
-    }
     char tmp[4096], dirbuf[4096];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "blocklist path too long");
         return -1;
     }
-    int fd = mkostemp(tmp, O_CLOEXEC);
+    int fd = mkostemp(tmp, O_CLOEXEC); /* O_EXCL: a new file, never a planted link */
     if (fd < 0) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot create a temporary file next to %s: %s", path,
                  strerror(errno));
@@ -268,11 +330,11 @@ int blocklist_write(const struct blocklist *b, enum blocklist_format fmt, const 
         unlink(tmp);
         return -1;
     }
-    write_any(f, b, fmt, now_us, expire_s);
+    fn(f, ctx);
     int err = 0;
     if (fflush(f) != 0 || ferror(f))
         err = errno ? errno : EIO;
-    if (!err && fchmod(fd, 0644) < 0)
+    if (!err && fchmod(fd, (mode_t)mode) < 0)
         err = errno;
     if (!err && fsync(fd) < 0)
         err = errno;
@@ -293,5 +355,49 @@ int blocklist_write(const struct blocklist *b, enum blocklist_format fmt, const 
         fsync(dfd);
         close(dfd);
     }
+    return 0;
+}
+
+int blocklist_write_style(const struct blocklist *b, enum blocklist_format fmt, const char *path,
+                          uint64_t now_us, uint64_t expire_s, const struct blocklist_style *st,
+                          char *errbuf)
+{
+    struct write_ctx w = {b, fmt, now_us, expire_s, st};
+    if (!strcmp(path, "-")) {
+        write_any(stdout, &w);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot write the blocklist to stdout: %s",
+                     strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    return blocklist_write_atomic(path, st->mode, write_any, &w, errbuf);
+}
+
+int blocklist_write(const struct blocklist *b, enum blocklist_format fmt, const char *path,
+                    uint64_t now_us, uint64_t expire_s, char *errbuf)
+{
+    static const struct blocklist_style def = {"tapir", 0, false, false, 0644};
+    return blocklist_write_style(b, fmt, path, now_us, expire_s, &def, errbuf);
+}
+
+int blocklist_data_end(store_t *s, uint64_t *end_us, bool *replay, char *errbuf)
+{
+    static const char sql[] = "SELECT max(coalesce((SELECT max(window_end_us) FROM windows), 0),"
+                              "           coalesce((SELECT max(ts_us) FROM alerts), 0)),"
+                              "       (SELECT source FROM runs ORDER BY id DESC LIMIT 1)";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "reading the end of the stored data: %s",
+                 sqlite3_errmsg(s->db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    *end_us = (uint64_t)sqlite3_column_int64(st, 0);
+    const char *src = (const char *)sqlite3_column_text(st, 1);
+    *replay = src && strncmp(src, "interface ", 10) != 0;
+    sqlite3_finalize(st);
     return 0;
 }

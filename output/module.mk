@@ -3,6 +3,8 @@ OUTPUT_SRCS := \
     output/alert.c \
     output/alert_log.c \
     output/blocklist.c \
+    output/blocklist_apply.c \
+    output/blocklist_live.c \
     output/dashboard.c \
     output/http.c \
     output/http_api.c \
@@ -22,3 +24,4 @@ OUTPUT_SRCS += output/sink_http.c
 OUTPUT_SRCS += output/http_conn.c
 OUTPUT_SRCS += output/sink_notify.c output/notify_queue.c output/notify_webhook.c \
     output/notify_smtp.c output/notify_exec.c output/notify_syslog.c
+OUTPUT_SRCS += output/sink_blocklist.c

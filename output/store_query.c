@@ -281,6 +281,7 @@ int store_each_flagged(store_t *s, double min_score, uint64_t since_us, store_fl
     if (sqlite3_prepare_v2(s->db,
                            "SELECT ip, max(ts_us), max(score) FROM alerts"
                            " WHERE status != 'suppressed' AND score >= ?1 AND ts_us >= ?2"
+                           " AND side != 'destination'" /* a victim, never an attacker */
                            " GROUP BY ip ORDER BY ip",
                            -1, &st, NULL) != SQLITE_OK)
         return store_db_fail(s, "reading flagged addresses");
