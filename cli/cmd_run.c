@@ -10,6 +10,7 @@
  * destroying the analyzer (where the model is saved), or a copy of it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -196,9 +197,15 @@ static void print_summary(const struct config *c, const struct capture_stats *cs
 
 static FILE *open_csv(const char *path, const char *header, char *errbuf)
 {
-    FILE *f = fopen(path, "w");
+    /* Not fopen "w": it follows a link planted at the name and creates the file 0666
+     * less the umask. */
+    int fd = tapir_open_output(path, O_CREAT | O_TRUNC, "CSV", errbuf);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w");
     if (!f) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot write %s: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     fprintf(f, "%s\n", header);
