@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "rules.h"
 
@@ -299,8 +300,14 @@ int rules_load_file(rules_t *r, enum rules_list which, const char *path, bool mi
     size_t cap = 0;
     unsigned lineno = 0;
     int rc = 0;
-    while (getline(&line, &cap, f) >= 0) {
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        if (strlen(line) != (size_t)got) { /* the rest of the line would be ignored */
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s:%u: a NUL byte in the line", path, lineno);
+            rc = -1;
+            break;
+        }
         char *tok[4];
         int n = tokenize(line, tok);
         if (n == 0)
@@ -364,6 +371,21 @@ int rules_load_dir(rules_t *r, const char *dir, char *errbuf)
         enum rules_list which;
     } files[] = {
         {"allowlist", RULES_ALLOW}, {"denylist", RULES_DENY}, {"thresholds", RULES_THRESHOLD}};
+    /* Each file may be absent, the directory may not: a mistyped --rules used to run
+     * with no rules and exit 0. */
+    struct stat sb;
+    if (stat(dir, &sb) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read rules directory %s: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+                 "rules %s is not a directory (--rules takes one "
+                 "holding allowlist, denylist, thresholds)",
+                 dir);
+        return -1;
+    }
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
