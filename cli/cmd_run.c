@@ -562,7 +562,8 @@ static int run_main(int argc, char **argv, bool train)
         cfg.ana.heartbeat_us = notify_watchdog_us() / 4 > 10000 ? notify_watchdog_us() / 4 : 10000;
     if (!(an = analyzer_create(&cfg.ana, &cfg.out, q, errbuf)))
         goto fail_usage; /* bad model, db, log, rules: bad input */
-    /* Before the first thread (the sensor's DPI worker, then the analyzer's). */
+    /* Before the first thread (the sensor's DPI worker, then the analyzer's). A helper
+     * that must exec a program with capabilities is forked before this line. */
     if (cfg.cap.drop_user && privileges_prepare(&pv, errbuf) < 0)
         goto fail_runtime;
     if (!(sen = sensor_create(&cfg.sen, q, errbuf)))

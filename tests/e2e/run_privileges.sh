@@ -110,6 +110,17 @@ started "$tmp/err2" || fail "tapir --user nobody did not start"
 for f in t.db alerts.json; do
   [ "$(stat -c %U "$tmp/out/$f")" = nobody ] || fail "$f is owned by $(stat -c %U "$tmp/out/$f"), not nobody"
 done
+grep -q "running as nobody" "$tmp/err2" || { cat "$tmp/err2"; fail "live --user: no 'running as nobody'"; }
+for st in /proc/$tp/task/*/status; do
+  name=$(awk '$1 == "Name:" { print $2 }' "$st")
+  [ "$(awk '$1 == "Uid:" { print $2 $3 $4 $5 }' "$st")" = 65534655346553465534 ] ||
+    fail "live --user: thread $name is not nobody"
+  for f in CapEff CapPrm CapBnd; do
+    v=$(awk -v k="$f:" '$1 == k { print $2 }' "$st")
+    [ "$v" = 0000000000000000 ] || fail "live --user: thread $name: $f is $v"
+  done
+  [ "$(awk '$1 == "NoNewPrivs:" { print $2 }' "$st")" = 1 ] || fail "live --user: thread $name: NoNewPrivs not set"
+done
 mv "$tmp/out/alerts.json" "$tmp/out/alerts.json.1"
 kill -HUP "$tp"
 for i in $(seq 1 50); do [ -f "$tmp/out/alerts.json" ] && break; sleep 0.1; done
