@@ -401,7 +401,8 @@ static void usage(FILE *f, bool train)
     else
         fprintf(f,
                 "usage: tapir run (-i IFACE | -r FILE [-r FILE ...]) [OPTIONS] [BPF EXPRESSION]\n"
-                "Capture or replay, score every IP per window, report anomalies.\n\n");
+                "Capture or replay (-r - reads standard input), score every IP per window,\n"
+                "report anomalies.\n\n");
     for (int s = 0; s < SEC_COUNT; s++) {
         fprintf(f, "%s:\n", section_names[s]);
         for (int i = 0; i < N_OPTIONS; i++) {

@@ -5,6 +5,13 @@
  * timestamps drive the windows). Live capture uses pcap_dispatch with a 100 ms timeout
  * so the stop flag and the wall-clock window tick are seen even when no packet comes.
  * Progress on a terminal is checked every 65,536 packets, never per packet.
+ *
+ * Opening is a step of its own (capture_open), at the start of a run and before
+ * privileges are dropped: the interface is activated, every file opened and checked,
+ * standard input ("-", as tcpdump -r -) read up to its header. Then the run needs no
+ * privilege, and a start-up error stops the program before any thread starts. Rejected:
+ * opening inside the run (as before), which left the drop to the capture thread of a
+ * live capture only, after the other threads had started as root.
  */
 #include <errno.h>
 #include <fcntl.h>
