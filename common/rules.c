@@ -12,10 +12,12 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "rules.h"
 
@@ -287,12 +289,21 @@ static const char *list_name(enum rules_list which)
 int rules_load_file(rules_t *r, enum rules_list which, const char *path, bool missing_ok,
                     char *errbuf)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    /* O_NONBLOCK and a regular file only: a FIFO would block open() for ever, a device
+     * (/dev/zero) would never end. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         if (errno == ENOENT && missing_ok)
             return 0;
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot open %s %s: %s", list_name(which), path,
                  strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    FILE *f = NULL;
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || !(f = fdopen(fd, "r"))) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s %s is not a regular file", list_name(which), path);
+        close(fd);
         return -1;
     }
     struct rules_set *s = &r->list[which];

@@ -23,6 +23,10 @@ printf 'not-an-ip\n' >"$tmp/rules/denylist"
 printf '10.0.0.1\000 10.0.0.2\n' >"$tmp/rules/denylist"
 "$TAPIR" run -r "$p" -q --rules "$tmp/rules" 2>"$tmp/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "denylist:1: a NUL byte" "$tmp/err" || { cat "$tmp/err"; fail "NUL byte in a rule: exit $rc"; }
+rm "$tmp/rules/denylist" && mkfifo "$tmp/rules/denylist"
+timeout 10 "$TAPIR" run -r "$p" -q --rules "$tmp/rules" 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "denylist .* is not a regular file" "$tmp/err" || { cat "$tmp/err"; fail "FIFO as a rules file: exit $rc"; }
+rm "$tmp/rules/denylist" && printf '10.0.1.31\n' >"$tmp/rules/denylist"
 "$TAPIR" run -r "$p" -q --rules "$tmp/no-such-dir" 2>"$tmp/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "cannot read rules directory .*no-such-dir: No such file" "$tmp/err" ||
   { cat "$tmp/err"; fail "missing rules directory: exit $rc"; }
@@ -31,4 +35,4 @@ printf '10.0.0.1\000 10.0.0.2\n' >"$tmp/rules/denylist"
 printf 'bpf = udp\n' >"$tmp/c.conf"
 "$TAPIR" run -r "$p" -q --config "$tmp/c.conf" --flow-log "$tmp/f.csv" tcp || fail "filter run"
 awk -F, 'NR > 1 && $6 != 6 {bad = 1} END {exit bad}' "$tmp/f.csv" || fail "command-line filter did not replace the config's"
-pass "allowlist, denylist, bad rules line, NUL byte, missing rules directory, command-line filter over config"
+pass "allowlist, denylist, bad rules line, NUL byte, FIFO, missing rules directory, command-line filter over config"
