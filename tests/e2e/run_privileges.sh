@@ -16,6 +16,8 @@ id nobody >/dev/null 2>&1 || skip "no user 'nobody'"
 pcap="$TAPIR_TOP/pcaps/mixed.pcap"
 need_pcaps
 
+ngroup=$(id -gn nobody)
+
 # (0) a replay with --user, reading standard input
 "$TAPIR" run -r "$pcap" -q --user no-such-user-here 2>"$tmp/err0"; rc=$?
 [ $rc -eq 2 ] && grep -q "no such user 'no-such-user-here'" "$tmp/err0" ||
@@ -59,6 +61,15 @@ tp=
 n0=$(sed -n 's/^tapir: summary: \([0-9]*\) packets.*/\1/p' "$tmp/err0")
 want=$("$TAPIR" run -r "$pcap" --no-dpi 2>&1 | sed -n 's/^tapir: summary: \([0-9]*\) packets.*/\1/p')
 [ "$n0" = "$want" ] || fail "replay from standard input counted $n0 packets (want $want)"
+# Already the user (as under the systemd unit, with ambient capabilities): --user of the
+# same user runs, with no-new-privileges; another user is refused (exit 2).
+setpriv --reuid=nobody --regid="$ngroup" --clear-groups --inh-caps=+net_raw,+net_admin \
+  --ambient-caps=+net_raw,+net_admin "$TAPIR" run -r "$pcap" --user nobody -q 2>"$tmp/err0b" ||
+  { cat "$tmp/err0b"; fail "unprivileged --user nobody as nobody: exit $?"; }
+setpriv --reuid=nobody --regid="$ngroup" --clear-groups "$TAPIR" run -r "$pcap" --user root -q \
+  2>"$tmp/err0b"; rc=$?
+[ $rc -eq 2 ] && grep -q "only root can switch users" "$tmp/err0b" ||
+  { cat "$tmp/err0b"; fail "unprivileged --user root: exit $rc (want 2)"; }
 replay="replay as nobody: $n_threads threads with no capability, empty bounding set, no-new-privileges; $n0 packets from standard input"
 
 ns=tapir_priv_$$
@@ -67,7 +78,6 @@ cleanup() { [ -n "${tp:-}" ] && kill "$tp" 2>/dev/null; ip netns del "$ns" 2>/de
 trap cleanup EXIT
 ip -n "$ns" link set lo up
 chmod 755 "$tmp"
-ngroup=$(id -gn nobody)
 started() { # ERRFILE
   for i in $(seq 1 100); do grep -q "capturing on" "$1" && return 0; sleep 0.1; done
   cat "$1"
