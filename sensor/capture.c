@@ -201,13 +201,13 @@ static int open_one(capture_t *cap, int i, bool keep_open, char *errbuf)
     bool std_in = !strcmp(path, "-");
     int fd = std_in ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3) : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.200s: %s", file_name(path),
-                 strerror(errno));
-        return errno == EMFILE || errno == ENFILE ? -1 : -2;
+        int e = errno;
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.200s: %s", file_name(path), strerror(e));
+        return e == EMFILE || e == ENFILE ? -1 : -2; /* out of descriptors: not the input's */
     }
     struct stat sb;
     bool seekable = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
-    if (!seekable && !std_in && (S_ISDIR(sb.st_mode))) {
+    if (!seekable && !std_in && S_ISDIR(sb.st_mode)) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.200s: %s", path, strerror(EISDIR));
         close(fd);
         return -2;
