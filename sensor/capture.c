@@ -195,16 +195,24 @@ static int check_linktype(pcap_t *p, const char *what, char *errbuf)
 }
 
 /* Opens and checks file i (-2: bad input, -1: other). */
+/* "cannot read FILE: REASON" for an open or dup that failed with e; -1 when out of
+ * descriptors (not the input's fault), else -2. */
+static int open_error(const char *path, int e, bool keep_open, char *errbuf)
+{
+    snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.120s: %s%s", file_name(path), strerror(e),
+             e == EMFILE && keep_open
+                 ? " (with --user every capture file is opened at start: raise ulimit -n)"
+                 : "");
+    return e == EMFILE || e == ENFILE ? -1 : -2;
+}
+
 static int open_one(capture_t *cap, int i, bool keep_open, char *errbuf)
 {
     const char *path = cap->c->files[i];
     bool std_in = !strcmp(path, "-");
     int fd = std_in ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3) : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.200s: %s", file_name(path), strerror(e));
-        return e == EMFILE || e == ENFILE ? -1 : -2; /* out of descriptors: not the input's */
-    }
+    if (fd < 0)
+        return open_error(path, errno, keep_open, errbuf);
     struct stat sb;
     bool seekable = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
     if (!seekable && !std_in && S_ISDIR(sb.st_mode)) {
@@ -215,9 +223,9 @@ static int open_one(capture_t *cap, int i, bool keep_open, char *errbuf)
     /* The check reads through a duplicate (same offset), then rewinds the original. */
     int dup_fd = seekable ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : fd;
     if (dup_fd < 0) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.200s: %s", path, strerror(errno));
+        int e = errno;
         close(fd);
-        return -1;
+        return open_error(path, e, keep_open, errbuf);
     }
     char *buf;
     pcap_t *p = open_fd(dup_fd, seekable, path, errbuf, &buf);
