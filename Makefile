@@ -145,6 +145,9 @@ install: all
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -d $(DESTDIR)$(PREFIX)/share/tapir/rules
 	install -m 0644 rules/* $(DESTDIR)$(PREFIX)/share/tapir/rules/
+	install -d $(DESTDIR)$(SYSCONFDIR)/tapir/rules
+	for f in rules/*; do t=$(DESTDIR)$(SYSCONFDIR)/tapir/rules/$${f##*/}; \
+	    test -e "$$t" || install -m 0644 "$$f" "$$t" || exit 1; done
 	install -D -m 0644 etc/tapir.conf $(DESTDIR)$(PREFIX)/share/tapir/tapir.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/tapir/tapir.conf || \
 	    install -D -m 0644 etc/tapir.conf $(DESTDIR)$(SYSCONFDIR)/tapir/tapir.conf

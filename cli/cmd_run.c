@@ -9,14 +9,21 @@
  * own, which would need this composition exported with a hook between joining and
  * destroying the analyzer (where the model is saved), or a copy of it.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <event2/buffer.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <linux/capability.h>
 #include <unistd.h>
 
 #include "analyzer.h"
@@ -202,11 +209,218 @@ static void print_summary(const struct config *c, const struct capture_stats *cs
         fprintf(stderr, "tapir: summary: alert log %s\n", c->out.alert_log_path);
 }
 
+/* --- privileges (--user) ---------------------------------------------------------------
+ *
+ * A root run with --user gives up root once everything root must open is open: the
+ * capture (live handle, or every file's descriptor), database, alert log, CSVs, model,
+ * the HTTP socket. In two steps, because capabilities, the bounding set and
+ * no-new-privileges belong to each thread while the uid change reaches them all:
+ *
+ *   privileges_prepare(), before the first thread starts (the DPI worker, the analyzer):
+ *     no-new-privileges and an empty bounding set, which every thread inherits. Root
+ *     keeps its effective capabilities until the drop (it still binds the HTTP port and
+ *     activates the capture); the two only bar gaining privileges through execve, so a
+ *     privileged helper that must exec a program with capabilities (nft) is forked
+ *     BEFORE this call.
+ *   privileges_drop(), once all is open (threads running): supplementary groups, gid,
+ *     uid through glibc, which makes every thread change (so each loses its
+ *     capabilities), then a check of every thread in /proc/self/task: uid, gid, no
+ *     groups, no effective, permitted or ambient capability, an empty bounding set,
+ *     no-new-privileges. A thread that kept anything stops the run.
+ *
+ * Rejected: one drop before any thread (the HTTP port below 1024 and root-only GeoIP
+ * files would then be opened as the user), and the old drop in the capture thread of a
+ * live capture only (a replay parsed untrusted packets through nDPI as root, every thread
+ * with full capabilities and bounding set). */
+struct privileges {
+    const char *user;
+    uid_t uid;
+    gid_t gid;
+    bool switch_user; /* root becoming user; false: already user (not root), nothing to do */
+};
+
+/* Looks the user up (an unknown one is bad input, found before anything is opened). */
+static int privileges_lookup(const char *user, struct privileges *pv, char *errbuf)
+{
+    errno = 0;
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "--user: no such user '%.100s'%s%s", user,
+                 errno ? ": " : "", errno ? strerror(errno) : "");
+        return -2;
+    }
+    *pv = (struct privileges){user, pw->pw_uid, pw->pw_gid, geteuid() == 0};
+    if (!pv->switch_user && pw->pw_uid != geteuid()) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+                 "--user %.100s: only root can switch users (running as uid %u)", user,
+                 (unsigned)geteuid());
+        return -2;
+    }
+    return 0;
+}
+
+/* The highest capability the kernel knows (it may know more than our headers). */
+static int cap_last(void)
+{
+    int last = CAP_LAST_CAP;
+    FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+    if (f) {
+        if (fscanf(f, "%d", &last) != 1 || last < 0 || last > 63)
+            last = CAP_LAST_CAP;
+        fclose(f);
+    }
+    return last;
+}
+
+/* No-new-privileges and an empty bounding set for the calling thread and every thread
+ * it starts later. */
+static int privileges_prepare(const struct privileges *pv, char *errbuf)
+{
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot set no-new-privileges: %s", strerror(errno));
+        return -1;
+    }
+    if (!pv->switch_user)
+        return 0; /* without CAP_SETPCAP the bounding set stays; nothing to gain anyway */
+    for (int c = 0, last = cap_last(); c <= last; c++)
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot clear the capability bounding set: %s",
+                     strerror(errno));
+            return -1;
+        }
+    return 0;
+}
+
+/* One thread's /proc status against what a dropped thread has. Returns 0, or -1 with
+ * the first difference in errbuf. Already the user (not root, as under the systemd unit
+ * with ambient CAP_NET_RAW): the capabilities are not checked here; each thread gives up
+ * its own (the capture thread once the run starts, the others as they start). */
+static int check_thread(const char *path, const char *tid, const struct privileges *pv,
+                        char *errbuf)
+{
+    FILE *f = fopen(path, "re");
+    if (!f && errno == ENOENT)
+        return 0; /* a thread that just ended */
+    if (!f) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.100s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[512], bad[128] = "";
+    unsigned long long caps;
+    unsigned id[4];
+    int nnp = -1, seen = 0;
+    while (fgets(line, sizeof(line), f) && !bad[0]) {
+        char key[32];
+        if (sscanf(line, "%31[^:]:", key) != 1)
+            continue;
+        if (!strcmp(key, "Uid") || !strcmp(key, "Gid")) {
+            unsigned want = key[0] == 'U' ? (unsigned)pv->uid : (unsigned)pv->gid;
+            if (sscanf(line + 4, "%u %u %u %u", &id[0], &id[1], &id[2], &id[3]) != 4 ||
+                id[0] != want || id[1] != want || id[2] != want || id[3] != want)
+                snprintf(bad, sizeof(bad), "%s is %.40s", key, line + 5);
+            seen++;
+        } else if (!strcmp(key, "Groups")) {
+            const char *g = line + 7;
+            while (*g == ' ' || *g == '\t')
+                g++;
+            if (*g && *g != '\n' && (unsigned)atoi(g) != (unsigned)pv->gid)
+                snprintf(bad, sizeof(bad), "supplementary groups %.60s", g);
+            seen++;
+        } else if (pv->switch_user && (!strcmp(key, "CapEff") || !strcmp(key, "CapPrm") ||
+                                       !strcmp(key, "CapAmb") || !strcmp(key, "CapBnd"))) {
+            if (sscanf(line + strlen(key) + 1, "%llx", &caps) != 1 || caps)
+                snprintf(bad, sizeof(bad), "%s is %.40s", key, line + strlen(key) + 2);
+            seen++;
+        } else if (!strcmp(key, "NoNewPrivs")) {
+            nnp = atoi(line + 11);
+        }
+    }
+    fclose(f);
+    if (!bad[0] && nnp != 1)
+        snprintf(bad, sizeof(bad), "no-new-privileges is not set");
+    if (!bad[0] && seen < (pv->switch_user ? 7 : 3))
+        snprintf(bad, sizeof(bad), "its status lacks uid, gid or capability lines");
+    if (!bad[0])
+        return 0;
+    for (char *e = bad + strlen(bad); e > bad && (e[-1] == '\n' || e[-1] == ' '); e--)
+        e[-1] = '\0';
+    snprintf(errbuf, TAPIR_ERRBUF_SIZE, "privileges not dropped to %.32s in thread %.16s: %s",
+             pv->user, tid, bad);
+    return -1;
+}
+
+/* Becomes the user in every thread (the files in owned, opened as root, become the
+ * user's first, as tcpdump -Z does with its output: a SIGHUP reopen or a retention run
+ * must still work), then checks every thread. Returns 0, or -1 with errbuf set. */
+static int privileges_drop(const struct privileges *pv, const char *const *owned, int n_owned,
+                           char *errbuf)
+{
+    if (pv->switch_user) {
+        /* A symbolic link is not followed (its own owner changes), so a link planted in a
+         * shared directory cannot hand over another file. */
+        for (int i = 0; i < n_owned; i++)
+            if (fchownat(AT_FDCWD, owned[i], pv->uid, pv->gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+                errno != ENOENT)
+                log_warn("cannot hand %s to %s: %s", owned[i], pv->user, strerror(errno));
+        /* glibc runs each of these in every thread of the process (POSIX semantics). */
+        if (setgroups(0, NULL) < 0 || setgid(pv->gid) < 0 || setuid(pv->uid) < 0) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot drop privileges to %s: %s", pv->user,
+                     strerror(errno));
+            return -1;
+        }
+        if (setuid(0) == 0) { /* the saved uid must be gone too */
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "privileges not dropped: setuid(0) succeeded");
+            return -1;
+        }
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot set no-new-privileges: %s", strerror(errno));
+        return -1;
+    }
+    if (getuid() != pv->uid || geteuid() != pv->uid || getgid() != pv->gid ||
+        getegid() != pv->gid) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "privileges not dropped to %s: uid %u/%u gid %u/%u",
+                 pv->user, (unsigned)getuid(), (unsigned)geteuid(), (unsigned)getgid(),
+                 (unsigned)getegid());
+        return -1;
+    }
+    DIR *d = opendir("/proc/self/task");
+    if (!d) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot check the threads' privileges: %s",
+                 strerror(errno));
+        return -1;
+    }
+    int n = 0, rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300];
+        snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+        rc = check_thread(path, e->d_name, pv, errbuf);
+        n++;
+    }
+    closedir(d);
+    if (rc == 0 && pv->switch_user)
+        log_info("running as %s (uid %u): no capabilities, no new privileges, in all %d threads",
+                 pv->user, (unsigned)pv->uid, n);
+    else if (rc == 0)
+        log_info("already running as %s (uid %u): no new privileges in all %d threads", pv->user,
+                 (unsigned)pv->uid, n);
+    return rc;
+}
+
 static FILE *open_csv(const char *path, const char *header, char *errbuf)
 {
-    FILE *f = fopen(path, "w");
+    /* Not fopen "w": it follows a link planted at the name and creates the file 0666
+     * less the umask. */
+    int fd = tapir_open_output(path, O_CREAT | O_TRUNC, "CSV", errbuf);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w");
     if (!f) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot write %s: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     fprintf(f, "%s\n", header);
@@ -236,8 +450,11 @@ static int run_main(int argc, char **argv, bool train)
     if (cfg.quiet)
         log_set_level(LOG_WARN);
 
-    /* Everything that can be wrong with the input is found before capture starts. */
-    if (cfg.n_files && capture_check_files(&cfg.cap, errbuf) < 0) {
+    /* Files are created 0640 at most whatever the umask: what open() is given, and what
+     * others create (SQLite's WAL and shared memory take the database's mode). */
+    umask(umask(0) | 027);
+    struct privileges pv = {0};
+    if (cfg.cap.drop_user && privileges_lookup(cfg.cap.drop_user, &pv, errbuf) < 0) {
         fprintf(stderr, "tapir: %s\n", errbuf);
         goto out;
     }
@@ -282,6 +499,16 @@ static int run_main(int argc, char **argv, bool train)
         }
     }
 
+    /* Everything that can be wrong with the input is found before capture starts; the
+     * capture is open before privileges are dropped. A run that never started prints
+     * no summary. */
+    int err;
+    capture_t *cap = capture_open(&cfg.cap, cfg.cap.drop_user != NULL, errbuf, &err);
+    if (!cap) {
+        fprintf(stderr, "tapir: %s\n", errbuf);
+        rc = err == -2 ? TAPIR_EXIT_USAGE : TAPIR_EXIT_FAIL;
+        goto out;
+    }
     FILE *flow_log = NULL, *hosts_csv = NULL, *scores_csv = NULL, *vectors_csv = NULL;
     wqueue_t *q = NULL;
     analyzer_t *an = NULL;
@@ -366,6 +593,10 @@ static int run_main(int argc, char **argv, bool train)
         cfg.ana.heartbeat_us = notify_watchdog_us() / 4 > 10000 ? notify_watchdog_us() / 4 : 10000;
     if (!(an = analyzer_create(&cfg.ana, &cfg.out, q, errbuf)))
         goto fail_usage; /* bad model, db, log, rules: bad input */
+    /* Before the first thread (the sensor's DPI worker, then the analyzer's). A helper
+     * that must exec a program with capabilities is forked before this line. */
+    if (cfg.cap.drop_user && privileges_prepare(&pv, errbuf) < 0)
+        goto fail_runtime;
     if (!(sen = sensor_create(&cfg.sen, q, errbuf)))
         goto fail_usage;
     analyzer_set_l7_names(an, sensor_l7_name, sen);
@@ -394,8 +625,6 @@ static int run_main(int argc, char **argv, bool train)
     }
     if (cfg.out.alert_log_path && strcmp(cfg.out.alert_log_path, "-"))
         owned[n_owned++] = cfg.out.alert_log_path;
-    cfg.cap.owned_paths = owned;
-    cfg.cap.n_owned = n_owned;
     struct watchdog wd = {notify_watchdog_us(), 0, an, false};
     if (wd.interval_us && cfg.cap.iface) {
         cfg.cap.tick = watchdog_tick;
@@ -405,7 +634,10 @@ static int run_main(int argc, char **argv, bool train)
         notify_ready("reading capture files");
     uint64_t t0 = tapir_monotonic_us();
     struct capture_stats cs;
-    int cr = capture_run(&cfg.cap, sen, &stop_flag, &cs, errbuf);
+    memset(&cs, 0, sizeof(cs));
+    /* --user: everything is open; the threads run but have read no packet yet. */
+    bool started = !cfg.cap.drop_user || privileges_drop(&pv, owned, n_owned, errbuf) == 0;
+    int cr = started ? capture_run(cap, sen, &stop_flag, &cs, errbuf) : -1;
     if (stop_flag)
         notify_send("STOPPING=1\nSTATUS=stopping: scoring the open window");
     sensor_finish(sen);
@@ -440,7 +672,7 @@ static int run_main(int argc, char **argv, bool train)
         rc = TAPIR_EXIT_FAIL;
     }
     analyzer_finish_run(an, ss.pkts, ss.wire_bytes, rc);
-    if (!cfg.quiet)
+    if (!cfg.quiet && started)
         print_summary(&cfg, &cs, &ss, &as, secs);
     goto cleanup;
 
@@ -456,6 +688,7 @@ cleanup:
     analyzer_destroy(an);
     wqueue_destroy(q);
     rules_destroy(home_net);
+    capture_close(cap);
     if (flow_log && fclose(flow_log) != 0 && rc == 0)
         rc = TAPIR_EXIT_FAIL;
     if (hosts_csv && fclose(hosts_csv) != 0 && rc == 0)

@@ -79,7 +79,8 @@ static int token_check(const char *tok, const char *from)
 /* Reads the first line of path into tok (SERVE_TOKEN_MAX + 2 bytes). */
 int serve_token_file(const char *path, char *tok, size_t toklen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO with no writer would block open() for ever (fstat refuses it). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         fprintf(stderr, "tapir serve: cannot open token file %s: %s\n", path, strerror(errno));
         return -1;
@@ -106,6 +107,10 @@ int serve_token_file(const char *path, char *tok, size_t toklen)
         return -1;
     }
     tok[n] = '\0';
+    if (memchr(tok, '\0', (size_t)n)) {
+        fprintf(stderr, "tapir serve: token file %s holds a NUL byte\n", path);
+        return -1;
+    }
     tok[strcspn(tok, "\r\n")] = '\0';
     size_t len = strlen(tok);
     while (len && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))

@@ -18,6 +18,7 @@
  * --scaling, --max --max-flows), as it always has; the help groups rows by section.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <ini.h>
 #include <stddef.h>
@@ -25,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "behaviour.h"
 #include "config.h"
@@ -458,7 +461,8 @@ static void usage(FILE *f, bool train)
     else
         fprintf(f,
                 "usage: tapir run (-i IFACE | -r FILE [-r FILE ...]) [OPTIONS] [BPF EXPRESSION]\n"
-                "Capture or replay, score every IP per window, report anomalies.\n\n");
+                "Capture or replay (-r - reads standard input), score every IP per window,\n"
+                "report anomalies.\n\n");
     for (int s = 0; s < SEC_COUNT; s++) {
         fprintf(f, "%s:\n", section_names[s]);
         for (int i = 0; i < N_OPTIONS; i++) {
@@ -534,11 +538,81 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
     return 1;
 }
 
+/* The largest config file read: ours are 2 KiB; /dev/zero is infinite. */
+#define CONFIG_MAX_BYTES (1u << 20)
+
+/* The whole file into a string for inih, or NULL with errbuf set. Opened without
+ * blocking (a FIFO with no writer would hang open()), and only a regular file of at most
+ * CONFIG_MAX_BYTES without a NUL byte is taken: a directory used to read as an empty
+ * file (a run on defaults, exit 0), /dev/zero never ended, and inih's fgets cut a line
+ * at a NUL silently. A symbolic link is followed: /etc/tapir/tapir.conf may be one. */
+static char *read_config(const char *path, char *errbuf)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read config %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat sb;
+    char *buf = NULL;
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "config %s is not a regular file", path);
+        goto out;
+    }
+    if (sb.st_size > CONFIG_MAX_BYTES) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "config %s is too large (%lld bytes; at most %u)", path,
+                 (long long)sb.st_size, CONFIG_MAX_BYTES);
+        goto out;
+    }
+    if (!(buf = malloc(CONFIG_MAX_BYTES + 1))) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read config %s: out of memory", path);
+        goto out;
+    }
+    size_t n = 0;
+    for (;;) { /* to the end, even if the file grew since fstat */
+        ssize_t r = read(fd, buf + n, CONFIG_MAX_BYTES + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read config %s: %s", path, strerror(errno));
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n > CONFIG_MAX_BYTES) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "config %s is too large (at most %u bytes)", path,
+                     CONFIG_MAX_BYTES);
+            goto fail;
+        }
+    }
+    const char *nul = memchr(buf, '\0', n);
+    if (nul) {
+        unsigned line = 1;
+        for (const char *q = buf; q < nul; q++)
+            line += *q == '\n';
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s:%u: a NUL byte in the line", path, line);
+        goto fail;
+    }
+    buf[n] = '\0';
+    goto out;
+fail:
+    free(buf);
+    buf = NULL;
+out:
+    close(fd);
+    return buf;
+}
+
 static int load_file(struct config *c, const char *path, const struct config *reload_of,
                      char *errbuf)
 {
     struct ini_ctx x = {c, errbuf, 0, reload_of};
-    int r = ini_parse(path, ini_cb, &x);
+    char *text = read_config(path, errbuf);
+    if (!text)
+        return -1;
+    int r = ini_parse_string(text, ini_cb, &x);
+    free(text);
     if (r == -1) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read config %s: %s", path, strerror(errno));
         return -1;
@@ -665,8 +739,9 @@ int config_parse_args(struct config *c, int argc, char **argv)
         }
     }
 
+    const char *cmd = c->train ? "tapir train" : "tapir run";
     struct option longopts[N_OPTIONS + 1];
-    char shorts[2 * N_OPTIONS + 2] = "+";
+    char shorts[2 * N_OPTIONS + 3] = "+:"; /* ':': a missing value is reported as such */
     for (int i = 0; i < N_OPTIONS; i++) {
         const struct option_def *d = &options[i];
         bool flag = d->kind == OPT_ON || d->kind == OPT_OFF || d->kind == OPT_HELP;
@@ -683,10 +758,17 @@ int config_parse_args(struct config *c, int argc, char **argv)
     longopts[N_OPTIONS] = (struct option){NULL, 0, NULL, 0};
 
     optind = 1;
+    opterr = 0; /* our messages, "tapir run: ...", not getopt's "run: ..." */
     int ch, li;
     while ((ch = getopt_long(argc, argv, shorts, longopts, &li)) != -1) {
-        if (ch == '?') {
-            usage(stderr, c->train);
+        if (ch == '?' || ch == ':') {
+            char opt[3] = {'-', (char)optopt, '\0'};
+            const char *o = optopt ? opt : argv[optind - 1];
+            if (ch == ':')
+                fprintf(stderr, "%s: %s needs a value\n", cmd, o);
+            else
+                fprintf(stderr, "%s: unknown option '%s'\n", cmd, o);
+            parse_opt_try_help(cmd);
             return -1;
         }
         const struct option_def *d = NULL;
@@ -712,13 +794,14 @@ int config_parse_args(struct config *c, int argc, char **argv)
         fprintf(stderr, "tapir: filter expression too long\n");
         return -1;
     }
-    if (!!c->cap.iface == !!c->n_files) {
-        fprintf(stderr, "tapir: give either -i IFACE or -r FILE\n");
-        usage(stderr, c->train);
-        return -1;
-    }
     if (c->train && (!c->output || c->cap.iface)) {
         fprintf(stderr, "tapir: train needs -r FILE... and -o MODEL\n");
+        parse_opt_try_help(cmd);
+        return -1;
+    }
+    if (!!c->cap.iface == !!c->n_files) {
+        fprintf(stderr, "tapir: give -i IFACE or -r FILE%s\n", c->cap.iface ? ", not both" : "");
+        parse_opt_try_help(cmd);
         return -1;
     }
     if (!c->seed_set) {

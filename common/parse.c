@@ -9,6 +9,9 @@
  * differently. (Rejected: one function taking the range and printing the message —
  * the commands word their messages differently, and the transcripts of today's commands
  * are part of their interface, checked byte for byte by the end-to-end tests.)
+ *
+ * A usage error is one line saying what is wrong and one pointing at --help, not the
+ * whole help (50 lines for `tapir run`, which buried the one that mattered).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -52,8 +55,13 @@ int parse_opt_other(int c, const char *cmd, char *const argv[], void (*usage)(FI
     }
     if (!opterr)
         fprintf(stderr, "%s: unknown option '%s'\n", cmd, argv[optind - 1]);
-    usage(stderr);
+    parse_opt_try_help(cmd);
     return TAPIR_EXIT_USAGE;
+}
+
+void parse_opt_try_help(const char *cmd)
+{
+    fprintf(stderr, "try '%s --help'\n", cmd);
 }
 
 int parse_opt_bad(const char *cmd, const char *option, const char *value, const char *what)
@@ -68,6 +76,6 @@ int parse_opt_no_operands(int argc, char *const argv[], const char *cmd, void (*
         return 0;
     fprintf(stderr, "%s: unexpected argument '%s'\n", cmd, argv[optind]);
     if (usage)
-        usage(stderr);
+        parse_opt_try_help(cmd);
     return -1;
 }

@@ -12,9 +12,12 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "rules.h"
 
@@ -286,12 +289,21 @@ static const char *list_name(enum rules_list which)
 int rules_load_file(rules_t *r, enum rules_list which, const char *path, bool missing_ok,
                     char *errbuf)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    /* O_NONBLOCK and a regular file only: a FIFO would block open() for ever, a device
+     * (/dev/zero) would never end. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         if (errno == ENOENT && missing_ok)
             return 0;
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot open %s %s: %s", list_name(which), path,
                  strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    FILE *f = NULL;
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || !(f = fdopen(fd, "r"))) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s %s is not a regular file", list_name(which), path);
+        close(fd);
         return -1;
     }
     struct rules_set *s = &r->list[which];
@@ -299,8 +311,14 @@ int rules_load_file(rules_t *r, enum rules_list which, const char *path, bool mi
     size_t cap = 0;
     unsigned lineno = 0;
     int rc = 0;
-    while (getline(&line, &cap, f) >= 0) {
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        if (strlen(line) != (size_t)got) { /* the rest of the line would be ignored */
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s:%u: a NUL byte in the line", path, lineno);
+            rc = -1;
+            break;
+        }
         char *tok[4];
         int n = tokenize(line, tok);
         if (n == 0)
@@ -364,6 +382,21 @@ int rules_load_dir(rules_t *r, const char *dir, char *errbuf)
         enum rules_list which;
     } files[] = {
         {"allowlist", RULES_ALLOW}, {"denylist", RULES_DENY}, {"thresholds", RULES_THRESHOLD}};
+    /* Each file may be absent, the directory may not: a mistyped --rules used to run
+     * with no rules and exit 0. */
+    struct stat sb;
+    if (stat(dir, &sb) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read rules directory %s: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+                 "rules %s is not a directory (--rules takes one "
+                 "holding allowlist, denylist, thresholds)",
+                 dir);
+        return -1;
+    }
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);

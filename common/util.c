@@ -7,13 +7,18 @@
  * the 5-tuple as in nDPI's example reader, trivially collided.)
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <endian.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,4 +197,56 @@ void tapir_errf(char *errbuf, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(errbuf, TAPIR_ERRBUF_SIZE, fmt, ap);
     va_end(ap);
+}
+
+int tapir_open_output(const char *path, int flags, const char *what, char *errbuf)
+{
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | flags, TAPIR_FILE_MODE);
+    if (fd >= 0)
+        return fd;
+    struct stat sb;
+    if (errno == ELOOP && lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode))
+        tapir_errf(errbuf, "%s is a symbolic link; refusing", path);
+    else
+        tapir_errf(errbuf, "cannot open %s %s: %s", what, path, strerror(errno));
+    return -1;
+}
+
+unsigned tapir_umask(void)
+{
+    unsigned mask = 022;
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f)
+        return mask;
+    char line[256];
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "Umask: %o", &mask) == 1)
+            break;
+    fclose(f);
+    return mask & 0777;
+}
+
+const char *tapir_csv_field(const char *s, char *out, size_t cap)
+{
+    if (!cap)
+        return out;
+    bool quote = strpbrk(s, ",\"\r\n") != NULL;
+    bool formula = s[0] && strchr("=+-@\t\r", s[0]);
+    size_t n = 0, end = cap - 1; /* room for the terminator */
+    if (quote && n < end)
+        out[n++] = '"';
+    if (formula && n < end)
+        out[n++] = '\'';
+    for (const char *p = s; *p; p++) {
+        size_t need = (*p == '"' ? 2 : 1) + (quote ? 1 : 0); /* keep room for the close */
+        if (n + need > end)
+            break;
+        if (*p == '"')
+            out[n++] = '"';
+        out[n++] = *p;
+    }
+    if (quote && n < end)
+        out[n++] = '"';
+    out[n] = '\0';
+    return out;
 }

@@ -264,14 +264,21 @@ int model_save(const struct model *m, const char *path, char *errbuf)
 
     char tmp[4096];
     int fd = -1;
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
+    /* A temporary name no one can guess, created exclusively (mkostemp: O_EXCL, 0600)
+     * in the model's directory so the rename stays atomic. The old PATH.tmp.PID, opened
+     * without O_EXCL, followed a link planted under that name. Then 0640 less the umask. */
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp)) {
         tapir_errf(errbuf, "cannot write %s: path too long", path);
         goto fail;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         tapir_errf(errbuf, "cannot create %s: %s", tmp, strerror(errno));
         goto fail;
+    }
+    if (fchmod(fd, TAPIR_FILE_MODE & ~tapir_umask()) < 0) {
+        tapir_errf(errbuf, "cannot write %s: %s", tmp, strerror(errno));
+        goto fail_unlink;
     }
     if (write_all(fd, b.p, b.len) < 0 || fsync(fd) < 0) {
         tapir_errf(errbuf, "cannot write %s: %s", tmp, strerror(errno));

@@ -20,14 +20,17 @@ int parse_f64(const char *s, double *out);
 /* What a getopt_long loop does with a value it has no case for: 'h' prints usage to
  * stdout (exit 0); ':' (optstring starting with ':') says "CMD: OPTION needs a value";
  * anything else says "CMD: unknown option 'OPTION'" unless opterr is set (getopt_long has
- * said it already), then prints usage to stderr. Returns the exit status. */
+ * said it already), then "try 'CMD --help'". Returns the exit status. */
 int parse_opt_other(int c, const char *cmd, char *const argv[], void (*usage)(FILE *));
+
+/* "try 'CMD --help'" on stderr: what follows a one-line usage error. */
+void parse_opt_try_help(const char *cmd);
 
 /* "CMD: bad OPTION 'VALUE' (WHAT)" on stderr; returns TAPIR_EXIT_USAGE. */
 int parse_opt_bad(const char *cmd, const char *option, const char *value, const char *what);
 
-/* After the loop: an operand left over is "CMD: unexpected argument 'ARG'" (then usage
- * to stderr, if usage is not NULL) and -1; none, 0. */
+/* After the loop: an operand left over is "CMD: unexpected argument 'ARG'" (then "try
+ * 'CMD --help'", if usage is not NULL) and -1; none, 0. */
 int parse_opt_no_operands(int argc, char *const argv[], const char *cmd, void (*usage)(FILE *));
 
 #endif

@@ -54,6 +54,26 @@ int ip_addr_cmp(const struct ip_addr *a, const struct ip_addr *b);
  * held (or root), -1 failed (errno). */
 int tapir_drop_capabilities(void);
 
+/* Files tapir writes (alert log, CSVs, database, model) are created 0640 at most:
+ * TAPIR_FILE_MODE goes to open(), where the umask can only remove bits. */
+#define TAPIR_FILE_MODE 0640
+
+/* Opens path for writing (flags: O_APPEND or O_TRUNC, plus O_CREAT) without following a
+ * symbolic link in its last component and without taking a terminal; created with
+ * TAPIR_FILE_MODE. what names it in the error ("alert log"): "cannot open alert log
+ * PATH: ..." or "PATH is a symbolic link; refusing". Returns the descriptor or -1. */
+int tapir_open_output(const char *path, int flags, const char *what, char *errbuf);
+
+/* The process's umask, read without changing it (/proc/self/status; 022 if unknown):
+ * umask() both reads and sets, which races with other threads creating files. */
+unsigned tapir_umask(void);
+
+/* s as one CSV field (RFC 4180) in out (cap bytes, always terminated; a value that does
+ * not fit is cut): in double quotes, quotes doubled, when it holds a comma, a quote, CR
+ * or LF; a leading = + - @ (or tab, CR) gets a ' in front, so a spreadsheet does not run
+ * it as a formula (OWASP "CSV injection"). Returns out. No allocation; any thread. */
+const char *tapir_csv_field(const char *s, char *out, size_t cap);
+
 /* Seeded 64-bit hash (the attacker picks the source IPs, so every table hash is
  * seeded). */
 uint64_t tapir_hash(const void *data, size_t len, uint64_t seed);

@@ -29,12 +29,9 @@ struct alert_log {
 
 static int open_fd(const char *path, char *errbuf)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-    if (fd < 0) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot open alert log %s: %s", path, strerror(errno));
-        return -1;
-    }
-    return fd;
+    /* No link followed: in a directory another user can write, a link planted at the
+     * log's name would have root append alerts to any file. Created 0640 at most. */
+    return tapir_open_output(path, O_APPEND | O_CREAT, "alert log", errbuf);
 }
 
 alert_log_t *alert_log_open(const char *path, char *errbuf)

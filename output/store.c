@@ -133,13 +133,36 @@ static store_t *open_common(const char *path, bool readonly, int busy_ms, char *
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot open %s: not a regular file", path);
         goto fail;
     }
-    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    /* Writing follows no link: not the database's (SQLITE_OPEN_NOFOLLOW), nor its WAL's
+     * or shared memory's, which SQLite creates beside it and would follow. A link planted
+     * in a directory another user can write would have root overwrite its target. */
+    bool created = false;
+    if (!readonly) {
+        const char *const ext[] = {"", "-wal", "-shm"};
+        for (int i = 0; i < 3; i++) {
+            char p[4096];
+            snprintf(p, sizeof(p), "%s%s", path, ext[i]);
+            if (lstat(p, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+                snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%.200s is a symbolic link; refusing", p);
+                goto fail;
+            }
+        }
+        created = lstat(path, &sb) < 0 && errno == ENOENT;
+    }
+    int flags = readonly ? SQLITE_OPEN_READONLY
+                         : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         if (!s->db) {
             snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot open %s: out of memory", path);
             goto fail;
         }
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    /* SQLite creates a database 0644 less the umask, and its WAL and shared memory with
+     * the database's mode: a new one becomes 0640 at most here, before the WAL exists. */
+    if (created && strcmp(path, ":memory:") && chmod(path, TAPIR_FILE_MODE & ~tapir_umask()) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot set the mode of %s: %s", path, strerror(errno));
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);

@@ -5,6 +5,13 @@
  * timestamps drive the windows). Live capture uses pcap_dispatch with a 100 ms timeout
  * so the stop flag and the wall-clock window tick are seen even when no packet comes.
  * Progress on a terminal is checked every 65,536 packets, never per packet.
+ *
+ * Opening is a step of its own (capture_open), at the start of a run and before
+ * privileges are dropped: the interface is activated, every file opened and checked,
+ * standard input ("-", as tcpdump -r -) read up to its header. Then the run needs no
+ * privilege, and a start-up error stops the program before any thread starts. Rejected:
+ * opening inside the run (as before), which left the drop to the capture thread of a
+ * live capture only, after the other threads had started as root.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,22 +65,21 @@ static int gz_cookie_close(void *cookie)
     return gzclose((gzFile)cookie) == Z_OK ? 0 : EOF;
 }
 
-static bool is_gzip(const char *path)
+/* The first two bytes of the file at fd, without moving its offset. */
+static bool is_gzip(int fd)
 {
     unsigned char m[2] = {0, 0};
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
-    size_t n = fread(m, 1, 2, f);
-    fclose(f);
-    return n == 2 && m[0] == 0x1f && m[1] == 0x8b;
+    return pread(fd, m, 2, 0) == 2 && m[0] == 0x1f && m[1] == 0x8b;
 }
 
-static pcap_t *open_gzip(const char *path, char *perr)
+/* A gzip stream through zlib; fd becomes the stream's. zlib reads input that is not
+ * gzip as it is, so a pipe (which cannot be peeked at) goes this way whatever it holds. */
+static pcap_t *open_gzip(int fd, char *perr)
 {
-    gzFile gz = gzopen(path, "rb");
+    gzFile gz = gzdopen(fd, "rb");
     if (!gz) {
         snprintf(perr, PCAP_ERRBUF_SIZE, "%s", strerror(errno ? errno : ENOMEM));
+        close(fd);
         return NULL;
     }
     gzbuffer(gz, 256 * 1024);
@@ -94,14 +100,16 @@ static pcap_t *open_gzip(const char *path, char *perr)
 /* A plain file through a stdio stream of our own: libpcap reads each record with two
  * fread calls; a 64 KiB buffer of ours (stdio ignores the size given with a NULL buffer
  * and keeps st_blksize, 4 KiB) makes 16 times fewer read system calls and still fits in
- * L2. The buffer must outlive the stream: close_file frees it after pcap_close. */
+ * L2. The buffer must outlive the stream: close_file frees it after pcap_close. fd
+ * becomes the stream's. */
 #define READ_BUFFER (1u << 16)
 
-static pcap_t *open_plain(const char *path, char *perr, char **buf)
+static pcap_t *open_plain(int fd, char *perr, char **buf)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fdopen(fd, "rb");
     if (!f) {
         snprintf(perr, PCAP_ERRBUF_SIZE, "%s", strerror(errno));
+        close(fd);
         return NULL;
     }
     *buf = malloc(READ_BUFFER);
@@ -118,16 +126,23 @@ static pcap_t *open_plain(const char *path, char *perr, char **buf)
     return p;
 }
 
-/* Opens a capture file (pcap, pcapng, gzip-compressed); *buf is what close_file frees. */
-static pcap_t *open_file(const char *path, char *errbuf, char **buf)
+/* "-" is standard input, as for tcpdump -r -. */
+static const char *file_name(const char *path)
+{
+    return strcmp(path, "-") ? path : "standard input";
+}
+
+/* A capture (pcap, pcapng, gzip-compressed) from fd, which becomes the handle's; *buf
+ * is what close_file frees. */
+static pcap_t *open_fd(int fd, bool seekable, const char *path, char *errbuf, char **buf)
 {
     char perr[PCAP_ERRBUF_SIZE] = "";
     *buf = NULL;
-    pcap_t *p = is_gzip(path) ? open_gzip(path, perr) : open_plain(path, perr, buf);
+    pcap_t *p = !seekable || is_gzip(fd) ? open_gzip(fd, perr) : open_plain(fd, perr, buf);
     if (!p && !strncmp(perr, path, strlen(path))) /* libpcap names the file itself */
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.200s", perr);
     else if (!p)
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.80s: %.160s", path, perr);
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.80s: %.160s", file_name(path), perr);
     return p;
 }
 
@@ -137,27 +152,142 @@ static void close_file(pcap_t *p, char *buf)
     free(buf);
 }
 
-int capture_check_files(const struct capture_config *c, char *errbuf)
+/* An open source. Files: every one is opened and checked here; a pipe (or "-") keeps
+ * the handle the check read its header with (it cannot be read twice), a plain file
+ * keeps its descriptor, rewound, when keep_open (privileges are dropped before the run:
+ * root-only captures stay readable) and is otherwise reopened by name at its turn (no
+ * descriptor per file held through a replay of thousands). */
+struct capture {
+    const struct capture_config *c; /* borrowed */
+    pcap_t *live;                   /* -i: activated and filtered */
+    int live_fd;                    /* its selectable descriptor */
+    int *fds;                       /* per file: kept descriptor, or -1 */
+    pcap_t **kept;                  /* per file: handle kept from the check (pipes), or NULL */
+    char **kept_buf;                /* ... and its stdio buffer */
+};
+
+void capture_close(capture_t *cap)
 {
-    for (int i = 0; i < c->n_files; i++) {
-        char *buf;
-        pcap_t *p = open_file(c->files[i], errbuf, &buf);
-        if (!p)
-            return -2;
-        if (!decode_linktype_supported(pcap_datalink(p))) {
-            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s: link type %s is not supported", c->files[i],
-                     pcap_datalink_val_to_name(pcap_datalink(p))
-                         ? pcap_datalink_val_to_name(pcap_datalink(p))
-                         : "unknown");
-            close_file(p, buf);
-            return -2;
-        }
-        int r = apply_bpf(p, c->bpf, c->files[i], errbuf);
-        close_file(p, buf);
-        if (r < 0)
-            return r;
+    if (!cap)
+        return;
+    if (cap->live)
+        pcap_close(cap->live);
+    for (int i = 0; i < cap->c->n_files; i++) {
+        if (cap->fds && cap->fds[i] >= 0)
+            close(cap->fds[i]);
+        if (cap->kept && cap->kept[i])
+            close_file(cap->kept[i], cap->kept_buf[i]);
     }
+    free(cap->fds);
+    free(cap->kept);
+    free(cap->kept_buf);
+    free(cap);
+}
+
+static int check_linktype(pcap_t *p, const char *what, char *errbuf)
+{
+    if (decode_linktype_supported(pcap_datalink(p)))
+        return 0;
+    const char *name = pcap_datalink_val_to_name(pcap_datalink(p));
+    snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s: link type %s is not supported", what,
+             name ? name : "unknown");
+    return -2;
+}
+
+/* Opens and checks file i (-2: bad input, -1: other). */
+/* "cannot read FILE: REASON" for an open or dup that failed with e; -1 when out of
+ * descriptors (not the input's fault), else -2. */
+static int open_error(const char *path, int e, bool keep_open, char *errbuf)
+{
+    snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.120s: %s%s", file_name(path), strerror(e),
+             e == EMFILE && keep_open
+                 ? " (with --user every capture file is opened at start: raise ulimit -n)"
+                 : "");
+    return e == EMFILE || e == ENFILE ? -1 : -2;
+}
+
+static int open_one(capture_t *cap, int i, bool keep_open, char *errbuf)
+{
+    const char *path = cap->c->files[i];
+    bool std_in = !strcmp(path, "-");
+    int fd = std_in ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3) : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return open_error(path, errno, keep_open, errbuf);
+    struct stat sb;
+    bool seekable = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+    if (!seekable && !std_in && S_ISDIR(sb.st_mode)) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.200s: %s", path, strerror(EISDIR));
+        close(fd);
+        return -2;
+    }
+    /* The check reads through a duplicate (same offset), then rewinds the original. */
+    int dup_fd = seekable ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : fd;
+    if (dup_fd < 0) {
+        int e = errno;
+        close(fd);
+        return open_error(path, e, keep_open, errbuf);
+    }
+    char *buf;
+    pcap_t *p = open_fd(dup_fd, seekable, path, errbuf, &buf);
+    int r = p ? check_linktype(p, file_name(path), errbuf) : -2;
+    if (r == 0)
+        r = apply_bpf(p, cap->c->bpf, file_name(path), errbuf);
+    if (r < 0 || seekable) {
+        if (p)
+            close_file(p, buf);
+        if (seekable && (r < 0 || !keep_open || lseek(fd, 0, SEEK_SET) != 0))
+            close(fd);
+        else if (seekable)
+            cap->fds[i] = fd;
+        return r;
+    }
+    cap->kept[i] = p; /* a pipe: the run goes on from the header already read */
+    cap->kept_buf[i] = buf;
     return 0;
+}
+
+static int open_live(capture_t *cap, char *errbuf);
+
+capture_t *capture_open(const struct capture_config *c, bool keep_open, char *errbuf, int *err)
+{
+    *err = -1;
+    capture_t *cap = calloc(1, sizeof(*cap));
+    if (!cap) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        return NULL;
+    }
+    cap->c = c;
+    cap->live_fd = -1;
+    if (c->iface) {
+        if ((*err = open_live(cap, errbuf)) < 0)
+            goto fail;
+        return cap;
+    }
+    int n_stdin = 0;
+    for (int i = 0; i < c->n_files; i++)
+        n_stdin += !strcmp(c->files[i], "-");
+    if (n_stdin > 1) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "-r - (standard input) can be given once");
+        *err = -2;
+        goto fail;
+    }
+    cap->fds = malloc((size_t)(c->n_files ? c->n_files : 1) * sizeof(*cap->fds));
+    cap->kept = calloc((size_t)(c->n_files ? c->n_files : 1), sizeof(*cap->kept));
+    cap->kept_buf = calloc((size_t)(c->n_files ? c->n_files : 1), sizeof(*cap->kept_buf));
+    if (!cap->fds || !cap->kept || !cap->kept_buf) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < c->n_files; i++)
+        cap->fds[i] = -1;
+    for (int i = 0; i < c->n_files; i++)
+        if ((*err = open_one(cap, i, keep_open, errbuf)) < 0)
+            goto fail;
+    *err = 0;
+    return cap;
+fail:
+    capture_close(cap);
+    return NULL;
 }
 
 struct progress {
@@ -190,26 +320,48 @@ static void progress_show(struct progress *pg, pcap_t *p, uint64_t packets, bool
     pg->shown = true;
 }
 
-static int run_files(const struct capture_config *c, sensor_t *s, volatile sig_atomic_t *stop,
+/* File i's handle: kept from the check (a pipe), from its kept descriptor, or reopened
+ * by name. NULL with errbuf set. */
+static pcap_t *file_handle(capture_t *cap, int i, char *errbuf, char **buf)
+{
+    if (cap->kept[i]) {
+        pcap_t *p = cap->kept[i];
+        *buf = cap->kept_buf[i];
+        cap->kept[i] = NULL;
+        return p;
+    }
+    int fd = cap->fds[i];
+    cap->fds[i] = -1;
+    if (fd < 0 && (fd = open(cap->c->files[i], O_RDONLY | O_CLOEXEC)) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot read %.200s: %s", cap->c->files[i],
+                 strerror(errno));
+        return NULL;
+    }
+    return open_fd(fd, true, cap->c->files[i], errbuf, buf);
+}
+
+static int run_files(capture_t *cap, sensor_t *s, volatile sig_atomic_t *stop,
                      struct capture_stats *st, char *errbuf)
 {
+    const struct capture_config *c = cap->c;
     struct progress pg = {0};
     bool progress = c->progress && isatty(STDERR_FILENO);
     if (progress) {
         for (int i = 0; i < c->n_files; i++) {
             struct stat sb;
-            if (stat(c->files[i], &sb) == 0)
+            if (strcmp(c->files[i], "-") && stat(c->files[i], &sb) == 0)
                 pg.total_bytes += (uint64_t)sb.st_size;
         }
         pg.start_us = tapir_monotonic_us();
     }
     for (int i = 0; i < c->n_files && !*stop; i++) {
+        const char *name = file_name(c->files[i]);
         char *buf;
-        pcap_t *p = open_file(c->files[i], errbuf, &buf);
+        pcap_t *p = file_handle(cap, i, errbuf, &buf);
         if (!p)
             return -2;
         int lt = pcap_datalink(p);
-        int r = apply_bpf(p, c->bpf, c->files[i], errbuf);
+        int r = apply_bpf(p, c->bpf, name, errbuf);
         if (r < 0) {
             close_file(p, buf);
             return r;
@@ -229,14 +381,14 @@ static int run_files(const struct capture_config *c, sensor_t *s, volatile sig_a
                 progress_show(&pg, p, st->packets, false);
         }
         if (!*stop && rc == PCAP_ERROR) {
-            log_warn("%s: %s (packets before it were kept)", c->files[i], pcap_geterr(p));
+            log_warn("%s: %s (packets before it were kept)", name, pcap_geterr(p));
             st->files_bad++;
         } else if (!*stop) {
             st->files_done++;
         }
         if (progress) {
             struct stat sb;
-            if (stat(c->files[i], &sb) == 0)
+            if (strcmp(c->files[i], "-") && stat(c->files[i], &sb) == 0)
                 pg.done_bytes += (uint64_t)sb.st_size;
         }
         close_file(p, buf);
@@ -244,31 +396,6 @@ static int run_files(const struct capture_config *c, sensor_t *s, volatile sig_a
     if (progress && pg.shown) {
         progress_show(&pg, NULL, st->packets, true);
         fputc('\n', stderr);
-    }
-    return 0;
-}
-
-static int drop_privileges(const struct capture_config *c, char *errbuf)
-{
-    const char *user = c->drop_user;
-    struct passwd *pw = getpwnam(user);
-    if (!pw) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "no such user '%s' to drop privileges to", user);
-        return -2;
-    }
-    /* What we already created as root (the database and its WAL files, the alert log)
-     * becomes the user's, as tcpdump -Z does with its output: a SIGHUP reopen or a
-     * retention run must still work. A symbolic link is not followed (its own owner
-     * changes), so a link planted in a shared directory cannot hand over another file. */
-    for (int i = 0; i < c->n_owned; i++)
-        if (fchownat(AT_FDCWD, c->owned_paths[i], pw->pw_uid, pw->pw_gid, AT_SYMLINK_NOFOLLOW) <
-                0 &&
-            errno != ENOENT)
-            log_warn("cannot hand %s to %s: %s", c->owned_paths[i], user, strerror(errno));
-    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot drop privileges to %s: %s", user,
-                 strerror(errno));
-        return -1;
     }
     return 0;
 }
@@ -313,9 +440,11 @@ static int batch(const struct capture_config *c, const struct capture_stats *st)
     return 1024;
 }
 
-static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_atomic_t *stop,
-                    struct capture_stats *st, char *errbuf)
+/* Activates the interface as the caller is (root or CAP_NET_RAW), before privileges
+ * are dropped (-2: bad input, such as no such interface; -1: other). */
+static int open_live(capture_t *cap, char *errbuf)
 {
+    const struct capture_config *c = cap->c;
     char perr[PCAP_ERRBUF_SIZE] = "";
     pcap_t *p = pcap_create(c->iface, perr);
     if (!p) {
@@ -336,35 +465,33 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
     }
     if (r > 0)
         log_warn("%s: %s", c->iface, pcap_statustostr(r));
+    cap->live = p; /* capture_close closes it from here on */
+    if ((r = check_linktype(p, c->iface, errbuf)) < 0 ||
+        (r = apply_bpf(p, c->bpf, c->iface, errbuf)) < 0)
+        return r;
+    /* Non-blocking reads and our own poll: on Linux the read timeout does not fire while
+     * no packet arrives, and a quiet link must still see SIGTERM and close windows. */
+    cap->live_fd = pcap_get_selectable_fd(p);
+    if (cap->live_fd < 0 || pcap_setnonblock(p, 1, perr) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot poll the capture on %s", c->iface);
+        return -1;
+    }
+    return 0;
+}
+
+static int run_live(capture_t *cap, sensor_t *s, volatile sig_atomic_t *stop,
+                    struct capture_stats *st, char *errbuf)
+{
+    const struct capture_config *c = cap->c;
+    pcap_t *p = cap->live;
+    int fd = cap->live_fd;
     int lt = pcap_datalink(p);
-    if (!decode_linktype_supported(lt)) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s: link type %s is not supported", c->iface,
-                 pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "unknown");
-        pcap_close(p);
-        return -2;
-    }
-    if ((r = apply_bpf(p, c->bpf, c->iface, errbuf)) < 0) {
-        pcap_close(p);
-        return r;
-    }
-    if (c->drop_user && (r = drop_privileges(c, errbuf)) < 0) {
-        pcap_close(p);
-        return r;
-    }
     drop_capabilities();
     log_info("capturing on %s (link type %s, snaplen %d)", c->iface,
              pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "?", pcap_snapshot(p));
     char status[128];
     snprintf(status, sizeof(status), "capturing on %s", c->iface);
     notify_ready(status);
-    /* Non-blocking reads and our own poll: on Linux the read timeout does not fire while
-     * no packet arrives, and a quiet link must still see SIGTERM and close windows. */
-    int fd = pcap_get_selectable_fd(p);
-    if (fd < 0 || pcap_setnonblock(p, 1, perr) < 0) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot poll the capture on %s", c->iface);
-        pcap_close(p);
-        return -1;
-    }
     struct live_ctx lc = {s, lt, st, c, stop};
     int rc = 0;
     uint64_t kstats_us = 0; /* monotonic, when pcap_stats was last published */
@@ -418,16 +545,15 @@ static int run_live(const struct capture_config *c, sensor_t *s, volatile sig_at
         st->if_dropped = ps.ps_ifdrop;
         sensor_set_kernel_stats(s, ps.ps_recv, ps.ps_drop, ps.ps_ifdrop);
     }
-    pcap_close(p);
     return rc;
 }
 
-int capture_run(const struct capture_config *c, sensor_t *s, volatile sig_atomic_t *stop,
-                struct capture_stats *st, char *errbuf)
+int capture_run(capture_t *cap, sensor_t *s, volatile sig_atomic_t *stop, struct capture_stats *st,
+                char *errbuf)
 {
     memset(st, 0, sizeof(*st));
-    if (c->iface)
-        return run_live(c, s, stop, st, errbuf);
+    if (cap->live)
+        return run_live(cap, s, stop, st, errbuf);
     drop_capabilities(); /* reading files needs none */
-    return run_files(c, s, stop, st, errbuf);
+    return run_files(cap, s, stop, st, errbuf);
 }

@@ -375,10 +375,13 @@ static void credit_l7(struct host_l7 *init, uint16_t id)
     }
 }
 
+/* The names come from packets (HTTP Host, SNI, DNS query): quoted as CSV fields, with
+ * a leading = + - @ defused, so a crafted Host neither breaks the row nor runs as a
+ * spreadsheet formula. */
 static void flow_log_write(sensor_t *s, const struct flow *f, enum flow_end_reason why)
 {
     static const char *const reasons[] = {"idle", "closed", "evicted", "shutdown"};
-    char a[64], b[64], l7[64];
+    char a[64], b[64], l7[64], l7q[2 * sizeof(l7) + 4], name[2 * FLOW_NAME_LEN + 4];
     ip_addr_str(&f->a, a, sizeof(a));
     ip_addr_str(&f->b, b, sizeof(b));
     if (s->dpi)
@@ -390,7 +393,8 @@ static void flow_log_write(sensor_t *s, const struct flow *f, enum flow_end_reas
             ".%06" PRIu64 ",%s,%s,%s\n",
             f->first_us / 1000000, f->first_us % 1000000, a, f->a_port, b, f->b_port, f->proto,
             f->pkts[0], f->bytes[0], f->pkts[1], f->bytes[1], f->last_us / 1000000,
-            f->last_us % 1000000, l7, f->name, reasons[why]);
+            f->last_us % 1000000, tapir_csv_field(l7, l7q, sizeof(l7q)),
+            tapir_csv_field(f->name, name, sizeof(name)), reasons[why]);
 }
 
 /* Appends f's activity since its previous record to the open window (end: the flow

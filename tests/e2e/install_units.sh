@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installation: `make install DESTDIR=...` lays out the binary, man page, systemd unit,
-# rules and sample config; the config is not overwritten by a second install; the unit
+# rules (/etc/tapir/rules, as the README shows, and pristine copies in share/) and sample
+# config; neither the config nor the rules are overwritten by a second install; the unit
 # points at $(PREFIX)/bin/tapir. The man page renders without groff warnings and names
 # every `tapir run` option; the sample config names only real options and parses
 # (`tapir run --config` on pcaps/mixed.pcap), as shipped and with every example line
@@ -39,6 +40,7 @@ done
 [ $units -gt 0 ] || fail "no unit in systemd/"
 for r in "$top"/rules/*; do
   expect_file "$root/usr/share/tapir/rules/$(basename "$r")" 644
+  expect_file "$root/etc/tapir/rules/$(basename "$r")" 644 # where the README's --rules points
 done
 conf="$root/etc/tapir/tapir.conf"
 expect_file "$conf" 644
@@ -49,7 +51,11 @@ grep -q '^ExecStart=/usr/bin/tapir run ' "$root"/usr/lib/systemd/system/*.servic
 # A second install keeps the administrator's config.
 echo "# edited by the administrator" >>"$conf"
 do_install "$root" /usr
+echo "# the administrator's rules" >>"$root/etc/tapir/rules/allowlist"
+do_install "$root" /usr
 tail -n 1 "$conf" | grep -q "edited by the administrator" || fail "make install overwrote /etc/tapir/tapir.conf"
+tail -n 1 "$root/etc/tapir/rules/allowlist" | grep -q "the administrator's rules" ||
+  fail "make install overwrote /etc/tapir/rules/allowlist"
 
 # Another PREFIX: the unit follows the binary.
 do_install "$tmp/root2" /usr/local

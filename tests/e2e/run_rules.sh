@@ -20,7 +20,19 @@ grep -q '"ip":"175.16.199.201"' "$tmp/b.json" || fail "without rules the scanner
 printf 'not-an-ip\n' >"$tmp/rules/denylist"
 "$TAPIR" run -r "$p" -q --rules "$tmp/rules" 2>"$tmp/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "denylist:1" "$tmp/err" || { cat "$tmp/err"; fail "bad rule: exit $rc"; }
+printf '10.0.0.1\000 10.0.0.2\n' >"$tmp/rules/denylist"
+"$TAPIR" run -r "$p" -q --rules "$tmp/rules" 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "denylist:1: a NUL byte" "$tmp/err" || { cat "$tmp/err"; fail "NUL byte in a rule: exit $rc"; }
+rm "$tmp/rules/denylist" && mkfifo "$tmp/rules/denylist"
+timeout 10 "$TAPIR" run -r "$p" -q --rules "$tmp/rules" 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "denylist .* is not a regular file" "$tmp/err" || { cat "$tmp/err"; fail "FIFO as a rules file: exit $rc"; }
+rm "$tmp/rules/denylist" && printf '10.0.1.31\n' >"$tmp/rules/denylist"
+"$TAPIR" run -r "$p" -q --rules "$tmp/no-such-dir" 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "cannot read rules directory .*no-such-dir: No such file" "$tmp/err" ||
+  { cat "$tmp/err"; fail "missing rules directory: exit $rc"; }
+"$TAPIR" run -r "$p" -q --rules "$tmp/rules/denylist" 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "is not a directory" "$tmp/err" || { cat "$tmp/err"; fail "rules file as directory: exit $rc"; }
 printf 'bpf = udp\n' >"$tmp/c.conf"
 "$TAPIR" run -r "$p" -q --config "$tmp/c.conf" --flow-log "$tmp/f.csv" tcp || fail "filter run"
 awk -F, 'NR > 1 && $6 != 6 {bad = 1} END {exit bad}' "$tmp/f.csv" || fail "command-line filter did not replace the config's"
-pass "allowlist, denylist, bad rules line, command-line filter over config"
+pass "allowlist, denylist, bad rules line, NUL byte, FIFO, missing rules directory, command-line filter over config"

@@ -3,7 +3,7 @@
  * loop and the per-packet pipeline (decode, flow table, host table, window close).
  *
  * The input is a whole capture file, written to a scratch file and read exactly as
- * `tapir run -r FILE` reads it (capture_check_files, then capture_run). The sensor is made
+ * `tapir run -r FILE` reads it (capture_open, then capture_run). The sensor is made
  * fresh per input with small tables so evictions and full host tables are reached, and
  * without nDPI: its module takes ~27 ms to initialise, which would cut this target to
  * ~35 runs/s; fuzz_sensor.c covers nDPI with a long-lived sensor instead.
@@ -39,7 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cc.n_files = 1;
     cc.snaplen = 262144;
     char errbuf[TAPIR_ERRBUF_SIZE] = "";
-    if (capture_check_files(&cc, errbuf) < 0) {
+    int err;
+    capture_t *cap = capture_open(&cc, false, errbuf, &err);
+    if (!cap) {
         if (!errbuf[0])
             abort(); /* a refusal must say why */
         return 0;
@@ -59,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     volatile sig_atomic_t stop = 0;
     struct capture_stats st;
-    int r = capture_run(&cc, s, &stop, &st, errbuf);
+    int r = capture_run(cap, s, &stop, &st, errbuf);
+    capture_close(cap);
     if (r < 0 && !errbuf[0])
         abort();
     sensor_finish(s);

@@ -76,6 +76,26 @@ TEST(hll_estimates)
     CHECK(c > 5000 * 0.6 && c < 5000 * 1.4);
 }
 
+TEST(csv_field)
+{
+    char o[64];
+    CHECK_STR(tapir_csv_field("example.com", o, sizeof(o)), "example.com");
+    CHECK_STR(tapir_csv_field("", o, sizeof(o)), "");
+    CHECK_STR(tapir_csv_field("a,b", o, sizeof(o)), "\"a,b\"");
+    CHECK_STR(tapir_csv_field("say \"hi\"", o, sizeof(o)), "\"say \"\"hi\"\"\"");
+    CHECK_STR(tapir_csv_field("a\r\nb", o, sizeof(o)), "\"a\r\nb\"");
+    CHECK_STR(tapir_csv_field("=cmd|' /c calc'!a0", o, sizeof(o)), "'=cmd|' /c calc'!a0");
+    CHECK_STR(tapir_csv_field("=1+2,3", o, sizeof(o)), "\"'=1+2,3\"");
+    CHECK_STR(tapir_csv_field("+1", o, sizeof(o)), "'+1");
+    CHECK_STR(tapir_csv_field("-1", o, sizeof(o)), "'-1");
+    CHECK_STR(tapir_csv_field("@SUM(A1)", o, sizeof(o)), "'@SUM(A1)");
+    CHECK_STR(tapir_csv_field("a-b.example", o, sizeof(o)), "a-b.example");
+    /* too long: cut, still one quoted field */
+    char small[8];
+    CHECK_STR(tapir_csv_field("abc,defghij", small, sizeof(small)), "\"abc,d\"");
+    CHECK_STR(tapir_csv_field("\"\"\"\"", small, sizeof(small)), "\"\"\"\"\"\"");
+}
+
 int main(void)
 {
     RUN(addr_roundtrip);
@@ -83,5 +103,6 @@ int main(void)
     RUN(hash_seeded);
     RUN(iso8601);
     RUN(hll_estimates);
+    RUN(csv_field);
     return CHECK_DONE();
 }
