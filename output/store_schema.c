@@ -80,20 +80,59 @@ static const char schema_v2[] =
     "CREATE INDEX alerts_category ON alerts(category, ts_us);"
     "CREATE INDEX alerts_detector ON alerts(detector, ts_us);";
 
-/* migrations[i] upgrades user_version i to i + 1. Append; never edit a shipped entry. */
-static const char *const migrations[] = {schema_v1, schema_v2};
+/* Version 3: incidents (issue 11; docs/schema.md). One row per incident (ip or prefix,
+ * side, category), written at every event of it (alert, update, end), so a row is the
+ * incident as it stands; alerts name their incident and carry direction, severity and
+ * sensor. Alerts from before version 3 belong to no incident (incident_id NULL, direction
+ * 'unknown', severity and sensor NULL): their windows were judged alone. */
+static const char schema_v3[] =
+    "ALTER TABLE alerts ADD COLUMN incident_id INTEGER;"
+    "ALTER TABLE alerts ADD COLUMN direction TEXT NOT NULL DEFAULT 'unknown';"
+    "ALTER TABLE alerts ADD COLUMN severity INTEGER;"
+    "ALTER TABLE alerts ADD COLUMN sensor TEXT;"
+    "CREATE INDEX alerts_incident ON alerts(incident_id, ts_us);"
+    "CREATE TABLE incidents ("
+    " id INTEGER PRIMARY KEY,"
+    " run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,"
+    " ip TEXT NOT NULL, prefix_len INTEGER NOT NULL, side TEXT NOT NULL,"
+    " category TEXT NOT NULL, direction TEXT NOT NULL, severity INTEGER NOT NULL,"
+    " sensor TEXT,"
+    " started TEXT NOT NULL, started_us INTEGER NOT NULL,"
+    " last_seen TEXT NOT NULL, last_seen_us INTEGER NOT NULL,"
+    " ended TEXT, ended_us INTEGER,"
+    " windows INTEGER NOT NULL, alerts INTEGER NOT NULL, peak_score REAL,"
+    " detectors TEXT NOT NULL, top_features TEXT NOT NULL);"
+    "CREATE INDEX incidents_started ON incidents(started_us);"
+    "CREATE INDEX incidents_ip ON incidents(ip, started_us);"
+    "CREATE INDEX incidents_category ON incidents(category, started_us);";
+
+/* migrations[i] upgrades user_version i to i + 1. Append; never edit a shipped entry.
+ * A version that several changes share (issue 11: incidents, suppressions) gets one entry
+ * made of their statements, each change its own string. */
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration per schema version");
 
+/* The columns version 3 added to alerts, as its migration fills them for older rows. */
+#define V3_ALERT_COLS                                                                              \
+    " NULL AS incident_id, 'unknown' AS direction, NULL AS severity, NULL AS sensor"
+
 const char *store_alerts_from(const store_t *s)
 {
-    if (s->version >= 2)
+    if (s->version >= 3)
         return "alerts";
+    if (s->version == 2)
+        return "(SELECT *," V3_ALERT_COLS " FROM alerts)";
     return "(SELECT id, run_id, timestamp, ts_us, 'alert' AS event_type, ip, prefix_len, side,"
            " score, threshold, window_start, window_start_us, window_end, window_end_us,"
            " top_features, country, asn, as_org, l7, model_id, status, acked_at, acked_at_us,"
            " CASE event_type WHEN 'threshold' THEN 'limit' ELSE 'forest' END AS detector,"
-           " 'anomaly' AS category FROM alerts)";
+           " 'anomaly' AS category," V3_ALERT_COLS " FROM alerts)";
+}
+
+bool store_has_incidents(const store_t *s)
+{
+    return s->version >= 3;
 }
 
 /* Creates or migrates the schema inside the caller's write transaction. */
