@@ -14,6 +14,13 @@
  * when a window raises no alert), then a probe per alert. A prefix's peers are summed
  * by one scan of the records for that prefix (prefix alerts are a handful per window).
  *
+ * Limit: the sensor records answered flows only (sensor/sensor.c: a spoofed flood's
+ * millions of one-way flows would fill the records), so traffic that got no answer at
+ * all (a scan of filtered ports, a flood on a closed port) has no peers here and takes
+ * the side's rule: an internal scan of silent hosts reads "outbound". A per-host count
+ * of home and away peers kept by the sensor would close that gap (not done: it needs
+ * --home-net in the capture thread).
+ *
  * Rejected: the flagged IP's membership alone (Suricata's rule-side HOME_NET test),
  * which calls every flood on a home victim "inbound" even when a compromised neighbour
  * sends it, and every scan by a home host "outbound" when it sweeps the home net. Also

@@ -1,9 +1,12 @@
 /*
  * sink_print.c — one INCIDENT line per incident on stdout, when it ends, for the person
  * watching a replay: its id and severity, what (category) and who (IP or prefix, side,
- * direction), when and for how long, which detectors, and why (the top features of its
- * latest alert with their usual values). Flushed per line, so a pipe sees incidents as
- * they end. A replay's open incidents end with the run, so every incident has its line.
+ * direction, country), when and for how long, which detectors, and why (the two top
+ * features of its latest alert with their usual values), in about 150 characters:
+ *   INCIDENT 5 sev 1 synflood 10.0.0.80 (destination, inbound) 2026-01-01T00:10:00Z for
+ *   2m (2 windows) by limit; why: syn_in=1486 (usual 1.2), flows_in=1486 (usual 1.2) Flushed per
+ * line, so a pipe sees incidents as they end. A replay's open incidents end with the run, so every
+ * incident has its line.
  *
  * The demo replay printed 74 ALERT lines, one per IP per window, the same IP up to 13
  * times; it now prints one line per incident. Rejected: a line when an incident opens
@@ -42,16 +45,19 @@ static int print_sink_alert(void *self, struct alert *al)
         n += snprintf(buf + n, sizeof(buf) - (size_t)n, "/%u",
                       ip_addr_is_v4(&al->ip) ? al->prefix_len - 96u : al->prefix_len);
     tapir_iso8601(in->start_us, start, sizeof(start));
+    char *ms = strstr(start, ".000Z"); /* whole seconds: windows are */
+    if (ms)
+        memcpy(ms, "Z", 2);
     /* From its first window's start to its last alert (not to the quiet windows after). */
     duration_str(in->last_us > in->start_us ? in->last_us - in->start_us : 0, dur, sizeof(dur));
-    n += snprintf(buf + n, sizeof(buf) - (size_t)n, " (%s, %s)", alert_side_name(al->side),
-                  alert_direction_name(in->direction ? in->direction : al->direction));
-    if (al->geo.country[0])
-        n += snprintf(buf + n, sizeof(buf) - (size_t)n, " %s", al->geo.country);
-    n += snprintf(buf + n, sizeof(buf) - (size_t)n, " from %s for %s, %u window%s, by %s", start,
-                  dur, in->windows, in->windows == 1 ? "" : "s",
-                  alert_detectors_str(in->detectors, det, sizeof(det)));
-    for (int i = 0; i < al->n_top && n < (int)sizeof(buf) - 96; i++)
+    n +=
+        snprintf(buf + n, sizeof(buf) - (size_t)n, " (%s, %s%s%s) %s for %s (%u window%s) by %s",
+                 alert_side_name(al->side),
+                 alert_direction_name(in->direction ? in->direction : al->direction),
+                 al->geo.country[0] ? ", " : "", al->geo.country, start, dur, in->windows,
+                 in->windows == 1 ? "" : "s", alert_detectors_str(in->detectors, det, sizeof(det)));
+    /* Its two strongest reasons: the rest is in the alert log and `tapir incidents ID`. */
+    for (int i = 0; i < al->n_top && i < 2 && n < (int)sizeof(buf) - 96; i++)
         n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s %s=%.4g (usual %.3g)",
                       i ? "," : "; why:", al->top[i].name, al->top[i].value, al->top[i].baseline);
     printf("%s\n", buf);

@@ -100,7 +100,7 @@ n_inc=$(sqlite3 "$db" 'SELECT count(*) FROM incidents')
 n_lines=$(grep -c '^INCIDENT ' "$tmp/run.out")
 [ "$n_lines" -eq "$n_inc" ] || fail "$n_lines INCIDENT lines for $n_inc incidents"
 grep -q '^ALERT ' "$tmp/run.out" && fail "ALERT lines on stdout"
-grep -q '^INCIDENT [0-9]* sev [123] [a-z]* .* (\(source\|destination\|prefix\), \(inbound\|outbound\|internal\|external\)) .* for [0-9hms]*, [0-9]* windows\{0,1\}, by [a-z,]*' \
+grep -q '^INCIDENT [0-9]* sev [123] [a-z]* .* (\(source\|destination\|prefix\), \(inbound\|outbound\|internal\|external\)\(, [A-Z][A-Z]\)\{0,1\}) 20[0-9-]*T[0-9:]*Z for [0-9hms]* ([0-9]* windows\{0,1\}) by [a-z,]*; why: ' \
   "$tmp/run.out" || fail "INCIDENT line format: $(head -2 "$tmp/run.out")"
 echo "ok: $n_lines INCIDENT lines, one per incident"
 
@@ -156,6 +156,23 @@ q9=$(sqlite3 "$tmp/q9.db" 'SELECT count(*) FROM incidents')
   fail "--incident-quiet 1/2/9 gave $q1/$n_inc/$q9 incidents"
 "$T" run -r pcaps/mixed.pcap --incident-quiet 0 >/dev/null 2>&1; [ $? -eq 2 ] || fail "--incident-quiet 0 accepted"
 echo "ok: --incident-quiet 1, 2, 9: $q1, $n_inc, $q9 incidents"
+
+# ---- --home-net decides the direction -------------------------------------------------
+# A home net holding none of the capture's hosts: traffic with known peers went from away
+# to away (external), and none can be internal; traffic that got no answer has no flow
+# records, so no peers: the side's rule (docs/detection.md). The scanner's own /24 as the
+# home net: its scan goes out.
+"$T" run -r pcaps/mixed.pcap --model "$tmp/model.tapir" --alert-log "$tmp/h1.json" --no-progress \
+  -q --home-net 192.0.2.0/24 >/dev/null 2>&1 || fail "--home-net 192.0.2.0/24"
+grep -q '"direction":"internal"' "$tmp/h1.json" && fail "internal with no home host"
+grep -q '"direction":"external"' "$tmp/h1.json" || fail "nothing external with no home host"
+"$T" run -r pcaps/mixed.pcap --model "$tmp/model.tapir" --alert-log "$tmp/h2.json" --no-progress \
+  -q --home-net 175.16.199.0/24 >/dev/null 2>&1 || fail "--home-net 175.16.199.0/24"
+grep '"ip":"175.16.199.201","side":"source"' "$tmp/h2.json" | grep -q '"direction":"outbound"' ||
+  fail "the scanner at home does not scan outbound: $(grep 175.16.199.201 "$tmp/h2.json" | head -1)"
+grep '"ip":"10.0.0.80","side":"destination"' "$tmp/h2.json" | grep '"category":"portscan"' |
+  grep -q '"direction":"outbound"' || fail "the scanned host away does not receive from home"
+echo "ok: --home-net sets the direction (external, outbound)"
 
 # ---- a version-2 database, migrated in place by tapir run -----------------------------
 cp "$TAPIR_TOP/tests/fixtures/store/v2.db" "$tmp/v2.db"
