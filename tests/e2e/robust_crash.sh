@@ -29,6 +29,12 @@ flood=300000
 check() { # after a kill or the last run
   ic=$(sqlite3 "$tmp/db" 'pragma integrity_check' 2>&1)
   [ "$ic" = ok ] || fail "$1: integrity_check: $ic"
+  # killed before the schema's transaction committed: no tables, and nothing logged
+  if [ "$(sqlite3 "$tmp/db" "select count(*) from sqlite_master where name = 'alerts'")" = 0 ]; then
+    [ -s "$tmp/alerts.json" ] && fail "$1: alerts logged, yet no schema"
+    echo "$1: killed before the schema was created"
+    return 0
+  fi
   sqlite3 -separator '|' "$tmp/db" 'select id, ip, side, window_start from alerts' >"$tmp/db.txt" ||
     fail "$1: cannot query the database"
   # an incident's "end" event has no alert row: its incident row is ended instead
