@@ -8,7 +8,7 @@
  * range scans depend on every writer formatting identically) and integers only
  * (unreadable in the shell without datetime(x/1e6,'unixepoch') on every query).
  *
- * Schema changes go through migrations[]: entry i upgrades user_version i to i+1 inside
+ * Schema changes go through migrations[]: step i upgrades user_version i to i+1 inside
  * the opening transaction. Migrations only add tables and columns, so an older tapir
  * may still read (store_open_readonly) a newer file, but refuses to write it; a newer
  * tapir reads an older file it may not migrate (read-only) through store_alerts_from(),
@@ -85,7 +85,7 @@ static const char schema_v2[] =
  * incident as it stands; alerts name their incident and carry direction, severity and
  * sensor. Alerts from before version 3 belong to no incident (incident_id NULL, direction
  * 'unknown', severity and sensor NULL): their windows were judged alone. */
-static const char schema_v3[] =
+static const char schema_v3_incidents[] =
     "ALTER TABLE alerts ADD COLUMN incident_id INTEGER;"
     "ALTER TABLE alerts ADD COLUMN direction TEXT NOT NULL DEFAULT 'unknown';"
     "ALTER TABLE alerts ADD COLUMN severity INTEGER;"
@@ -106,12 +106,16 @@ static const char schema_v3[] =
     "CREATE INDEX incidents_ip ON incidents(ip, started_us);"
     "CREATE INDEX incidents_category ON incidents(category, started_us);";
 
-/* migrations[i] upgrades user_version i to i + 1. Append; never edit a shipped entry.
- * A version that several changes share (issue 11: incidents, suppressions) gets one entry
- * made of their statements, each change its own string. */
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
+/* migrations[i] upgrades user_version i to i + 1: its statements, run in order in the
+ * opening transaction. Append a step for a new version; never edit a shipped one. Changes
+ * that ship together share a version: each is one string of its step (issue 11's
+ * suppressions go beside the incidents in step 3). */
+static const char *const step_v1[] = {schema_v1, NULL};
+static const char *const step_v2[] = {schema_v2, NULL};
+static const char *const step_v3[] = {schema_v3_incidents, NULL};
+static const char *const *const migrations[] = {step_v1, step_v2, step_v3};
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
-               "one migration per schema version");
+               "one migration step per schema version");
 
 /* The columns version 3 added to alerts, as its migration fills them for older rows. */
 #define V3_ALERT_COLS                                                                              \
@@ -152,10 +156,11 @@ int store_schema_migrate(store_t *s, int64_t version, char *errbuf)
     }
     for (int64_t v = version; v < STORE_SCHEMA_VERSION; v++) {
         char sql[128];
-        if (store_exec_sql(s, migrations[v], "creating the schema") < 0) {
-            store_open_error(s, errbuf, "creating the schema");
-            return -1;
-        }
+        for (const char *const *stmt = migrations[v]; *stmt; stmt++)
+            if (store_exec_sql(s, *stmt, "creating the schema") < 0) {
+                store_open_error(s, errbuf, "creating the schema");
+                return -1;
+            }
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)(v + 1));
         if (store_exec_sql(s, sql, "setting the schema version") < 0) {
             store_open_error(s, errbuf, "setting the schema version");
