@@ -256,8 +256,8 @@ static void do_reload_now(analyzer_t *a)
         if (analyzer_load_model(a, a->cfg.model_path, errbuf) < 0)
             log_error("model not reloaded (old model kept): %s", errbuf);
     }
-    log_info("reloaded: persist %u/%u, min-pkts %u, threshold %s", a->cfg.persist_k,
-             a->cfg.persist_n, a->cfg.min_pkts,
+    log_info("reloaded: persist %u/%u, min-pkts %u, incident-quiet %u, threshold %s",
+             a->cfg.persist_k, a->cfg.persist_n, a->cfg.min_pkts, a->cfg.incident_quiet,
              a->cfg.fixed_threshold > 0 ? "fixed" : "from the model");
 }
 
