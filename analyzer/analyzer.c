@@ -11,8 +11,10 @@
  * on the store) for HTTP.
  *
  * What happens to a window is in score.c (vectors, scoring pass), judge.c (limits,
- * rules, persistence), explain.c (the alert) and train.c (warm-up, retraining); where
- * the results go is output.h's business.
+ * rules, persistence), explain.c (the alert) and train.c (warm-up, retraining); every
+ * alert then goes through analyzer_emit_alert (here): its direction (direction.c) and
+ * its incident (incident.c), which decides whether the outputs see it. Where the
+ * results go is output.h's business.
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -23,7 +25,6 @@
 #include <time.h>
 
 #include "analyzer_int.h"
-#include "category.h"
 #include "log.h"
 #include "notify.h"
 #include "timeutil.h"
