@@ -11,8 +11,10 @@
  * on the store) for HTTP.
  *
  * What happens to a window is in score.c (vectors, scoring pass), judge.c (limits,
- * rules, persistence), explain.c (the alert) and train.c (warm-up, retraining); where
- * the results go is output.h's business.
+ * rules, persistence), explain.c (the alert) and train.c (warm-up, retraining); every
+ * alert then goes through analyzer_emit_alert (here): its direction (direction.c) and
+ * its incident (incident.c), which decides whether the outputs see it. Where the
+ * results go is output.h's business.
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -44,6 +46,7 @@ void analyzer_config_defaults(struct analyzer_config *c)
     c->conversations = true;
     c->max_conversations = 65536;
     c->conversation_ttl_h = 2;
+    c->incident_quiet = 2;
 }
 
 /* The rule set from --rules DIR (allowlist, denylist, thresholds) and --allowlist FILE.
@@ -62,6 +65,50 @@ static rules_t *load_rules(const struct analyzer_config *c, char *errbuf)
         return NULL;
     }
     return r;
+}
+
+/* An incident ended (quiet windows, eviction, end of the run): its "end" event. */
+static void on_incident_end(void *ctx, struct alert *al)
+{
+    analyzer_t *a = ctx;
+    output_alert(a->out, al);
+}
+
+bool analyzer_emit_alert(analyzer_t *a, const struct window *w, struct alert *al, uint64_t now_us)
+{
+    if (al->direction == ALERT_DIRECTION_UNKNOWN && w) {
+        uint64_t home, away;
+        peers_count(a->peers, w, a->cfg.home_net, &al->ip, al->prefix_len, al->side, &home, &away);
+        al->direction =
+            incident_direction(rules_allowed(a->cfg.home_net, &al->ip), al->side, home, away);
+    }
+    if (incident_observe(a->incidents, al, now_us) != INCIDENT_EMIT)
+        return false;
+    output_alert(a->out, al);
+    return true;
+}
+
+/* The run is over: every open incident ends, in a last transaction of its own (the
+ * store writes events inside a window). */
+static void flush_incidents(analyzer_t *a)
+{
+    if (!a->incidents || !incident_active(a->incidents))
+        return;
+    struct window w = {
+        .start_us = a->last_end_us, .end_us = a->last_end_us, .seq = a->last_seq + 1};
+    struct output_window ow = {&w, false, 0, true};
+    struct output_errors oe;
+    output_window_begin(a->out, &ow);
+    incident_flush(a->incidents, a->last_end_us);
+    output_window_end(a->out, &ow, &oe);
+    struct incident_stats is;
+    incident_get_stats(a->incidents, &is);
+    pthread_mutex_lock(&a->st_mu);
+    a->st.store_errors += oe.windows_lost;
+    a->st.log_errors += oe.alerts_lost;
+    a->st.incidents_ended = is.ended;
+    a->st.incidents_active = is.active;
+    pthread_mutex_unlock(&a->st_mu);
 }
 
 analyzer_t *analyzer_create(const struct analyzer_config *c, const struct output_config *oc,
@@ -117,6 +164,21 @@ analyzer_t *analyzer_create(const struct analyzer_config *c, const struct output
     }
     if (!(a->out = output_create(&ocfg, errbuf)))
         goto fail;
+    /* Incident ids go on from the store's largest, so they stay unique in a database. */
+    int64_t max_id = 0;
+    store_t *st = output_store(a->out);
+    if (st && store_incident_max_id(st, &max_id) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s", store_errmsg(st));
+        goto fail;
+    }
+    if (!(a->incidents =
+              incident_create(INCIDENT_TABLE_DEFAULT, c->seed ^ 0x696e6364ULL, max_id + 1,
+                              c->home_net, c->sensor_name, on_incident_end, a, errbuf)))
+        goto fail;
+    if (!(a->peers = peers_create(c->seed ^ 0x70656572ULL))) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        goto fail;
+    }
     return a;
 fail:
     analyzer_destroy(a);
@@ -140,6 +202,8 @@ void analyzer_destroy(analyzer_t *a)
     geo_destroy(a->geo);
     baseline_destroy(a->baseline);
     conv_destroy(a->conv);
+    incident_destroy(a->incidents);
+    peers_destroy(a->peers);
     if (a->have_model)
         model_free(&a->model);
     for (int s = 0; s < SIDE_COUNT; s++)
@@ -193,8 +257,8 @@ static void do_reload_now(analyzer_t *a)
         if (analyzer_load_model(a, a->cfg.model_path, errbuf) < 0)
             log_error("model not reloaded (old model kept): %s", errbuf);
     }
-    log_info("reloaded: persist %u/%u, min-pkts %u, threshold %s", a->cfg.persist_k,
-             a->cfg.persist_n, a->cfg.min_pkts,
+    log_info("reloaded: persist %u/%u, min-pkts %u, incident-quiet %u, threshold %s",
+             a->cfg.persist_k, a->cfg.persist_n, a->cfg.min_pkts, a->cfg.incident_quiet,
              a->cfg.fixed_threshold > 0 ? "fixed" : "from the model");
 }
 
@@ -221,8 +285,10 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
         bool closed = false;
         struct window *w = wqueue_pop(a->q, &closed);
         if (!w) {
-            if (closed)
+            if (closed) {
+                flush_incidents(a);
                 event_base_loopbreak(a->base);
+            }
             return;
         }
         analyzer_process_window(a, w);
@@ -295,6 +361,15 @@ static void write_metrics(void *ctx, struct evbuffer *out)
          "Conversations forgotten after --conversation-ttl idle.", as.conv_expired},
         {"tapir_conversation_alerts_total", "counter",
          "Alerts raised by the beacon, brute-force and exfiltration detectors.", as.conv_alerts},
+        {"tapir_incidents_opened_total", "counter", "Incidents opened (event alert).",
+         as.incidents_opened},
+        {"tapir_incidents_ended_total", "counter", "Incidents closed (event end).",
+         as.incidents_ended},
+        {"tapir_incidents_evicted_total", "counter",
+         "Incidents closed early because the incident table was full.", as.incidents_evicted},
+        {"tapir_incidents_active", "gauge", "Incidents open.", as.incidents_active},
+        {"tapir_alerts_merged_total", "counter",
+         "Alerts filed under an incident without an event of their own.", as.alerts_merged},
     };
     output_series_write(out, series, sizeof(series) / sizeof(series[0]));
 }

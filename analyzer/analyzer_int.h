@@ -16,6 +16,7 @@
 #include "baseline.h"
 #include "conv.h"
 #include "geo.h"
+#include "incident.h"
 #include "model.h"
 #include "output.h"
 #include "rules.h"
@@ -59,7 +60,11 @@ struct analyzer {
     analyzer_risk_name_fn risk_name; /* nDPI risk names (the sensor's), or NULL */
     void *risk_ctx;
     baseline_t *baseline;
-    conv_t *conv; /* conversations across windows (conv.c), or NULL when off */
+    conv_t *conv;          /* conversations across windows (conv.c), or NULL when off */
+    incident_t *incidents; /* every alert's incident (incident.c) */
+    peers_t *peers;        /* the window's peers per IP, for directions (direction.c) */
+    uint64_t last_end_us;  /* end of the latest window analysed, packet time (0: none) */
+    uint64_t last_seq;     /* its seq */
 
     struct model model;
     bool have_model;
@@ -133,6 +138,13 @@ bool analyzer_address_unscorable(analyzer_t *a, const struct ip_addr *ip);
  * BEHAVIOUR_MAX_FEATURES doubles. al->features borrows sc->raw. */
 void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *sc, struct alert *al,
                          double *contrib);
+
+/* analyzer.c: every alert's way out. Sets al->direction from the peers of w (when al's
+ * direction is UNKNOWN and w is given: NULL for an alert raised between windows), files
+ * it under its incident (incident_observe: event type, incident id, severity, sensor)
+ * and gives it to the outputs when the tracker says so. now_us: packet time. Returns
+ * true when it was output. */
+bool analyzer_emit_alert(analyzer_t *a, const struct window *w, struct alert *al, uint64_t now_us);
 
 /* score.c: the conversation detectors on one window's flow records (conv.c), alerts
  * through the outputs; returns the alerts raised. */

@@ -167,6 +167,54 @@ static const struct category_rule rules[] = {
     {CATEGORY_SIDE_SOURCE, "tunnel_pkt_size|tunnel_size_ratio", ALERT_CATEGORY_TUNNEL, {{0}}},
 };
 
+/* ---- severity: 1 most severe .. 3 (as Suricata's priority). docs/detection.md prints
+ * the same table. "Ours" is the home net's side of the traffic (direction.c): the victim
+ * for an attack on a victim (the traffic goes to the home net: inbound or internal), the
+ * sender for a home host doing the harm (exfiltration, tunnels, beacons: outbound or
+ * internal). A scan is reconnaissance, not harm yet; a forest-only anomaly names no
+ * attack. Unknown direction counts as ours (the more severe). */
+static const struct category_severity severities[] = {
+    {ALERT_CATEGORY_SYNFLOOD, CATEGORY_OURS_RECEIVER, 1, 2},
+    {ALERT_CATEGORY_UDPFLOOD, CATEGORY_OURS_RECEIVER, 1, 2},
+    {ALERT_CATEGORY_ICMPFLOOD, CATEGORY_OURS_RECEIVER, 1, 2},
+    {ALERT_CATEGORY_AMPLIFICATION, CATEGORY_OURS_RECEIVER, 1, 2},
+    {ALERT_CATEGORY_WEBATTACK, CATEGORY_OURS_RECEIVER, 1, 2},
+    {ALERT_CATEGORY_BRUTEFORCE, CATEGORY_OURS_RECEIVER, 1, 2},
+    {ALERT_CATEGORY_EXFIL, CATEGORY_OURS_SENDER, 1, 2},
+    {ALERT_CATEGORY_TUNNEL, CATEGORY_OURS_SENDER, 2, 2},
+    {ALERT_CATEGORY_BEACON, CATEGORY_OURS_SENDER, 2, 2},
+    {ALERT_CATEGORY_PORTSCAN, CATEGORY_OURS_RECEIVER, 2, 2},
+    {ALERT_CATEGORY_HOSTSCAN, CATEGORY_OURS_RECEIVER, 2, 2},
+    /* anomaly: 3 from the forest alone; 2 when a learned limit, the denylist or a rate
+     * fired (category_severity) */
+    {ALERT_CATEGORY_ANOMALY, CATEGORY_OURS_RECEIVER, 3, 3},
+};
+_Static_assert(sizeof(severities) / sizeof(severities[0]) == ALERT_CATEGORY_COUNT,
+               "one severity row per category");
+
+const struct category_severity *category_severities(int *n)
+{
+    *n = (int)(sizeof(severities) / sizeof(severities[0]));
+    return severities;
+}
+
+int category_severity(enum alert_category c, enum alert_detector d, enum alert_direction dir)
+{
+    for (size_t i = 0; i < sizeof(severities) / sizeof(severities[0]); i++) {
+        const struct category_severity *r = &severities[i];
+        if (r->category != c)
+            continue;
+        bool ours = dir == ALERT_DIRECTION_UNKNOWN || dir == ALERT_DIRECTION_INTERNAL ||
+                    (r->ours == CATEGORY_OURS_RECEIVER ? dir == ALERT_DIRECTION_INBOUND
+                                                       : dir == ALERT_DIRECTION_OUTBOUND);
+        int sev = ours ? r->sev_ours : r->sev_other;
+        if (c == ALERT_CATEGORY_ANOMALY && d != ALERT_DETECTOR_FOREST)
+            sev = 2;
+        return sev;
+    }
+    return 3;
+}
+
 const struct category_rule *category_rules(int *n)
 {
     *n = (int)(sizeof(rules) / sizeof(rules[0]));

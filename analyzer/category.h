@@ -39,4 +39,21 @@ const struct category_rule *category_rules(int *n);
  * conditions all hold gives the category; ANOMALY when none does. Borrows al. */
 enum alert_category category_of(const struct alert *al);
 
+/* Severity by category (analyzer/category.c's second table, docs/detection.md). */
+enum category_ours {
+    CATEGORY_OURS_RECEIVER, /* the home net is hurt when it receives (a victim) */
+    CATEGORY_OURS_SENDER,   /* ... when it sends (a home host exfiltrating, beaconing) */
+};
+struct category_severity {
+    enum alert_category category;
+    enum category_ours ours;
+    int sev_ours;  /* 1..3 when the home net is the hurt side (or the direction unknown) */
+    int sev_other; /* 1..3 otherwise (an attack on someone else, seen in transit) */
+};
+const struct category_severity *category_severities(int *n);
+/* The severity of an alert, 1 (most severe) .. 3: the table's row for c, by whether the
+ * direction puts the home net on the hurt side; an anomaly by any detector but the
+ * forest (a learned limit, the denylist, a rate) is 2. */
+int category_severity(enum alert_category c, enum alert_detector d, enum alert_direction dir);
+
 #endif

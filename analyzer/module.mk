@@ -6,7 +6,9 @@ ANALYZER_SRCS := \
     analyzer/conv_learn.c \
     analyzer/behaviour.c \
     analyzer/category.c \
+    analyzer/direction.c \
     analyzer/explain.c \
+    analyzer/incident.c \
     analyzer/judge.c \
     analyzer/score.c \
     analyzer/train.c

@@ -174,7 +174,7 @@ static void vector_scored(analyzer_t *a, struct window_run *r, struct scored *sc
     if (!sc->alert)
         return;
     analyzer_fill_alert(a, r->w, sc, &r->al, r->contrib);
-    output_alert(a->out, &r->al);
+    analyzer_emit_alert(a, r->w, &r->al, r->w->end_us);
     r->n_alerts++;
 }
 
@@ -371,9 +371,13 @@ static void on_conv_finding(void *ctx, const struct conv_finding *f)
         break;
     }
     al->category = category_of(al);
+    /* The one peer is known: the direction is the conversation's. */
+    bool dst_home = rules_allowed(a->cfg.home_net, &f->dst);
+    al->direction = incident_direction(rules_allowed(a->cfg.home_net, &f->src), al->side,
+                                       dst_home ? 1 : 0, dst_home ? 0 : 1);
     geo_lookup(a->geo, &al->ip, &al->geo);
     snprintf(al->model_id, sizeof(al->model_id), "%s", a->have_model ? a->model.id : "");
-    output_alert(a->out, al);
+    analyzer_emit_alert(a, cr->w, al, cr->w->end_us);
     cr->n++;
 }
 
@@ -421,6 +425,10 @@ void analyzer_process_window(analyzer_t *a, struct window *w)
     if (a->conv) /* learning while training: no alerts */
         n_conv = analyzer_conv_pass(a, w, &r.al);
     r.n_alerts += n_conv;
+    /* Incidents quiet for --incident-quiet windows end in this window's transaction. */
+    incident_window_close(a->incidents, w->end_us, a->cfg.incident_quiet);
+    a->last_end_us = w->end_us;
+    a->last_seq = w->seq;
     struct output_errors oe;
     output_window_end(a->out, &r.ow, &oe);
     free(sc);
@@ -435,6 +443,13 @@ void analyzer_process_window(analyzer_t *a, struct window *w)
     a->st.store_errors += oe.windows_lost;
     a->st.log_errors += oe.alerts_lost;
     a->st.conv_alerts += n_conv;
+    struct incident_stats is;
+    incident_get_stats(a->incidents, &is);
+    a->st.incidents_opened = is.opened;
+    a->st.incidents_ended = is.ended;
+    a->st.incidents_evicted = is.evicted;
+    a->st.incidents_active = is.active;
+    a->st.alerts_merged = is.merged;
     if (a->conv) {
         struct conv_stats cs;
         conv_get_stats(a->conv, &cs);

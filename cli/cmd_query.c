@@ -44,8 +44,8 @@ static const char *jstr(const json_t *o, const char *key)
 
 static void print_alert_header(void)
 {
-    printf("%-24s %6s %-26s %-11s %-13s %-12s %6s %-2s %-10s %s\n", "TIME", "ID", "IP", "SIDE",
-           "CATEGORY", "DETECTOR", "SCORE", "CC", "STATUS", "TOP FEATURES");
+    printf("%-24s %6s %6s %-6s %-26s %-11s %-13s %-12s %6s %-2s %-10s %s\n", "TIME", "ID", "INC",
+           "EVENT", "IP", "SIDE", "CATEGORY", "DETECTOR", "SCORE", "CC", "STATUS", "TOP FEATURES");
 }
 
 static void print_alert_row(const json_t *a)
@@ -53,6 +53,12 @@ static void print_alert_row(const json_t *a)
     char num[32];
     put_clean(stdout, jstr(a, "timestamp"), 24);
     printf(" %6lld ", (long long)json_integer_value(json_object_get(a, "alert_id")));
+    if (json_is_integer(json_object_get(a, "incident_id")))
+        printf("%6lld ", (long long)json_integer_value(json_object_get(a, "incident_id")));
+    else
+        printf("%6s ", "-");
+    put_clean(stdout, jstr(a, "event_type"), 6);
+    putchar(' ');
     put_clean(stdout, jstr(a, "ip"), 26);
     putchar(' ');
     put_clean(stdout, jstr(a, "side"), 11);
@@ -435,5 +441,220 @@ int cmd_hosts(int argc, char **argv)
     }
     json_decref(res);
     store_close(s);
+    return rc;
+}
+
+/* ---- tapir incidents ------------------------------------------------------------------
+ * One line per incident (issue 11): what an operator asks first (who, what, which way,
+ * since when, for how long, how bad, is it over), then `tapir incidents ID` for one with
+ * its alerts. Its own command, as `tapir alerts` and `tapir hosts` are, rather than
+ * `tapir alerts --incidents`: the rows are another thing, with other columns. */
+
+#define CMD_INCIDENTS "tapir incidents"
+
+static void incidents_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tapir incidents [--db FILE] [--since TIME] [--ip IP] [--category C]\n"
+            "                       [--detector D] [--min-score S] [--limit N] [--offset N]\n"
+            "                       [--json]\n"
+            "       tapir incidents [--db FILE] [--json] ID\n\n"
+            "Lists stored incidents (one per IP or prefix, side and category: opened by an\n"
+            "alert, ended after --incident-quiet windows without one), newest first (default\n"
+            "limit %d; --limit 0 for all), as a table or, with --json, one JSON object per\n"
+            "line. With ID, that incident and its alerts. --since matches incidents last\n"
+            "seen at or after TIME (ISO-8601 or unix seconds). --db defaults to %s.\n"
+            "C is one of: %s.\n"
+            "D is one of: %s.\n",
+            QUERY_DEFAULT_LIMIT, STORE_DEFAULT_PATH, alert_category_list(), alert_detector_list());
+}
+
+static void print_incident_header(void)
+{
+    printf("%6s %-24s %8s %3s %-26s %-11s %-9s %-13s %-6s %4s %6s %-20s %s\n", "ID", "START",
+           "DURATION", "SEV", "IP", "SIDE", "DIRECTION", "CATEGORY", "STATUS", "WIN", "PEAK",
+           "DETECTORS", "WHY");
+}
+
+/* The detectors array as "forest,limit". */
+static void put_list(const json_t *arr, int width)
+{
+    char buf[128] = "";
+    size_t used = 0, i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        int w = snprintf(buf + used, sizeof(buf) - used, "%s%s", used ? "," : "",
+                         json_string_value(e) ? json_string_value(e) : "?");
+        if (w < 0 || (size_t)w >= sizeof(buf) - used)
+            break;
+        used += (size_t)w;
+    }
+    put_clean(stdout, buf, width);
+}
+
+static void print_incident_row(const json_t *o)
+{
+    char dur[32];
+    long long d = (long long)json_integer_value(json_object_get(o, "duration_s"));
+    if (d < 3600)
+        snprintf(dur, sizeof(dur), "%lldm%02llds", d / 60, d % 60);
+    else
+        snprintf(dur, sizeof(dur), "%lldh%02lldm", d / 3600, d % 3600 / 60);
+    printf("%6lld ", (long long)json_integer_value(json_object_get(o, "incident_id")));
+    put_clean(stdout, jstr(o, "start"), 24);
+    printf(" %8s %3lld ", dur, (long long)json_integer_value(json_object_get(o, "severity")));
+    put_clean(stdout, jstr(o, "ip"), 26);
+    putchar(' ');
+    put_clean(stdout, jstr(o, "side"), 11);
+    putchar(' ');
+    put_clean(stdout, jstr(o, "direction"), 9);
+    putchar(' ');
+    put_clean(stdout, jstr(o, "category"), 13);
+    putchar(' ');
+    put_clean(stdout, jstr(o, "status"), 6);
+    printf(" %4lld", (long long)json_integer_value(json_object_get(o, "windows")));
+    json_t *peak = json_object_get(o, "peak_score");
+    if (json_is_number(peak))
+        printf(" %6.3f ", json_number_value(peak));
+    else
+        printf(" %6s ", "-");
+    put_list(json_object_get(o, "detectors"), 20);
+    putchar(' ');
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(o, "top_features"), i, f)
+    {
+        if (i)
+            fputs(", ", stdout);
+        put_clean(stdout, jstr(f, "name"), 0);
+        printf("=%.6g", json_number_value(json_object_get(f, "value")));
+    }
+    putchar('\n');
+}
+
+static void print_incident_detail(const json_t *o)
+{
+    print_incident_header();
+    print_incident_row(o);
+    printf("\nlast seen %s, ended %s, %lld alerts taken in\n", jstr(o, "last_seen"),
+           jstr(o, "end")[0] ? jstr(o, "end") : "(open)",
+           (long long)json_integer_value(json_object_get(o, "alert_count")));
+    const json_t *al = json_object_get(o, "alerts");
+    if (json_array_size(al)) {
+        printf("\nalerts:\n");
+        print_alert_header();
+        size_t i;
+        json_t *a;
+        json_array_foreach(al, i, a) print_alert_row(a);
+    }
+}
+
+int cmd_incidents(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+                                         {"since", required_argument, NULL, 's'},
+                                         {"ip", required_argument, NULL, 'i'},
+                                         {"min-score", required_argument, NULL, 'm'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {"offset", required_argument, NULL, 'O'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"category", required_argument, NULL, 'c'},
+                                         {"detector", required_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *db = STORE_DEFAULT_PATH;
+    struct store_alert_filter f = {.limit = QUERY_DEFAULT_LIMIT};
+    bool json = false;
+    char ipnorm[64];
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 's':
+            if (tapir_parse_time(optarg, &f.since_us) < 0)
+                return parse_opt_bad(CMD_INCIDENTS, "--since", optarg, "ISO-8601 or unix seconds");
+            break;
+        case 'i': {
+            struct ip_addr ip;
+            unsigned plen;
+            if (rules_parse_cidr(optarg, &ip, &plen) < 0) {
+                fprintf(stderr, "tapir incidents: bad --ip '%s'\n", optarg);
+                return TAPIR_EXIT_USAGE;
+            }
+            f.ip = rules_cidr_str(&ip, plen, ipnorm, sizeof(ipnorm));
+            break;
+        }
+        case 'm':
+            if (parse_f64(optarg, &f.min_score) < 0 || !(f.min_score >= 0 && f.min_score <= 1))
+                return parse_opt_bad(CMD_INCIDENTS, "--min-score", optarg, "0 to 1");
+            break;
+        case 'c':
+            if (alert_category_parse(optarg) < 0)
+                return parse_opt_bad(CMD_INCIDENTS, "--category", optarg, alert_category_list());
+            f.category = optarg;
+            break;
+        case 'D':
+            if (alert_detector_parse(optarg) < 0)
+                return parse_opt_bad(CMD_INCIDENTS, "--detector", optarg, alert_detector_list());
+            f.detector = optarg;
+            break;
+        case 'l':
+            if (opt_count(CMD_INCIDENTS, "--limit", optarg, &f.limit) < 0)
+                return TAPIR_EXIT_USAGE;
+            break;
+        case 'O':
+            if (opt_count(CMD_INCIDENTS, "--offset", optarg, &f.offset) < 0)
+                return TAPIR_EXIT_USAGE;
+            break;
+        case 'j':
+            json = true;
+            break;
+        default:
+            return parse_opt_other(c, CMD_INCIDENTS, argv, incidents_usage);
+        }
+    }
+    int64_t id = 0;
+    if (argc - optind > 1) {
+        fprintf(stderr, "tapir incidents: one ID at most\n");
+        return TAPIR_EXIT_USAGE;
+    }
+    if (optind < argc && parse_int_min(argv[optind], 1, &id) < 0) {
+        fprintf(stderr, "tapir incidents: bad incident id '%s'\n", argv[optind]);
+        return TAPIR_EXIT_USAGE;
+    }
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    store_t *s = store_open_readonly(db, errbuf);
+    if (!s) {
+        fprintf(stderr, "tapir incidents: %s\n", errbuf);
+        return TAPIR_EXIT_FAIL;
+    }
+    int rc = TAPIR_EXIT_OK;
+    json_t *res = NULL;
+    if (id) {
+        if (store_incident_get(s, id, 0, &res) < 0) {
+            fprintf(stderr, "tapir incidents: %s\n", store_errmsg(s));
+            rc = TAPIR_EXIT_FAIL;
+        } else if (json) {
+            print_json_line(res);
+        } else {
+            print_incident_detail(res);
+        }
+    } else if (store_incidents_list(s, &f, &res) < 0) {
+        fprintf(stderr, "tapir incidents: %s\n", store_errmsg(s));
+        rc = TAPIR_EXIT_FAIL;
+    } else {
+        print_list(res, json, print_incident_header, print_incident_row,
+                   "tapir incidents: no incidents match");
+    }
+    json_decref(res);
+    store_close(s);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "tapir incidents: cannot write output: %s\n", strerror(errno));
+        return TAPIR_EXIT_FAIL;
+    }
     return rc;
 }

@@ -156,6 +156,10 @@ static const struct option_def options[] = {
     {"home-net", 0, TEXT(home_net), .section = SEC_ANALYZER, .arg = "CIDR,...",
      .help = "our networks, for alert direction and the blocklist\n"
              "(default RFC 1918, RFC 4193, link-local)"},
+    /* Incidents (issue 11, analyzer/incident.c). */
+    {"incident-quiet", 0, NUMBER(ana.incident_quiet, 1, 10000), .section = SEC_ANALYZER,
+     .reload = true, .arg = "N",
+     .help = "an incident ends after N windows without an alert (default 2)"},
     {"max-conversations", 0, NUMBER(ana.max_conversations, 16, 67108864u), .section = SEC_ANALYZER,
      .arg = "N", .help = "conversation table entries (default 65536)"},
     {"conversation-ttl", 0, REAL(ana.conversation_ttl_h, 0.01, 720, "hours in [0.01, 720]"),

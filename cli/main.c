@@ -25,6 +25,7 @@ PENDING(cmd_synth, "synth")
 PENDING(cmd_serve, "serve")
 PENDING(cmd_alerts, "alerts")
 PENDING(cmd_hosts, "hosts")
+PENDING(cmd_incidents, "incidents")
 PENDING(cmd_blocklist, "blocklist")
 PENDING(cmd_model, "model")
 
@@ -42,6 +43,7 @@ static const struct subcommand commands[] = {
     {"serve", cmd_serve, "HTTP API and dashboard over a stored database"},
     {"alerts", cmd_alerts, "list, acknowledge or delete stored alerts"},
     {"hosts", cmd_hosts, "show what is stored about hosts"},
+    {"incidents", cmd_incidents, "list stored incidents, or one with its alerts"},
     {"blocklist", cmd_blocklist, "write the blocklist (nft, ipset or plain)"},
     {"model", cmd_model, "model info | model reset"},
 };

@@ -63,6 +63,24 @@ struct alert_feature {
     double contribution; /* share of path shortening attributed to it, 0..1 */
 };
 
+/* The incident an alert event belongs to, as it stands after the event (analyzer/
+ * incident.c): one per (ip or prefix, side, category), opened by its first alert, closed
+ * after --incident-quiet windows without one. Carried by value: the outputs keep copies
+ * of alerts past the window (output.c), so a pointer into the tracker could change. */
+struct alert_incident {
+    int64_t id;         /* incident_id, also in struct alert; 0: none */
+    uint64_t start_us;  /* window start of its first alert, packet time */
+    uint64_t last_us;   /* window end of its latest alert (a rate alert: when raised) */
+    uint64_t end_us;    /* when it closed, packet time (the window end that made it
+                           quiet enough, or the end of the run); 0 while open */
+    uint32_t windows;   /* windows with at least one alert of it */
+    uint32_t alerts;    /* alerts it took in, emitted as events or merged */
+    uint32_t detectors; /* bit (1u << enum alert_detector) for each detector that fired */
+    int severity;       /* the most severe (lowest) of its alerts', 1..3 */
+    double peak_score;  /* highest score of its alerts */
+    enum alert_direction direction; /* of its first alert with a known direction */
+};
+
 struct alert {
     int64_t id;             /* set by store_add_alert */
     uint64_t timestamp_us;  /* when raised: window end, packet time */
@@ -91,7 +109,13 @@ struct alert {
     int n_features;
     const double *features;
     const char *const *feature_names;
+    struct alert_incident incident; /* the incident after this event (zero: none) */
 };
+
+/* The JSON format's version (field "format" of every alert object; README, "Alert JSON"):
+ * 2 since incidents (event_type alert|update|end, incident_id, direction, severity,
+ * sensor, incident). Objects without the field are format 1. */
+#define ALERT_JSON_FORMAT 2
 
 const char *alert_side_name(enum alert_side s);           /* "source", "destination", "prefix" */
 const char *alert_detector_name(enum alert_detector d);   /* "forest", "limit", ... */
@@ -102,6 +126,9 @@ int alert_detector_parse(const char *name);
 int alert_category_parse(const char *name);
 /* "forest, limit, ..." / "anomaly, portscan, ...": for usage and error messages. */
 const char *alert_detector_list(void);
+/* "forest,limit": the names of the detectors whose bits (1u << enum alert_detector) are
+ * set in mask, in enum order, comma-separated ("" for none). Returns buf. */
+const char *alert_detectors_str(uint32_t mask, char *buf, size_t len);
 const char *alert_category_list(void);
 
 #endif

@@ -43,6 +43,8 @@ struct analyzer_config {
     double conversation_ttl_h;    /* an idle conversation is forgotten after this, hours (2) */
     const struct rules *home_net; /* --home-net (rules_netset): alert direction; borrowed */
     const char *sensor_name;      /* --sensor or the host name, for alerts; borrowed */
+    uint32_t incident_quiet;      /* an incident ends after this many windows without an
+                                     alert of it (--incident-quiet, default 2) */
 };
 
 void analyzer_config_defaults(struct analyzer_config *c);
@@ -91,6 +93,12 @@ struct analyzer_stats {
     uint64_t conv_evicted; /* conversations evicted early: table full */
     uint64_t conv_expired; /* conversations forgotten after --conversation-ttl idle */
     uint64_t conv_alerts;  /* alerts raised by the conversation detectors */
+    /* incidents (analyzer/incident.c) */
+    uint64_t incidents_opened;  /* incidents opened (event "alert") */
+    uint64_t incidents_ended;   /* incidents closed (event "end") */
+    uint64_t incidents_evicted; /* of those, closed early: incident table full */
+    uint64_t incidents_active;  /* open now */
+    uint64_t alerts_merged;     /* alerts filed under an incident without an event */
 };
 void analyzer_get_stats(analyzer_t *a, struct analyzer_stats *st);
 /* When the analyzer's loop last ran (notify_monotonic_us), for the service watchdog: a

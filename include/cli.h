@@ -13,6 +13,7 @@ int cmd_forest(int argc, char **argv);    /* cli/cmd_forest.c */
 int cmd_serve(int argc, char **argv);     /* cli/cmd_serve.c */
 int cmd_alerts(int argc, char **argv);    /* cli/cmd_query.c */
 int cmd_hosts(int argc, char **argv);     /* cli/cmd_query.c */
+int cmd_incidents(int argc, char **argv); /* cli/cmd_query.c */
 int cmd_blocklist(int argc, char **argv); /* cli/cmd_blocklist.c */
 int cmd_model(int argc, char **argv);     /* cli/cmd_model.c */
 

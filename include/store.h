@@ -25,7 +25,7 @@
 
 typedef struct store store_t;
 
-#define STORE_SCHEMA_VERSION  2
+#define STORE_SCHEMA_VERSION  3
 #define STORE_BUSY_TIMEOUT_MS 5000 /* how long to wait for another writer's lock */
 #define STORE_DEFAULT_PATH    "/var/lib/tapir/tapir.db"
 #define STORE_ENOTFOUND       (-2) /* no row with that id / ip */
@@ -58,10 +58,12 @@ int store_window_begin(store_t *s);
 int store_host_seen(store_t *s, const struct ip_addr *ip, uint64_t window_start_us,
                     uint64_t window_end_us, const struct geo_info *geo, double score);
 /* Stores a flagged window with its full vector (a->features, a->feature_names,
- * a->n_features; borrowed). */
+ * a->n_features; borrowed). An "end" event (an incident closing) is no flagged window:
+ * nothing is stored. */
 int store_window_add(store_t *s, int64_t run_id, const struct alert *a);
 /* Stores the alert (status 'new'), sets a->id, and counts it on its host (not for a
- * prefix). */
+ * prefix); then writes its incident's row as a->incident says (when a->incident_id is
+ * set). An "end" event writes the incident's row only (no alert row, a->id unchanged). */
 int store_alert_add(store_t *s, int64_t run_id, struct alert *a);
 /* COMMIT; if a write failed inside the window or COMMIT fails (disk full, I/O error),
  * rolls back and returns -1: what was stored before stays intact. */
@@ -69,10 +71,14 @@ int store_window_commit(store_t *s);
 /* Abandons the window's writes. */
 int store_window_rollback(store_t *s);
 
+/* The largest incident id stored (0 when none), so that a new run's ids go on from it. */
+int store_incident_max_id(store_t *s, int64_t *max_id);
+
 /* Records a model (replacing a row with the same id). */
 int store_model_add(store_t *s, const char *id, uint64_t created_us, const char *path,
                     const char *trained_on, int n_features, double threshold);
-/* Deletes windows and alerts that ended before older_than_us. */
+/* Deletes windows and alerts that ended before older_than_us, and incidents that ended
+ * before it. */
 int store_retention(store_t *s, uint64_t older_than_us);
 
 /* Queries. JSON results are new jansson references the caller json_decref()s; they
@@ -103,6 +109,15 @@ int store_alert_delete(store_t *s, int64_t id);
 int store_host_get(store_t *s, const char *ip, int n_recent, json_t **out);
 /* Hosts ordered by max_score (highest first), as a JSON array. */
 int store_hosts_list(store_t *s, int64_t limit, int64_t offset, json_t **out);
+
+/* Incidents, newest first (by start), as a JSON array of incident objects (docs/schema.md,
+ * docs/http.md): since_us matches incidents last seen at or after it; ip, category as for
+ * alerts; status "new", "acked", "suppressed" are ignored here. An older file opened
+ * read-only has none (an empty array). */
+int store_incidents_list(store_t *s, const struct store_alert_filter *f, json_t **out);
+/* One incident as a JSON object with its stored alerts ("alerts", oldest first, at most
+ * max_alerts, <= 0: all), or STORE_ENOTFOUND. */
+int store_incident_get(store_t *s, int64_t id, int64_t max_alerts, json_t **out);
 
 /* For the blocklist: calls fn once per distinct alerted ip text (bare IP or CIDR) over
  * the source- and prefix-side alerts (an attacker's; never a victim's) with score >= min_score

@@ -8,6 +8,7 @@
  * (the shape alert_side_name keeps, with three fixed values), which for twelve
  * categories is twelve places to forget.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "alert.h"
@@ -59,6 +60,25 @@ const char *alert_direction_name(enum alert_direction d)
         break;
     }
     return "unknown";
+}
+
+const char *alert_detectors_str(uint32_t mask, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (len)
+        buf[0] = '\0';
+    for (int d = 0; d < ALERT_DETECTOR_COUNT; d++) {
+        if (!(mask & (1u << d)))
+            continue;
+        int w = snprintf(buf + used, len - used, "%s%s", used ? "," : "", detector_names[d]);
+        if (w < 0 || (size_t)w >= len - used) {
+            if (len)
+                buf[used] = '\0'; /* whole names only */
+            break;
+        }
+        used += (size_t)w;
+    }
+    return buf;
 }
 
 static int parse(const char *const *names, int n, const char *name)

@@ -301,6 +301,8 @@ enum route_kind {
     R_ALERT_ACK,
     R_HOSTS,
     R_HOST,
+    R_INCIDENTS, /* issue 11 */
+    R_INCIDENT,
 };
 
 struct route {
@@ -342,6 +344,15 @@ static void route_match(const char *path, struct route *r)
     } else if (!strncmp(path, "/api/hosts/", 11) && path[11] && !strchr(path + 11, '/')) {
         r->kind = R_HOST;
         r->arg = path + 11;
+    } else if (!strcmp(path, "/api/incidents")) {
+        r->kind = R_INCIDENTS;
+    } else if (!strncmp(path, "/api/incidents/", 15)) {
+        const char *p = path + 15;
+        size_t n = strlen(p);
+        if (n == 0 || n > 19 || strspn(p, "0123456789") != n ||
+            http_parse_int(p, 1, INT64_MAX, &r->id) < 0)
+            return;
+        r->kind = R_INCIDENT;
     } else if (!strncmp(path, "/api/alerts/", 12)) {
         const char *p = path + 12, *slash = strchr(p, '/');
         char idtext[24];
@@ -577,6 +588,12 @@ static void handle(struct evhttp_request *req, void *arg)
         break;
     case R_HOST:
         http_api_host(h, req, r.arg);
+        break;
+    case R_INCIDENTS:
+        http_api_incidents(h, req, rawq);
+        break;
+    case R_INCIDENT:
+        http_api_incident(h, req, r.id);
         break;
     case R_NONE:
         break;

@@ -1,7 +1,8 @@
 /*
  * http_api.c — the HTTP server's endpoints: /health, /metrics and the JSON API over the
- * store (/api/alerts, /api/alerts/ID, /api/alerts/ID/ack, /api/hosts, /api/hosts/IP;
- * docs/http.md). http.c has already routed, rate-limited and authorized the request.
+ * store (/api/alerts, /api/alerts/ID, /api/alerts/ID/ack, /api/hosts, /api/hosts/IP,
+ * /api/incidents, /api/incidents/ID; docs/http.md). http.c has already routed, rate-limited and
+ * authorized the request.
  *
  * Every handler answers synchronously on the server's thread: a store query on an
  * indexed table takes well under a millisecond, and a page is at most HTTP_MAX_LIMIT
@@ -335,6 +336,91 @@ void http_api_alert(http_t *h, struct evhttp_request *req, int64_t id, bool ack)
         rc = store_alert_get(h->store, id, &o);
     if (rc == STORE_ENOTFOUND)
         http_reply_error(h, req, 404, "no such alert");
+    else if (rc < 0)
+        http_reply_store_error(h, req);
+    else
+        http_reply_json(h, req, 200, o);
+}
+
+/* ---- incidents (issue 11) ----------------------------------------------------------
+ * /api/incidents lists them newest first with the alerts' filters (since: last seen at
+ * or after); /api/incidents/ID is one with its alerts, oldest first. The dashboard's
+ * incident list reads these. */
+
+#define HTTP_INCIDENT_ALERTS 1000 /* alerts returned with one incident, oldest first */
+
+void http_api_incidents(http_t *h, struct evhttp_request *req, const char *rawq)
+{
+    static const char *const allowed[] = {"since",     "ip",    "category", "detector",
+                                          "min_score", "limit", "offset",   NULL};
+    char msg[200];
+    struct query q;
+    struct store_alert_filter f = {0};
+    char ipnorm[64];
+    const char *v;
+    if (query_parse(rawq, allowed, &q, msg, sizeof(msg)) < 0)
+        goto bad;
+    if ((v = query_get(&q, "since")) && tapir_parse_time(v, &f.since_us) < 0) {
+        snprintf(msg, sizeof(msg),
+                 "bad since (ISO-8601 such as 2026-01-31T12:00:00Z, or "
+                 "unix seconds)");
+        goto bad;
+    }
+    if ((v = query_get(&q, "ip"))) {
+        struct ip_addr ip;
+        unsigned plen;
+        if (rules_parse_cidr(v, &ip, &plen) < 0) {
+            snprintf(msg, sizeof(msg), "bad ip (an address or a CIDR prefix)");
+            goto bad;
+        }
+        f.ip = rules_cidr_str(&ip, plen, ipnorm, sizeof(ipnorm));
+    }
+    if ((v = query_get(&q, "min_score"))) {
+        char *end;
+        f.min_score = strtod(v, &end);
+        if (end == v || *end || !(f.min_score >= 0 && f.min_score <= 1)) {
+            snprintf(msg, sizeof(msg), "bad min_score (a number from 0 to 1)");
+            goto bad;
+        }
+    }
+    if ((v = query_get(&q, "category"))) {
+        if (alert_category_parse(v) < 0) {
+            snprintf(msg, sizeof(msg), "bad category (%s)", alert_category_list());
+            goto bad;
+        }
+        f.category = v;
+    }
+    if ((v = query_get(&q, "detector"))) {
+        if (alert_detector_parse(v) < 0) {
+            snprintf(msg, sizeof(msg), "bad detector (%s)", alert_detector_list());
+            goto bad;
+        }
+        f.detector = v;
+    }
+    if (page_params(&q, &f.limit, &f.offset, msg, sizeof(msg)) < 0)
+        goto bad;
+    json_t *arr;
+    if (store_incidents_list(h->store, &f, &arr) < 0) {
+        query_free(&q);
+        http_reply_store_error(h, req);
+        return;
+    }
+    http_reply_json(h, req, 200,
+                    json_pack("{s:o,s:I,s:I}", "incidents", arr, "limit", (json_int_t)f.limit,
+                              "offset", (json_int_t)f.offset));
+    query_free(&q);
+    return;
+bad:
+    query_free(&q);
+    http_reply_error(h, req, 400, msg);
+}
+
+void http_api_incident(http_t *h, struct evhttp_request *req, int64_t id)
+{
+    json_t *o = NULL;
+    int rc = store_incident_get(h->store, id, HTTP_INCIDENT_ALERTS, &o);
+    if (rc == STORE_ENOTFOUND)
+        http_reply_error(h, req, 404, "no such incident");
     else if (rc < 0)
         http_reply_store_error(h, req);
     else

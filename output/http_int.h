@@ -98,6 +98,10 @@ void http_api_metrics(http_t *h, struct evhttp_request *req);
 void http_api_alerts(http_t *h, struct evhttp_request *req, const char *rawq);
 void http_api_hosts(http_t *h, struct evhttp_request *req, const char *rawq);
 void http_api_host(http_t *h, struct evhttp_request *req, const char *ip_text);
+/* GET /api/incidents (since, ip, category, detector, min_score, limit, offset) and
+ * /api/incidents/ID with its alerts (issue 11, docs/http.md). */
+void http_api_incidents(http_t *h, struct evhttp_request *req, const char *rawq);
+void http_api_incident(http_t *h, struct evhttp_request *req, int64_t id);
 /* GET, POST .../ack (ack true) or DELETE one alert. */
 void http_api_alert(http_t *h, struct evhttp_request *req, int64_t id, bool ack);
 

@@ -78,6 +78,25 @@ json_t *alert_json_real(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+json_t *alert_json_value(double v)
+{
+    if (!isfinite(v))
+        return json_null();
+    if (v == floor(v) && fabs(v) < 9007199254740992.0) /* 2^53: exact */
+        return json_real(v);
+    char buf[40];
+    if ((double)(float)v == v) {
+        /* The shortest form that reads back as the same float. */
+        for (int p = 1; p <= 9; p++) {
+            snprintf(buf, sizeof(buf), "%.*g", p, v);
+            if ((float)strtod(buf, NULL) == (float)v)
+                return json_real(strtod(buf, NULL));
+        }
+    }
+    snprintf(buf, sizeof(buf), "%.6g", v);
+    return json_real(strtod(buf, NULL));
+}
+
 const char *alert_ip_str(const struct alert *a, char *buf, size_t len)
 {
     return rules_cidr_str(&a->ip, a->prefix_len ? a->prefix_len : 128, buf, len);
@@ -91,9 +110,9 @@ json_t *alert_top_features_json(const struct alert *a)
         const struct alert_feature *f = &a->top[i];
         json_t *o = json_object();
         json_object_set_new(o, "name", alert_json_string(f->name, sizeof(f->name)));
-        json_object_set_new(o, "value", alert_json_real(f->value));
-        json_object_set_new(o, "baseline", alert_json_real(f->baseline));
-        json_object_set_new(o, "contribution", alert_json_real(f->contribution));
+        json_object_set_new(o, "value", alert_json_value(f->value));
+        json_object_set_new(o, "baseline", alert_json_value(f->baseline));
+        json_object_set_new(o, "contribution", alert_json_value(f->contribution));
         json_array_append_new(arr, o);
     }
     return arr;
@@ -119,23 +138,55 @@ json_t *alert_l7_json(const char *l7, size_t maxlen)
     return arr;
 }
 
+json_t *alert_incident_json(const struct alert *a)
+{
+    const struct alert_incident *in = &a->incident;
+    char st[32], ls[32], en[32], det[128];
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "start", json_string(tapir_iso8601(in->start_us, st, sizeof(st))));
+    json_object_set_new(o, "last_seen", json_string(tapir_iso8601(in->last_us, ls, sizeof(ls))));
+    json_object_set_new(o, "end",
+                        in->end_us ? json_string(tapir_iso8601(in->end_us, en, sizeof(en)))
+                                   : json_null());
+    json_object_set_new(o, "duration_s", /* first window's start to its latest alert */
+                        json_integer(in->last_us > in->start_us
+                                         ? (json_int_t)((in->last_us - in->start_us) / 1000000)
+                                         : 0));
+    json_object_set_new(o, "windows", json_integer(in->windows));
+    json_object_set_new(o, "alert_count", json_integer(in->alerts));
+    json_object_set_new(o, "peak_score", alert_json_value(in->peak_score));
+    json_object_set_new(
+        o, "detectors",
+        alert_l7_json(alert_detectors_str(in->detectors, det, sizeof(det)), sizeof(det)));
+    return o;
+}
+
 json_t *alert_to_json_obj(const struct alert *a)
 {
     char ts[32], ws[32], we[32], ip[64];
     json_t *o = json_object();
     if (!o)
         return NULL;
+    json_object_set_new(o, "format", json_integer(ALERT_JSON_FORMAT));
     json_object_set_new(o, "timestamp",
                         json_string(tapir_iso8601(a->timestamp_us, ts, sizeof(ts))));
     json_object_set_new(o, "event_type",
                         alert_json_string(a->event_type ? a->event_type : "alert", 32));
     json_object_set_new(o, "alert_id", a->id > 0 ? json_integer(a->id) : json_null());
+    json_object_set_new(o, "incident_id",
+                        a->incident_id > 0 ? json_integer(a->incident_id) : json_null());
     json_object_set_new(o, "category", json_string(alert_category_name(a->category)));
     json_object_set_new(o, "detector", json_string(alert_detector_name(a->detector)));
+    json_object_set_new(o, "severity", a->severity > 0 ? json_integer(a->severity) : json_null());
     json_object_set_new(o, "ip", json_string(alert_ip_str(a, ip, sizeof(ip))));
     json_object_set_new(o, "side", json_string(alert_side_name(a->side)));
-    json_object_set_new(o, "score", alert_json_real(a->score));
-    json_object_set_new(o, "threshold", alert_json_real(a->threshold));
+    json_object_set_new(o, "direction", json_string(alert_direction_name(a->direction)));
+    json_object_set_new(
+        o, "sensor", a->sensor[0] ? alert_json_string(a->sensor, sizeof(a->sensor)) : json_null());
+    json_object_set_new(o, "score", alert_json_value(a->score));
+    json_object_set_new(o, "threshold", alert_json_value(a->threshold));
     json_object_set_new(o, "window_start",
                         json_string(tapir_iso8601(a->window_start_us, ws, sizeof(ws))));
     json_object_set_new(o, "window_end",
@@ -159,6 +210,8 @@ json_t *alert_to_json_obj(const struct alert *a)
                         a->model_id[0] ? alert_json_string(a->model_id, sizeof(a->model_id))
                                        : json_null());
     json_object_set_new(o, "model", model);
+    if (a->incident_id > 0)
+        json_object_set_new(o, "incident", alert_incident_json(a));
     return o;
 }
 

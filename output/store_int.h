@@ -26,6 +26,7 @@ enum {
     ST_RUN_BEGIN,
     ST_RUN_END,
     ST_MODEL,
+    ST_INCIDENT,
     ST_COUNT
 };
 
@@ -64,6 +65,8 @@ int store_schema_migrate(store_t *s, int64_t version, char *errbuf);
 /* What queries read alerts FROM: the table, or for an older file opened read-only a
  * subquery with the columns it lacks filled in as the migration would fill them. */
 const char *store_alerts_from(const store_t *s);
+/* False for an older file opened read-only (no incidents table: nothing to list). */
+bool store_has_incidents(const store_t *s);
 
 /* ---- store_write.c ---------------------------------------------------------------- */
 

@@ -21,7 +21,7 @@
 #define ALERT_COLS                                                                                 \
     "id, run_id, timestamp, event_type, ip, side, score, threshold, window_start,"                 \
     " window_end, top_features, country, asn, as_org, l7, model_id, status, acked_at, category,"   \
-    " detector"
+    " detector, incident_id, direction, severity, sensor"
 
 static json_t *col_text(sqlite3_stmt *st, int i)
 {
@@ -45,6 +45,14 @@ static json_t *col_int(sqlite3_stmt *st, int i)
     return json_integer(sqlite3_column_int64(st, i));
 }
 
+/* A measured value at the precision it means (json.h), as the alert log prints it. */
+static json_t *col_value(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return json_null();
+    return alert_json_value(sqlite3_column_double(st, i));
+}
+
 /* The geo object from the columns country, asn, as_org at i, i + 1, i + 2. */
 static json_t *col_geo(sqlite3_stmt *st, int i)
 {
@@ -61,15 +69,20 @@ static json_t *alert_row_json(sqlite3_stmt *st)
     json_t *o = json_object();
     if (!o)
         return NULL;
+    json_object_set_new(o, "format", json_integer(ALERT_JSON_FORMAT));
     json_object_set_new(o, "timestamp", col_text(st, 2));
     json_object_set_new(o, "event_type", col_text(st, 3));
     json_object_set_new(o, "alert_id", col_int(st, 0));
+    json_object_set_new(o, "incident_id", col_int(st, 20));
     json_object_set_new(o, "category", col_text(st, 18));
     json_object_set_new(o, "detector", col_text(st, 19));
+    json_object_set_new(o, "severity", col_int(st, 22));
     json_object_set_new(o, "ip", col_text(st, 4));
     json_object_set_new(o, "side", col_text(st, 5));
-    json_object_set_new(o, "score", col_real(st, 6));
-    json_object_set_new(o, "threshold", col_real(st, 7));
+    json_object_set_new(o, "direction", col_text(st, 21));
+    json_object_set_new(o, "sensor", col_text(st, 23));
+    json_object_set_new(o, "score", col_value(st, 6));
+    json_object_set_new(o, "threshold", col_value(st, 7));
     json_object_set_new(o, "window_start", col_text(st, 8));
     json_object_set_new(o, "window_end", col_text(st, 9));
     const char *top = (const char *)sqlite3_column_text(st, 10);
@@ -206,6 +219,132 @@ int store_alert_get(store_t *s, int64_t id, json_t **out)
         store_set_err(s, "%s: out of memory", s->path);
         return -1;
     }
+    *out = o;
+    return 0;
+}
+
+/* ---- incidents -------------------------------------------------------------------- */
+
+#define INCIDENT_COLS                                                                              \
+    "id, run_id, ip, side, category, direction, severity, sensor, started, last_seen, ended,"      \
+    " windows, alerts, peak_score, detectors, top_features, started_us, last_seen_us"
+
+/* One row of INCIDENT_COLS as the API's incident object (docs/http.md). */
+static json_t *incident_row_json(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "incident_id", col_int(st, 0));
+    json_object_set_new(o, "ip", col_text(st, 2));
+    json_object_set_new(o, "side", col_text(st, 3));
+    json_object_set_new(o, "category", col_text(st, 4));
+    json_object_set_new(o, "direction", col_text(st, 5));
+    json_object_set_new(o, "severity", col_int(st, 6));
+    json_object_set_new(o, "sensor", col_text(st, 7));
+    json_object_set_new(o, "start", col_text(st, 8));
+    json_object_set_new(o, "last_seen", col_text(st, 9));
+    json_object_set_new(o, "end", col_text(st, 10));
+    json_object_set_new(o, "status",
+                        json_string(sqlite3_column_type(st, 10) == SQLITE_NULL ? "open" : "ended"));
+    int64_t start = sqlite3_column_int64(st, 16), last = sqlite3_column_int64(st, 17);
+    json_object_set_new(o, "duration_s", json_integer(last > start ? (last - start) / 1000000 : 0));
+    json_object_set_new(o, "windows", col_int(st, 11));
+    json_object_set_new(o, "alert_count", col_int(st, 12));
+    json_object_set_new(o, "peak_score", col_value(st, 13));
+    const char *d = (const char *)sqlite3_column_text(st, 14); /* "forest,limit" */
+    json_object_set_new(o, "detectors",
+                        alert_l7_json(d ? d : "", d ? (size_t)sqlite3_column_bytes(st, 14) : 0));
+    const char *top = (const char *)sqlite3_column_text(st, 15);
+    json_t *topj = top ? json_loads(top, 0, NULL) : NULL;
+    json_object_set_new(o, "top_features", json_is_array(topj) ? topj : json_array());
+    if (topj && !json_is_array(topj))
+        json_decref(topj);
+    json_object_set_new(o, "run_id", col_int(st, 1));
+    return o;
+}
+
+int store_incidents_list(store_t *s, const struct store_alert_filter *f, json_t **out)
+{
+    static const struct store_alert_filter none = {0};
+    if (!f)
+        f = &none;
+    if (!store_has_incidents(s)) {
+        *out = json_array();
+        return *out ? 0 : -1;
+    }
+    char sql[1024];
+    int n = snprintf(sql, sizeof(sql), "SELECT " INCIDENT_COLS " FROM incidents WHERE 1");
+    if (f->since_us)
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND last_seen_us >= :since");
+    if (f->ip)
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND ip = :ip");
+    if (f->min_score > 0)
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND peak_score >= :min_score");
+    if (f->category)
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND category = :category");
+    if (f->detector) /* a name in the comma-separated list */
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n,
+                      " AND ',' || detectors || ',' LIKE '%%,' || :detector || ',%%'");
+    snprintf(sql + n, sizeof(sql) - (size_t)n,
+             " ORDER BY started_us DESC, id DESC LIMIT :limit OFFSET :offset");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_db_fail(s, "listing incidents");
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":since"), (int64_t)f->since_us);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":ip"), f->ip, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, ":min_score"), f->min_score);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":category"), f->category, -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":detector"), f->detector, -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"),
+                       f->limit > 0 ? f->limit : -1);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"),
+                       f->offset > 0 ? f->offset : 0);
+    return collect_array(s, st, incident_row_json, "listing incidents", out);
+}
+
+int store_incident_get(store_t *s, int64_t id, int64_t max_alerts, json_t **out)
+{
+    if (!store_has_incidents(s)) {
+        store_set_err(s, "no incident with id %lld (the database predates incidents)",
+                      (long long)id);
+        return STORE_ENOTFOUND;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT " INCIDENT_COLS " FROM incidents WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return store_db_fail(s, "reading an incident");
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    json_t *o = rc == SQLITE_ROW ? incident_row_json(st) : NULL;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) {
+        store_set_err(s, "no incident with id %lld", (long long)id);
+        return STORE_ENOTFOUND;
+    }
+    if (rc != SQLITE_ROW)
+        return store_db_fail(s, "reading an incident");
+    if (!o) {
+        store_set_err(s, "%s: out of memory", s->path);
+        return -1;
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT " ALERT_COLS " FROM alerts WHERE incident_id = ?1"
+                           " ORDER BY ts_us, id LIMIT ?2",
+                           -1, &st, NULL) != SQLITE_OK) {
+        json_decref(o);
+        return store_db_fail(s, "reading an incident's alerts");
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, max_alerts > 0 ? max_alerts : -1);
+    json_t *arr;
+    if (collect_array(s, st, alert_row_json, "reading an incident's alerts", &arr) < 0) {
+        json_decref(o);
+        return -1;
+    }
+    json_object_set_new(o, "alerts", arr);
     *out = o;
     return 0;
 }

@@ -8,7 +8,7 @@
  * range scans depend on every writer formatting identically) and integers only
  * (unreadable in the shell without datetime(x/1e6,'unixepoch') on every query).
  *
- * Schema changes go through migrations[]: entry i upgrades user_version i to i+1 inside
+ * Schema changes go through migrations[]: step i upgrades user_version i to i+1 inside
  * the opening transaction. Migrations only add tables and columns, so an older tapir
  * may still read (store_open_readonly) a newer file, but refuses to write it; a newer
  * tapir reads an older file it may not migrate (read-only) through store_alerts_from(),
@@ -80,20 +80,63 @@ static const char schema_v2[] =
     "CREATE INDEX alerts_category ON alerts(category, ts_us);"
     "CREATE INDEX alerts_detector ON alerts(detector, ts_us);";
 
-/* migrations[i] upgrades user_version i to i + 1. Append; never edit a shipped entry. */
-static const char *const migrations[] = {schema_v1, schema_v2};
+/* Version 3: incidents (issue 11; docs/schema.md). One row per incident (ip or prefix,
+ * side, category), written at every event of it (alert, update, end), so a row is the
+ * incident as it stands; alerts name their incident and carry direction, severity and
+ * sensor. Alerts from before version 3 belong to no incident (incident_id NULL, direction
+ * 'unknown', severity and sensor NULL): their windows were judged alone. */
+static const char schema_v3_incidents[] =
+    "ALTER TABLE alerts ADD COLUMN incident_id INTEGER;"
+    "ALTER TABLE alerts ADD COLUMN direction TEXT NOT NULL DEFAULT 'unknown';"
+    "ALTER TABLE alerts ADD COLUMN severity INTEGER;"
+    "ALTER TABLE alerts ADD COLUMN sensor TEXT;"
+    "CREATE INDEX alerts_incident ON alerts(incident_id, ts_us);"
+    "CREATE TABLE incidents ("
+    " id INTEGER PRIMARY KEY,"
+    " run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,"
+    " ip TEXT NOT NULL, prefix_len INTEGER NOT NULL, side TEXT NOT NULL,"
+    " category TEXT NOT NULL, direction TEXT NOT NULL, severity INTEGER NOT NULL,"
+    " sensor TEXT,"
+    " started TEXT NOT NULL, started_us INTEGER NOT NULL,"
+    " last_seen TEXT NOT NULL, last_seen_us INTEGER NOT NULL,"
+    " ended TEXT, ended_us INTEGER,"
+    " windows INTEGER NOT NULL, alerts INTEGER NOT NULL, peak_score REAL,"
+    " detectors TEXT NOT NULL, top_features TEXT NOT NULL);"
+    "CREATE INDEX incidents_started ON incidents(started_us);"
+    "CREATE INDEX incidents_ip ON incidents(ip, started_us);"
+    "CREATE INDEX incidents_category ON incidents(category, started_us);";
+
+/* migrations[i] upgrades user_version i to i + 1: its statements, run in order in the
+ * opening transaction. Append a step for a new version; never edit a shipped one. Changes
+ * that ship together share a version: each is one string of its step (issue 11's
+ * suppressions go beside the incidents in step 3). */
+static const char *const step_v1[] = {schema_v1, NULL};
+static const char *const step_v2[] = {schema_v2, NULL};
+static const char *const step_v3[] = {schema_v3_incidents, NULL};
+static const char *const *const migrations[] = {step_v1, step_v2, step_v3};
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
-               "one migration per schema version");
+               "one migration step per schema version");
+
+/* The columns version 3 added to alerts, as its migration fills them for older rows. */
+#define V3_ALERT_COLS                                                                              \
+    " NULL AS incident_id, 'unknown' AS direction, NULL AS severity, NULL AS sensor"
 
 const char *store_alerts_from(const store_t *s)
 {
-    if (s->version >= 2)
+    if (s->version >= 3)
         return "alerts";
+    if (s->version == 2)
+        return "(SELECT *," V3_ALERT_COLS " FROM alerts)";
     return "(SELECT id, run_id, timestamp, ts_us, 'alert' AS event_type, ip, prefix_len, side,"
            " score, threshold, window_start, window_start_us, window_end, window_end_us,"
            " top_features, country, asn, as_org, l7, model_id, status, acked_at, acked_at_us,"
            " CASE event_type WHEN 'threshold' THEN 'limit' ELSE 'forest' END AS detector,"
-           " 'anomaly' AS category FROM alerts)";
+           " 'anomaly' AS category," V3_ALERT_COLS " FROM alerts)";
+}
+
+bool store_has_incidents(const store_t *s)
+{
+    return s->version >= 3;
 }
 
 /* Creates or migrates the schema inside the caller's write transaction. */
@@ -113,10 +156,11 @@ int store_schema_migrate(store_t *s, int64_t version, char *errbuf)
     }
     for (int64_t v = version; v < STORE_SCHEMA_VERSION; v++) {
         char sql[128];
-        if (store_exec_sql(s, migrations[v], "creating the schema") < 0) {
-            store_open_error(s, errbuf, "creating the schema");
-            return -1;
-        }
+        for (const char *const *stmt = migrations[v]; *stmt; stmt++)
+            if (store_exec_sql(s, *stmt, "creating the schema") < 0) {
+                store_open_error(s, errbuf, "creating the schema");
+                return -1;
+            }
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)(v + 1));
         if (store_exec_sql(s, sql, "setting the schema version") < 0) {
             store_open_error(s, errbuf, "setting the schema version");

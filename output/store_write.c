@@ -63,9 +63,22 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ALERT] = "INSERT INTO alerts (run_id, timestamp, ts_us, event_type, ip, prefix_len,"
                  " side, score, threshold, window_start, window_start_us, window_end,"
                  " window_end_us, top_features, country, asn, as_org, l7, model_id, detector,"
-                 " category)"
+                 " category, incident_id, direction, severity, sensor)"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-                 " ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                 " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+    /* The incident as its latest event says; the first event's run keeps the row. */
+    [ST_INCIDENT] =
+        "INSERT INTO incidents (id, run_id, ip, prefix_len, side, category, direction, severity,"
+        " sensor, started, started_us, last_seen, last_seen_us, ended, ended_us, windows, alerts,"
+        " peak_score, detectors, top_features)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+        " ?18, ?19, ?20)"
+        " ON CONFLICT (id) DO UPDATE SET direction = excluded.direction,"
+        " severity = excluded.severity, last_seen = excluded.last_seen,"
+        " last_seen_us = excluded.last_seen_us, ended = excluded.ended,"
+        " ended_us = excluded.ended_us, windows = excluded.windows, alerts = excluded.alerts,"
+        " peak_score = excluded.peak_score, detectors = excluded.detectors,"
+        " top_features = excluded.top_features",
     [ST_RUN_BEGIN] = "INSERT INTO runs (started, started_us, command_line, source)"
                      " VALUES (?1, ?2, ?3, ?4)",
     [ST_RUN_END] = "UPDATE runs SET ended = ?2, ended_us = ?3, packets = ?4, bytes = ?5,"
@@ -314,8 +327,15 @@ static char *features_json(const struct alert *a)
     return txt;
 }
 
+static bool is_end(const struct alert *a)
+{
+    return a->event_type && !strcmp(a->event_type, "end");
+}
+
 int store_window_add(store_t *s, int64_t run_id, const struct alert *a)
 {
+    if (is_end(a))
+        return 0;
     sqlite3_stmt *st = write_stmt(s, ST_WINDOW);
     if (!st)
         return -1;
@@ -338,8 +358,57 @@ int store_window_add(store_t *s, int64_t run_id, const struct alert *a)
     return step_done(s, st, "storing a window");
 }
 
+/* The incident row for the event a (a->incident). */
+static int incident_put(store_t *s, int64_t run_id, const struct alert *a, const char *ip,
+                        unsigned fam_len)
+{
+    const struct alert_incident *in = &a->incident;
+    if (!a->incident_id)
+        return 0;
+    sqlite3_stmt *st = write_stmt(s, ST_INCIDENT);
+    if (!st)
+        return -1;
+    json_t *top = alert_top_features_json(a);
+    char *top_txt = top ? json_dumps(top, ALERT_JSON_FLAGS) : NULL;
+    json_decref(top);
+    if (!top_txt) {
+        store_set_err(s, "%s: out of memory", s->path);
+        if (s->in_tx)
+            s->tx_failed = true;
+        return -1;
+    }
+    char det[128];
+    sqlite3_bind_int64(st, 1, a->incident_id);
+    bind_run(st, 2, run_id);
+    sqlite3_bind_text(st, 3, ip, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, (int)fam_len);
+    sqlite3_bind_text(st, 5, alert_side_name(a->side), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, alert_category_name(a->category), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, alert_direction_name(in->direction ? in->direction : a->direction), -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int(st, 8, in->severity ? in->severity : a->severity ? a->severity : 3);
+    bind_text_clean(st, 9, a->sensor, sizeof(a->sensor));
+    bind_time(st, 10, 11, in->start_us);
+    bind_time(st, 12, 13, in->last_us);
+    if (in->end_us)
+        bind_time(st, 14, 15, in->end_us);
+    sqlite3_bind_int64(st, 16, in->windows);
+    sqlite3_bind_int64(st, 17, in->alerts);
+    bind_real(st, 18, in->peak_score);
+    sqlite3_bind_text(st, 19, alert_detectors_str(in->detectors, det, sizeof(det)), -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 20, top_txt, -1, free);
+    return step_done(s, st, "storing an incident");
+}
+
 int store_alert_add(store_t *s, int64_t run_id, struct alert *a)
 {
+    unsigned plen = a->prefix_len ? a->prefix_len : 128;
+    unsigned fam_len = ip_addr_is_v4(&a->ip) && plen >= 96 ? plen - 96 : plen;
+    char ip[64];
+    alert_ip_str(a, ip, sizeof(ip));
+    if (is_end(a))
+        return incident_put(s, run_id, a, ip, fam_len);
     sqlite3_stmt *st = write_stmt(s, ST_ALERT);
     if (!st)
         return -1;
@@ -352,10 +421,6 @@ int store_alert_add(store_t *s, int64_t run_id, struct alert *a)
             s->tx_failed = true;
         return -1;
     }
-    unsigned plen = a->prefix_len ? a->prefix_len : 128;
-    unsigned fam_len = ip_addr_is_v4(&a->ip) && plen >= 96 ? plen - 96 : plen;
-    char ip[64];
-    alert_ip_str(a, ip, sizeof(ip));
     bind_run(st, 1, run_id);
     bind_time(st, 2, 3, a->timestamp_us);
     bind_text_clean(st, 4, a->event_type ? a->event_type : "alert", 32);
@@ -372,9 +437,17 @@ int store_alert_add(store_t *s, int64_t run_id, struct alert *a)
     bind_text_clean(st, 19, a->model_id, sizeof(a->model_id));
     sqlite3_bind_text(st, 20, alert_detector_name(a->detector), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 21, alert_category_name(a->category), -1, SQLITE_STATIC);
+    if (a->incident_id)
+        sqlite3_bind_int64(st, 22, a->incident_id);
+    sqlite3_bind_text(st, 23, alert_direction_name(a->direction), -1, SQLITE_STATIC);
+    if (a->severity)
+        sqlite3_bind_int(st, 24, a->severity);
+    bind_text_clean(st, 25, a->sensor, sizeof(a->sensor));
     if (step_done(s, st, "storing an alert") < 0)
         return -1;
     a->id = sqlite3_last_insert_rowid(s->db);
+    if (incident_put(s, run_id, a, ip, fam_len) < 0)
+        return -1;
     if (plen < 128)
         return 0; /* prefixes are not hosts */
     st = write_stmt(s, ST_HOST_ALERT);
@@ -401,6 +474,14 @@ int store_model_add(store_t *s, const char *id, uint64_t created_us, const char 
     sqlite3_bind_int(st, 6, n_features);
     bind_real(st, 7, threshold);
     return step_done(s, st, "storing a model");
+}
+
+int store_incident_max_id(store_t *s, int64_t *max_id)
+{
+    *max_id = 0;
+    if (!store_has_incidents(s))
+        return 0;
+    return store_query_int(s, "SELECT coalesce(max(id), 0) FROM incidents", max_id);
 }
 
 /* Runs one data-changing statement with up to two int64 parameters. Returns the number of
@@ -438,6 +519,8 @@ int store_retention(store_t *s, uint64_t older_than_us)
                     "deleting old windows") < 0 ||
         exec_change(s, "DELETE FROM alerts WHERE window_end_us < ?1", 1, (int64_t)older_than_us, 0,
                     "deleting old alerts") < 0 ||
+        exec_change(s, "DELETE FROM incidents WHERE ended_us < ?1", 1, (int64_t)older_than_us, 0,
+                    "deleting old incidents") < 0 ||
         store_exec_sql(s, "COMMIT", "committing retention") < 0) {
         if (!sqlite3_get_autocommit(s->db))
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);

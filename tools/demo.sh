@@ -1,6 +1,7 @@
 #!/bin/sh
 # make demo: train on the shipped attack-free capture, replay the shipped mixed capture
-# with that model, and show what was found. Usage: tools/demo.sh BUILD_DIR
+# with that model, and show what was found: one INCIDENT line per incident as it ends
+# (output/sink_print.c), then the stored incidents. Usage: tools/demo.sh BUILD_DIR
 set -eu
 build=${1:-build}
 tapir="$build/tapir"
@@ -21,11 +22,13 @@ echo "== 2. replaying pcaps/mixed.pcap (the same network on another day, with at
 "$tapir" run -r pcaps/mixed.pcap --model "$out/model.tapir" --db "$out/tapir.db" \
   --alert-log "$out/alerts.json" --no-progress $geo
 echo
-echo "== 3. what is stored (tapir alerts --db $out/tapir.db)"
-"$tapir" alerts --db "$out/tapir.db" --limit 15
+echo "== 3. the incidents stored (tapir incidents --db $out/tapir.db; one with its alerts:"
+echo "   tapir incidents --db $out/tapir.db ID)"
+"$tapir" incidents --db "$out/tapir.db" --limit 15
 echo
-n=$(wc -l <"$out/alerts.json")
-echo "== $n alerts. Files written:"
+n=$(sqlite3 "$out/tapir.db" 'SELECT count(*) FROM incidents' 2>/dev/null || echo "?")
+e=$(wc -l <"$out/alerts.json")
+echo "== $n incidents, $e alert events. Files written:"
 echo "   database:  $out/tapir.db    (sqlite3 $out/tapir.db 'select ip, side, score from alerts')"
 echo "   alert log: $out/alerts.json (one JSON object per line)"
 echo "   model:     $out/model.tapir (tapir model info $out/model.tapir)"

@@ -11,7 +11,8 @@ the labels. Rules, stated so anyone can check them:
   a flagged prefix, or every destination it sent to in some window was flagged on the
   destination side then (a spoofed flood is caught at its victim, where it shows).
   Attack IPs that only answered (C2 servers, drop sites) are listed apart.
-- With --alerts ALERT_LOG, the alerts of detectors that score no vector (conversation,
+- With --alerts ALERT_LOG (its "alert" and "update" events: an "end" event repeats an
+  incident's last alert and is not counted), the alerts of detectors that score no vector (conversation,
   risk: beacons, brute force, exfiltration, web attacks judged across windows or per
   flow) count too, as source alerts in their window, under the same rules.
 - False-positive rate: benign (IP, window) pairs with any false alert / benign pairs
@@ -69,6 +70,8 @@ def main():
         from datetime import datetime, timezone
         for line in open(alerts_path):
             a = json.loads(line)
+            if a.get("event_type") == "end":
+                continue  # an incident closing repeats its last alert (format 2)
             if a.get("detector") not in ("conversation", "risk"):
                 continue  # the forest's and the limits' are in the scores CSV already
             t = datetime.strptime(a["window_start"][:19], "%Y-%m-%dT%H:%M:%S")

@@ -95,6 +95,8 @@ def replay(build, pcap, model, out, name, flow_log=None):
             if not line.strip():
                 continue
             a = json.loads(line)
+            if a.get("event_type") == "end":
+                continue  # an incident closing repeats its last alert (format 2)
             alerts.append({
                 "ip": a["ip"], "side": a["side"],
                 "detector": a.get("detector") or EVENT_DETECTOR.get(a.get("event_type"), a.get("event_type", "?")),

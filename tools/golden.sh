@@ -36,8 +36,11 @@ trap 'rm -rf "$work"' EXIT
 cd "$top"
 "$tapir" train -r pcaps/baseline.pcap -o "$work/model.tapir" --no-progress \
   >"$work/train.out" 2>"$work/train.err"
+# --sensor: alerts carry the sensor's name, by default the host name, which differs on
+# every machine.
 "$tapir" run -r pcaps/mixed.pcap --model "$work/model.tapir" --db "$work/tapir.db" \
-  --alert-log "$work/alerts.json" --no-progress >"$work/run.out" 2>"$work/run.err"
+  --alert-log "$work/alerts.json" --no-progress --sensor golden >"$work/run.out" \
+  2>"$work/run.err"
 
 # The model id is made from the training's wall-clock time, so it differs on every
 # training: the exact id (read from the model) becomes MODEL_ID wherever it appears,
@@ -86,6 +89,7 @@ q() { # TABLE ORDER-BY EXCLUDED
 q alerts id >"$out/db-alerts.csv"
 q windows id >"$out/db-windows.csv"
 q hosts ip >"$out/db-hosts.csv"
+q incidents id >"$out/db-incidents.csv"
 {
   q runs id "'started', 'started_us', 'ended', 'ended_us', 'command_line'"
   q models id "'created', 'created_us'"
@@ -104,6 +108,12 @@ q hosts ip >"$out/db-hosts.csv"
   "$tapir" alerts --db "$work/tapir.db" --limit 0
   echo "== tapir alerts --limit 0 --json"
   "$tapir" alerts --db "$work/tapir.db" --limit 0 --json
+  echo "== tapir incidents --limit 0"
+  "$tapir" incidents --db "$work/tapir.db" --limit 0
+  echo "== tapir incidents --limit 0 --json"
+  "$tapir" incidents --db "$work/tapir.db" --limit 0 --json
+  echo "== tapir incidents 1"
+  "$tapir" incidents --db "$work/tapir.db" 1
   echo "== tapir hosts --limit 15"
   "$tapir" hosts --db "$work/tapir.db" --limit 15
   for ip in 10.0.0.80 fd00::a:1:f4; do

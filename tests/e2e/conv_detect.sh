@@ -23,8 +23,9 @@ grep '"ip":"203.0.113.50"' "$a" | grep -q '"bruteforce to 10.0.0.22:2222/tcp"' |
   fail "SSH brute force on 2222 not flagged: $(cat "$tmp/out.on")"
 grep -q '"ip":"10.0.0.9"' "$a" && fail "the NTP poller was flagged: $(grep 10.0.0.9 "$a")"
 grep -q '"ip":"10.0.0.30"' "$a" && fail "the browsing host was flagged: $(grep 10.0.0.30 "$a")"
-n=$(grep -c . "$a")
+n=$(grep -c '"event_type":"alert"' "$a") # each opens an incident; its "end" follows
 [ "$n" -eq 2 ] || fail "$n alerts, want 2: $(cat "$tmp/out.on")"
+[ "$(grep -c '"event_type":"end"' "$a")" -eq 2 ] || fail "incidents not ended: $(cat "$a")"
 grep -q 'conversations: 2 alerts' "$tmp/err.on" || fail "no conversation summary: $(cat "$tmp/err.on")"
 "$TAPIR" run -r "$tmp/conv.pcap" --no-progress --no-conversations --alert-log "$tmp/b" \
   >/dev/null 2>&1 || fail "--no-conversations run failed"

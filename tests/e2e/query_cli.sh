@@ -35,7 +35,7 @@ expect 2 "not a database" "$T" hosts --db "$d/random.db"
 # An empty file becomes a tapir database on the first write; an unknown id is exit 1.
 : >"$db"
 expect 1 "no alert with id 7" "$T" alerts ack 7 --db "$db"
-[ "$(sqlite3 "$db" 'PRAGMA user_version')" = 2 ] || fail "no schema created"
+[ "$(sqlite3 "$db" 'PRAGMA user_version')" = 3 ] || fail "no schema created"
 
 sqlite3 "$db" <<'EOF' || fail "sqlite3 insert"
 INSERT INTO alerts (timestamp, ts_us, event_type, ip, prefix_len, side, score, threshold,
@@ -69,7 +69,8 @@ rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 assert [r["alert_id"] for r in rows] == [3, 2, 1], rows
 need = {"timestamp", "event_type", "ip", "side", "score", "threshold", "window_start",
         "window_end", "top_features", "geo", "l7", "model", "alert_id", "status",
-        "acked_at", "run_id", "category", "detector"}
+        "acked_at", "run_id", "category", "detector", "format", "incident_id", "severity",
+        "direction", "sensor"}
 for r in rows:
     assert set(r) == need, set(r) ^ need
 assert rows[2]["geo"]["as_org"] == 'Evil\x1b[31m "Org"\n'

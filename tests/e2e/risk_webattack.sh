@@ -24,7 +24,8 @@ cmp -s "$tmp/v.on" "$tmp/v.off" || fail "--dpi-thread on and off differ (vectors
 score=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "risk_score") c = i }
   NR > 1 && $0 ~ /10\.9\.0\.5/ { print $c }' "$tmp/v.on")
 [ "$score" = "4" ] || fail "risk_score of the client is '$score', want 4"
-[ "$(wc -l <"$tmp/a.on")" -eq 1 ] || fail "want one alert, got: $(cat "$tmp/a.on")"
+[ "$(grep -c '"event_type":"alert"' "$tmp/a.on")" -eq 1 ] || fail "want one alert, got: $(cat "$tmp/a.on")"
+[ "$(grep -vc '"event_type":"end"' "$tmp/a.on")" -eq 1 ] || fail "want one alert event, got: $(cat "$tmp/a.on")"
 python3 - "$tmp/a.on" <<'PY' || fail "alert: $(cat "$tmp/a.on")"
 import json, sys
 a = json.loads(open(sys.argv[1]).readline())

@@ -4,6 +4,7 @@
 # same database and alert log, killed again, and so on; a last run goes to the end.
 # After every kill: PRAGMA integrity_check is "ok", every line of the alert log is whole
 # JSON, and every alert in the log is in SQLite with the same id, ip, side and window
+# (every incident's "end" event: its incident row, ended at the same time)
 # (the analyzer commits a window to SQLite before it writes the window's log lines).
 # Env: TAPIR, TAPIR_BUILD, TAPIR_SAN. Exit 0 pass, 77 skip, else fail.
 set -u
@@ -28,8 +29,17 @@ flood=300000
 check() { # after a kill or the last run
   ic=$(sqlite3 "$tmp/db" 'pragma integrity_check' 2>&1)
   [ "$ic" = ok ] || fail "$1: integrity_check: $ic"
+  # killed before the schema's transaction committed: no tables, and nothing logged
+  if [ "$(sqlite3 "$tmp/db" "select count(*) from sqlite_master where name = 'alerts'")" = 0 ]; then
+    [ -s "$tmp/alerts.json" ] && fail "$1: alerts logged, yet no schema"
+    echo "$1: killed before the schema was created"
+    return 0
+  fi
   sqlite3 -separator '|' "$tmp/db" 'select id, ip, side, window_start from alerts' >"$tmp/db.txt" ||
     fail "$1: cannot query the database"
+  # an incident's "end" event has no alert row: its incident row is ended instead
+  sqlite3 -separator '|' "$tmp/db" 'select -id, ip, side, ended from incidents
+    where ended_us is not null' >>"$tmp/db.txt" || fail "$1: cannot query the incidents"
   python3 - "$tmp/alerts.json" "$tmp/db.txt" "$1" <<'PY' || exit 1
 import json, sys
 log, db, what = sys.argv[1:4]
@@ -51,6 +61,8 @@ for k, line in enumerate(lines):
         print("FAIL: %s: alert log line %d is not whole JSON: %r" % (what, k + 1, line[:80]))
         sys.exit(1)
     key = (a["alert_id"], a["ip"], a["side"], a["window_start"])
+    if a.get("event_type") == "end":
+        key = (-a["incident_id"], a["ip"], a["side"], a["incident"]["end"])
     if key not in stored:
         print("FAIL: %s: alert %r is in the log but not in SQLite" % (what, key))
         sys.exit(1)

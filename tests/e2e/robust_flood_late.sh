@@ -29,5 +29,5 @@ for wstart in 1700000020 1700000030; do
   [ -n "$n" ] || fail "the late scanner is missing from window $wstart"
   [ "$n" -ge 960 ] && [ "$n" -le 1000 ] || fail "window $wstart: scanner sent $n packets counted (truth 1000)"
 done
-grep -q "ALERT source 203.0.113.66" "$tmp/out" || { cat "$tmp/out"; fail "the late scanner was not flagged"; }
+grep -q "^INCIDENT [0-9]* sev [0-9] [a-z]* 203.0.113.66 (source," "$tmp/out" || { cat "$tmp/out"; fail "the late scanner was not flagged"; }
 pass "late scanner counted ($n of 1000 in the last window) and flagged; $replaced records replaced for $refused refused updates"

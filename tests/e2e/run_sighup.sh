@@ -25,10 +25,12 @@ kill -HUP "$tp"
 for i in $(seq 1 50); do grep -q "reloaded" "$tmp/err" && break; sleep 0.1; done
 grep -q "reloaded" "$tmp/err" || { cat "$tmp/err"; fail "no reload after SIGHUP"; }
 # The config file is read again: a new persistence applies, a bad value is refused.
-printf '[analyzer]\npersist = 3/4\nmin-pkts = 9\n' >"$tmp/tapir.conf"
+printf '[analyzer]\npersist = 3/4\nmin-pkts = 9\nincident-quiet = 4\n' >"$tmp/tapir.conf"
 kill -HUP "$tp"
 for i in $(seq 1 50); do grep -q "persist 3/4, min-pkts 9" "$tmp/err" && break; sleep 0.1; done
 grep -q "persist 3/4, min-pkts 9" "$tmp/err" || { cat "$tmp/err"; fail "config not re-read on SIGHUP"; }
+grep -q "persist 3/4, min-pkts 9, incident-quiet 4," "$tmp/err" ||
+  { cat "$tmp/err"; fail "incident-quiet not re-read on SIGHUP"; }
 # A key set by one reload and gone from the next keeps its value: the second reload
 # must not free the strings the running settings still use (it did: use after free).
 reloads() { grep -c "reloaded: persist" "$tmp/err"; }

@@ -50,14 +50,57 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* An incident's event: its fields, the incident object, and values at the precision they
+ * mean (a float baseline 1.2f as 1.2, an estimate to 6 digits, whole counts exact). */
+TEST(incident_event_line)
+{
+    struct alert a;
+    make_alert(&a);
+    a.event_type = "update";
+    a.incident_id = 5;
+    a.severity = 2;
+    a.direction = ALERT_DIRECTION_INBOUND;
+    snprintf(a.sensor, sizeof(a.sensor), "gw-1");
+    a.score = 0.987244800171501;
+    a.top[0].value = 430.196694207105;
+    a.top[0].baseline = (double)1.2f;
+    a.top[0].contribution = 0.544375647769138;
+    a.incident = (struct alert_incident){.id = 5,
+                                         .start_us = 1699999940000000ULL,
+                                         .last_us = 1700000010000000ULL,
+                                         .windows = 2,
+                                         .alerts = 3,
+                                         .detectors = (1u << ALERT_DETECTOR_FOREST) |
+                                                      (1u << ALERT_DETECTOR_LIMIT),
+                                         .severity = 2,
+                                         .peak_score = 0.987244800171501,
+                                         .direction = ALERT_DIRECTION_INBOUND};
+    char *s = alert_to_json(&a);
+    CHECK(strstr(s, "\"event_type\":\"update\",\"alert_id\":42,\"incident_id\":5,") != NULL);
+    CHECK(strstr(s, "\"severity\":2,") != NULL);
+    CHECK(strstr(s, "\"direction\":\"inbound\",\"sensor\":\"gw-1\",\"score\":0.987245,") != NULL);
+    CHECK(strstr(s, "{\"name\":\"dst_ports\",\"value\":430.197,\"baseline\":1.2,"
+                    "\"contribution\":0.544376}") != NULL);
+    CHECK(
+        strstr(s,
+               "\"incident\":{\"start\":\"2023-11-14T22:12:20.000Z\",\"last_seen\":"
+               "\"2023-11-14T22:13:30.000Z\",\"end\":null,\"duration_s\":70,\"windows\":2,"
+               "\"alert_count\":3,\"peak_score\":0.987245,\"detectors\":[\"forest\",\"limit\"]}") !=
+        NULL);
+    if (!strstr(s, "\"incident\":{"))
+        printf("  %s\n", s);
+    free(s);
+}
+
 TEST(exact_line)
 {
     struct alert a;
     make_alert(&a);
     char *s = alert_to_json(&a);
-    CHECK_STR(s, "{\"timestamp\":\"2023-11-14T22:13:30.123Z\",\"event_type\":\"alert\","
-                 "\"alert_id\":42,\"category\":\"portscan\",\"detector\":\"limit\",\"ip\":\"192.0."
-                 "2.7\",\"side\":\"source\",\"score\":0.73,"
+    CHECK_STR(s, "{\"format\":2,\"timestamp\":\"2023-11-14T22:13:30.123Z\",\"event_type\":"
+                 "\"alert\",\"alert_id\":42,\"incident_id\":null,\"category\":\"portscan\","
+                 "\"detector\":\"limit\",\"severity\":null,\"ip\":\"192.0.2.7\",\"side\":"
+                 "\"source\",\"direction\":\"unknown\",\"sensor\":null,\"score\":0.73,"
                  "\"threshold\":0.62,\"window_start\":\"2023-11-14T22:13:20.000Z\","
                  "\"window_end\":\"2023-11-14T22:13:30.000Z\",\"top_features\":[{\"name\":"
                  "\"dst_ports\",\"value\":1021.0,\"baseline\":3.5,\"contribution\":0.58}],"
@@ -201,7 +244,8 @@ TEST(log_file_lines_parse)
              "/usr/bin/python3 -c 'import json,sys\n"
              "need={\"timestamp\",\"event_type\",\"ip\",\"side\",\"score\",\"threshold\","
              "\"window_start\",\"window_end\",\"top_features\",\"geo\",\"l7\",\"model\","
-             "\"alert_id\",\"category\",\"detector\"}\n"
+             "\"alert_id\",\"category\",\"detector\",\"format\",\"incident_id\",\"severity\","
+             "\"direction\",\"sensor\"}\n"
              "n=0\n"
              "for line in open(sys.argv[1],encoding=\"utf-8\"):\n"
              "  o=json.loads(line); n+=1\n"
@@ -278,6 +322,7 @@ int main(void)
     if (!mkdtemp(tmpdir))
         return 1;
     RUN(exact_line);
+    RUN(incident_event_line);
     RUN(detector_and_category_names);
     RUN(unknowns_and_prefixes);
     RUN(hostile_strings);

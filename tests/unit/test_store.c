@@ -126,8 +126,11 @@ TEST(schema_create_and_reopen)
                         " ('meta','runs','hosts','windows','alerts','models')"),
              6);
     char *v = sql_text(p, "SELECT value FROM meta WHERE key='schema_version'");
-    CHECK_STR(v, "2");
+    CHECK_STR(v, "3");
     free(v);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM sqlite_master WHERE type='table' AND"
+                        " name='incidents'"),
+             1);
     /* Reopen: no second schema, same version. */
     s = store_open(p, err);
     CHECK(s != NULL);
@@ -623,7 +626,7 @@ TEST(migrate_v1)
     store_close(s);
     CHECK_EQ(sql_int(p, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     char *v = sql_text(p, "SELECT value FROM meta WHERE key='schema_version'");
-    CHECK_STR(v, "2");
+    CHECK_STR(v, "3");
     free(v);
     CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts"), 13);
     CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts WHERE detector='limit' AND id IN (5, 10)"), 2);
@@ -641,6 +644,165 @@ TEST(migrate_v1)
     CHECK(s != NULL);
     store_close(s);
     CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts"), 13);
+}
+
+/* An incident's events: the alert and update rows name it, its row follows the latest
+ * event, the end writes the row only; ids go on from the largest. */
+TEST(incident_rows)
+{
+    const char *p = tmp_path("inc.db");
+    char err[TAPIR_ERRBUF_SIZE] = "";
+    store_t *s = store_open(p, err);
+    CHECK(s != NULL);
+    if (!s) {
+        printf("  %s\n", err);
+        return;
+    }
+    int64_t max = -1;
+    CHECK_EQ(store_incident_max_id(s, &max), 0);
+    CHECK_EQ(max, 0);
+    struct alert a;
+    make_alert(&a, "192.0.2.7", T0, 0.8);
+    a.category = ALERT_CATEGORY_PORTSCAN;
+    a.direction = ALERT_DIRECTION_INBOUND;
+    a.severity = 2;
+    snprintf(a.sensor, sizeof(a.sensor), "gw1");
+    a.incident_id = 7;
+    a.incident = (struct alert_incident){.id = 7,
+                                         .start_us = T0 - 10000000,
+                                         .last_us = T0,
+                                         .windows = 1,
+                                         .alerts = 1,
+                                         .detectors = 1u << 1,
+                                         .severity = 2,
+                                         .peak_score = 0.8,
+                                         .direction = ALERT_DIRECTION_INBOUND};
+    CHECK_EQ(store_window_begin(s), 0);
+    CHECK_EQ(store_window_add(s, 0, &a), 0);
+    CHECK_EQ(store_alert_add(s, 0, &a), 0);
+    CHECK_EQ(store_window_commit(s), 0);
+    a.event_type = "update";
+    a.timestamp_us = a.window_end_us = T0 + 10000000;
+    a.window_start_us = T0;
+    a.score = 0.9;
+    a.incident.last_us = T0 + 10000000;
+    a.incident.windows = 2;
+    a.incident.alerts = 3;
+    a.incident.detectors |= 1u << 0;
+    a.incident.peak_score = 0.9;
+    CHECK_EQ(store_window_begin(s), 0);
+    CHECK_EQ(store_window_add(s, 0, &a), 0);
+    CHECK_EQ(store_alert_add(s, 0, &a), 0);
+    CHECK_EQ(store_window_commit(s), 0);
+    json_t *arr = NULL;
+    struct store_alert_filter f = {.category = "portscan"};
+    CHECK_EQ(store_incidents_list(s, &f, &arr), 0);
+    CHECK_EQ(json_array_size(arr), 1);
+    json_t *o = json_array_get(arr, 0);
+    CHECK_EQ(json_integer_value(json_object_get(o, "incident_id")), 7);
+    CHECK_STR(json_string_value(json_object_get(o, "status")), "open");
+    CHECK_STR(json_string_value(json_object_get(o, "direction")), "inbound");
+    CHECK_STR(json_string_value(json_object_get(o, "sensor")), "gw1");
+    CHECK_EQ(json_integer_value(json_object_get(o, "windows")), 2);
+    CHECK_EQ(json_integer_value(json_object_get(o, "duration_s")), 20);
+    CHECK_EQ(json_array_size(json_object_get(o, "detectors")), 2);
+    json_decref(arr);
+    /* The end: no alert row, no flagged window; the incident row closes. */
+    a.event_type = "end";
+    a.incident.end_us = T0 + 30000000;
+    a.id = 0;
+    CHECK_EQ(store_window_begin(s), 0);
+    CHECK_EQ(store_window_add(s, 0, &a), 0);
+    CHECK_EQ(store_alert_add(s, 0, &a), 0);
+    CHECK_EQ(store_window_commit(s), 0);
+    CHECK_EQ(a.id, 0);
+    CHECK_EQ(store_incident_get(s, 7, 0, &o), 0);
+    CHECK_STR(json_string_value(json_object_get(o, "status")), "ended");
+    CHECK_EQ(json_array_size(json_object_get(o, "alerts")), 2);
+    CHECK_STR(json_string_value(
+                  json_object_get(json_array_get(json_object_get(o, "alerts"), 1), "event_type")),
+              "update");
+    json_decref(o);
+    CHECK_EQ(store_incident_get(s, 8, 0, &o), STORE_ENOTFOUND);
+    f = (struct store_alert_filter){.ip = "192.0.2.8"};
+    CHECK_EQ(store_incidents_list(s, &f, &arr), 0);
+    CHECK_EQ(json_array_size(arr), 0);
+    json_decref(arr);
+    CHECK_EQ(store_incident_max_id(s, &max), 0);
+    CHECK_EQ(max, 7);
+    store_close(s);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts WHERE incident_id = 7"), 2);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM windows"), 2);
+    CHECK_EQ(sql_int(p, "SELECT ended_us FROM incidents WHERE id = 7"), (int64_t)(T0 + 30000000));
+    CHECK_EQ(sql_int(p, "SELECT alerts FROM incidents WHERE id = 7"), 3);
+}
+
+/* A version-2 database written by main at e1c1dee (tests/fixtures/store/README.md):
+ * read as it is, then migrated in place to version 3 with every row kept. */
+static char fixture_v2[256];
+
+TEST(migrate_v2)
+{
+    const char *p = tmp_path("v2.db");
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", fixture_v2, p);
+    CHECK_EQ(system(cmd), 0);
+    CHECK_EQ(sql_int(p, "PRAGMA user_version"), 2);
+    int64_t alerts = sql_int(p, "SELECT count(*) FROM alerts");
+    int64_t windows = sql_int(p, "SELECT count(*) FROM windows");
+    CHECK_EQ(alerts, 12);
+    char err[TAPIR_ERRBUF_SIZE] = "";
+    store_t *s = store_open_readonly(p, err);
+    CHECK(s != NULL);
+    if (!s) {
+        printf("  %s\n", err);
+        return;
+    }
+    json_t *arr;
+    CHECK_EQ(store_alerts_list(s, NULL, &arr), 0);
+    CHECK_EQ(json_array_size(arr), 12);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(arr, 0), "direction")), "unknown");
+    CHECK(json_is_null(json_object_get(json_array_get(arr, 0), "incident_id")));
+    json_decref(arr);
+    CHECK_EQ(store_incidents_list(s, NULL, &arr), 0);
+    CHECK_EQ(json_array_size(arr), 0);
+    json_decref(arr);
+    store_close(s);
+    CHECK_EQ(sql_int(p, "PRAGMA user_version"), 2);
+
+    s = store_open(p, err);
+    CHECK(s != NULL);
+    if (!s) {
+        printf("  %s\n", err);
+        return;
+    }
+    int64_t max = -1;
+    CHECK_EQ(store_incident_max_id(s, &max), 0);
+    CHECK_EQ(max, 0);
+    struct alert a;
+    make_alert(&a, "192.0.2.7", T0, 0.9);
+    a.incident_id = 1;
+    a.incident = (struct alert_incident){.id = 1,
+                                         .start_us = T0 - 10000000,
+                                         .last_us = T0,
+                                         .windows = 1,
+                                         .alerts = 1,
+                                         .severity = 3,
+                                         .peak_score = 0.9};
+    CHECK_EQ(store_window_begin(s), 0);
+    CHECK_EQ(store_alert_add(s, 0, &a), 0);
+    CHECK_EQ(store_window_commit(s), 0);
+    store_close(s);
+    CHECK_EQ(sql_int(p, "PRAGMA user_version"), 3);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts"), alerts + 1);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM windows"), windows);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM alerts WHERE incident_id IS NULL AND"
+                        " direction = 'unknown'"),
+             alerts);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM incidents"), 1);
+    CHECK_EQ(sql_int(p, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                        " ('alerts_incident', 'incidents_started', 'incidents_ip')"),
+             3);
 }
 
 TEST(disk_full_rolls_back)
@@ -761,6 +923,9 @@ int main(void)
     const char *top = getenv("TAPIR_TOP");
     snprintf(fixture_v1, sizeof(fixture_v1), "%s/tests/fixtures/store/v1.db", top ? top : ".");
     RUN(migrate_v1);
+    snprintf(fixture_v2, sizeof(fixture_v2), "%s/tests/fixtures/store/v2.db", top ? top : ".");
+    RUN(migrate_v2);
+    RUN(incident_rows);
     RUN(disk_full_rolls_back);
     RUN(parse_time);
     char cmd[128];

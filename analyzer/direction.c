@@ -1,0 +1,195 @@
+/*
+ * direction.c — which way the traffic that fired went, against --home-net: inbound,
+ * outbound, internal or external, as an alert's `direction` (and the severity table's
+ * "is the victim ours").
+ *
+ * The flagged IP alone cannot say it: a home server flagged on its destination side
+ * was attacked from outside (inbound) or by a neighbour (internal). So the peers of the
+ * traffic decide, the majority winning: for a source (or a prefix) the responders of
+ * the flows it started in the window, for a destination the initiators of the flows
+ * towards it, each flow record counted once. The window's flow records (window.h, the
+ * same feed the conversation detectors read) are tallied once per window, on the first
+ * alert that asks, into a seeded open-addressing table keyed by IP: one pass over the
+ * records and two home-net lookups each (a few hundred nanoseconds a record; nothing
+ * when a window raises no alert), then a probe per alert. A prefix's peers are summed
+ * by one scan of the records for that prefix (prefix alerts are a handful per window).
+ *
+ * Limit: the sensor records answered flows only (sensor/sensor.c: a spoofed flood's
+ * millions of one-way flows would fill the records), so traffic that got no answer at
+ * all (a scan of filtered ports, a flood on a closed port) has no peers here and takes
+ * the side's rule: an internal scan of silent hosts reads "outbound". A per-host count
+ * of home and away peers kept by the sensor would close that gap (not done: it needs
+ * --home-net in the capture thread).
+ *
+ * Rejected: the flagged IP's membership alone (Suricata's rule-side HOME_NET test),
+ * which calls every flood on a home victim "inbound" even when a compromised neighbour
+ * sends it, and every scan by a home host "outbound" when it sweeps the home net. Also
+ * rejected: asking the conversation table, which only holds conversations with
+ * repeated connections (it would know a beacon's peer, not a scan's hundreds).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "incident.h"
+
+struct peer_tally {
+    struct ip_addr ip;
+    uint32_t n[2][2]; /* [0: as initiator, 1: as responder][0: peers away, 1: home], flow
+                         records */
+};
+
+struct peers {
+    struct peer_tally *t; /* slots; ip all zero = empty (:: is never a flow's endpoint
+                             worth tallying: judge.c does not score it) */
+    uint32_t slots;       /* allocated, a power of two */
+    uint32_t used;        /* slots in use this window */
+    uint32_t mask;        /* slots used for this window - 1 (sized from its flows) */
+    uint64_t seed;
+    uint64_t seq;      /* the window tallied (seq + 1; 0: none) */
+    uint64_t start_us; /* ... and its start, so a new run's seq 0 is not taken for it */
+    uint64_t overflow; /* flow-record ends not tallied: table full */
+};
+
+enum alert_direction incident_direction(bool ip_home, enum alert_side side, uint64_t peers_home,
+                                        uint64_t peers_away)
+{
+    bool peer_home;
+    if (peers_home > peers_away)
+        peer_home = true;
+    else if (peers_away > peers_home)
+        peer_home = false;
+    else /* no peers, or a tie: the usual case, traffic crossing the home net's edge */
+        peer_home = !ip_home;
+    /* the traffic's source and destination ends */
+    bool from_home = side == ALERT_SIDE_DESTINATION ? peer_home : ip_home;
+    bool to_home = side == ALERT_SIDE_DESTINATION ? ip_home : peer_home;
+    if (from_home && to_home)
+        return ALERT_DIRECTION_INTERNAL;
+    if (from_home)
+        return ALERT_DIRECTION_OUTBOUND;
+    if (to_home)
+        return ALERT_DIRECTION_INBOUND;
+    return ALERT_DIRECTION_EXTERNAL;
+}
+
+peers_t *peers_create(uint64_t seed)
+{
+    peers_t *p = calloc(1, sizeof(*p));
+    if (p)
+        p->seed = seed;
+    return p;
+}
+
+void peers_destroy(peers_t *p)
+{
+    if (!p)
+        return;
+    free(p->t);
+    free(p);
+}
+
+uint64_t peers_overflow(const peers_t *p)
+{
+    return p->overflow;
+}
+
+static bool ip_zero(const struct ip_addr *a)
+{
+    static const uint8_t z[16];
+    return !memcmp(a->b, z, 16);
+}
+
+/* The tally of ip, created when create is set and there is room; NULL otherwise. */
+static struct peer_tally *tally_get(peers_t *p, const struct ip_addr *ip, bool create)
+{
+    if (!p->t || ip_zero(ip))
+        return NULL;
+    uint32_t i = (uint32_t)tapir_hash(ip->b, 16, p->seed) & p->mask;
+    for (uint32_t probe = 0; probe <= p->mask; probe++) {
+        struct peer_tally *e = &p->t[i];
+        if (ip_zero(&e->ip)) {
+            if (!create)
+                return NULL;
+            if (p->used * 2 >= p->mask + 1) { /* keep the load at half at most */
+                p->overflow++;
+                return NULL;
+            }
+            e->ip = *ip;
+            p->used++;
+            return e;
+        }
+        if (!memcmp(e->ip.b, ip->b, 16))
+            return e;
+        i = (i + 1) & p->mask;
+    }
+    return NULL;
+}
+
+/* Tallies window w's flow records, once per window. */
+static void tally_window(peers_t *p, const struct window *w, const rules_t *home)
+{
+    if (p->seq == w->seq + 1 && p->start_us == w->start_us)
+        return;
+    p->seq = w->seq + 1;
+    p->start_us = w->start_us;
+    uint64_t want = 16;
+    while (want < (uint64_t)w->n_flows * 4 && want < PEERS_MAX_SLOTS)
+        want *= 2;
+    if (want > p->slots) {
+        struct peer_tally *nt = malloc(want * sizeof(*nt));
+        if (nt) {
+            free(p->t);
+            p->t = nt;
+            p->slots = (uint32_t)want;
+        } else {
+            want = p->slots; /* keep the smaller table: more overflow, no failure */
+        }
+    }
+    if (!p->t)
+        return;
+    p->mask = (uint32_t)want - 1;
+    p->used = 0;
+    memset(p->t, 0, want * sizeof(*p->t));
+    for (uint32_t i = 0; i < w->n_flows; i++) {
+        const struct flow_record *r = &w->flows[i];
+        int init_home = rules_allowed(home, &r->init) ? 1 : 0;
+        int resp_home = rules_allowed(home, &r->resp) ? 1 : 0;
+        struct peer_tally *a = tally_get(p, &r->init, true);
+        if (a)
+            a->n[0][resp_home]++;
+        struct peer_tally *b = tally_get(p, &r->resp, true);
+        if (b)
+            b->n[1][init_home]++;
+    }
+}
+
+void peers_count(peers_t *p, const struct window *w, const rules_t *home, const struct ip_addr *ip,
+                 uint8_t prefix_len, enum alert_side side, uint64_t *n_home, uint64_t *n_away)
+{
+    *n_home = *n_away = 0;
+    if (!w || !w->n_flows)
+        return;
+    if (prefix_len && prefix_len < 128) {
+        struct ip_addr net = *ip;
+        ip_addr_mask(&net, prefix_len);
+        for (uint32_t i = 0; i < w->n_flows; i++) {
+            const struct flow_record *r = &w->flows[i];
+            struct ip_addr m = r->init;
+            ip_addr_mask(&m, prefix_len);
+            if (memcmp(m.b, net.b, 16))
+                continue;
+            if (rules_allowed(home, &r->resp))
+                (*n_home)++;
+            else
+                (*n_away)++;
+        }
+        return;
+    }
+    tally_window(p, w, home);
+    const struct peer_tally *e = tally_get(p, ip, false);
+    if (!e)
+        return;
+    int role = side == ALERT_SIDE_DESTINATION ? 1 : 0;
+    *n_away = e->n[role][0];
+    *n_home = e->n[role][1];
+}
