@@ -48,7 +48,7 @@ tmp, n = sys.argv[1], int(sys.argv[2])
 lines = open(tmp + "/syslog.txt").read().splitlines()
 assert len(lines) == n, (len(lines), n)
 alerts = sorted((a["ip"], a["side"], a["category"], a["detector"])
-                for a in map(json.loads, open(tmp + "/alerts.json")))
+                for a in map(json.loads, open(tmp + "/alerts.json")) if a["event_type"] == "alert")
 got = []
 for l in lines:
     # <PRI>Mon DD HH:MM:SS tapir[PID]: key=value ...
