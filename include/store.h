@@ -17,6 +17,7 @@
 #define TAPIR_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "alert.h"
@@ -25,7 +26,7 @@
 
 typedef struct store store_t;
 
-#define STORE_SCHEMA_VERSION  2
+#define STORE_SCHEMA_VERSION  3
 #define STORE_BUSY_TIMEOUT_MS 5000 /* how long to wait for another writer's lock */
 #define STORE_DEFAULT_PATH    "/var/lib/tapir/tapir.db"
 #define STORE_ENOTFOUND       (-2) /* no row with that id / ip */
@@ -80,7 +81,8 @@ int store_retention(store_t *s, uint64_t older_than_us);
  * (alert_log.h) plus "status", "acked_at" and "run_id". */
 struct store_alert_filter {
     uint64_t since_us;    /* alerts raised at or after; 0: any time */
-    const char *ip;       /* exact ip text ("192.0.2.7", "198.51.100.0/24"); NULL: any */
+    const char *ip;       /* "192.0.2.7": that IP's alerts; "198.51.100.0/24": the alerts
+                             of that prefix and of every IP or prefix inside it; NULL: any */
     double min_score;     /* score at or above; 0: any */
     const char *status;   /* "new", "acked", "suppressed"; NULL: any */
     const char *category; /* alert_category_name() text; NULL: any */
@@ -103,6 +105,8 @@ int store_alert_delete(store_t *s, int64_t id);
 int store_host_get(store_t *s, const char *ip, int n_recent, json_t **out);
 /* Hosts ordered by max_score (highest first), as a JSON array. */
 int store_hosts_list(store_t *s, int64_t limit, int64_t offset, json_t **out);
+/* The same, only hosts with at least one alert (the dashboard's "top flagged hosts"). */
+int store_hosts_flagged(store_t *s, int64_t limit, int64_t offset, json_t **out);
 
 /* For the blocklist: calls fn once per distinct alerted ip text (bare IP or CIDR) over
  * the alerts with score >= min_score raised at or after since_us and not 'suppressed',
@@ -112,5 +116,31 @@ typedef int (*store_flagged_fn)(void *ctx, const char *ip, uint64_t last_alert_u
                                 double max_score);
 int store_each_flagged(store_t *s, double min_score, uint64_t since_us, store_flagged_fn fn,
                        void *ctx);
+
+/* Suppressions (docs/schema.md, table suppressions): a network whose alerts are stored
+ * with status 'suppressed' and reach no other output (alert log, notifications,
+ * blocklist) until the suppression expires. output.c polls them once a second. */
+#define STORE_MAX_REASON 512 /* bytes of a suppression's reason */
+/* Adds a suppression of cidr ("192.0.2.7", "198.51.100.0/24") from now_us (wall clock) to
+ * expires_us (0: forever), and marks the stored alerts inside the network 'suppressed' so
+ * that `tapir blocklist` drops them at once (*marked: how many; may be NULL). Sets *id. */
+int store_suppress_add(store_t *s, const char *cidr, const char *reason, uint64_t now_us,
+                       uint64_t expires_us, const char *created_by, int64_t *id, int64_t *marked);
+/* Suppressions as a JSON array (newest first): id, network, reason, created, expires
+ * (null: forever), created_by, active. expired_too: also those that expired before
+ * now_us. An older file without the table gives an empty array. */
+int store_suppressions_list(store_t *s, bool expired_too, uint64_t now_us, json_t **out);
+/* Calls fn once per suppression in force at now_us (network in the 128-bit form, expiry
+ * 0 for forever). fn returning non-zero stops the walk and is returned. */
+typedef int (*store_suppression_fn)(void *ctx, const struct ip_addr *net, unsigned prefix_len,
+                                    uint64_t expires_us);
+int store_each_suppression(store_t *s, uint64_t now_us, store_suppression_fn fn, void *ctx);
+/* The address or prefix text of an incident's alerts into buf (64 bytes), for
+ * `suppress --incident ID`: STORE_ENOTFOUND when no alert carries that incident_id, -1
+ * (with the reason) when the file predates incidents. */
+int store_incident_network(store_t *s, int64_t incident_id, char *buf, size_t len);
+/* Parses a duration "90s", "15m", "8h", "7d", "2w" or bare seconds into microseconds
+ * (at most 100 years). 0, or -1. */
+int store_parse_duration(const char *text, uint64_t *us);
 
 #endif

@@ -298,6 +298,8 @@ enum route_kind {
     R_ALERTS,
     R_ALERT,
     R_ALERT_ACK,
+    R_ALERT_SUPPRESS,
+    R_SUPPRESSIONS,
     R_HOSTS,
     R_HOST,
 };
@@ -336,6 +338,8 @@ static void route_match(const char *path, struct route *r)
         r->kind = R_METRICS;
     } else if (!strcmp(path, "/api/alerts")) {
         r->kind = R_ALERTS;
+    } else if (!strcmp(path, "/api/suppressions")) {
+        r->kind = R_SUPPRESSIONS;
     } else if (!strcmp(path, "/api/hosts")) {
         r->kind = R_HOSTS;
     } else if (!strncmp(path, "/api/hosts/", 11) && path[11] && !strchr(path + 11, '/')) {
@@ -360,6 +364,10 @@ static void route_match(const char *path, struct route *r)
             r->allow = "GET, HEAD, DELETE";
         } else if (!strcmp(slash, "/ack")) {
             r->kind = R_ALERT_ACK;
+            r->methods = EVHTTP_REQ_POST;
+            r->allow = "POST";
+        } else if (!strcmp(slash, "/suppress")) {
+            r->kind = R_ALERT_SUPPRESS;
             r->methods = EVHTTP_REQ_POST;
             r->allow = "POST";
         }
@@ -550,6 +558,12 @@ static void handle(struct evhttp_request *req, void *arg)
         break;
     case R_ALERT_ACK:
         http_api_alert(h, req, r.id, true);
+        break;
+    case R_ALERT_SUPPRESS:
+        http_api_alert_suppress(h, req, r.id);
+        break;
+    case R_SUPPRESSIONS:
+        http_api_suppressions(h, req);
         break;
     case R_HOSTS:
         http_api_hosts(h, req, rawq);

@@ -64,5 +64,9 @@ void http_api_hosts(http_t *h, struct evhttp_request *req, const char *rawq);
 void http_api_host(http_t *h, struct evhttp_request *req, const char *ip_text);
 /* GET, POST .../ack (ack true) or DELETE one alert. */
 void http_api_alert(http_t *h, struct evhttp_request *req, int64_t id, bool ack);
+/* POST /api/alerts/ID/suppress with {"reason": TEXT, "for": DURATION (optional)}. */
+void http_api_alert_suppress(http_t *h, struct evhttp_request *req, int64_t id);
+/* GET /api/suppressions: the database's suppressions in force. */
+void http_api_suppressions(http_t *h, struct evhttp_request *req);
 
 #endif

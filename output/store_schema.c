@@ -80,8 +80,21 @@ static const char schema_v2[] =
     "CREATE INDEX alerts_category ON alerts(category, ts_us);"
     "CREATE INDEX alerts_detector ON alerts(detector, ts_us);";
 
+/* Version 3: suppressions (tapir alerts suppress, POST /api/alerts/ID/suppress): a
+ * network silenced with a reason until it expires (expires_us NULL: forever). A step of
+ * its own ("IF NOT EXISTS") so that it can be renumbered beside other version-3 tables. */
+static const char schema_suppressions[] =
+    "CREATE TABLE IF NOT EXISTS suppressions ("
+    " id INTEGER PRIMARY KEY,"
+    " network TEXT NOT NULL, prefix_len INTEGER NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " created TEXT NOT NULL, created_us INTEGER NOT NULL,"
+    " expires TEXT, expires_us INTEGER,"
+    " created_by TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS suppressions_expires ON suppressions(expires_us);";
+
 /* migrations[i] upgrades user_version i to i + 1. Append; never edit a shipped entry. */
-static const char *const migrations[] = {schema_v1, schema_v2};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_suppressions};
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration per schema version");
 

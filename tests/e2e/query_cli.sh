@@ -31,7 +31,7 @@ expect 1 "not a database" "$T" alerts ack 1 --db "$d/random.db"
 # An empty file becomes a tapir database on the first write; an unknown id is exit 1.
 : >"$db"
 expect 1 "no alert with id 7" "$T" alerts ack 7 --db "$db"
-[ "$(sqlite3 "$db" 'PRAGMA user_version')" = 2 ] || fail "no schema created"
+[ "$(sqlite3 "$db" 'PRAGMA user_version')" -ge 2 ] || fail "no schema created"
 
 sqlite3 "$db" <<'EOF' || fail "sqlite3 insert"
 INSERT INTO alerts (timestamp, ts_us, event_type, ip, prefix_len, side, score, threshold,
