@@ -229,7 +229,8 @@ void http_reply(http_t *h, struct evhttp_request *req, int code, const char *cty
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     evhttp_add_header(out, "Content-Type", ctype);
     evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
-    evhttp_add_header(out, "Cache-Control", "no-store");
+    if (!evhttp_find_header(out, "Cache-Control")) /* /static/ sets its own */
+        evhttp_add_header(out, "Cache-Control", "no-store");
     evhttp_add_header(out, "Referrer-Policy", "no-referrer");
     evhttp_add_header(out, "X-Frame-Options", "DENY");
     evhttp_add_header(out, "Content-Security-Policy", csp ? csp : csp_api);
@@ -265,16 +266,22 @@ void http_reply_error(http_t *h, struct evhttp_request *req, int code, const cha
     http_reply_json(h, req, code, json_pack("{s:s}", "error", msg));
 }
 
-static void reply_static(http_t *h, struct evhttp_request *req, const char *ctype, const char *text)
+static void reply_static_len(http_t *h, struct evhttp_request *req, const char *ctype,
+                             const char *text, size_t len)
 {
     struct evbuffer *b = evbuffer_new();
     if (!b) {
         evhttp_send_error(req, 500, "out of memory");
         return;
     }
-    evbuffer_add_reference(b, text, strlen(text), NULL, NULL);
+    evbuffer_add_reference(b, text, len, NULL, NULL);
     http_reply(h, req, 200, ctype, b, csp_dashboard);
     evbuffer_free(b);
+}
+
+static void reply_static(http_t *h, struct evhttp_request *req, const char *ctype, const char *text)
+{
+    reply_static_len(h, req, ctype, text, strlen(text));
 }
 
 void http_reply_store_error(http_t *h, struct evhttp_request *req)
@@ -294,6 +301,7 @@ enum route_kind {
     R_DASHBOARD,
     R_DASHBOARD_JS,
     R_DASHBOARD_CSS,
+    R_STATIC_CHARTJS,
     R_METRICS,
     R_ALERTS,
     R_ALERT,
@@ -333,6 +341,9 @@ static void route_match(const char *path, struct route *r)
         r->auth = false;
     } else if (!strcmp(path, "/dashboard.css")) {
         r->kind = R_DASHBOARD_CSS;
+        r->auth = false;
+    } else if (!strcmp(path, "/static/chart.js")) {
+        r->kind = R_STATIC_CHARTJS;
         r->auth = false;
     } else if (!strcmp(path, "/metrics")) {
         r->kind = R_METRICS;
@@ -546,6 +557,14 @@ static void handle(struct evhttp_request *req, void *arg)
         break;
     case R_DASHBOARD_CSS:
         reply_static(h, req, "text/css; charset=utf-8", http_dashboard_css);
+        break;
+    case R_STATIC_CHARTJS:
+        /* A library that changes only with the binary: cached for a day, so a refresh
+         * does not fetch 200 kB again, and an upgrade is seen by the next day at most. */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
+                          "public, max-age=86400");
+        reply_static_len(h, req, "text/javascript; charset=utf-8", http_chartjs,
+                         (size_t)http_chartjs_len);
         break;
     case R_METRICS:
         http_api_metrics(h, req);

@@ -91,5 +91,9 @@ int http_percent_decode(const char *src, size_t len, char *dst, bool plus_is_spa
 extern const char http_dashboard_html[];
 extern const char http_dashboard_css[];
 extern const char http_dashboard_js[];
+/* Chart.js (Debian's libjs-chart.js), served at /static/chart.js; http_chartjs_len
+ * bytes (a NUL follows). */
+extern const char http_chartjs[];
+extern const uint64_t http_chartjs_len;
 
 #endif
