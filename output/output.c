@@ -171,6 +171,18 @@ output_t *output_create(const struct output_config *c, char *errbuf)
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
         return NULL;
     }
+    /* The static suppress file first: a bad line refuses the run before any sink
+     * opens (no run row begun in the database for a run that never starts). */
+    if (c->rules_dir) {
+        size_t n = strlen(c->rules_dir) + sizeof("/suppress");
+        if (!(o->supp_path = malloc(n))) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+            goto fail;
+        }
+        snprintf(o->supp_path, n, "%s/suppress", c->rules_dir);
+        if (!(o->supp_static = load_static(o->supp_path, errbuf)))
+            goto fail;
+    }
     for (size_t i = 0; i < N_SINK_TYPES; i++) {
         struct output_sink *s = &o->sinks[o->n];
         int made = sink_table[i](c, o, s, errbuf);
@@ -185,16 +197,6 @@ output_t *output_create(const struct output_config *c, char *errbuf)
             o->hosts = true;
         if (s->alert && !s->durable)
             o->deferred = true;
-    }
-    if (c->rules_dir) {
-        size_t n = strlen(c->rules_dir) + sizeof("/suppress");
-        if (!(o->supp_path = malloc(n))) {
-            snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
-            goto fail;
-        }
-        snprintf(o->supp_path, n, "%s/suppress", c->rules_dir);
-        if (!(o->supp_static = load_static(o->supp_path, errbuf)))
-            goto fail;
     }
     if (output_store(o) && !(o->supp = calloc(MAX_SUPPRESSIONS, sizeof(*o->supp)))) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory for the suppressions");
