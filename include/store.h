@@ -135,6 +135,10 @@ int store_suppressions_list(store_t *s, bool expired_too, uint64_t now_us, json_
 typedef int (*store_suppression_fn)(void *ctx, const struct ip_addr *net, unsigned prefix_len,
                                     uint64_t expires_us);
 int store_each_suppression(store_t *s, uint64_t now_us, store_suppression_fn fn, void *ctx);
+/* A number that changes whenever the file may have changed: a commit by another
+ * connection (PRAGMA data_version) or a row written by this one. The poller re-reads the
+ * suppressions only when it moved. 0, or -1. */
+int store_change_stamp(store_t *s, uint64_t *stamp);
 /* The address or prefix text of an incident's alerts into buf (64 bytes), for
  * `suppress --incident ID`: STORE_ENOTFOUND when no alert carries that incident_id, -1
  * (with the reason) when the file predates incidents. */

@@ -12,8 +12,11 @@
  * or the HTTP API, could not add to it; the static rules-directory `suppress` file stays
  * for suppressions kept under configuration management).
  *
- * The polling reader asks for the suppressions in force, a handful of rows on an index
- * of expires_us: about 20 us on a table of 100 rows, once a second.
+ * The poller (output.c, once a second) first asks store_change_stamp() whether anything
+ * was written since its last read (PRAGMA data_version plus this connection's own
+ * changes), and reads the suppressions in force only then. Measured (1000 calls, 2-core
+ * VM shared with other jobs, load average 11): a read of 100 suppressions 0.44 ms, of
+ * an empty table 0.17 ms; the stamp alone 16 to 22 us.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,4 +263,13 @@ int store_incident_network(store_t *s, int64_t incident_id, char *buf, size_t le
         return STORE_ENOTFOUND;
     }
     return rc == SQLITE_ROW ? 0 : store_db_fail(s, "reading an incident");
+}
+
+int store_change_stamp(store_t *s, uint64_t *stamp)
+{
+    int64_t v;
+    if (store_query_int(s, "PRAGMA data_version", &v) < 0)
+        return -1;
+    *stamp = ((uint64_t)v << 40) ^ (uint64_t)sqlite3_total_changes64(s->db);
+    return 0;
 }
