@@ -186,6 +186,24 @@ TEST(output_filter)
     CHECK(supp(o, "203.0.113.0/24", now)); /* a prefix holding it */
     CHECK(!supp(o, "203.0.113.8", now));
     CHECK(!supp(o, "203.0.113.7", now + HOUR)); /* expired */
+    /* SIGHUP (output_reopen) reads the static file again; a bad one keeps the old. */
+    fp = fopen(path, "w");
+    CHECK(fp != NULL);
+    if (fp) {
+        fputs("2001:db8::/32\n", fp);
+        fclose(fp);
+    }
+    output_reopen(o);
+    CHECK(supp(o, "2001:db8::1", now));
+    CHECK(!supp(o, "198.51.100.9", now));
+    fp = fopen(path, "w");
+    CHECK(fp != NULL);
+    if (fp) {
+        fputs("garbage\n", fp);
+        fclose(fp);
+    }
+    output_reopen(o);
+    CHECK(supp(o, "2001:db8::1", now));
     output_destroy(o);
     /* A bad static file is refused at start with the file and line. */
     fp = fopen(path, "w");
