@@ -538,11 +538,13 @@ int cmd_hosts(int argc, char **argv)
 static void suppressions_usage(FILE *f)
 {
     fprintf(f,
-            "usage: tapir suppressions [--db FILE] [--rules DIR] [--all] [--json]\n\n"
+            "usage: tapir suppressions [--db FILE] [--rules DIR] [--all] [--json]\n"
+            "       tapir suppressions end ID [--db FILE]\n\n"
             "The suppressions in force: the database's (tapir alerts suppress, the API,\n"
             "the dashboard) and the rules directory's static `suppress` file. --all adds\n"
-            "the database's expired ones. --db defaults to %s (skipped when it does not\n"
-            "exist), --rules to %s.\n",
+            "the database's expired ones. end ID ends a database suppression now (a\n"
+            "running sensor sees it within a second). --db defaults to %s (skipped\n"
+            "when it does not exist), --rules to %s.\n",
             STORE_DEFAULT_PATH, RULES_DEFAULT_DIR);
 }
 
@@ -643,9 +645,28 @@ int cmd_suppressions(int argc, char **argv)
             return parse_opt_other(c, "tapir suppressions", argv, suppressions_usage);
         }
     }
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    if (argc - optind == 2 && !strcmp(argv[optind], "end")) {
+        int64_t id;
+        if (parse_int_min(argv[optind + 1], 1, &id) < 0) {
+            fprintf(stderr, "tapir suppressions: bad suppression id '%s'\n", argv[optind + 1]);
+            return TAPIR_EXIT_USAGE;
+        }
+        store_t *s = open_existing_rw(db ? db : STORE_DEFAULT_PATH, errbuf);
+        if (!s) {
+            fprintf(stderr, "tapir suppressions: %s\n", errbuf);
+            return TAPIR_EXIT_FAIL;
+        }
+        int rc = store_suppression_end(s, id, tapir_wall_us());
+        if (rc < 0)
+            fprintf(stderr, "tapir suppressions: %s\n", store_errmsg(s));
+        else
+            printf("suppression %lld ended\n", (long long)id);
+        store_close(s);
+        return rc < 0 ? TAPIR_EXIT_FAIL : TAPIR_EXIT_OK;
+    }
     if (parse_opt_no_operands(argc, argv, "tapir suppressions", suppressions_usage) != 0)
         return TAPIR_EXIT_USAGE;
-    char errbuf[TAPIR_ERRBUF_SIZE];
     json_t *arr = NULL;
     struct stat sb;
     /* An explicit --db must exist; the default is skipped when there is none. */

@@ -126,6 +126,9 @@ int store_each_flagged(store_t *s, double min_score, uint64_t since_us, store_fl
  * that `tapir blocklist` drops them at once (*marked: how many; may be NULL). Sets *id. */
 int store_suppress_add(store_t *s, const char *cidr, const char *reason, uint64_t now_us,
                        uint64_t expires_us, const char *created_by, int64_t *id, int64_t *marked);
+/* Ends a suppression now (its expiry set to now_us; the row stays as history).
+ * STORE_ENOTFOUND for an unknown id or one already over. */
+int store_suppression_end(store_t *s, int64_t id, uint64_t now_us);
 /* Suppressions as a JSON array (newest first): id, network, reason, created, expires
  * (null: forever), created_by, active. expired_too: also those that expired before
  * now_us. An older file without the table gives an empty array. */

@@ -308,6 +308,7 @@ enum route_kind {
     R_ALERT_ACK,
     R_ALERT_SUPPRESS,
     R_SUPPRESSIONS,
+    R_SUPPRESSION,
     R_HOSTS,
     R_HOST,
 };
@@ -351,6 +352,14 @@ static void route_match(const char *path, struct route *r)
         r->kind = R_ALERTS;
     } else if (!strcmp(path, "/api/suppressions")) {
         r->kind = R_SUPPRESSIONS;
+    } else if (!strncmp(path, "/api/suppressions/", 18)) {
+        const char *p = path + 18;
+        if (!*p || strlen(p) > 19 || strspn(p, "0123456789") != strlen(p) ||
+            http_parse_int(p, 1, INT64_MAX, &r->id) < 0)
+            return;
+        r->kind = R_SUPPRESSION;
+        r->methods = EVHTTP_REQ_DELETE;
+        r->allow = "DELETE";
     } else if (!strcmp(path, "/api/hosts")) {
         r->kind = R_HOSTS;
     } else if (!strncmp(path, "/api/hosts/", 11) && path[11] && !strchr(path + 11, '/')) {
@@ -583,6 +592,9 @@ static void handle(struct evhttp_request *req, void *arg)
         break;
     case R_SUPPRESSIONS:
         http_api_suppressions(h, req);
+        break;
+    case R_SUPPRESSION:
+        http_api_suppression_end(h, req, r.id);
         break;
     case R_HOSTS:
         http_api_hosts(h, req, rawq);

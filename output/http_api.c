@@ -1,8 +1,8 @@
 /*
  * http_api.c — the HTTP server's endpoints: /health, /metrics and the JSON API over the
  * store (/api/alerts, /api/alerts/ID, /api/alerts/ID/ack, /api/alerts/ID/suppress,
- * /api/suppressions, /api/hosts, /api/hosts/IP; docs/http.md). http.c has already routed,
- * rate-limited and authorized the request.
+ * /api/suppressions, /api/suppressions/ID, /api/hosts, /api/hosts/IP; docs/http.md). http.c has
+ * already routed, rate-limited and authorized the request.
  *
  * Every handler answers synchronously on the server's thread: a store query on an
  * indexed table takes well under a millisecond, and a page is at most HTTP_MAX_LIMIT
@@ -429,4 +429,15 @@ void http_api_suppressions(http_t *h, struct evhttp_request *req)
         return;
     }
     http_reply_json(h, req, 200, json_pack("{s:o}", "suppressions", arr));
+}
+
+void http_api_suppression_end(http_t *h, struct evhttp_request *req, int64_t id)
+{
+    int rc = store_suppression_end(h->store, id, tapir_wall_us());
+    if (rc == STORE_ENOTFOUND)
+        http_reply_error(h, req, 404, "no such suppression in force");
+    else if (rc < 0)
+        http_reply_store_error(h, req);
+    else
+        http_reply_json(h, req, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "ended", 1));
 }

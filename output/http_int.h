@@ -68,5 +68,7 @@ void http_api_alert(http_t *h, struct evhttp_request *req, int64_t id, bool ack)
 void http_api_alert_suppress(http_t *h, struct evhttp_request *req, int64_t id);
 /* GET /api/suppressions: the database's suppressions in force. */
 void http_api_suppressions(http_t *h, struct evhttp_request *req);
+/* DELETE /api/suppressions/ID: ends one now. */
+void http_api_suppression_end(http_t *h, struct evhttp_request *req, int64_t id);
 
 #endif

@@ -155,6 +155,33 @@ fail:
     return -1;
 }
 
+int store_suppression_end(store_t *s, int64_t id, uint64_t now_us)
+{
+    char iso[32];
+    if (s->readonly) {
+        store_set_err(s, "%s: opened read-only", s->path);
+        return -1;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE suppressions SET expires = ?2, expires_us = ?3 WHERE id = ?1"
+                           " AND (expires_us IS NULL OR expires_us > ?3)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return store_db_fail(s, "ending a suppression");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, tapir_iso8601(now_us, iso, sizeof(iso)), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, (int64_t)now_us);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return store_db_fail(s, "ending a suppression");
+    if (sqlite3_changes(s->db) == 0) {
+        store_set_err(s, "no suppression in force with id %lld", (long long)id);
+        return STORE_ENOTFOUND;
+    }
+    return 0;
+}
+
 int store_suppressions_list(store_t *s, bool expired_too, uint64_t now_us, json_t **out)
 {
     bool yes;

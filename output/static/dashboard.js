@@ -462,11 +462,27 @@
     $('supp-card').hidden = res === null;
     if (!res) return;
     for (const s of res.suppressions) {
+      const end = el('button', 'btn small ghost', 'End');
+      end.type = 'button';
+      end.title = 'end this suppression now';
+      end.addEventListener('click', async () => {
+        if (!confirm('End the suppression of ' + s.network + ' now?')) return;
+        end.disabled = true;
+        try {
+          await api('/api/suppressions/' + encodeURIComponent(s.id), 'DELETE');
+          toast('Suppression of ' + s.network + ' ended');
+          await refresh();
+        } catch (e) {
+          end.disabled = false;
+          if (e instanceof AuthError) askToken(e.message); else toast(e.message, true);
+        }
+      });
       tb.append(el('tr', null, el('td', 'mono', s.network),
         el('td', 'nowrap mono', s.expires ? fmtTime(s.expires) : 'never'),
-        el('td', 'nowrap', s.created_by || '\u2013'), el('td', null, s.reason)));
+        el('td', 'nowrap', s.created_by || '\u2013'), el('td', null, s.reason),
+        el('td', 'actions', end)));
     }
-    if (!res.suppressions.length) emptyRow(tb, 4, 'None.');
+    if (!res.suppressions.length) emptyRow(tb, 5, 'None.');
   }
   const INCIDENT_COLS = [['incident_id', 'ID'], ['id', 'ID'], ['ip', 'IP'], ['side', 'Side'],
     ['direction', 'Direction'], ['category', 'Category'], ['severity', 'Severity'],

@@ -5,8 +5,9 @@
 # (non-blank canvas pixels, and its bars add up to the alerts in range); bins are whole
 # windows (alerts every 60 s never leave an empty bin); the top flagged hosts all have
 # alerts; the host panel's max score is the stored one to 3 decimals (0.996 was shown as
-# "1.0") with a score timeline; the category filter, the time range; acknowledging and
-# suppressing from the page reach the database; no console error or exception.
+# "1.0") with a score timeline; the category filter, the time range; acknowledging,
+# suppressing and ending the suppression from the page reach the database; no console
+# error or exception.
 # Skips only where Chromium or the websocket module is missing or Chromium cannot start.
 set -u
 . "$TAPIR_TOP/tests/e2e/lib.sh"
@@ -218,6 +219,14 @@ if not s or s[0]["reason"] != "browser e2e" or not s[0]["expires"]:
     fail("suppression not stored as asked: %s" % s)
 wait_for("document.querySelectorAll('#supp-table tbody tr td.mono').length > 0",
          "the suppressions panel")
+# ... and end it from the panel (the confirm() answered yes).
+cdp("Runtime.evaluate", expression="window.confirm = () => true")
+js("[...document.querySelectorAll('#supp-table tbody button')].find((b) => b.textContent === 'End').click()")
+deadline = time.time() + 10
+while api("/api/suppressions")["suppressions"]:
+    if time.time() > deadline:
+        fail("the suppression was not ended from the page")
+    time.sleep(0.1)
 
 # The time range: the shortest one still draws, and counts what the API counts.
 js("document.getElementById('range').value = '3600'; document.getElementById('range').dispatchEvent(new Event('change'))")

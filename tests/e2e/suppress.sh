@@ -83,6 +83,17 @@ case "$out" in *192.0.2.9*) fail "an expired suppression is listed: $out" ;; esa
 printf 'not-a-network\n' >"$tmp/rules/bad" && mkdir -p "$tmp/badrules" &&
   cp "$tmp/rules/bad" "$tmp/badrules/suppress"
 expect 2 "suppress:1: 'not-a-network'" "$T" suppressions --db "$tmp/b.db" --rules "$tmp/badrules"
+# Ending one early: it stays as history (--all), the others stay in force.
+cp "$tmp/b.db" "$tmp/e.db"
+expect 0 "suppression 2 ended" "$T" suppressions end 2 --db "$tmp/e.db"
+expect 1 "no suppression in force with id 2" "$T" suppressions end 2 --db "$tmp/e.db"
+expect 1 "no suppression in force with id 99" "$T" suppressions end 99 --db "$tmp/e.db"
+expect 2 "bad suppression id" "$T" suppressions end x --db "$tmp/e.db"
+out=$("$T" suppressions --db "$tmp/e.db" --rules "$tmp/rules")
+case "$out" in *fd00::a:1:f4*) fail "an ended suppression is listed: $out" ;; esac
+case "$out" in *10.0.1.0/24*) ;; *) fail "ending one ended another: $out" ;; esac
+"$T" suppressions --db "$tmp/e.db" --all | grep -q "fd00::a:1:f4.*(expired)" ||
+  fail "an ended suppression is not kept as history"
 expect 1 "cannot open" "$T" suppressions --db "$tmp/missing.db"
 
 # --- a replay honours the static file and the database's suppressions.
@@ -161,6 +172,15 @@ assert code == 200 and r["expires"] is None, r
 code, r = req("/api/hosts?flagged=1&limit=1000")
 assert code == 200 and all(h["alerts"] > 0 for h in r["hosts"]) and r["hosts"], r
 assert req("/api/hosts?flagged=2")[0] == 400
+sid = req("/api/suppressions")[1]["suppressions"][0]["id"]
+assert req("/api/suppressions/%d" % sid, "GET")[0] == 405
+assert req("/api/suppressions/%d" % sid, "DELETE", token=None)[0] == 401
+for bad in ("0", "x", "1x", "99999999999999999999"):
+    assert req("/api/suppressions/" + bad, "DELETE")[0] == 404, bad
+code, r = req("/api/suppressions/%d" % sid, "DELETE")
+assert code == 200 and r == {"id": sid, "ended": True}, (code, r)
+assert req("/api/suppressions/%d" % sid, "DELETE")[0] == 404
+assert all(s["id"] != sid for s in req("/api/suppressions")[1]["suppressions"])
 PY
 kill "$sp"
 pass "CIDR queries, suppress (CLI, API), suppressions listing, static file and replay honoured"

@@ -120,6 +120,13 @@ TEST(table_and_cidr_query)
     CHECK_STR(json_string_value(json_object_get(json_array_get(arr, 0), "network")), "2001:db8::5");
     CHECK(json_is_null(json_object_get(json_array_get(arr, 0), "expires")));
     json_decref(arr);
+    /* Ending one: gone from the ones in force, kept as history; twice is not found. */
+    CHECK_EQ(store_suppression_end(s, 2, T0 + HOUR), 0);
+    CHECK_EQ(store_suppression_end(s, 2, T0 + HOUR), STORE_ENOTFOUND);
+    CHECK_EQ(store_suppression_end(s, 9, T0 + HOUR), STORE_ENOTFOUND);
+    CHECK_EQ(store_suppressions_list(s, false, T0 + 2 * HOUR, &arr), 0);
+    CHECK_EQ(json_array_size(arr), 0);
+    json_decref(arr);
     CHECK_EQ(store_suppressions_list(s, true, T0 + 2 * HOUR, &arr), 0);
     CHECK_EQ(json_array_size(arr), 2);
     CHECK(json_is_false(json_object_get(json_array_get(arr, 1), "active")));
@@ -136,6 +143,7 @@ TEST(table_and_cidr_query)
     CHECK_EQ(store_suppressions_list(s, false, T0, &arr), 0);
     CHECK_EQ(json_array_size(arr), 2);
     json_decref(arr);
+    CHECK_EQ(store_suppression_end(s, 1, T0), -1);
     store_close(s);
 }
 
