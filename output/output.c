@@ -121,7 +121,10 @@ static void poll_suppressions(output_t *o)
     if (store_each_suppression(s, o->supp_now_us, keep_suppression, o) < 0) {
         if (o->supp_poll_errors++ == 0)
             log_warn("suppressions not read (old ones kept): %s", store_errmsg(s));
-        o->n_supp = old_n; /* entries past the failure point were not overwritten */
+        /* Rows read before the failure replaced the first old entries: the set is a
+         * mix of the two reads, each entry in force at one of them; the next poll
+         * reads again (the stamp is not updated). */
+        o->n_supp = old_n > o->n_supp ? old_n : o->n_supp;
         return;
     }
     o->supp_stamp = stamp;
