@@ -74,6 +74,15 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LAYER_INC) -c -o $@ $<
 
+# The dashboard's files and Chart.js (Debian's libjs-chart.js) are copied into the
+# binary by the assembler's .incbin (output/dashboard.c): the object depends on them.
+CHARTJS ?= /usr/share/javascript/chart.js/chart.min.js
+$(BUILD)/obj/output/dashboard.o: ALL_CFLAGS += -DTAPIR_CHARTJS='"$(CHARTJS)"' \
+	-DTAPIR_STATIC_DIR='"$(CURDIR)/output/static"'
+$(BUILD)/obj/output/dashboard.o: $(CHARTJS) $(wildcard output/static/*)
+$(CHARTJS):
+	@echo "$@ is missing: install Debian's libjs-chart.js (make setup)" >&2; exit 1
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtapir.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(INC_ALL) -Itests/unit -o $@ $< $(BUILD)/libtapir.a $(LDLIBS)

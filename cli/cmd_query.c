@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pwd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "json.h"
@@ -168,10 +170,17 @@ static void alerts_usage(FILE *f)
             "                    [--status new|acked|suppressed] [--category C]\n"
             "                    [--detector D] [--limit N] [--offset N] [--json]\n"
             "       tapir alerts ack ID [--db FILE]\n"
-            "       tapir alerts delete ID [--db FILE]\n\n"
+            "       tapir alerts delete ID [--db FILE]\n"
+            "       tapir alerts suppress ID | --ip CIDR | --incident ID [--for DURATION]\n"
+            "                    --reason TEXT [--db FILE]\n\n"
             "Lists stored alerts, newest first (default limit %d; --limit 0 for all), as a\n"
             "table or, with --json, one JSON object per line. TIME is ISO-8601\n"
-            "(2026-11-22T04:17:10Z) or unix seconds. --db defaults to %s.\n"
+            "(2026-11-22T04:17:10Z) or unix seconds. --ip CIDR lists the prefix's alerts\n"
+            "and those of every address inside it. suppress silences an alert's address,\n"
+            "a network or an incident's address (stored alerts marked 'suppressed'; new\n"
+            "ones stored so, and kept from the alert log, notifications and the blocklist)\n"
+            "for DURATION (90s, 15m, 8h, 7d, 2w; default forever); a running sensor\n"
+            "applies it within a second. --db defaults to %s.\n"
             "C is one of: %s.\n"
             "D is one of: %s.\n",
             QUERY_DEFAULT_LIMIT, STORE_DEFAULT_PATH, alert_category_list(), alert_detector_list());
@@ -201,16 +210,93 @@ static int alerts_change(const char *db, const char *action, const char *id_text
     return rc < 0 ? TAPIR_EXIT_FAIL : TAPIR_EXIT_OK;
 }
 
+/* Who adds a suppression from the command line: "cli:USER". */
+static void cli_user(char *buf, size_t len)
+{
+    const struct passwd *pw = getpwuid(geteuid());
+    const char *sudo = getenv("SUDO_USER");
+    snprintf(buf, len, "cli:%s", sudo && *sudo ? sudo : pw ? pw->pw_name : "?");
+}
+
+/* `tapir alerts suppress`: exactly one of id_text, cidr, incident_text. */
+static int alerts_suppress(const char *db, const char *id_text, const char *cidr,
+                           const char *incident_text, const char *for_text, const char *reason)
+{
+    int given = !!id_text + !!cidr + !!incident_text;
+    if (given != 1) {
+        fprintf(stderr, "tapir alerts: suppress takes one of ID, --ip CIDR or --incident ID\n");
+        return TAPIR_EXIT_USAGE;
+    }
+    if (!reason || !*reason) {
+        fprintf(stderr, "tapir alerts: suppress needs --reason TEXT\n");
+        return TAPIR_EXIT_USAGE;
+    }
+    if (strlen(reason) > STORE_MAX_REASON)
+        return parse_opt_bad(CMD_ALERTS, "--reason", "...", "at most 512 bytes");
+    uint64_t dur = 0;
+    if (for_text && store_parse_duration(for_text, &dur) < 0)
+        return parse_opt_bad(CMD_ALERTS, "--for", for_text, "90s, 15m, 8h, 7d or 2w");
+    int64_t id = 0;
+    if ((id_text && parse_int_min(id_text, 1, &id) < 0) ||
+        (incident_text && parse_int_min(incident_text, 1, &id) < 0)) {
+        fprintf(stderr, "tapir alerts: bad %s id '%s'\n", id_text ? "alert" : "incident",
+                id_text ? id_text : incident_text);
+        return TAPIR_EXIT_USAGE;
+    }
+    char errbuf[TAPIR_ERRBUF_SIZE], net[64], who[96];
+    store_t *s = open_existing_rw(db, errbuf);
+    if (!s) {
+        fprintf(stderr, "tapir alerts: %s\n", errbuf);
+        return TAPIR_EXIT_FAIL;
+    }
+    int rc = 0;
+    if (cidr) {
+        snprintf(net, sizeof(net), "%s", cidr);
+    } else if (incident_text) {
+        rc = store_incident_network(s, id, net, sizeof(net));
+    } else {
+        json_t *a = NULL;
+        if ((rc = store_alert_get(s, id, &a)) == 0)
+            snprintf(net, sizeof(net), "%s", jstr(a, "ip"));
+        json_decref(a);
+    }
+    uint64_t now = tapir_wall_us();
+    int64_t sid = 0, marked = 0;
+    cli_user(who, sizeof(who));
+    if (rc == 0)
+        rc = store_suppress_add(s, net, reason, now, dur ? now + dur : 0, who, &sid, &marked);
+    if (rc < 0) {
+        fprintf(stderr, "tapir alerts: %s\n", store_errmsg(s));
+    } else {
+        char until[32];
+        printf("suppression %lld: %s %s%s, %lld stored alert%s marked suppressed\n", (long long)sid,
+               net, dur ? "until " : "forever",
+               dur ? tapir_iso8601(now + dur, until, sizeof(until)) : "", (long long)marked,
+               marked == 1 ? "" : "s");
+    }
+    store_close(s);
+    return rc < 0 ? TAPIR_EXIT_FAIL : TAPIR_EXIT_OK;
+}
+
 int cmd_alerts(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},       {"since", required_argument, NULL, 's'},
-        {"ip", required_argument, NULL, 'i'},       {"min-score", required_argument, NULL, 'm'},
-        {"status", required_argument, NULL, 't'},   {"limit", required_argument, NULL, 'l'},
-        {"offset", required_argument, NULL, 'O'},   {"json", no_argument, NULL, 'j'},
-        {"category", required_argument, NULL, 'c'}, {"detector", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+                                         {"since", required_argument, NULL, 's'},
+                                         {"ip", required_argument, NULL, 'i'},
+                                         {"min-score", required_argument, NULL, 'm'},
+                                         {"status", required_argument, NULL, 't'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {"offset", required_argument, NULL, 'O'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"category", required_argument, NULL, 'c'},
+                                         {"detector", required_argument, NULL, 'D'},
+                                         {"for", required_argument, NULL, 'F'},
+                                         {"reason", required_argument, NULL, 'R'},
+                                         {"incident", required_argument, NULL, 'I'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *db = STORE_DEFAULT_PATH;
+    const char *for_text = NULL, *reason = NULL, *incident = NULL;
     struct store_alert_filter f = {.limit = QUERY_DEFAULT_LIMIT};
     bool json = false;
     char ipnorm[64];
@@ -265,16 +351,33 @@ int cmd_alerts(int argc, char **argv)
         case 'j':
             json = true;
             break;
+        case 'F':
+            for_text = optarg;
+            break;
+        case 'R':
+            reason = optarg;
+            break;
+        case 'I':
+            incident = optarg;
+            break;
         default:
             return parse_opt_other(c, CMD_ALERTS, argv, alerts_usage);
         }
     }
     int npos = argc - optind;
+    if (npos > 0 && !strcmp(argv[optind], "suppress") && npos <= 2)
+        return alerts_suppress(db, npos == 2 ? argv[optind + 1] : NULL, f.ip, incident, for_text,
+                               reason);
+    if (for_text || reason || incident) {
+        fprintf(stderr, "tapir alerts: --for, --reason and --incident go with suppress\n");
+        return TAPIR_EXIT_USAGE;
+    }
     if (npos > 0) {
         const char *action = argv[optind];
         if ((strcmp(action, "ack") && strcmp(action, "delete")) || npos != 2) {
-            fprintf(stderr, "tapir alerts: expected 'ack ID' or 'delete ID', got '%s'%s\n", action,
-                    npos > 2 ? " and more" : "");
+            fprintf(stderr,
+                    "tapir alerts: expected 'ack ID', 'delete ID' or 'suppress', got '%s'%s\n",
+                    action, npos > 2 ? " and more" : "");
             alerts_usage(stderr);
             return TAPIR_EXIT_USAGE;
         }
@@ -657,4 +760,174 @@ int cmd_incidents(int argc, char **argv)
         return TAPIR_EXIT_FAIL;
     }
     return rc;
+}
+
+#define RULES_DEFAULT_DIR "/etc/tapir/rules"
+
+static void suppressions_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tapir suppressions [--db FILE] [--rules DIR] [--all] [--json]\n"
+            "       tapir suppressions end ID [--db FILE]\n\n"
+            "The suppressions in force: the database's (tapir alerts suppress, the API,\n"
+            "the dashboard) and the rules directory's static `suppress` file. --all adds\n"
+            "the database's expired ones. end ID ends a database suppression now (a\n"
+            "running sensor sees it within a second). --db defaults to %s (skipped\n"
+            "when it does not exist), --rules to %s.\n",
+            STORE_DEFAULT_PATH, RULES_DEFAULT_DIR);
+}
+
+/* Appends the static file's entries to arr: {"source":"static", "file", "line",
+ * "network", "reason" (its comment), "expires": null, "active": true}. A missing file
+ * adds nothing; a bad line is an error (as the sensor would refuse it). */
+static int static_suppressions(const char *dir, json_t *arr, char *errbuf)
+{
+    char path[4096], line[1024];
+    snprintf(path, sizeof(path), "%s/suppress", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? 0 : (tapir_errf(errbuf, "%s: %s", path, strerror(errno)), -1);
+    int n = 0, rc = 0;
+    while (fgets(line, sizeof(line), f)) {
+        n++;
+        char *hash = strchr(line, '#'), *comment = "";
+        if (hash) {
+            *hash = '\0';
+            comment = hash + 1;
+            comment += strspn(comment, " \t");
+            comment[strcspn(comment, "\r\n")] = '\0';
+        }
+        char *p = line + strspn(line, " \t\r\n");
+        p[strcspn(p, " \t\r\n")] = '\0';
+        if (!*p)
+            continue;
+        struct ip_addr ip;
+        unsigned plen;
+        char norm[64];
+        if (rules_parse_cidr(p, &ip, &plen) < 0) {
+            tapir_errf(errbuf, "%s:%d: '%s' is not an IP address or CIDR network", path, n, p);
+            rc = -1;
+            break;
+        }
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:s,s:s,s:n,s:b}", "source", "static",
+                                             "file", path, "line", n, "network",
+                                             rules_cidr_str(&ip, plen, norm, sizeof(norm)),
+                                             "reason", comment, "expires", "active", 1));
+    }
+    fclose(f);
+    return rc;
+}
+
+static void print_supp_header(void)
+{
+    printf("%-8s %-26s %-24s %-16s %s\n", "ID", "NETWORK", "EXPIRES", "BY", "REASON");
+}
+
+static void print_supp_row(const json_t *o)
+{
+    char id[32];
+    if (!strcmp(jstr(o, "source"), "static"))
+        snprintf(id, sizeof(id), "file:%lld",
+                 (long long)json_integer_value(json_object_get(o, "line")));
+    else
+        snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(o, "id")));
+    printf("%-8s ", id);
+    put_clean(stdout, jstr(o, "network"), 26);
+    putchar(' ');
+    const char *exp = jstr(o, "expires");
+    put_clean(stdout, *exp ? exp : "forever", 24);
+    if (json_is_false(json_object_get(o, "active")))
+        fputs(" (expired)", stdout);
+    putchar(' ');
+    put_clean(stdout, !strcmp(jstr(o, "source"), "static") ? "rules file" : jstr(o, "created_by"),
+              16);
+    putchar(' ');
+    put_clean(stdout, jstr(o, "reason"), 0);
+    putchar('\n');
+}
+
+int cmd_suppressions(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'}, {"rules", required_argument, NULL, 'r'},
+        {"all", no_argument, NULL, 'a'},      {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0}};
+    const char *db = NULL, *dir = RULES_DEFAULT_DIR;
+    bool json = false, all = false;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'r':
+            dir = optarg;
+            break;
+        case 'a':
+            all = true;
+            break;
+        case 'j':
+            json = true;
+            break;
+        default:
+            return parse_opt_other(c, "tapir suppressions", argv, suppressions_usage);
+        }
+    }
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    if (argc - optind == 2 && !strcmp(argv[optind], "end")) {
+        int64_t id;
+        if (parse_int_min(argv[optind + 1], 1, &id) < 0) {
+            fprintf(stderr, "tapir suppressions: bad suppression id '%s'\n", argv[optind + 1]);
+            return TAPIR_EXIT_USAGE;
+        }
+        store_t *s = open_existing_rw(db ? db : STORE_DEFAULT_PATH, errbuf);
+        if (!s) {
+            fprintf(stderr, "tapir suppressions: %s\n", errbuf);
+            return TAPIR_EXIT_FAIL;
+        }
+        int rc = store_suppression_end(s, id, tapir_wall_us());
+        if (rc < 0)
+            fprintf(stderr, "tapir suppressions: %s\n", store_errmsg(s));
+        else
+            printf("suppression %lld ended\n", (long long)id);
+        store_close(s);
+        return rc < 0 ? TAPIR_EXIT_FAIL : TAPIR_EXIT_OK;
+    }
+    if (parse_opt_no_operands(argc, argv, "tapir suppressions", suppressions_usage) != 0)
+        return TAPIR_EXIT_USAGE;
+    json_t *arr = NULL;
+    struct stat sb;
+    /* An explicit --db must exist; the default is skipped when there is none. */
+    if (db || stat(STORE_DEFAULT_PATH, &sb) == 0) {
+        store_t *s = store_open_readonly(db ? db : STORE_DEFAULT_PATH, errbuf);
+        if (!s) {
+            fprintf(stderr, "tapir suppressions: %s\n", errbuf);
+            return TAPIR_EXIT_FAIL;
+        }
+        if (store_suppressions_list(s, all, tapir_wall_us(), &arr) < 0) {
+            fprintf(stderr, "tapir suppressions: %s\n", store_errmsg(s));
+            store_close(s);
+            return TAPIR_EXIT_FAIL;
+        }
+        store_close(s);
+        size_t i;
+        json_t *o;
+        json_array_foreach(arr, i, o) json_object_set_new(o, "source", json_string("db"));
+    } else {
+        arr = json_array();
+    }
+    if (static_suppressions(dir, arr, errbuf) < 0) {
+        fprintf(stderr, "tapir suppressions: %s\n", errbuf);
+        json_decref(arr);
+        return TAPIR_EXIT_USAGE;
+    }
+    print_list(arr, json, print_supp_header, print_supp_row,
+               "tapir suppressions: no suppressions in force");
+    json_decref(arr);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "tapir suppressions: cannot write output: %s\n", strerror(errno));
+        return TAPIR_EXIT_FAIL;
+    }
+    return TAPIR_EXIT_OK;
 }

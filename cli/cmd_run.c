@@ -579,6 +579,7 @@ static int run_main(int argc, char **argv, bool train)
                                   "--home-net", errbuf)))
         goto fail_usage;
     cfg.ana.home_net = cfg.out.home_net = home_net;
+    cfg.out.rules_dir = cfg.ana.rules_dir; /* its static suppress file */
     if (!cfg.sensor_name) {
         if (gethostname(sensor_name, sizeof(sensor_name) - 1) < 0 || !sensor_name[0])
             snprintf(sensor_name, sizeof(sensor_name), "tapir");

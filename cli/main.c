@@ -26,6 +26,7 @@ PENDING(cmd_serve, "serve")
 PENDING(cmd_alerts, "alerts")
 PENDING(cmd_hosts, "hosts")
 PENDING(cmd_incidents, "incidents")
+PENDING(cmd_suppressions, "suppressions")
 PENDING(cmd_blocklist, "blocklist")
 PENDING(cmd_model, "model")
 
@@ -41,9 +42,10 @@ static const struct subcommand commands[] = {
     {"forest", cmd_forest, "the Isolation Forest alone on a CSV: forest fit | forest score"},
     {"synth", cmd_synth, "write labeled synthetic traffic (pcap + labels CSV)"},
     {"serve", cmd_serve, "HTTP API and dashboard over a stored database"},
-    {"alerts", cmd_alerts, "list, acknowledge or delete stored alerts"},
+    {"alerts", cmd_alerts, "list, acknowledge, suppress or delete stored alerts"},
     {"hosts", cmd_hosts, "show what is stored about hosts"},
     {"incidents", cmd_incidents, "list stored incidents, or one with its alerts"},
+    {"suppressions", cmd_suppressions, "list suppressions (database and rules file)"},
     {"blocklist", cmd_blocklist, "write the blocklist (nft, ipset or plain)"},
     {"model", cmd_model, "model info | model reset"},
 };

@@ -17,4 +17,8 @@ int cmd_incidents(int argc, char **argv); /* cli/cmd_query.c */
 int cmd_blocklist(int argc, char **argv); /* cli/cmd_blocklist.c */
 int cmd_model(int argc, char **argv);     /* cli/cmd_model.c */
 
+/* cli/cmd_query.c (issue 11) */
+int cmd_suppressions(int argc, char **argv);
+int cmd_suppressions(int argc, char **argv); /* cli/cmd_query.c (issue 11) */
+
 #endif

@@ -55,6 +55,7 @@ struct output_config {
     const struct rules *home_net;     /* --home-net (rules_netset); borrowed, never NULL in
                                          a run */
     const char *sensor_name;          /* --sensor or the host name; borrowed */
+    const char *rules_dir;            /* --rules DIR: its static `suppress` file, or NULL */
     const struct output_model *model; /* the model the run starts with, or NULL; set by
                                          the analyzer; borrowed during output_create */
 
@@ -169,6 +170,18 @@ void output_destroy(output_t *o); /* sinks in reverse order; NULL is a no-op */
 int output_start(output_t *o, struct event_base *base, char *errbuf);
 /* The store of the first durable sink that keeps one, or NULL. */
 store_t *output_store(const output_t *o);
+
+/* Suppressions (docs/rules.md): whether the address or prefix ip/prefix_len (128-bit
+ * form) overlaps a network suppressed at now_us (wall clock), by the store's suppressions
+ * table (polled once a second on the analyzer's loop) or by the rules directory's static
+ * `suppress` file (read at start and on SIGHUP). A suppressed alert is stored with status
+ * 'suppressed' and never reaches a non-durable sink (alert log, notifications, live
+ * blocklist); a sink that keeps state of its own (bans) asks this to lift it. Analyzer
+ * thread only. */
+bool output_suppressed(const output_t *o, const struct ip_addr *ip, uint8_t prefix_len,
+                       uint64_t now_us);
+/* The wall clock of the last poll (what output_alert passes as now_us). */
+uint64_t output_suppress_now(const output_t *o);
 
 /* Per window, in this order: window_begin; host / source_vector / scored / alert as
  * the vectors go; window_end (which delivers the non-durable sinks' alerts). */

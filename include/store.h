@@ -17,6 +17,7 @@
 #define TAPIR_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "alert.h"
@@ -86,7 +87,8 @@ int store_retention(store_t *s, uint64_t older_than_us);
  * (alert_log.h) plus "status", "acked_at" and "run_id". */
 struct store_alert_filter {
     uint64_t since_us;    /* alerts raised at or after; 0: any time */
-    const char *ip;       /* exact ip text ("192.0.2.7", "198.51.100.0/24"); NULL: any */
+    const char *ip;       /* "192.0.2.7": that IP's alerts; "198.51.100.0/24": the alerts
+                             of that prefix and of every IP or prefix inside it; NULL: any */
     double min_score;     /* score at or above; 0: any */
     const char *status;   /* "new", "acked", "suppressed"; NULL: any */
     const char *category; /* alert_category_name() text; NULL: any */
@@ -109,6 +111,8 @@ int store_alert_delete(store_t *s, int64_t id);
 int store_host_get(store_t *s, const char *ip, int n_recent, json_t **out);
 /* Hosts ordered by max_score (highest first), as a JSON array. */
 int store_hosts_list(store_t *s, int64_t limit, int64_t offset, json_t **out);
+/* The same, only hosts with at least one alert (the dashboard's "top flagged hosts"). */
+int store_hosts_flagged(store_t *s, int64_t limit, int64_t offset, json_t **out);
 
 /* Incidents, newest first (by start), as a JSON array of incident objects (docs/schema.md,
  * docs/http.md): since_us matches incidents last seen at or after it; ip, category as for
@@ -127,5 +131,38 @@ typedef int (*store_flagged_fn)(void *ctx, const char *ip, uint64_t last_alert_u
                                 double max_score);
 int store_each_flagged(store_t *s, double min_score, uint64_t since_us, store_flagged_fn fn,
                        void *ctx);
+
+/* Suppressions (docs/schema.md, table suppressions): a network whose alerts are stored
+ * with status 'suppressed' and reach no other output (alert log, notifications,
+ * blocklist) until the suppression expires. output.c polls them once a second. */
+#define STORE_MAX_REASON 512 /* bytes of a suppression's reason */
+/* Adds a suppression of cidr ("192.0.2.7", "198.51.100.0/24") from now_us (wall clock) to
+ * expires_us (0: forever), and marks the stored alerts inside the network 'suppressed' so
+ * that `tapir blocklist` drops them at once (*marked: how many; may be NULL). Sets *id. */
+int store_suppress_add(store_t *s, const char *cidr, const char *reason, uint64_t now_us,
+                       uint64_t expires_us, const char *created_by, int64_t *id, int64_t *marked);
+/* Ends a suppression now (its expiry set to now_us; the row stays as history).
+ * STORE_ENOTFOUND for an unknown id or one already over. */
+int store_suppression_end(store_t *s, int64_t id, uint64_t now_us);
+/* Suppressions as a JSON array (newest first): id, network, reason, created, expires
+ * (null: forever), created_by, active. expired_too: also those that expired before
+ * now_us. An older file without the table gives an empty array. */
+int store_suppressions_list(store_t *s, bool expired_too, uint64_t now_us, json_t **out);
+/* Calls fn once per suppression in force at now_us (network in the 128-bit form, expiry
+ * 0 for forever). fn returning non-zero stops the walk and is returned. */
+typedef int (*store_suppression_fn)(void *ctx, const struct ip_addr *net, unsigned prefix_len,
+                                    uint64_t expires_us);
+int store_each_suppression(store_t *s, uint64_t now_us, store_suppression_fn fn, void *ctx);
+/* A number that changes whenever the file may have changed: a commit by another
+ * connection (PRAGMA data_version) or a row written by this one. The poller re-reads the
+ * suppressions only when it moved. 0, or -1. */
+int store_change_stamp(store_t *s, uint64_t *stamp);
+/* The address or prefix text of an incident's alerts into buf (64 bytes), for
+ * `suppress --incident ID`: STORE_ENOTFOUND when no alert carries that incident_id, -1
+ * (with the reason) when the file predates incidents. */
+int store_incident_network(store_t *s, int64_t incident_id, char *buf, size_t len);
+/* Parses a duration "90s", "15m", "8h", "7d", "2w" or bare seconds into microseconds
+ * (at most 100 years). 0, or -1. */
+int store_parse_duration(const char *text, uint64_t *us);
 
 #endif

@@ -230,7 +230,8 @@ void http_reply(http_t *h, struct evhttp_request *req, int code, const char *cty
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     evhttp_add_header(out, "Content-Type", ctype);
     evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
-    evhttp_add_header(out, "Cache-Control", "no-store");
+    if (!evhttp_find_header(out, "Cache-Control")) /* /static/ sets its own */
+        evhttp_add_header(out, "Cache-Control", "no-store");
     evhttp_add_header(out, "Referrer-Policy", "no-referrer");
     evhttp_add_header(out, "X-Frame-Options", "DENY");
     evhttp_add_header(out, "Content-Security-Policy", csp ? csp : csp_api);
@@ -266,16 +267,22 @@ void http_reply_error(http_t *h, struct evhttp_request *req, int code, const cha
     http_reply_json(h, req, code, json_pack("{s:s}", "error", msg));
 }
 
-static void reply_static(http_t *h, struct evhttp_request *req, const char *ctype, const char *text)
+static void reply_static_len(http_t *h, struct evhttp_request *req, const char *ctype,
+                             const char *text, size_t len)
 {
     struct evbuffer *b = evbuffer_new();
     if (!b) {
         evhttp_send_error(req, 500, "out of memory");
         return;
     }
-    evbuffer_add_reference(b, text, strlen(text), NULL, NULL);
+    evbuffer_add_reference(b, text, len, NULL, NULL);
     http_reply(h, req, 200, ctype, b, csp_dashboard);
     evbuffer_free(b);
+}
+
+static void reply_static(http_t *h, struct evhttp_request *req, const char *ctype, const char *text)
+{
+    reply_static_len(h, req, ctype, text, strlen(text));
 }
 
 void http_reply_store_error(http_t *h, struct evhttp_request *req)
@@ -295,10 +302,14 @@ enum route_kind {
     R_DASHBOARD,
     R_DASHBOARD_JS,
     R_DASHBOARD_CSS,
+    R_STATIC_CHARTJS,
     R_METRICS,
     R_ALERTS,
     R_ALERT,
     R_ALERT_ACK,
+    R_ALERT_SUPPRESS,
+    R_SUPPRESSIONS,
+    R_SUPPRESSION,
     R_HOSTS,
     R_HOST,
     R_INCIDENTS, /* issue 11 */
@@ -335,10 +346,23 @@ static void route_match(const char *path, struct route *r)
     } else if (!strcmp(path, "/dashboard.css")) {
         r->kind = R_DASHBOARD_CSS;
         r->auth = false;
+    } else if (!strcmp(path, "/static/chart.js")) {
+        r->kind = R_STATIC_CHARTJS;
+        r->auth = false;
     } else if (!strcmp(path, "/metrics")) {
         r->kind = R_METRICS;
     } else if (!strcmp(path, "/api/alerts")) {
         r->kind = R_ALERTS;
+    } else if (!strcmp(path, "/api/suppressions")) {
+        r->kind = R_SUPPRESSIONS;
+    } else if (!strncmp(path, "/api/suppressions/", 18)) {
+        const char *p = path + 18;
+        if (!*p || strlen(p) > 19 || strspn(p, "0123456789") != strlen(p) ||
+            http_parse_int(p, 1, INT64_MAX, &r->id) < 0)
+            return;
+        r->kind = R_SUPPRESSION;
+        r->methods = EVHTTP_REQ_DELETE;
+        r->allow = "DELETE";
     } else if (!strcmp(path, "/api/hosts")) {
         r->kind = R_HOSTS;
     } else if (!strncmp(path, "/api/hosts/", 11) && path[11] && !strchr(path + 11, '/')) {
@@ -372,6 +396,10 @@ static void route_match(const char *path, struct route *r)
             r->allow = "GET, HEAD, DELETE";
         } else if (!strcmp(slash, "/ack")) {
             r->kind = R_ALERT_ACK;
+            r->methods = EVHTTP_REQ_POST;
+            r->allow = "POST";
+        } else if (!strcmp(slash, "/suppress")) {
+            r->kind = R_ALERT_SUPPRESS;
             r->methods = EVHTTP_REQ_POST;
             r->allow = "POST";
         }
@@ -571,6 +599,14 @@ static void handle(struct evhttp_request *req, void *arg)
     case R_DASHBOARD_CSS:
         reply_static(h, req, "text/css; charset=utf-8", http_dashboard_css);
         break;
+    case R_STATIC_CHARTJS:
+        /* A library that changes only with the binary: cached for a day, so a refresh
+         * does not fetch 200 kB again, and an upgrade is seen by the next day at most. */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
+                          "public, max-age=86400");
+        reply_static_len(h, req, "text/javascript; charset=utf-8", http_chartjs,
+                         (size_t)http_chartjs_len);
+        break;
     case R_METRICS:
         http_api_metrics(h, req);
         break;
@@ -582,6 +618,15 @@ static void handle(struct evhttp_request *req, void *arg)
         break;
     case R_ALERT_ACK:
         http_api_alert(h, req, r.id, true);
+        break;
+    case R_ALERT_SUPPRESS:
+        http_api_alert_suppress(h, req, r.id);
+        break;
+    case R_SUPPRESSIONS:
+        http_api_suppressions(h, req);
+        break;
+    case R_SUPPRESSION:
+        http_api_suppression_end(h, req, r.id);
         break;
     case R_HOSTS:
         http_api_hosts(h, req, rawq);

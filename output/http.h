@@ -104,5 +104,9 @@ bool http_escapes_valid(const char *src, size_t len);
 extern const char http_dashboard_html[];
 extern const char http_dashboard_css[];
 extern const char http_dashboard_js[];
+/* Chart.js (Debian's libjs-chart.js), served at /static/chart.js; http_chartjs_len
+ * bytes (a NUL follows). */
+extern const char http_chartjs[];
+extern const uint64_t http_chartjs_len;
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * http_api.c — the HTTP server's endpoints: /health, /metrics and the JSON API over the
- * store (/api/alerts, /api/alerts/ID, /api/alerts/ID/ack, /api/hosts, /api/hosts/IP,
- * /api/incidents, /api/incidents/ID; docs/http.md). http.c has already routed, rate-limited and
+ * store (/api/alerts, /api/alerts/ID, /api/alerts/ID/ack, /api/alerts/ID/suppress,
+ * /api/suppressions, /api/suppressions/ID, /api/hosts, /api/hosts/IP, /api/incidents,
+ * /api/incidents/ID; docs/http.md). http.c has already routed, rate-limited and
  * authorized the request.
  *
  * Every handler answers synchronously on the server's thread: a store query on an
@@ -276,7 +277,7 @@ bad:
 
 void http_api_hosts(http_t *h, struct evhttp_request *req, const char *rawq)
 {
-    static const char *const allowed[] = {"limit", "offset", NULL};
+    static const char *const allowed[] = {"limit", "offset", "flagged", NULL};
     char msg[160];
     struct query q;
     int64_t limit, offset;
@@ -286,9 +287,16 @@ void http_api_hosts(http_t *h, struct evhttp_request *req, const char *rawq)
         http_reply_error(h, req, 400, msg);
         return;
     }
+    const char *fl = query_get(&q, "flagged");
+    if (fl && strcmp(fl, "0") && strcmp(fl, "1")) {
+        query_free(&q);
+        http_reply_error(h, req, 400, "bad flagged (0 or 1)");
+        return;
+    }
+    bool flagged = fl && !strcmp(fl, "1");
     query_free(&q);
     json_t *arr;
-    if (store_hosts_list(h->store, limit, offset, &arr) < 0) {
+    if ((flagged ? store_hosts_flagged : store_hosts_list)(h->store, limit, offset, &arr) < 0) {
         http_reply_store_error(h, req);
         return;
     }
@@ -425,4 +433,86 @@ void http_api_incident(http_t *h, struct evhttp_request *req, int64_t id)
         http_reply_store_error(h, req);
     else
         http_reply_json(h, req, 200, o);
+}
+
+void http_api_alert_suppress(http_t *h, struct evhttp_request *req, int64_t id)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    json_error_t jerr;
+    json_t *body = n ? json_loadb((const char *)evbuffer_pullup(in, -1), n, 0, &jerr) : NULL;
+    const char *reason = json_string_value(json_object_get(body, "reason"));
+    json_t *forj = json_object_get(body, "for");
+    uint64_t dur = 0;
+    char msg[160];
+    if (!json_is_object(body)) {
+        snprintf(msg, sizeof(msg),
+                 "the body must be a JSON object: {\"reason\": TEXT, \"for\": "
+                 "DURATION}");
+        goto bad;
+    }
+    if (!reason || !*reason || strlen(reason) > STORE_MAX_REASON) {
+        snprintf(msg, sizeof(msg), "reason: a string of 1 to %d bytes is required",
+                 STORE_MAX_REASON);
+        goto bad;
+    }
+    if (forj && !json_is_null(forj) &&
+        (!json_is_string(forj) || store_parse_duration(json_string_value(forj), &dur) < 0)) {
+        snprintf(msg, sizeof(msg), "for: a duration such as 90s, 15m, 8h, 7d or 2w (or null)");
+        goto bad;
+    }
+    json_t *a = NULL;
+    int rc = store_alert_get(h->store, id, &a);
+    if (rc == STORE_ENOTFOUND) {
+        json_decref(body);
+        http_reply_error(h, req, 404, "no such alert");
+        return;
+    }
+    if (rc < 0) {
+        json_decref(body);
+        http_reply_store_error(h, req);
+        return;
+    }
+    char net[64], until[32];
+    snprintf(net, sizeof(net), "%s", json_string_value(json_object_get(a, "ip")));
+    json_decref(a);
+    uint64_t now = tapir_wall_us();
+    int64_t sid, marked;
+    if (store_suppress_add(h->store, net, reason, now, dur ? now + dur : 0, "api", &sid, &marked) <
+        0) {
+        json_decref(body);
+        http_reply_store_error(h, req);
+        return;
+    }
+    json_t *o = json_pack("{s:I,s:s,s:s,s:s?,s:I,s:I}", "suppression_id", (json_int_t)sid,
+                          "network", net, "reason", reason, "expires",
+                          dur ? tapir_iso8601(now + dur, until, sizeof(until)) : NULL, "alert_id",
+                          (json_int_t)id, "alerts_marked", (json_int_t)marked);
+    json_decref(body);
+    http_reply_json(h, req, 200, o);
+    return;
+bad:
+    json_decref(body);
+    http_reply_error(h, req, 400, msg);
+}
+
+void http_api_suppressions(http_t *h, struct evhttp_request *req)
+{
+    json_t *arr;
+    if (store_suppressions_list(h->store, false, tapir_wall_us(), &arr) < 0) {
+        http_reply_store_error(h, req);
+        return;
+    }
+    http_reply_json(h, req, 200, json_pack("{s:o}", "suppressions", arr));
+}
+
+void http_api_suppression_end(http_t *h, struct evhttp_request *req, int64_t id)
+{
+    int rc = store_suppression_end(h->store, id, tapir_wall_us());
+    if (rc == STORE_ENOTFOUND)
+        http_reply_error(h, req, 404, "no such suppression in force");
+    else if (rc < 0)
+        http_reply_store_error(h, req);
+    else
+        http_reply_json(h, req, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "ended", 1));
 }

@@ -104,5 +104,11 @@ void http_api_incidents(http_t *h, struct evhttp_request *req, const char *rawq)
 void http_api_incident(http_t *h, struct evhttp_request *req, int64_t id);
 /* GET, POST .../ack (ack true) or DELETE one alert. */
 void http_api_alert(http_t *h, struct evhttp_request *req, int64_t id, bool ack);
+/* POST /api/alerts/ID/suppress with {"reason": TEXT, "for": DURATION (optional)}. */
+void http_api_alert_suppress(http_t *h, struct evhttp_request *req, int64_t id);
+/* GET /api/suppressions: the database's suppressions in force. */
+void http_api_suppressions(http_t *h, struct evhttp_request *req);
+/* DELETE /api/suppressions/ID: ends one now. */
+void http_api_suppression_end(http_t *h, struct evhttp_request *req, int64_t id);
 
 #endif

@@ -13,6 +13,7 @@ OUTPUT_SRCS := \
     output/store.c \
     output/store_query.c \
     output/store_schema.c \
+    output/store_suppress.c \
     output/store_write.c
 OUTPUT_SRCS += output/output.c
 OUTPUT_SRCS += output/metrics.c

@@ -68,6 +68,13 @@ const char *store_alerts_from(const store_t *s);
 /* False for an older file opened read-only (no incidents table: nothing to list). */
 bool store_has_incidents(const store_t *s);
 
+/* ---- store_query.c ---------------------------------------------------------------- */
+
+/* Registers the SQL function tapir_in_net(ip_text, net_text): 1 when the address or
+ * prefix ip_text ("192.0.2.7", "198.51.100.0/24") lies inside the network net_text, 0
+ * when not, NULL when either does not parse. Idempotent; returns 0 or -1. */
+int store_net_function(store_t *s);
+
 /* ---- store_write.c ---------------------------------------------------------------- */
 
 /* Prepares the write statements into s->st. Returns 0, or -1 (see the connection's

@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "json.h"
+#include "rules.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -134,7 +135,52 @@ static int collect_array(store_t *s, sqlite3_stmt *st, json_t *(*fn)(sqlite3_stm
     return 0;
 }
 
-/* Builds "SELECT what FROM alerts WHERE ... " for a filter and binds it. */
+/* A parsed network kept by SQLite between rows (sqlite3_set_auxdata on the constant). */
+struct net_arg {
+    struct ip_addr ip;
+    unsigned len; /* prefix length, 128-bit form */
+};
+
+static void in_net(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct net_arg n, *net = sqlite3_get_auxdata(ctx, 1);
+    if (!net) {
+        const char *net_text = (const char *)sqlite3_value_text(argv[1]);
+        if (!net_text || rules_parse_cidr(net_text, &n.ip, &n.len) < 0) {
+            sqlite3_result_null(ctx);
+            return;
+        }
+        net = &n;
+        struct net_arg *keep = sqlite3_malloc(sizeof(*keep));
+        if (keep) {
+            *keep = n;
+            sqlite3_set_auxdata(ctx, 1, keep, sqlite3_free); /* frees keep if it cannot */
+        }
+    }
+    const char *ip_text = (const char *)sqlite3_value_text(argv[0]);
+    struct ip_addr ip;
+    unsigned len;
+    if (!ip_text || rules_parse_cidr(ip_text, &ip, &len) < 0) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    ip_addr_mask(&ip, net->len);
+    sqlite3_result_int(ctx, len >= net->len && !ip_addr_cmp(&ip, &net->ip));
+}
+
+int store_net_function(store_t *s)
+{
+    if (sqlite3_create_function(s->db, "tapir_in_net", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                in_net, NULL, NULL) != SQLITE_OK)
+        return store_db_fail(s, "registering tapir_in_net");
+    return 0;
+}
+
+/* Builds "SELECT what FROM alerts WHERE ... " for a filter and binds it. An ip with a
+ * prefix length matches the alerts of every address and prefix inside it: a scan of the
+ * alerts in the other clauses' range through tapir_in_net (the text column cannot be
+ * range-searched by network), at human speed; a bare IP stays an indexed equality. */
 static sqlite3_stmt *alert_filter_stmt(store_t *s, const char *what,
                                        const struct store_alert_filter *f, bool paged)
 {
@@ -142,8 +188,12 @@ static sqlite3_stmt *alert_filter_stmt(store_t *s, const char *what,
     int n = snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE 1", what, store_alerts_from(s));
     if (f->since_us)
         n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND ts_us >= :since");
+    bool net = f->ip && strchr(f->ip, '/');
+    if (net && store_net_function(s) < 0)
+        return NULL;
     if (f->ip)
-        n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND ip = :ip");
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n,
+                      net ? " AND tapir_in_net(ip, :ip)" : " AND ip = :ip");
     if (f->min_score > 0)
         n += snprintf(sql + n, sizeof(sql) - (size_t)n, " AND score >= :min_score");
     if (f->status)
@@ -400,17 +450,29 @@ int store_host_get(store_t *s, const char *ip, int n_recent, json_t **out)
     return 0;
 }
 
-int store_hosts_list(store_t *s, int64_t limit, int64_t offset, json_t **out)
+static int hosts_list(store_t *s, int64_t limit, int64_t offset, bool flagged, json_t **out)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT " HOST_COLS " FROM hosts ORDER BY max_score DESC NULLS LAST,"
-                           " last_seen_us DESC LIMIT ?1 OFFSET ?2",
-                           -1, &st, NULL) != SQLITE_OK)
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT " HOST_COLS " FROM hosts%s ORDER BY max_score DESC NULLS LAST,"
+             " last_seen_us DESC LIMIT ?1 OFFSET ?2",
+             flagged ? " WHERE alerts > 0" : "");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return store_db_fail(s, "listing hosts");
     sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
     sqlite3_bind_int64(st, 2, offset > 0 ? offset : 0);
     return collect_array(s, st, host_row_json, "listing hosts", out);
+}
+
+int store_hosts_list(store_t *s, int64_t limit, int64_t offset, json_t **out)
+{
+    return hosts_list(s, limit, offset, false, out);
+}
+
+int store_hosts_flagged(store_t *s, int64_t limit, int64_t offset, json_t **out)
+{
+    return hosts_list(s, limit, offset, true, out);
 }
 
 int store_each_flagged(store_t *s, double min_score, uint64_t since_us, store_flagged_fn fn,

@@ -106,13 +106,27 @@ static const char schema_v3_incidents[] =
     "CREATE INDEX incidents_ip ON incidents(ip, started_us);"
     "CREATE INDEX incidents_category ON incidents(category, started_us);";
 
+/* Version 3 too: suppressions (tapir alerts suppress, POST /api/alerts/ID/suppress): a
+ * network silenced with a reason until it expires (expires_us NULL: forever). "IF NOT
+ * EXISTS": a database made by a development build that had only this table at version 3
+ * still migrates. */
+static const char schema_suppressions[] =
+    "CREATE TABLE IF NOT EXISTS suppressions ("
+    " id INTEGER PRIMARY KEY,"
+    " network TEXT NOT NULL, prefix_len INTEGER NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " created TEXT NOT NULL, created_us INTEGER NOT NULL,"
+    " expires TEXT, expires_us INTEGER,"
+    " created_by TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS suppressions_expires ON suppressions(expires_us);";
+
 /* migrations[i] upgrades user_version i to i + 1: its statements, run in order in the
  * opening transaction. Append a step for a new version; never edit a shipped one. Changes
  * that ship together share a version: each is one string of its step (issue 11's
  * suppressions go beside the incidents in step 3). */
 static const char *const step_v1[] = {schema_v1, NULL};
 static const char *const step_v2[] = {schema_v2, NULL};
-static const char *const step_v3[] = {schema_v3_incidents, NULL};
+static const char *const step_v3[] = {schema_v3_incidents, schema_suppressions, NULL};
 static const char *const *const migrations[] = {step_v1, step_v2, step_v3};
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration step per schema version");

@@ -7,9 +7,11 @@ set -u
 what=${1:-build}
 
 build_pkgs="gcc make pkg-config libpcap-dev libndpi-dev libmaxminddb-dev libsqlite3-dev
-libevent-dev libjansson-dev libinih-dev zlib1g-dev libcurl4-openssl-dev libssl-dev"
+libevent-dev libjansson-dev libinih-dev zlib1g-dev libcurl4-openssl-dev libssl-dev
+libjs-chart.js"
 test_pkgs="python3 sqlite3 tcpdump tshark iproute2 iputils-ping curl clang libclang-rt-14-dev valgrind
-libndpi-bin python3-aiosmtpd nftables ipset hping3"
+libndpi-bin python3-aiosmtpd nftables ipset hping3
+chromium python3-websocket"
 
 pkgs=$build_pkgs
 [ "$what" = test ] && pkgs="$build_pkgs $test_pkgs"

@@ -141,7 +141,10 @@ assert allr["limit"] == 100 and allr["offset"] == 0
 r, _ = jreq("/api/alerts?ip=192.0.2.7")
 assert r["total"] == sum(a["ip"] == "192.0.2.7" for a in al) > 0 and all(a["ip"] == "192.0.2.7" for a in r["alerts"])
 r, _ = jreq("/api/alerts?ip=198.51.100.0/24")
-assert r["total"] >= 1 and all(a["ip"] == "198.51.100.0/24" for a in r["alerts"]), r
+# A prefix gives its own alerts and those of every address inside it (issue 12.15).
+inside = [a for a in al if a["ip"] == "198.51.100.0/24" or a["ip"].startswith("198.51.100.")]
+assert r["total"] == len(inside) and {a["ip"] for a in r["alerts"]} == {a["ip"] for a in inside}, r
+assert len({a["ip"] for a in inside}) >= 2, inside
 r, _ = jreq("/api/alerts?ip=198.51.100.0%2F24")
 assert r["total"] >= 1
 r, _ = jreq("/api/alerts?min_score=0.8")
