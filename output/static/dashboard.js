@@ -484,13 +484,13 @@
     }
     if (!res.suppressions.length) emptyRow(tb, 5, 'None.');
   }
-  const INCIDENT_COLS = [['incident_id', 'ID'], ['id', 'ID'], ['ip', 'IP'], ['side', 'Side'],
+  const INCIDENT_COLS = [['incident_id', 'ID'], ['ip', 'IP'], ['side', 'Side'],
     ['direction', 'Direction'], ['category', 'Category'], ['severity', 'Severity'],
-    ['state', 'State'], ['status', 'Status'], ['opened', 'Opened (UTC)'],
-    ['first_seen', 'First (UTC)'], ['updated', 'Updated (UTC)'], ['last_seen', 'Last (UTC)'],
-    ['ended', 'Ended (UTC)'], ['alerts', 'Alerts'], ['max_score', 'Max score']];
-  /* GET /api/incidents (an incident engineer's endpoint): shown when the server has it,
-   * with whichever of the known columns its objects carry. */
+    ['status', 'Status'], ['start', 'Start (UTC)'], ['last_seen', 'Last (UTC)'],
+    ['end', 'Ended (UTC)'], ['windows', 'Windows'], ['alert_count', 'Alerts'],
+    ['peak_score', 'Peak score'], ['detectors', 'Detectors']];
+  /* GET /api/incidents (docs/http.md): shown when the server has it (tapir serve on an
+   * older build answers 404), with the columns its objects carry. */
   function renderIncidents(res) {
     const card = $('incidents-card');
     const list = res && (Array.isArray(res) ? res : res.incidents);
@@ -498,8 +498,7 @@
     if (card.hidden) return;
     const keys = new Set();
     for (const i of list) for (const k of Object.keys(i)) keys.add(k);
-    let cols = INCIDENT_COLS.filter(([k]) => keys.has(k));
-    if (cols.some(([k]) => k === 'incident_id')) cols = cols.filter(([k]) => k !== 'id');
+    const cols = INCIDENT_COLS.filter(([k]) => keys.has(k));
     const head = $('incidents-table').tHead.rows[0];
     clear(head);
     for (const [, t] of cols) head.append(el('th', null, t));
@@ -511,8 +510,9 @@
         const v = i[k];
         let cell;
         if (k === 'ip' && typeof v === 'string') cell = el('td', null, ipLink(v));
-        else if (k === 'max_score') cell = el('td', null, fmtScore(v));
-        else if (/^(opened|first_seen|updated|last_seen|ended)$/.test(k)) cell = el('td', 'nowrap mono', fmtTime(v));
+        else if (k === 'peak_score') cell = el('td', null, fmtScore(v));
+        else if (k === 'detectors' && Array.isArray(v)) cell = el('td', null, v.join(', '));
+        else if (/^(start|last_seen|end)$/.test(k)) cell = el('td', 'nowrap mono', fmtTime(v));
         else cell = el('td', null, v === null || v === undefined ? '\u2013' : typeof v === 'object' ? JSON.stringify(v) : v);
         tr.append(cell);
       }
