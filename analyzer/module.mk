@@ -8,5 +8,6 @@ ANALYZER_SRCS := \
     analyzer/category.c \
     analyzer/explain.c \
     analyzer/judge.c \
+    analyzer/rate_alert.c \
     analyzer/score.c \
     analyzer/train.c
