@@ -64,8 +64,8 @@ struct rate_event {
     struct ip_addr ip;  /* the victim (destination side) or a flooding source */
     uint8_t side;       /* enum rate_side */
     uint8_t kind;       /* enum rate_kind */
-    uint16_t n_sources; /* destination side: heavy sources that carry >= 90% of the
-                           flood (0: many, e.g. spoofed) */
+    uint16_t n_sources; /* few real sources carry >= 90% of the flood: those named (each
+                           >= 5% of it); 0: many (spoofed, reflected) */
     uint32_t pkts;      /* packets of the kind in the second */
     uint64_t second_us; /* start of the second over the limit, packet time */
     uint64_t raised_us; /* packet time of the packet that closed that second */

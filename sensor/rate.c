@@ -306,7 +306,8 @@ static void flood_at_destination(rate_t *r, const struct rate_entry *e, int k, u
         if (e->hh_n[i] && r->tags[e->hh_idx[i]] == e->hh_tag[i] &&
             r->epochs[e->hh_idx[i]] == r->epoch && s != e) {
             heavy += e->hh_n[i];
-            n_heavy++;
+            if ((uint64_t)e->hh_n[i] * 100 >= (uint64_t)e->in_hh_total * RATE_SRC_MIN_PCT)
+                n_heavy++; /* a source that will be named */
         }
     }
     bool few = k != RATE_AMP && e->in_hh_total &&
