@@ -9,7 +9,7 @@ what=${1:-build}
 build_pkgs="gcc make pkg-config libpcap-dev libndpi-dev libmaxminddb-dev libsqlite3-dev
 libevent-dev libjansson-dev libinih-dev zlib1g-dev"
 test_pkgs="python3 sqlite3 tcpdump tshark iproute2 iputils-ping curl clang libclang-rt-14-dev valgrind
-libndpi-bin"
+libndpi-bin hping3"
 
 pkgs=$build_pkgs
 [ "$what" = test ] && pkgs="$build_pkgs $test_pkgs"
