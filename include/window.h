@@ -160,7 +160,8 @@ enum rate_kind {
 enum rate_side { RATE_SIDE_SOURCE = 0, RATE_SIDE_DESTINATION = 1, RATE_SIDES };
 
 /* The largest one-second rate of any IP during the window, per side and kind (packets/s);
- * training keeps the maximum over its windows as the model's rate section. */
+ * training keeps the maximum over its windows as the model's rate section. A rate under
+ * the smallest floor over RATE_LIMIT_FACTOR (250/s: it cannot raise a limit) may read 0. */
 struct window_rate {
     float pps_max[RATE_SIDES][RATE_KINDS]; /* packets per second */
     uint32_t seconds;                      /* seconds finished during the window */

@@ -13,13 +13,14 @@
  * all belong to IPs of this second, the one with the fewest packets is evicted (counted):
  * a spoofed flood's sources churn among themselves while its victim, the busiest entry,
  * stays. Keys (tags) and epochs live in arrays of their own, so a probe reads one or two
- * cache lines of them and then the entry. Memory: 16,384 x (224-byte entry + 8-byte tag +
- * 4-byte epoch + 4-byte touched index) = 3.75 MiB.
+ * cache lines of them and then the entry. Memory: 16,384 x (304-byte entry + 8-byte tag +
+ * 4-byte epoch + 4-byte touched index) = 5 MiB, touched as used.
  *
  * Per IP and second: as a destination, packets, bytes, SYNs, UDP and ICMP on flows the
  * sender started, UDP from reflector ports nobody asked for (amplification), SYN-ACKs it
- * sent back, new flows, distinct sources (HLL) and destination ports (64-bit linear
- * counting bitmap, saturating at ~266); and the same as a source. A SYN counts as
+ * sent back, new flows, and the distinct sources (HLL) and destination ports (64-bit
+ * linear counting bitmap, saturating at ~266) of those new flows; and the same as a
+ * source. A SYN counts as
  * unanswered when the receiver's SYN-ACKs that second do not match it (SYNs - SYN-ACKs).
  * A destination also keeps its 8 heaviest sources (Misra-Gries, k = 8: exact when 8 or
  * fewer sources send, each count under by at most N/9 otherwise): when those carry >= 90%
@@ -56,17 +57,22 @@ struct rate_entry {
     uint64_t port_bits;           /* destination ports hit (linear counting) */
     /* as a source: what it sent that second */
     uint32_t out_pkts;
-    uint32_t out_kind[RATE_KINDS];       /* (SYN: SYNs sent) */
-    uint32_t in_synack;                  /* SYN-ACKs it received */
-    uint32_t out_flows;                  /* flows it started */
-    uint64_t out_bytes;                  /* IP bytes */
-    uint64_t dst_bits;                   /* destinations it sent to (linear counting) */
-    struct hll srcs;                     /* distinct sources that sent to it */
-    uint64_t hh_tag[RATE_EVENT_SOURCES]; /* heavy sources: tag (0: free) */
-    uint32_t hh_idx[RATE_EVENT_SOURCES]; /* ... their slot in the table */
-    uint32_t hh_n[RATE_EVENT_SOURCES];   /* ... Misra-Gries counts, packets */
+    uint32_t out_kind[RATE_KINDS];     /* (SYN: SYNs sent) */
+    uint32_t in_synack;                /* SYN-ACKs it received */
+    uint32_t out_flows;                /* flows it started */
+    uint64_t out_bytes;                /* IP bytes */
+    uint64_t dst_bits;                 /* destinations it sent to (linear counting) */
+    struct hll srcs;                   /* distinct sources that sent to it */
+    uint32_t hh_n[RATE_EVENT_SOURCES]; /* heavy sources: Misra-Gries counts, packets
+                                          (0: a free slot) */
+    /* --- not reset with the second: valid while hh_n[] says so, or the key --- */
+    uint64_t hh_tag[RATE_EVENT_SOURCES]; /* ... their tags */
+    uint32_t hh_idx[RATE_EVENT_SOURCES]; /* ... their slots in the table */
     struct ip_addr ip;
 };
+
+/* What a new second zeroes: the counters, not the heavy sources' tags or the key. */
+#define RATE_RESET_BYTES offsetof(struct rate_entry, hh_tag)
 
 struct rate {
     uint32_t mask;        /* slots - 1 */
@@ -75,7 +81,9 @@ struct rate {
     struct rate_entry *e; /* slots */
     uint32_t *touched;    /* slots first used in this second */
     uint32_t n_touched;
-    uint32_t epoch; /* this second's number (from 1) */
+    uint32_t recent[2]; /* the previous packet's two slots: a flow's next packet (either
+                           way) finds its IPs there without probing */
+    uint32_t epoch;     /* this second's number (from 1) */
     bool started;
     uint64_t sec_start_us, sec_end_us; /* the second being counted, packet time */
     uint64_t window_len_us;            /* analysis window length */
@@ -84,7 +92,9 @@ struct rate {
     struct rate_config cfg;                 /* limits in force */
     uint64_t cfg_gen;                       /* wqueue's generation of cfg */
     double min_pps[RATE_SIDES][RATE_KINDS]; /* lowest limit of any group: quick reject */
-    struct window_rate wmax;                /* maxima since the last window close */
+    uint32_t quick;          /* an IP with no more packets than this on either side can neither
+                                pass a limit nor move one (maxima under floor / factor): skipped */
+    struct window_rate wmax; /* maxima since the last window close */
     struct rate_stats st;
 };
 
@@ -98,6 +108,13 @@ static void config_changed(rate_t *r)
                     m = r->cfg.groups[g].pps[k];
             r->min_pps[s][k] = m;
         }
+    /* The smallest floor over the factor: a maximum below it cannot raise a limit. */
+    double q = RATE_FLOOR_SYN_PPS / RATE_LIMIT_FACTOR;
+    for (int s = 0; s < RATE_SIDES; s++)
+        for (int k = 0; k < RATE_KINDS; k++)
+            if (r->min_pps[s][k] < q)
+                q = r->min_pps[s][k];
+    r->quick = (uint32_t)q;
 }
 
 rate_t *rate_create(uint32_t capacity, uint64_t window_len_us, wqueue_t *q, bool wait, char *errbuf)
@@ -162,7 +179,7 @@ static struct rate_entry *lookup(rate_t *r, const struct ip_addr *ip, uint64_t h
         bool live = r->epochs[i] == r->epoch;
         if (t == tag && !memcmp(r->e[i].ip.b, ip->b, 16)) {
             if (!live) {
-                memset(&r->e[i], 0, offsetof(struct rate_entry, ip));
+                memset(&r->e[i], 0, RATE_RESET_BYTES);
                 r->epochs[i] = r->epoch;
                 r->touched[r->n_touched++] = i;
             }
@@ -189,10 +206,24 @@ static struct rate_entry *lookup(rate_t *r, const struct ip_addr *ip, uint64_t h
         r->touched[r->n_touched++] = cand;
     }
     r->tags[cand] = tag;
-    memset(&r->e[cand], 0, offsetof(struct rate_entry, ip));
+    memset(&r->e[cand], 0, RATE_RESET_BYTES);
     r->e[cand].ip = *ip;
     *slot = cand;
     return &r->e[cand];
+}
+
+/* lookup, after a look at the previous packet's two slots. */
+static inline struct rate_entry *find(rate_t *r, const struct ip_addr *ip, uint64_t h,
+                                      uint32_t keep, uint32_t *slot)
+{
+    for (int c = 0; c < 2; c++) {
+        uint32_t i = r->recent[c];
+        if (r->tags[i] == (h | 1) && r->epochs[i] == r->epoch && !memcmp(r->e[i].ip.b, ip->b, 16)) {
+            *slot = i;
+            return &r->e[i];
+        }
+    }
+    return lookup(r, ip, h, keep, slot);
 }
 
 /* Misra-Gries: one packet from the source at slot idx (tag its hash | 1). */
@@ -353,6 +384,8 @@ static void finish_second(rate_t *r, uint64_t ts)
     ev.window_us = r->sec_start_us - r->sec_start_us % r->window_len_us;
     for (uint32_t t = 0; t < r->n_touched; t++) {
         const struct rate_entry *e = &r->e[r->touched[t]];
+        if (e->in_pkts <= r->quick && e->out_pkts <= r->quick)
+            continue; /* most IPs, most seconds: one compare */
         for (int s = 0; s < RATE_SIDES; s++) {
             bool amp_fired = false;
             for (int k = RATE_KINDS - 1; k >= 0; k--) { /* AMP first: it is UDP too */
@@ -422,15 +455,19 @@ void rate_packet(rate_t *r, const struct pkt_info *p, uint64_t src_h, uint64_t d
         kind = RATE_ICMP;
     }
     uint32_t si = UINT32_MAX, di = UINT32_MAX;
-    struct rate_entry *s = lookup(r, &p->src, src_h, UINT32_MAX, &si);
-    struct rate_entry *d = lookup(r, &p->dst, dst_h, si, &di);
+    struct rate_entry *s = find(r, &p->src, src_h, UINT32_MAX, &si);
+    struct rate_entry *d = find(r, &p->dst, dst_h, si, &di);
+    r->recent[0] = si & r->mask; /* UINT32_MAX (none) masked: any slot, checked anyway */
+    r->recent[1] = di & r->mask;
     if (s && s == d) /* a packet to itself (LAND): count it once, as a destination */
         s = NULL;
     if (s) {
         s->out_pkts++;
         s->out_bytes += p->ip_len;
-        s->out_flows += created;
-        s->dst_bits |= 1ull << (dst_h >> 58);
+        if (created) {
+            s->out_flows++;
+            s->dst_bits |= 1ull << (dst_h >> 58);
+        }
         if (kind >= 0)
             s->out_kind[kind]++;
         if (amp)
@@ -441,9 +478,11 @@ void rate_packet(rate_t *r, const struct pkt_info *p, uint64_t src_h, uint64_t d
     if (d) {
         d->in_pkts++;
         d->in_bytes += p->ip_len;
-        d->in_flows += created;
-        hll_add(&d->srcs, src_h);
-        d->port_bits |= 1ull << (((uint32_t)p->dport * 0x9E3779B1u) >> 26);
+        if (created) { /* distinct sources and ports of new flows: once per flow */
+            d->in_flows++;
+            hll_add(&d->srcs, src_h);
+            d->port_bits |= 1ull << (((uint32_t)p->dport * 0x9E3779B1u) >> 26);
+        }
         if (kind >= 0) {
             d->in_kind[kind]++;
             if (s)
