@@ -13,8 +13,8 @@
  * all belong to IPs of this second, the one with the fewest packets is evicted (counted):
  * a spoofed flood's sources churn among themselves while its victim, the busiest entry,
  * stays. Keys (tags) and epochs live in arrays of their own, so a probe reads one or two
- * cache lines of them and then the entry. Memory: 16,384 x (304-byte entry + 8-byte tag +
- * 4-byte epoch + 4-byte touched index) = 5 MiB, touched as used.
+ * cache lines of them and then the entry. Memory: 16,384 x (312-byte entry + 8-byte tag +
+ * 4-byte epoch + 4-byte touched index) = 5.2 MiB, touched as used.
  *
  * Per IP and second: as a destination, packets, bytes, SYNs, UDP and ICMP on flows the
  * sender started, UDP from reflector ports nobody asked for (amplification), SYN-ACKs it
@@ -45,6 +45,10 @@
 #define RATE_EVENTS_PER_SECOND 64 /* events emitted per second at most (the rest counted) */
 #define RATE_SRC_SHARE_PCT     90 /* heavy sources must carry this much of a flood */
 #define RATE_SRC_MIN_PCT       5  /* ... and each at least this much to be named */
+#define RATE_SCAN_PORT_BITS                                                                        \
+    48 /* SYNs to more ports than this many bits of 64 (about 90                                   \
+          ports) are a scan, not a flood: left to the window's                                     \
+          portscan detectors */
 
 struct rate_entry {
     /* as a destination: what it received that second */
@@ -62,6 +66,7 @@ struct rate_entry {
     uint32_t out_flows;                /* flows it started */
     uint64_t out_bytes;                /* IP bytes */
     uint64_t dst_bits;                 /* destinations it sent to (linear counting) */
+    uint64_t out_port_bits;            /* destination ports it sent to (linear counting) */
     struct hll srcs;                   /* distinct sources that sent to it */
     uint32_t hh_n[RATE_EVENT_SOURCES]; /* heavy sources: Misra-Gries counts, packets
                                           (0: a free slot) */
@@ -394,6 +399,11 @@ static void finish_second(rate_t *r, uint64_t ts)
                     r->wmax.pps_max[s][k] = (float)c;
                 if ((double)c <= r->min_pps[s][k] || (k == RATE_UDP && amp_fired))
                     continue;
+                if (k == RATE_SYN &&
+                    __builtin_popcountll(s == RATE_SIDE_DESTINATION
+                                             ? e->port_bits
+                                             : e->out_port_bits) > RATE_SCAN_PORT_BITS)
+                    continue; /* a fast port scan: thousands of ports, one SYN each */
                 double lim = limit_of(r, &e->ip, s, k);
                 if ((double)c <= lim)
                     continue;
@@ -467,6 +477,7 @@ void rate_packet(rate_t *r, const struct pkt_info *p, uint64_t src_h, uint64_t d
         if (created) {
             s->out_flows++;
             s->dst_bits |= 1ull << (dst_h >> 58);
+            s->out_port_bits |= 1ull << (((uint32_t)p->dport * 0x9E3779B1u) >> 26);
         }
         if (kind >= 0)
             s->out_kind[kind]++;

@@ -91,6 +91,32 @@ TEST(syn_flood_unanswered_in_packet_time)
     wqueue_destroy(q);
 }
 
+/* A fast port scan (nmap -T5, masscan) sends thousands of unanswered SYNs a second too,
+ * each to another port: not a SYN flood (the window's portscan detectors name it). */
+TEST(fast_port_scan_is_no_syn_flood)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    wqueue_t *q = wqueue_create(2, 16, err);
+    rate_t *r = rate_create(1024, 60000000, q, false, err);
+    for (uint32_t i = 0; i < 3000; i++) {
+        struct pkt_info p;
+        memset(&p, 0, sizeof(p));
+        v4(&p.src, 0x51024542u);
+        v4(&p.dst, VICTIM);
+        p.proto = IPPROTO_NUM_TCP;
+        p.tcp_flags = TCP_SYN;
+        p.sport = 40000;
+        p.dport = (uint16_t)(1 + i);
+        p.ts_us = T0 + i * 300;
+        rate_packet(r, &p, h_of(&p.src), h_of(&p.dst), 0, true);
+    }
+    rate_finish(r, T0 + 999999);
+    struct rate_event ev[8];
+    CHECK_EQ(drain(q, ev, 8), 0);
+    rate_destroy(r);
+    wqueue_destroy(q);
+}
+
 TEST(few_real_sources_are_named)
 {
     char err[TAPIR_ERRBUF_SIZE];
@@ -243,6 +269,7 @@ TEST(ring_full_drops_counted)
 int main(void)
 {
     RUN(syn_flood_unanswered_in_packet_time);
+    RUN(fast_port_scan_is_no_syn_flood);
     RUN(few_real_sources_are_named);
     RUN(amplification_names_no_reflector);
     RUN(host_group_limits);
