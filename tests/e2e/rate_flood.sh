@@ -4,7 +4,8 @@
 # 2 s of its first packet and on none of its sources; a single-source UDP flood gives a
 # source-side alert too; a SYN flood from 4 real sources names each of them; a reflected
 # (amplification) flood names no reflector; an ICMP flood; a host group of the thresholds
-# file lowers a network's limit; one alert per (ip, side, category) per window. Then
+# file lowers a network's limit; one alert per (ip, side, category) per window. Limits
+# learned in training (model format 4) raise a busy server's limit. Then
 # pcaps/baseline.pcap replayed with its own model raises no rate alert.
 set -u
 . "$TAPIR_TOP/tests/e2e/lib.sh"
@@ -72,6 +73,22 @@ for d in bad:
 sys.exit(1 if bad else 0)
 PY
 
+# Limits learned in training: a capture whose busiest server gets 2,000 unanswered SYN/s
+# (its normal) trains a model with limit 4 x 2,000; a 3,000/s flood then raises nothing,
+# while the floors alone (no model) flag it.
+python3 "$TAPIR_TOP/tools/rate_pcap.py" -o "$tmp/train.pcap" --t0 $t0 --background 20 \
+  syn:10.0.0.5:2:10:2000 >/dev/null || fail "rate_pcap.py (training) failed"
+"$TAPIR" train -r "$tmp/train.pcap" -o "$tmp/rm.tapir" -q --no-progress --min-pkts 1 2>/dev/null ||
+  fail "train on the busy capture failed"
+python3 "$TAPIR_TOP/tools/rate_pcap.py" -o "$tmp/f2.pcap" --t0 $((t0 + 3600)) --background 20 \
+  syn:10.0.0.5:5:4:3000 >/dev/null || fail "rate_pcap.py (flood) failed"
+"$TAPIR" run -r "$tmp/f2.pcap" --model "$tmp/rm.tapir" -q --no-progress --alert-log "$tmp/l.json" ||
+  fail "run with the learned model exited $?"
+grep -q '"detector":"rate"' "$tmp/l.json" && fail "3,000 SYN/s flagged though training saw 2,000/s"
+"$TAPIR" run -r "$tmp/f2.pcap" -q --no-progress --alert-log "$tmp/n.json" || fail "run exited $?"
+grep '"detector":"rate"' "$tmp/n.json" | grep -q '"ip":"10.0.0.5"' ||
+  fail "3,000 SYN/s not flagged by the floors (no model)"
+
 # Normal traffic with its own model: no rate alert.
 need_pcaps
 "$TAPIR" train -r "$TAPIR_TOP/pcaps/baseline.pcap" -o "$tmp/m.tapir" -q --no-progress 2>/dev/null ||
@@ -79,4 +96,4 @@ need_pcaps
 "$TAPIR" run -r "$TAPIR_TOP/pcaps/baseline.pcap" --model "$tmp/m.tapir" -q --no-progress \
   --alert-log "$tmp/b.json" || fail "baseline replay exited $?"
 grep '"detector":"rate"' "$tmp/b.json" && fail "rate alert on the baseline"
-pass "floods alerted within 2 s of their first packet (packet time), spoofed sources and reflectors never named, host groups, none on the baseline"
+pass "floods alerted within 2 s of their first packet (packet time), spoofed sources and reflectors never named, host groups, learned limits, none on the baseline"
