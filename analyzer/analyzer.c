@@ -88,6 +88,14 @@ bool analyzer_emit_alert(analyzer_t *a, const struct window *w, struct alert *al
     return true;
 }
 
+bool analyzer_emit_alert_now(analyzer_t *a, struct alert *al, uint64_t now_us)
+{
+    if (incident_observe(a->incidents, al, now_us) != INCIDENT_EMIT)
+        return false;
+    output_alert_now(a->out, al);
+    return true;
+}
+
 /* The run is over: every open incident ends, in a last transaction of its own (the
  * store writes events inside a window). */
 static void flush_incidents(analyzer_t *a)
@@ -190,6 +198,7 @@ void analyzer_destroy(analyzer_t *a)
     if (!a)
         return;
     output_destroy(a->out); /* first: the HTTP server lives on the loop */
+    analyzer_rate_destroy(a);
     if (a->hup)
         event_free(a->hup);
     if (a->wake)
@@ -257,6 +266,7 @@ static void do_reload_now(analyzer_t *a)
         if (analyzer_load_model(a, a->cfg.model_path, errbuf) < 0)
             log_error("model not reloaded (old model kept): %s", errbuf);
     }
+    analyzer_rate_publish(a); /* flood limits of the (re)loaded model and rules */
     log_info("reloaded: persist %u/%u, min-pkts %u, incident-quiet %u, threshold %s",
              a->cfg.persist_k, a->cfg.persist_n, a->cfg.min_pkts, a->cfg.incident_quiet,
              a->cfg.fixed_threshold > 0 ? "fixed" : "from the model");
@@ -282,15 +292,18 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     analyzer_t *a = arg;
     for (;;) {
         atomic_store(&a->heartbeat, notify_monotonic_us());
+        analyzer_rate_drain(a); /* floods first: they must not wait for a window */
         bool closed = false;
         struct window *w = wqueue_pop(a->q, &closed);
         if (!w) {
             if (closed) {
+                analyzer_rate_drain(a);
                 flush_incidents(a);
                 event_base_loopbreak(a->base);
             }
             return;
         }
+        analyzer_rate_window(a, w);
         analyzer_process_window(a, w);
         wqueue_release(a->q, w);
     }
@@ -404,6 +417,8 @@ int analyzer_start(analyzer_t *a, char *errbuf)
     if (a->more_metrics)
         output_add_metrics(a->out, a->more_metrics, a->more_metrics_ctx);
     output_add_metrics(a->out, write_metrics, a);
+    if (analyzer_rate_start(a, errbuf) < 0)
+        return -1;
     if (output_start(a->out, a->base, errbuf) < 0)
         return -1;
     /* SIGHUP: reopen the alert log, reload rules and model, in this thread, between

@@ -98,7 +98,8 @@ struct analyzer {
 
     analyzer_metrics_fn more_metrics; /* /metrics lines of the other threads, or NULL */
     void *more_metrics_ctx;
-    struct event *hup; /* SIGHUP, delivered through the loop (libevent's signal pipe) */
+    struct event *hup;        /* SIGHUP, delivered through the loop (libevent's signal pipe) */
+    struct rate_alerts *rate; /* flood episodes (rate_alert.c), after analyzer_start */
 };
 
 /* One vector on its way through scoring, judging and output. */
@@ -145,6 +146,10 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
  * and gives it to the outputs when the tracker says so. now_us: packet time. Returns
  * true when it was output. */
 bool analyzer_emit_alert(analyzer_t *a, const struct window *w, struct alert *al, uint64_t now_us);
+/* The same for an alert raised between windows (the per-second rate detector): filed
+ * under its incident (direction from the side's rule: no window's peers), then stored
+ * and delivered at once (output_alert_now) when the tracker emits it. */
+bool analyzer_emit_alert_now(analyzer_t *a, struct alert *al, uint64_t now_us);
 
 /* score.c: the conversation detectors on one window's flow records (conv.c), alerts
  * through the outputs; returns the alerts raised. */
@@ -159,5 +164,20 @@ void analyzer_train_offer(analyzer_t *a, int side, const float *x, bool keep_all
 void analyzer_train_after_window(analyzer_t *a, bool warmup, bool scoring);
 /* The bound model as the outputs record it (path: where it is saved). */
 void analyzer_model_info(const analyzer_t *a, const char *path, struct output_model *om);
+
+/* rate_alert.c: flood events from the capture thread's per-second counters. */
+int analyzer_rate_start(analyzer_t *a, char *errbuf); /* tables, metrics, first limits */
+void analyzer_rate_destroy(analyzer_t *a);
+/* Raises the alerts of every waiting event now (the loop's wake-up). */
+void analyzer_rate_drain(analyzer_t *a);
+/* Sends the capture thread the limits of the bound model and rules (after a bind/reload). */
+void analyzer_rate_publish(analyzer_t *a);
+/* A closed window's per-second maxima, kept for the model's rate section. */
+void analyzer_rate_window(analyzer_t *a, const struct window *w);
+/* The maxima seen so far as a model's rate section (present 0 when none). */
+void analyzer_rate_learned(const analyzer_t *a, struct model_rate *mr);
+/* The limits a model and rules give: floors, learned maxima x factor, host groups. */
+void analyzer_rate_limits(const struct model *m, bool have_model, const rules_t *rules,
+                          struct rate_config *c);
 
 #endif

@@ -10,5 +10,6 @@ ANALYZER_SRCS := \
     analyzer/explain.c \
     analyzer/incident.c \
     analyzer/judge.c \
+    analyzer/rate_alert.c \
     analyzer/score.c \
     analyzer/train.c

@@ -345,6 +345,12 @@ static int fit_model(analyzer_t *a, struct model *m, const char *trained_on, cha
     }
     if (a->conv && conv_learned_export(a->conv, &m->conv) < 0)
         log_warn("out of memory saving the learned conversations: left out of the model");
+    /* Per-second flood maxima: learned once (training, warm-up); a retrain keeps them, so
+     * a flood seen since cannot raise its own limit. */
+    if (a->have_model)
+        m->rate = a->model.rate;
+    else
+        analyzer_rate_learned(a, &m->rate);
     model_assign_id(m);
     return 0;
 }
@@ -366,6 +372,7 @@ static void install_model(analyzer_t *a, struct model *m, const char *why)
     }
     if (!retrained)
         set_reference(a);
+    analyzer_rate_publish(a);
     pthread_mutex_lock(&a->st_mu);
     a->st.trainings++;
     pthread_mutex_unlock(&a->st_mu);

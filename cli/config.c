@@ -124,6 +124,11 @@ static const struct option_def options[] = {
     {"dpi-thread", 0, PARSE(parse_dpi_thread), .section = SEC_SENSOR, .arg = "W",
      .help = "nDPI on a thread of its own: auto (with 2+ CPUs and no\n"
              "--flow-log; default), on, off"},
+    /* flood counters (issue 11: floods in two seconds; sensor/rate.c) */
+    {"no-rate", 0, OFF(sen.rate), .section = SEC_SENSOR,
+     .help = "no per-second flood counters (no rate alerts)"},
+    {"rate-hosts", 0, NUMBER(sen.rate_hosts, 1024, 16777216u), .section = SEC_SENSOR, .arg = "N",
+     .help = "IPs the flood counters track per second (default 16384)"},
     {"geoip", 0, PARSE(parse_geoip), .section = SEC_SENSOR, .arg = "FILE.mmdb",
      .help = "MaxMind-format database; repeat for country + ASN"},
     /* outputs, first part (here for the abbreviations: see the top) */

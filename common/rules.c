@@ -42,6 +42,8 @@ struct rules_set {
 
 struct rules {
     struct rules_set list[3];
+    struct rules_rate_group rate[RULES_RATE_GROUPS_MAX]; /* "rate" lines, in file order */
+    size_t n_rate;
 };
 
 rules_t *rules_create(void)
@@ -249,14 +251,16 @@ size_t rules_count(const rules_t *r, enum rules_list which)
 
 /* Splits a line into at most 4 whitespace-separated tokens after cutting its comment.
  * Returns the number of tokens (4 means "too many"). */
-static int tokenize(char *line, char *tok[4])
+#define MAX_TOKENS 12
+
+static int tokenize(char *line, char *tok[MAX_TOKENS])
 {
     char *hash = strchr(line, '#');
     if (hash)
         *hash = '\0';
     int n = 0;
     char *p = line;
-    while (*p && n < 4) {
+    while (*p && n < MAX_TOKENS) {
         while (*p && isspace((unsigned char)*p))
             p++;
         if (!*p)
@@ -279,6 +283,65 @@ static int parse_score(const char *s, double *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* A host group: "rate CIDR KEY PPS [KEY PPS]...", keys syn_pps, udp_pps, icmp_pps,
+ * amp_pps (enum rate_kind's order), PPS a whole number of packets per second >= 1. */
+static int parse_rate(rules_t *r, char *tok[], int n, const char *path, unsigned lineno,
+                      char *errbuf)
+{
+    static const char *const keys[RULES_RATE_KINDS] = {"syn_pps", "udp_pps", "icmp_pps", "amp_pps"};
+    if (n < 4 || n % 2 || n > 2 + 2 * RULES_RATE_KINDS) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+                 "%s:%u: expected 'rate CIDR KEY PPS [KEY PPS]...', e.g. "
+                 "'rate 10.0.0.0/8 syn_pps 5000 udp_pps 20000'",
+                 path, lineno);
+        return -1;
+    }
+    if (r->n_rate >= RULES_RATE_GROUPS_MAX) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s:%u: more than %d rate groups", path, lineno,
+                 RULES_RATE_GROUPS_MAX);
+        return -1;
+    }
+    struct rules_rate_group g;
+    memset(&g, 0, sizeof(g));
+    unsigned len;
+    if (rules_parse_cidr(tok[1], &g.net, &len) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s:%u: '%.60s' is not an IP address or CIDR network",
+                 path, lineno, tok[1]);
+        return -1;
+    }
+    g.prefix_len = (uint8_t)len;
+    for (int i = 2; i < n; i += 2) {
+        int k = -1;
+        for (int j = 0; j < RULES_RATE_KINDS; j++)
+            if (!strcmp(tok[i], keys[j]))
+                k = j;
+        char *end;
+        errno = 0;
+        double v = strtod(tok[i + 1], &end);
+        if (k < 0) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+                     "%s:%u: unknown rate key '%.40s' (syn_pps, udp_pps, icmp_pps, amp_pps)", path,
+                     lineno, tok[i]);
+            return -1;
+        }
+        if (errno || end == tok[i + 1] || *end || !(v >= 1.0 && v <= 1e12)) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+                     "%s:%u: bad %s '%.40s' (packets per second, 1 or more)", path, lineno, keys[k],
+                     tok[i + 1]);
+            return -1;
+        }
+        g.pps[k] = v;
+    }
+    r->rate[r->n_rate++] = g;
+    return 0;
+}
+
+size_t rules_rate_groups(const rules_t *r, const struct rules_rate_group **out)
+{
+    *out = r->rate;
+    return r->n_rate;
 }
 
 static const char *list_name(enum rules_list which)
@@ -319,10 +382,15 @@ int rules_load_file(rules_t *r, enum rules_list which, const char *path, bool mi
             rc = -1;
             break;
         }
-        char *tok[4];
+        char *tok[MAX_TOKENS];
         int n = tokenize(line, tok);
         if (n == 0)
             continue;
+        if (which == RULES_THRESHOLD && !strcmp(tok[0], "rate")) {
+            if ((rc = parse_rate(r, tok, n, path, lineno, errbuf)) < 0)
+                break;
+            continue;
+        }
         struct ip_addr ip;
         unsigned len;
         double th = 0;

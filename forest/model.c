@@ -23,10 +23,14 @@
  *       u32 n_known, n_known x (16 src, 16 dst, u16 port, u8 proto, u8 kinds, u32 sources,
  *                               f64 periodic_s, f64 login_s, f64 bulk_bytes),
  *       u32 n_hosts, n_hosts x (16 ip, u64 up_src[2])
+ *     then the rate section (version 4; model.h's struct model_rate):
+ *       u8 present, u32 seconds, 2 x 4 f64 max_pps (side-major: source then destination)
  *   Version 2 added notes, the row counts, the limit factor and the medians (a small
  *   network's sides train on fewer rows, with wider limits); a version 1 file is refused
  *   with a message to retrain, as the analyzer needs what it lacks; version 3 added the
- *   conversations section (a version 2 file is refused the same way).
+ *   conversations section (a version 2 file is refused the same way); version 4 added the
+ *   per-second flood maxima (a version 3 file is refused: its floods would be judged on
+ *   the floors alone, silently).
  *   str = u16 length + bytes, no NUL.
  *
  * Why this shape: the checksum and exact length are checked before any field is parsed,
@@ -189,6 +193,11 @@ static void write_payload(struct wbuf *b, const struct model *m, const char *id)
             iforest_serialize(s->forest, p);
     }
     write_conv(b, &m->conv);
+    wb_uint(b, m->rate.present, 1);
+    wb_uint(b, m->rate.seconds, 4);
+    for (int side = 0; side < MODEL_RATE_SIDES; side++)
+        for (int k = 0; k < MODEL_RATE_KINDS; k++)
+            wb_f64(b, m->rate.max_pps[side][k]);
 }
 
 static int check_model(const struct model *m, char *errbuf)
@@ -534,6 +543,21 @@ static void parse_conv(struct rbuf *r, struct model_conv *c)
     }
 }
 
+static void parse_rate(struct rbuf *r, struct model_rate *m)
+{
+    m->present = (uint8_t)rb_uint(r, 1);
+    m->seconds = (uint32_t)rb_uint(r, 4);
+    for (int side = 0; side < MODEL_RATE_SIDES; side++)
+        for (int k = 0; k < MODEL_RATE_KINDS; k++) {
+            double v = rb_f64(r);
+            if (!r->err && !(v >= 0 && v < 1e12)) /* NaN, negative, absurd: refused */
+                r->err = "a per-second rate maximum out of range";
+            m->max_pps[side][k] = v;
+        }
+    if (!r->err && m->present > 1)
+        r->err = "impossible rate section";
+}
+
 static int read_file(const char *path, uint8_t **data, size_t *len, char *errbuf)
 {
     *data = NULL;
@@ -662,6 +686,8 @@ int model_load(const char *path, struct model *out, char *errbuf)
     }
     if (!r.err && !detail[0])
         parse_conv(&r, &out->conv);
+    if (!r.err && !detail[0])
+        parse_rate(&r, &out->rate);
     if (!r.err && !detail[0] && r.off != r.len)
         r.err = "bytes left over after the last section";
     if (r.err || detail[0]) {

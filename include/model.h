@@ -16,8 +16,8 @@
 #include "tapir.h"
 
 #define MODEL_FORMAT_VERSION                                                                       \
-    3 /* 2: training rows, pooling, limit factor, medians, notes;                                  \
-         3: the conversations section */
+    4 /* 2: training rows, pooling, limit factor, medians, notes;                                  \
+         3: the conversations section; 4: the per-second rate maxima */
 #define MODEL_MAX_SECTIONS   64
 #define MODEL_NAME_LEN       16 /* section name, NUL included */
 #define MODEL_FEATURE_LEN    40 /* feature name, NUL included */
@@ -86,6 +86,17 @@ struct model_conv {
     struct model_conv_host *hosts;  /* n_hosts, owned */
 };
 
+/* What the per-second flood counters (sensor/rate.c) saw in training: the largest
+ * one-second rate of any IP, per side (0 source, 1 destination) and kind (0 unanswered
+ * SYNs, 1 UDP, 2 ICMP, 3 amplification: window.h's enum rate_kind), packets/s. */
+#define MODEL_RATE_SIDES 2
+#define MODEL_RATE_KINDS 4
+struct model_rate {
+    uint8_t present;  /* 1: learned (0: trained without the counters) */
+    uint32_t seconds; /* packet-time seconds they cover */
+    double max_pps[MODEL_RATE_SIDES][MODEL_RATE_KINDS]; /* packets/s */
+};
+
 struct model {
     char id[MODEL_ID_LEN];                 /* e.g. model_assign_id's 16 hex digits */
     uint64_t created_us;                   /* microseconds since the epoch */
@@ -95,6 +106,7 @@ struct model {
     uint32_t n_sections;
     struct model_section *sections; /* n_sections, owned */
     struct model_conv conv;         /* the conversation detectors' section */
+    struct model_rate rate;         /* the flood counters' section (version 4) */
 };
 
 /* Writes m to path atomically: a temporary file in the same directory, fsync, rename.

@@ -195,6 +195,11 @@ void output_scored(output_t *o, const struct window *w, const struct output_scor
 /* Durable sinks now; a copy (with al->features) is kept for the others. */
 void output_alert(output_t *o, struct alert *al);
 void output_window_end(output_t *o, const struct output_window *ow, struct output_errors *err);
+/* An alert that cannot wait for its window's end (the rate detector's floods), between
+ * windows only: the durable sinks write and commit it in a transaction of its own (window
+ * = al's window_start_us .. window_end_us), then every other sink gets it at once, so the
+ * commit-before-log order still holds. Returns the deliveries that failed. */
+uint64_t output_alert_now(output_t *o, struct alert *al);
 
 void output_model(output_t *o, const struct output_model *m);
 void output_reopen(output_t *o);

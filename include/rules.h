@@ -52,6 +52,19 @@ rules_t *rules_netset(const char *list, const char *what, char *errbuf);
 #define RULES_HOME_NET_DEFAULT                                                                     \
     "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7,169.254.0.0/16,fe80::/10"
 
+/* Host groups (the thresholds file's "rate CIDR KEY PPS..." lines, docs/rules.md): flood
+ * limits of their own for a network, as FastNetMon's hostgroups. pps[] follows window.h's
+ * enum rate_kind (syn, udp, icmp, amp); 0: the default limit. */
+#define RULES_RATE_GROUPS_MAX 64
+#define RULES_RATE_KINDS      4
+struct rules_rate_group {
+    struct ip_addr net;           /* masked network */
+    uint8_t prefix_len;           /* in the 128-bit form */
+    double pps[RULES_RATE_KINDS]; /* packets per second, 0: not set */
+};
+/* The groups in file order; *out borrowed from r. */
+size_t rules_rate_groups(const rules_t *r, const struct rules_rate_group **out);
+
 /* Entries in a list. */
 size_t rules_count(const rules_t *r, enum rules_list which);
 

@@ -25,8 +25,10 @@ struct sensor_config {
     uint64_t seed;                /* table hash seed */
     const char *const *geo_paths; /* .mmdb files */
     int n_geo;
-    uint32_t geo_cache; /* cached IPs (default 65,536) */
-    FILE *flow_log;     /* CSV of ended flows, or NULL; borrowed */
+    uint32_t geo_cache;  /* cached IPs (default 65,536) */
+    FILE *flow_log;      /* CSV of ended flows, or NULL; borrowed */
+    bool rate;           /* per-second flood counters (sensor/rate.c; default on) */
+    uint32_t rate_hosts; /* IPs they track per second (default 16,384) */
 };
 
 void sensor_config_defaults(struct sensor_config *c);
@@ -71,6 +73,10 @@ struct sensor_stats {
     uint64_t dpi_jobs, dpi_ring_full; /* nDPI thread: packets and ends queued, waits */
     uint64_t dpi_reclaimed;           /* nDPI thread: states found still held (a bug) */
     uint64_t geo_lookups, geo_hits, geo_errors;
+    uint64_t rate_events;             /* flood events handed to the analyzer */
+    uint64_t rate_events_dropped;     /* ... lost: ring full or over 64 a second */
+    uint64_t rate_evicted;            /* IPs pushed out of the flood counters within a second */
+    uint64_t rate_untracked;          /* packet sides the flood counters could not count */
     uint64_t first_ts_us, last_ts_us; /* packet-time span */
     /* Live capture's pcap_stats, read about once a second (sensor_set_kernel_stats). */
     uint64_t kernel_received; /* ps_recv: packets the kernel passed the filter */

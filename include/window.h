@@ -148,6 +148,25 @@ struct window_stats {
     uint64_t flow_records_dropped; /* flow records not kept: flows[] full */
 };
 
+/* Per-second flood counters (sensor/rate.c): the kinds of flood, one limit each. The
+ * values are in model files and in rate events: append, never renumber. */
+enum rate_kind {
+    RATE_SYN = 0,  /* TCP SYNs without a SYN-ACK, per second */
+    RATE_UDP = 1,  /* UDP packets on flows the sender started, per second */
+    RATE_ICMP = 2, /* ICMP packets on flows the sender started, per second */
+    RATE_AMP = 3,  /* UDP from a reflector port (53, 123, 1900, ...) nobody asked for */
+    RATE_KINDS
+};
+enum rate_side { RATE_SIDE_SOURCE = 0, RATE_SIDE_DESTINATION = 1, RATE_SIDES };
+
+/* The largest one-second rate of any IP during the window, per side and kind (packets/s);
+ * training keeps the maximum over its windows as the model's rate section. A rate under
+ * the smallest floor over RATE_LIMIT_FACTOR (250/s: it cannot raise a limit) may read 0. */
+struct window_rate {
+    float pps_max[RATE_SIDES][RATE_KINDS]; /* packets per second */
+    uint32_t seconds;                      /* seconds finished during the window */
+};
+
 struct window {
     uint64_t start_us;  /* window start, packet time, aligned */
     uint64_t end_us;    /* start + length (exclusive) */
@@ -155,6 +174,7 @@ struct window {
     uint32_t n_hosts;   /* used entries of hosts[] */
     uint32_t cap_hosts; /* allocated entries */
     struct window_stats stats;
+    struct window_rate rate; /* per-second maxima (sensor/rate.c) */
     struct host_window *hosts;
     uint32_t n_flows;          /* used entries of flows[] */
     uint32_t cap_flows;        /* allocated entries (0: no flow records) */

@@ -374,6 +374,34 @@ void output_window_end(output_t *o, const struct output_window *ow, struct outpu
     o->raw_used = 0;
 }
 
+uint64_t output_alert_now(output_t *o, struct alert *al)
+{
+    /* A window of its own for the durable sinks' transaction: no hosts, no scores, no
+     * retention (seq 1 skips it), only this alert. */
+    struct window w;
+    memset(&w, 0, sizeof(w));
+    w.start_us = al->window_start_us;
+    w.end_us = al->window_end_us;
+    w.seq = 1;
+    struct output_window ow = {&w, false, 0, true};
+    uint64_t lost = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        struct output_sink *s = &o->sinks[i];
+        if (!s->durable || !s->alert)
+            continue;
+        if (s->window_begin)
+            s->window_begin(s->self, &ow);
+        s->alert(s->self, al);
+        if (s->window_end && s->window_end(s->self, &ow) < 0)
+            lost++;
+    }
+    for (size_t i = 0; i < o->n; i++)
+        if (!o->sinks[i].durable && o->sinks[i].alert &&
+            o->sinks[i].alert(o->sinks[i].self, al) < 0)
+            lost++;
+    return lost;
+}
+
 void output_model(output_t *o, const struct output_model *m)
 {
     for (size_t i = 0; i < o->n; i++)

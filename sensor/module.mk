@@ -6,5 +6,6 @@ SENSOR_SRCS := \
     sensor/dpi_worker.c \
     sensor/flow_table.c \
     sensor/host_table.c \
+    sensor/rate.c \
     sensor/sensor.c \
     sensor/wqueue.c

@@ -37,6 +37,7 @@
 #include "flow_table.h"
 #include "geo.h"
 #include "host_table.h"
+#include "rate.h"
 #include "sensor.h"
 
 #define SENSOR_SKETCH_SEED 0x74617069722d686cULL
@@ -46,6 +47,7 @@ struct sensor {
     uint64_t window_us;
     flow_table_t *ft;
     host_table_t *ht;
+    rate_t *rate; /* per-second flood counters, or NULL (--no-rate) */
     dpi_t *dpi;
     dpi_worker_t *worker; /* nDPI on its own thread, or NULL */
     geo_t *geo;
@@ -73,6 +75,8 @@ void sensor_config_defaults(struct sensor_config *c)
     c->dpi = true;
     c->geo_cache = 65536;
     c->seed = 0x7461706972ULL;
+    c->rate = true;
+    c->rate_hosts = 16384;
 }
 
 static void on_flow_end(void *ctx, struct flow *f, enum flow_end_reason why);
@@ -113,6 +117,8 @@ sensor_t *sensor_create(const struct sensor_config *c, wqueue_t *q, char *errbuf
     s->ht = host_table_create(c->max_hosts, s->idx_seed, errbuf);
     if (!s->ht)
         goto fail;
+    if (c->rate && !(s->rate = rate_create(c->rate_hosts, s->window_us, q, c->replay, errbuf)))
+        goto fail;
     if (c->dpi && !(s->dpi = dpi_create(c->dpi_pool, errbuf)))
         goto fail;
     s->geo = geo_create(c->geo_paths, c->n_geo, c->geo_cache, errbuf);
@@ -140,6 +146,7 @@ void sensor_destroy(sensor_t *s)
     dpi_worker_destroy(s->worker); /* first: it uses dpi and the queue */
     flow_table_destroy(s->ft);
     host_table_destroy(s->ht);
+    rate_destroy(s->rate);
     dpi_destroy(s->dpi);
     geo_destroy(s->geo);
     pthread_mutex_destroy(&s->pub_mu);
@@ -219,6 +226,8 @@ static void close_window(sensor_t *s)
     flow_table_stats(s->ft, &fst);
     w->stats.flows_active = fst.active;
     flow_table_foreach(s->ft, flow_update, s);
+    if (s->rate)
+        rate_window(s->rate, &w->rate);
     w->seq = s->seq++;
     hand_off(s, w);
     s->st.windows++;
@@ -567,8 +576,11 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
     }
     if (r == DECODE_NOTE_OTHER_L4)
         s->st.l4_other++;
-    if (r == DECODE_NOTE_FRAGMENT)
+    if (r == DECODE_NOTE_FRAGMENT) {
+        if (s->rate)
+            rate_packet(s->rate, &p, src_h, dst_h, 0, false);
         return; /* no ports: hosts only */
+    }
     if (hs && p.proto == IPPROTO_NUM_UDP && p.dport == 53 && p.payload) {
         int ql = decode_dns_qname_len(p.payload, p.payload_len);
         if (ql >= 0) {
@@ -581,6 +593,8 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
 
     int dir, created;
     struct flow *f = flow_table_lookup_h(s->ft, &p, src_h, dst_h, &dir, &created);
+    if (s->rate)
+        rate_packet(s->rate, &p, src_h, dst_h, f ? dir : 0, f && created);
     if (!f)
         return;
     if (created)
@@ -635,12 +649,16 @@ void sensor_tick(sensor_t *s, uint64_t now_us)
 
 void sensor_finish(sensor_t *s)
 {
+    if (s->started && s->rate)
+        rate_finish(s->rate, s->now_us);
     if (s->started) {
         flow_table_flush(s->ft);
         if (s->w->n_hosts > 0) {
             struct flow_table_stats fst;
             flow_table_stats(s->ft, &fst);
             s->w->stats.flows_active = fst.active;
+            if (s->rate)
+                rate_window(s->rate, &s->w->rate);
             s->w->seq = s->seq++;
             hand_off(s, s->w);
             s->st.windows++;
@@ -688,6 +706,14 @@ void sensor_get_stats(sensor_t *s, struct sensor_stats *st)
     }
     geo_counters(s->geo, &st->geo_lookups, &st->geo_hits, &st->geo_errors);
     st->windows_dropped = wqueue_dropped(s->q);
+    if (s->rate) {
+        struct rate_stats rs;
+        rate_stats(s->rate, &rs);
+        st->rate_events = rs.events;
+        st->rate_events_dropped = rs.events_dropped;
+        st->rate_evicted = rs.evicted;
+        st->rate_untracked = rs.untracked;
+    }
 }
 
 const char *sensor_risk_name(void *sensor, unsigned id, const char **severity)

@@ -6,11 +6,19 @@
  * thread never waits on it in practice. A mutex rather than a lock-free SPSC ring
  * because dropping the OLDEST queued window when the analyzer falls behind means the
  * producer must take from the consumer's end, which an SPSC ring does not allow.
+ *
+ * Flood events (rate_*) take the other choice: a lock-free SPSC ring of 256 events, since
+ * a live flood's events must never wait behind the analyzer holding the mutex; a full
+ * ring drops the newest event (counted), and the next second's event for the same flood
+ * comes a second later. The limits go the other way (analyzer -> capture) under the
+ * mutex, read with a trylock once per packet-time second when their generation moved.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "wqueue.h"
@@ -29,6 +37,12 @@ struct wqueue {
     _Atomic uint64_t dropped; /* written by the producer under mu; read lock-free */
     void (*notify)(void *);
     void *notify_arg;
+    /* flood events: SPSC ring, head written by the consumer, tail by the producer */
+    struct rate_event rate_ring[WQUEUE_RATE_RING];
+    _Atomic uint32_t rate_head, rate_tail; /* free-running counters */
+    _Atomic uint64_t rate_dropped;         /* events lost: ring full */
+    struct rate_config rate_cfg;           /* guarded by mu */
+    _Atomic uint64_t rate_gen;             /* bumped by each set_config */
 };
 
 wqueue_t *wqueue_create(uint32_t depth, uint32_t max_hosts, char *errbuf)
@@ -58,6 +72,7 @@ wqueue_t *wqueue_create(uint32_t depth, uint32_t max_hosts, char *errbuf)
     }
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->freed, NULL);
+    rate_config_floors(&q->rate_cfg);
     return q;
 fail:
     snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate %u window buffers of %u hosts", depth + 2,
@@ -185,4 +200,73 @@ uint64_t wqueue_dropped(wqueue_t *q)
 {
     /* Lock-free: the capture thread reads it when publishing its counters. */
     return atomic_load(&q->dropped);
+}
+
+void rate_config_floors(struct rate_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (int side = 0; side < RATE_SIDES; side++) {
+        c->pps[side][RATE_SYN] = RATE_FLOOR_SYN_PPS;
+        c->pps[side][RATE_UDP] = RATE_FLOOR_UDP_PPS;
+        c->pps[side][RATE_ICMP] = RATE_FLOOR_ICMP_PPS;
+        c->pps[side][RATE_AMP] = RATE_FLOOR_AMP_PPS;
+    }
+}
+
+int wqueue_rate_push(wqueue_t *q, const struct rate_event *ev, bool wait)
+{
+    uint32_t tail = atomic_load_explicit(&q->rate_tail, memory_order_relaxed);
+    while (tail - atomic_load_explicit(&q->rate_head, memory_order_acquire) >= WQUEUE_RATE_RING) {
+        if (!wait) {
+            atomic_fetch_add(&q->rate_dropped, 1);
+            return -1;
+        }
+        /* Replay: the analyzer is busy (a window); wake it and give it 100 us. */
+        wqueue_rate_notify(q);
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    q->rate_ring[tail % WQUEUE_RATE_RING] = *ev;
+    atomic_store_explicit(&q->rate_tail, tail + 1, memory_order_release);
+    return 0;
+}
+
+void wqueue_rate_notify(wqueue_t *q)
+{
+    if (q->notify)
+        q->notify(q->notify_arg);
+}
+
+int wqueue_rate_pop(wqueue_t *q, struct rate_event *ev)
+{
+    uint32_t head = atomic_load_explicit(&q->rate_head, memory_order_relaxed);
+    if (head == atomic_load_explicit(&q->rate_tail, memory_order_acquire))
+        return -1;
+    *ev = q->rate_ring[head % WQUEUE_RATE_RING];
+    atomic_store_explicit(&q->rate_head, head + 1, memory_order_release);
+    return 0;
+}
+
+uint64_t wqueue_rate_dropped(wqueue_t *q)
+{
+    return atomic_load(&q->rate_dropped);
+}
+
+void wqueue_rate_set_config(wqueue_t *q, const struct rate_config *c)
+{
+    pthread_mutex_lock(&q->mu);
+    q->rate_cfg = *c;
+    atomic_fetch_add(&q->rate_gen, 1);
+    pthread_mutex_unlock(&q->mu);
+}
+
+int wqueue_rate_get_config(wqueue_t *q, struct rate_config *c, uint64_t *gen)
+{
+    uint64_t g = atomic_load(&q->rate_gen);
+    if (g == *gen || pthread_mutex_trylock(&q->mu) != 0)
+        return 0;
+    *c = q->rate_cfg;
+    *gen = atomic_load(&q->rate_gen);
+    pthread_mutex_unlock(&q->mu);
+    return 1;
 }

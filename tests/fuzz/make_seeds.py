@@ -110,6 +110,8 @@ def text_seeds():
     put("rules", "allow", b"\0# allowlist\n10.0.0.0/8\n192.0.2.7\n2001:db8::/32\n::ffff:1.2.3.0/120\n")
     put("rules", "deny", b"\1203.0.113.0/24   # scanners\n\n198.51.100.1\n")
     put("rules", "thresholds", b"\2threshold 10.0.0.0/8 0.7\nthreshold 2001:db8::/48 0.55\n")
+    put("rules", "rate", b"\2rate 10.0.0.0/8 syn_pps 5000 udp_pps 20000\n"
+        b"rate 2001:db8::/48 icmp_pps 10 amp_pps 300 # lab\nthreshold 10.1.0.0/16 0.8\n")
     put("config", "tapir.conf",
         b"# tapir.conf\n[capture]\nread = a.pcap\nsnaplen = 1500\nbpf = tcp or udp\n"
         b"[sensor]\nwindow = 30\nmax-flows = 1000\nmax-hosts = 100\nno-dpi = false\n"

@@ -34,6 +34,11 @@ static void make_model(struct model *m, uint32_t n_trees)
     m->created_us = 1763784000123456ULL;
     snprintf(m->trained_on, sizeof(m->trained_on), "unit test, 200 rows");
     snprintf(m->notes, sizeof(m->notes), "destination side: 40 vectors, fewer than 64");
+    m->rate.present = 1;
+    m->rate.seconds = 3600;
+    for (int s = 0; s < MODEL_RATE_SIDES; s++)
+        for (int k = 0; k < MODEL_RATE_KINDS; k++)
+            m->rate.max_pps[s][k] = 10.5 * (s + 1) + k;
     m->n_sections = 2;
     m->sections = calloc(2, sizeof(*m->sections));
     const char *names[4] = {"pkts", "bytes", "dst_ports", "syn_share"};
@@ -150,7 +155,11 @@ TEST(round_trip)
     size_t la, lb;
     uint8_t *pa = slurp(tmp("a.model"), &la), *pb = slurp(tmp("b.model"), &lb);
     CHECK(pa && pb && la == lb && !memcmp(pa, pb, la));
-    CHECK(!memcmp(pa, "TAPIRMDL\x03\0\0\0", 12));
+    CHECK(!memcmp(pa, "TAPIRMDL\x04\0\0\0", 12));
+    /* the rate section round-trips */
+    CHECK_EQ(l.rate.present, m.rate.present);
+    CHECK_EQ(l.rate.seconds, m.rate.seconds);
+    CHECK(!memcmp(l.rate.max_pps, m.rate.max_pps, sizeof(l.rate.max_pps)));
     free(pa), free(pb);
     /* no temporary left behind */
     char t[300];
@@ -310,7 +319,7 @@ TEST(wrong_version_and_not_a_model)
     CHECK_EQ(model_load(tmp("v7.model"), &l, err), -1);
     char want[300];
     snprintf(want, sizeof(want),
-             "%s: model format version 7, this tapir reads 3: retrain it ('tapir train', or "
+             "%s: model format version 7, this tapir reads 4: retrain it ('tapir train', or "
              "remove it and let 'tapir run' warm up)",
              tmp("v7.model"));
     CHECK_STR(err, want);
@@ -318,12 +327,17 @@ TEST(wrong_version_and_not_a_model)
     p[8] = 1;
     spill(tmp("v1.model"), p, len);
     CHECK_EQ(model_load(tmp("v1.model"), &l, err), -1);
-    CHECK(strstr(err, "version 1, this tapir reads 3: retrain it") != NULL);
+    CHECK(strstr(err, "version 1, this tapir reads 4: retrain it") != NULL);
     /* and a version 2 model (before the conversations section) */
     p[8] = 2;
     spill(tmp("v2.model"), p, len);
     CHECK_EQ(model_load(tmp("v2.model"), &l, err), -1);
-    CHECK(strstr(err, "version 2, this tapir reads 3: retrain it") != NULL);
+    CHECK(strstr(err, "version 2, this tapir reads 4: retrain it") != NULL);
+    /* and a version 3 model (before the per-second rate maxima) */
+    p[8] = 3;
+    spill(tmp("v3.model"), p, len);
+    CHECK_EQ(model_load(tmp("v3.model"), &l, err), -1);
+    CHECK(strstr(err, "version 3, this tapir reads 4: retrain it") != NULL);
 
     spill(tmp("text.model"), (const uint8_t *)"a,b,c\n1,2,3\n", 12);
     CHECK_EQ(model_load(tmp("text.model"), &l, err), -1);
