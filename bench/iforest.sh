@@ -2,8 +2,12 @@
 # Isolation Forest benchmark: Tapir next to scikit-learn (n_jobs=1) on the same data in
 # the same run. 100,000 x 24 random vectors, t = 100 trees, psi = 256.
 #   in-process: fit time, score time for all rows (per row), one-vector latency;
-#   end to end: `tapir forest fit` / `tapir forest score` wall time, CSV parsing included.
-# Targets: fit + score >= 20x faster than scikit-learn; one vector in < 5 us.
+#   end to end: `tapir forest fit` / `tapir forest score` wall time, CSV parsing and
+#   printing included, best of 3 (as scikit-learn's in-process times are), at the
+#   default --threads (every CPU).
+# Targets: fit + score >= 20x faster than scikit-learn in-process; the two tapir
+# processes end to end >= 10x faster than scikit-learn's fit + score_samples in-process
+# on arrays already loaded (issue 12, point 19); one vector in < 5 us.
 # scikit-learn comes from /usr/bin/python3 (Debian's python3-sklearn); without it, only
 # Tapir's numbers are reported. Usage: sh bench/iforest.sh [BUILD_DIR]   (default build)
 set -u
@@ -40,10 +44,15 @@ t_row=$(val score_per_row_us "$tmp/tapir.txt")
 t_one=$(val single_mean_us "$tmp/tapir.txt")
 t_p99=$(val single_p99_us "$tmp/tapir.txt")
 
-a=$(now); "$tapir" forest fit --csv "$data" -o "$tmp/m" --trees $trees --samples $psi >/dev/null || exit 1
-b=$(now); "$tapir" forest score --model "$tmp/m" --csv "$data" >/dev/null || exit 1
-c=$(now)
-cli_fit=$(echo "$b - $a" | bc -l); cli_score=$(echo "$c - $b" | bc -l)
+cli_fit=1e9 cli_score=1e9
+for _ in 1 2 3; do
+  a=$(now); "$tapir" forest fit --csv "$data" -o "$tmp/m" --trees $trees --samples $psi >/dev/null || exit 1
+  b=$(now); "$tapir" forest score --model "$tmp/m" --csv "$data" >"$tmp/scores" || exit 1
+  c=$(now)
+  cli_fit=$(echo "f = $b - $a; if (f < $cli_fit) f else $cli_fit" | bc -l)
+  cli_score=$(echo "s = $c - $b; if (s < $cli_score) s else $cli_score" | bc -l)
+done
+cli_both=$(echo "$cli_fit + $cli_score" | bc -l)
 
 have_sk=0
 if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
@@ -96,6 +105,7 @@ row "one vector (mean of calls)" "$t_one" "$s_one" us
 printf '%-34s %12.4f us\n' "one vector, p99 of 64-call batches" "$t_p99"
 printf '%-34s %12.4f s   (CSV parsing included)\n' "tapir forest fit, end to end" "$cli_fit"
 printf '%-34s %12.4f s   (CSV parsing and printing included)\n' "tapir forest score, end to end" "$cli_score"
+row "fit + score, tapir end to end" "$cli_both" "$(echo "$s_fit + $s_score" | bc -l)" s
 echo "tapir scoring layout: $(val layout "$tmp/tapir.txt")"
 [ $have_sk -eq 1 ] && echo "scikit-learn $(val version "$tmp/sk.txt"), n_jobs=1, times exclude np.loadtxt" ||
   echo "scikit-learn not available from /usr/bin/python3: Tapir only"
@@ -105,6 +115,9 @@ if [ $have_sk -eq 1 ]; then
   speed=$(echo "($s_fit + $s_score) / ($t_fit + $t_score)" | bc -l)
   if [ "$(echo "$speed >= 20" | bc -l)" -eq 1 ]; then r=MET; else r=MISSED; status=1; fi
   printf 'target fit+score >= 20x scikit-learn: %s (%.1fx)\n' $r "$speed"
+  speed=$(echo "($s_fit + $s_score) / $cli_both" | bc -l)
+  if [ "$(echo "$speed >= 10" | bc -l)" -eq 1 ]; then r=MET; else r=MISSED; status=1; fi
+  printf 'target two tapir processes >= 10x scikit-learn in-process: %s (%.1fx)\n' $r "$speed"
 fi
 if [ "$(echo "$t_one < 5" | bc -l)" -eq 1 ]; then r=MET; else r=MISSED; status=1; fi
 printf 'target one vector < 5 us: %s (%.2f us)\n' $r "$t_one"
