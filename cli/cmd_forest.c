@@ -333,9 +333,13 @@ static int forest_fit(int argc, char **argv)
         fprintf(stderr, "tapir forest fit: %s\n", err);
         goto out;
     }
-    printf("tapir forest fit: %u trees, psi %u, on %zu rows x %zu features in %.1f ms "
+    char skipped[48] = "";
+    if (t.n_skipped)
+        snprintf(skipped, sizeof(skipped), " (%zu other column%s skipped)", t.n_skipped,
+                 t.n_skipped == 1 ? "" : "s");
+    printf("tapir forest fit: %u trees, psi %u, on %zu rows x %zu features%s in %.1f ms "
            "(+%.1f ms scoring); threshold %.6f at contamination %g; model %s written to %s\n",
-           iforest_n_trees(f), iforest_sample_size(f), t.n_rows, t.n_cols, (t1 - t0) * 1e3,
+           iforest_n_trees(f), iforest_sample_size(f), t.n_rows, t.n_cols, skipped, (t1 - t0) * 1e3,
            (t2 - t1) * 1e3, s->threshold, contamination, m.id, out);
     rc = TAPIR_EXIT_OK;
 out:

@@ -2,7 +2,7 @@
  * csv.c — the numeric CSV reader behind `tapir forest` (csv.h has the contract), and the
  * %.17g printer its scores go out with.
  *
- * Lines come from a fixed buffer of CSV_MAX_LINE plus 1 MiB refilled with fread: memory
+ * Lines come from a fixed buffer of CSV_MAX_LINE plus 4 MiB refilled with fread: memory
  * stays bounded whatever the input (a multi-gigabyte line without a newline is an error
  * at 1 MiB, not an allocation), and there is no per-character stdio call. Rejected:
  * getline(), which grows its buffer to the longest line the file holds.
@@ -12,22 +12,29 @@
  * quotes). Numbers are parsed as doubles and rounded to float, as numpy's
  * astype(float32) does with Python floats, so a value here is the value scikit-learn saw.
  *
- * Speed: a data row is first read in one pass by csv_fast_double (Clinger's fast path: at
- * most 19 significant digits, a mantissa <= 2^53 and a power of ten <= 10^22 are exact
- * doubles, so one IEEE multiply or divide is the correctly rounded value, the same bits
- * as strtod). Any row the fast pass does not take whole (a hex, inf or long number, a
- * quote, a wrong field count, a bad cell) is read again by the general path: split,
- * trim, strtod, and the error message it always gave. On 100,000 rows x 24 features
- * (%.6g, 19 MB) reading went from 118 ms to 25 ms. Rejected: a full correctly rounded
- * parser (Eisel-Lemire, ~400 lines of tables) for the rare long number strtod handles;
- * mmap, which does not read stdin or pipes and gained nothing over 1 MiB freads.
+ * Speed: the rows are read in batches (every whole line the buffer holds), cut at line
+ * ends into one part per thread (csv_options.n_threads); each part parses into its own
+ * rows of the table, and the first bad line in file order is the one reported, with the
+ * same message and line number at any thread count. A row is first read in one pass by
+ * csv_fast_double (Clinger's fast path: at most 19 digits, a mantissa <= 2^53 and a
+ * power of ten <= 10^22 are exact doubles, so one IEEE multiply or divide is the
+ * correctly rounded value, the same bits as strtod). Any row the fast pass does not take
+ * whole (a hex, inf or long number, a quote, a wrong field count, a bad cell) is read
+ * again by the general path: split, trim, strtod, and the error message it always gave.
+ * 100,000 rows x 24 features (%.6g, 22 MB) on one thread: 73-85 ms of CPU instead of
+ * 361-380 ms (shared 2-CPU VM at load ~15; bench/iforest.sh has the end-to-end numbers).
+ * Rejected: a full correctly rounded parser (Eisel-Lemire, ~400 lines of tables) for
+ * the rare long number strtod handles; SWAR 8-digit steps (vectors are printed %.6g, so
+ * few runs of 8 digits); mmap of the whole file, which reads neither stdin nor pipes and
+ * drops the memory bound.
  *
  * csv_format_g17: the score printer of `tapir forest score`. A score in [1e-4, 1) is
  * m * 2^-s with s <= 67, so its 17 significant digits are an exact 128-bit integer
  * product and shift, rounded half to even on the exact remainder as glibc's printf does:
- * the same bytes as "%.17g", 100,000 scores in ~5 ms instead of ~45 ms. Everything else
- * (1, 0, tiny, large, NaN) goes to snprintf. Rejected: shortest round-trip digits (Ryu),
- * which would change the output the tests and users compare with.
+ * the same bytes as "%.17g", 100,000 scores in 5 ms of CPU instead of 36-42 ms with
+ * fprintf. Everything else (1, 0, tiny, large, NaN) goes to snprintf. Rejected: shortest
+ * round-trip digits (Ryu), which would change the output the tests and users compare
+ * with.
  */
 #include <errno.h>
 #include <float.h>

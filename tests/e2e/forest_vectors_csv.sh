@@ -18,7 +18,7 @@ feats=$(($(head -1 "$tmp/v.csv" | tr ',' '\n' | wc -l) - 2))
 
 "$TAPIR" forest fit --csv "$tmp/v.csv" -o "$tmp/m" >"$tmp/fit" 2>&1 ||
   { cat "$tmp/fit"; fail "forest fit on a --vectors-csv file"; }
-grep -q "on $rows rows x $feats features" "$tmp/fit" || { cat "$tmp/fit"; fail "fit summary"; }
+grep -q "on $rows rows x $feats features (2 other columns skipped)" "$tmp/fit" || { cat "$tmp/fit"; fail "fit summary"; }
 "$TAPIR" forest score --model "$tmp/m" --csv "$tmp/v.csv" >"$tmp/s" 2>"$tmp/err" ||
   { cat "$tmp/err"; fail "forest score on a --vectors-csv file"; }
 [ "$(wc -l <"$tmp/s")" -eq "$rows" ] || fail "expected $rows scores"
