@@ -80,6 +80,10 @@ struct analyzer {
                                          RETRAIN_DRIFT_MAX from; 0 none yet */
     uint64_t windows_seen;
     uint64_t rng;
+    /* The warm-up's "postponed" warning, said once per reason and then hourly (train.c). */
+    char postponed_why[TAPIR_ERRBUF_SIZE]; /* the reason last said, "" none */
+    uint64_t postponed_said_us;            /* when, tapir_monotonic_us */
+    uint64_t postponed_since;              /* windows postponed since then */
 
     struct prefix_acc *prefixes; /* per-window prefix accumulators */
     uint32_t prefix_cap;

@@ -394,6 +394,50 @@ void analyzer_model_info(const analyzer_t *a, const char *path, struct output_mo
         a->model.trained_on, a->n_feat[SIDE_SOURCE], a->sec[SIDE_SOURCE]->threshold};
 }
 
+#define POSTPONED_REPEAT_US (3600ULL * 1000000) /* a standing reason is said again hourly */
+
+/* Two reasons are the same sentence when they differ only in their numbers ("only 12
+ * source vectors" then "only 15"), which grow from window to window. */
+static bool same_reason(const char *x, const char *y)
+{
+    for (;;) {
+        bool dx = *x >= '0' && *x <= '9', dy = *y >= '0' && *y <= '9';
+        if (dx != dy)
+            return false;
+        if (dx) {
+            while (*x >= '0' && *x <= '9')
+                x++;
+            while (*y >= '0' && *y <= '9')
+                y++;
+            continue;
+        }
+        if (*x != *y)
+            return false;
+        if (!*x)
+            return true;
+        x++, y++;
+    }
+}
+
+/* The warm-up could not fit: say why once, then once an hour (wall time: a replay says it
+ * once) while the reason stays, rather than at every window. */
+static void say_postponed(analyzer_t *a, const char *why)
+{
+    uint64_t now = tapir_monotonic_us();
+    a->postponed_since++;
+    if (!same_reason(why, a->postponed_why)) {
+        log_warn("warm-up training postponed: %s (said again hourly while this lasts)", why);
+    } else if (now - a->postponed_said_us >= POSTPONED_REPEAT_US) {
+        log_warn("warm-up training still postponed after %" PRIu64 " more windows: %s",
+                 a->postponed_since, why);
+    } else {
+        return;
+    }
+    snprintf(a->postponed_why, sizeof(a->postponed_why), "%s", why);
+    a->postponed_said_us = now;
+    a->postponed_since = 0;
+}
+
 /* After a window: the warm-up's first fit, or a rolling retrain when one is due. */
 void analyzer_train_after_window(analyzer_t *a, bool warmup, bool scoring)
 {
@@ -404,10 +448,12 @@ void analyzer_train_after_window(analyzer_t *a, bool warmup, bool scoring)
         snprintf(on, sizeof(on), "warm-up: first %" PRIu64 " windows", a->windows_seen);
         if (a->conv) /* the conversation detectors learn for the warm-up, fitted or not */
             conv_set_learning(a->conv, false);
-        if (fit_model(a, &m, on, errbuf) == 0)
+        if (fit_model(a, &m, on, errbuf) == 0) {
             install_model(a, &m, "warm-up");
-        else
-            log_warn("warm-up training postponed: %s", errbuf);
+            a->postponed_why[0] = '\0';
+        } else {
+            say_postponed(a, errbuf);
+        }
         if (a->have_model && !a->cfg.retrain_every)
             for (int s = 0; s < SIDE_COUNT; s++) {
                 free(a->train[s].x);

@@ -2,8 +2,12 @@
 # Isolation Forest benchmark: Tapir next to scikit-learn (n_jobs=1) on the same data in
 # the same run. 100,000 x 24 random vectors, t = 100 trees, psi = 256.
 #   in-process: fit time, score time for all rows (per row), one-vector latency;
-#   end to end: `tapir forest fit` / `tapir forest score` wall time, CSV parsing included.
-# Targets: fit + score >= 20x faster than scikit-learn; one vector in < 5 us.
+#   end to end: `tapir forest fit` / `tapir forest score` wall time, CSV parsing and
+#   printing included, best of 3 (as scikit-learn's in-process times are), at the
+#   default --threads (every CPU).
+# Targets: fit + score >= 20x faster than scikit-learn in-process; the two tapir
+# processes end to end >= 10x faster than scikit-learn's fit + score_samples in-process
+# on arrays already loaded (issue 12, point 19); one vector in < 5 us.
 # scikit-learn comes from /usr/bin/python3 (Debian's python3-sklearn); without it, only
 # Tapir's numbers are reported. Usage: sh bench/iforest.sh [BUILD_DIR]   (default build)
 set -u
@@ -40,10 +44,23 @@ t_row=$(val score_per_row_us "$tmp/tapir.txt")
 t_one=$(val single_mean_us "$tmp/tapir.txt")
 t_p99=$(val single_p99_us "$tmp/tapir.txt")
 
-a=$(now); "$tapir" forest fit --csv "$data" -o "$tmp/m" --trees $trees --samples $psi >/dev/null || exit 1
-b=$(now); "$tapir" forest score --model "$tmp/m" --csv "$data" >/dev/null || exit 1
-c=$(now)
-cli_fit=$(echo "$b - $a" | bc -l); cli_score=$(echo "$c - $b" | bc -l)
+# CPU seconds (user + sys) too: on a shared machine wall time measures the scheduler as
+# much as the code, CPU time much less so. /usr/bin/time (Debian's `time`) if present.
+timed() { # out_file command...
+  o=$1; shift
+  if [ -x /usr/bin/time ]; then /usr/bin/time -f "%U %S" -o "$o" "$@"; else echo "0 0" >"$o"; "$@"; fi
+}
+cli_fit=999 cli_score=999 cli_cpu=999
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
+for _ in 1 2 3; do
+  a=$(now); timed "$tmp/cpu_fit" "$tapir" forest fit --csv "$data" -o "$tmp/m" --trees $trees --samples $psi >/dev/null || exit 1
+  b=$(now); timed "$tmp/cpu_score" "$tapir" forest score --model "$tmp/m" --csv "$data" >"$tmp/scores" || exit 1
+  c=$(now)
+  cli_fit=$(min "$(echo "$b - $a" | bc -l)" "$cli_fit")
+  cli_score=$(min "$(echo "$c - $b" | bc -l)" "$cli_score")
+  cli_cpu=$(min "$(awk '{ s += $1 + $2 } END { print s }' "$tmp/cpu_fit" "$tmp/cpu_score")" "$cli_cpu")
+done
+cli_both=$(echo "$cli_fit + $cli_score" | bc -l)
 
 have_sk=0
 if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
@@ -55,12 +72,13 @@ import sklearn
 from sklearn.ensemble import IsolationForest
 X = np.loadtxt(sys.argv[1], delimiter=",", skiprows=1, dtype=np.float32)
 t, psi = int(sys.argv[2]), int(sys.argv[3])
-best_fit = best_score = 1e9
+best_fit = best_score = best_cpu = 1e9
 for _ in range(3):
     m = IsolationForest(n_estimators=t, max_samples=psi, n_jobs=1, random_state=1)
-    a = time.perf_counter(); m.fit(X); b = time.perf_counter()
-    m.score_samples(X); c = time.perf_counter()
+    a = time.perf_counter(); ca = time.process_time(); m.fit(X); b = time.perf_counter()
+    m.score_samples(X); c = time.perf_counter(); cc = time.process_time()
     best_fit, best_score = min(best_fit, b - a), min(best_score, c - b)
+    best_cpu = min(best_cpu, cc - ca)
 n = 300
 a = time.perf_counter()
 for i in range(n):
@@ -69,6 +87,7 @@ one = (time.perf_counter() - a) / n
 print("version", sklearn.__version__)
 print("fit_s %.6f" % best_fit)
 print("score_all_s %.6f" % best_score)
+print("cpu_s %.6f" % best_cpu)
 print("score_per_row_us %.4f" % (best_score / X.shape[0] * 1e6))
 print("single_mean_us %.4f" % (one * 1e6))
 PY
@@ -96,6 +115,11 @@ row "one vector (mean of calls)" "$t_one" "$s_one" us
 printf '%-34s %12.4f us\n' "one vector, p99 of 64-call batches" "$t_p99"
 printf '%-34s %12.4f s   (CSV parsing included)\n' "tapir forest fit, end to end" "$cli_fit"
 printf '%-34s %12.4f s   (CSV parsing and printing included)\n' "tapir forest score, end to end" "$cli_score"
+row "fit + score, tapir end to end" "$cli_both" "$(echo "$s_fit + $s_score" | bc -l)" s
+if [ -x /usr/bin/time ]; then
+  [ $have_sk -eq 1 ] && s_cpu=$(val cpu_s "$tmp/sk.txt") || s_cpu=0
+  row "  the same in CPU seconds" "$cli_cpu" "$s_cpu" s
+fi
 echo "tapir scoring layout: $(val layout "$tmp/tapir.txt")"
 [ $have_sk -eq 1 ] && echo "scikit-learn $(val version "$tmp/sk.txt"), n_jobs=1, times exclude np.loadtxt" ||
   echo "scikit-learn not available from /usr/bin/python3: Tapir only"
@@ -105,6 +129,9 @@ if [ $have_sk -eq 1 ]; then
   speed=$(echo "($s_fit + $s_score) / ($t_fit + $t_score)" | bc -l)
   if [ "$(echo "$speed >= 20" | bc -l)" -eq 1 ]; then r=MET; else r=MISSED; status=1; fi
   printf 'target fit+score >= 20x scikit-learn: %s (%.1fx)\n' $r "$speed"
+  speed=$(echo "($s_fit + $s_score) / $cli_both" | bc -l)
+  if [ "$(echo "$speed >= 10" | bc -l)" -eq 1 ]; then r=MET; else r=MISSED; status=1; fi
+  printf 'target two tapir processes >= 10x scikit-learn in-process: %s (%.1fx)\n' $r "$speed"
 fi
 if [ "$(echo "$t_one < 5" | bc -l)" -eq 1 ]; then r=MET; else r=MISSED; status=1; fi
 printf 'target one vector < 5 us: %s (%.2f us)\n' $r "$t_one"

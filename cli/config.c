@@ -31,6 +31,7 @@
 
 #include "behaviour.h"
 #include "config.h"
+#include "log.h"
 #include "parse.h"
 #include "tapir.h"
 
@@ -182,7 +183,8 @@ static const struct option_def options[] = {
      .help = "(train) default | raw | log for every feature"},
     {"samples", 0, NUMBER(ana.samples, 2, 65536), .section = SEC_ANALYZER},
     {"seed", 0, PARSE(parse_seed), .section = SEC_ANALYZER, .arg = "N",
-     .help = "seed for tables and training (default fixed)"},
+     .help = "seed for tables and training (default: random for\n"
+             "the tables, 1 for training)"},
     /* outputs */
     {"retention", 0, PARSE(parse_retention), .section = SEC_OUTPUTS, .reload = true, .arg = "DAYS",
      .help = "delete stored windows and alerts older than DAYS"},
@@ -506,6 +508,22 @@ struct ini_ctx {
     const struct config *reload_of; /* on SIGHUP: the running config, else NULL */
 };
 
+/* Adds v to what the file said for option row i ('\n' between a repeated key's values).
+ * 0, or -1 out of memory. */
+static int note_file_value(struct config *c, int i, const char *v)
+{
+    char *old = c->file_value[i];
+    size_t a = old ? strlen(old) + 1 : 0, b = strlen(v);
+    char *n = realloc(old, a + b + 1);
+    if (!n)
+        return -1;
+    if (a)
+        n[a - 1] = '\n';
+    memcpy(n + a, v, b + 1);
+    c->file_value[i] = n;
+    return 0;
+}
+
 static int ini_cb(void *user, const char *section, const char *name, const char *value)
 {
     (void)section;
@@ -513,6 +531,11 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
     if (x->failed)
         return 0;
     const struct option_def *d = find_option(name);
+    if (d && note_file_value(x->c, (int)(d - options), value ? value : "") < 0) {
+        snprintf(x->errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+        x->failed = 1;
+        return 0;
+    }
     if (x->reload_of && (!d || !d->reload || x->reload_of->on_cli[d - options]))
         return 1; /* needs a restart, or the command line still wins */
     struct config *c = x->c;
@@ -649,6 +672,29 @@ static void free_strings(struct config *c)
     for (int i = 0; i < c->n_strings; i++)
         free(c->strings[i]);
     c->n_strings = 0;
+    for (int i = 0; i < N_OPTIONS; i++) {
+        free(c->file_value[i]);
+        c->file_value[i] = NULL;
+    }
+}
+
+/* SIGHUP: one line for each option the file changed since start that only a restart
+ * applies (not reloadable, not overridden on the command line). */
+static void say_needs_restart(const struct config *running, const struct config *n)
+{
+    for (int i = 0; i < N_OPTIONS; i++) {
+        const struct option_def *d = &options[i];
+        if (d->reload || running->on_cli[i] || d->kind == OPT_CONFIG || d->kind == OPT_HELP)
+            continue;
+        const char *was = running->file_value[i], *now = n->file_value[i];
+        if (was == now || (was && now && !strcmp(was, now)))
+            continue;
+        log_warn("%s %s in %s: needs a restart", d->name,
+                 !now   ? "removed"
+                 : !was ? "added"
+                        : "changed",
+                 running->config_path);
+    }
 }
 
 int config_reload(void *ctx, struct analyzer_config *fresh, char *errbuf)
@@ -665,6 +711,7 @@ int config_reload(void *ctx, struct analyzer_config *fresh, char *errbuf)
         free(n);
         return -1;
     }
+    say_needs_restart(running, n);
     *fresh = n->ana;
     /* Every generation's strings stay until config_free: a key the new file no longer
      * sets keeps its value from an earlier reload (the copy in *fresh points into that

@@ -63,6 +63,9 @@ struct config {
     struct config *reloaded;         /* the SIGHUPs' settings, newest first, each owned
                                         with its strings until config_free (they back
                                         the analyzer's running settings) */
+    /* By table row: what the config file said (a repeated key's values joined by '\n'),
+     * owned, NULL when absent. SIGHUP compares the options it cannot reload with these. */
+    char *file_value[CONFIG_MAX_OPTIONS];
 };
 
 /* Defaults: the capture's (promiscuous, 262144-byte snaplen, 64 MiB buffer, progress
@@ -84,9 +87,10 @@ int config_load_file(struct config *c, const char *path, char *errbuf);
 /* SIGHUP, on the analyzer thread (struct analyzer_config's reload_config; ctx is the
  * running struct config): re-reads the config file onto *fresh, a copy of the running
  * analyzer settings, changing only what may change while running (the judgement: model,
- * rules, threshold...) and was not given on the command line. Returns 0, or -1 with
- * errbuf set and *fresh untouched. The strings of the previous reload are freed here,
- * since the analyzer calls again only after applying the last answer. */
+ * rules, threshold...) and was not given on the command line. Each other option (not
+ * on the command line) whose value in the file differs from the one read at start gets
+ * one warning line, "window changed in FILE: needs a restart". Returns 0, or -1 with
+ * errbuf set and *fresh untouched. Every reload's strings stay until config_free. */
 int config_reload(void *ctx, struct analyzer_config *fresh, char *errbuf);
 
 /* Frees what the config file and SIGHUP left (not c itself); c's strings die with it. */

@@ -169,10 +169,38 @@ void iforest_visit_leaves(const iforest_t *f,
         visit(f, t, f->root[t], 0, fn, arg);
 }
 
-static int cmp_double(const void *a, const void *b)
+/* Moves the k-th smallest of v[0..n) to v[k], smaller ones before it, larger after
+ * (Hoare's quickselect, median of three; scores are never NaN). O(n) on average: a
+ * 100,000-row `tapir forest fit` spent 6% of its CPU in qsort for two order statistics. */
+static void select_kth(double *v, size_t n, size_t k)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        double a = v[lo], b = v[mid], c = v[hi];
+        double p = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < p)
+                i++;
+            while (v[j] > p)
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i] = v[j], v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return;
+    }
 }
 
 double iforest_threshold_for_contamination(const double *train_scores, size_t n,
@@ -184,15 +212,21 @@ double iforest_threshold_for_contamination(const double *train_scores, size_t n,
     if (!v)
         return NAN;
     memcpy(v, train_scores, n * sizeof(*v));
-    qsort(v, n, sizeof(*v), cmp_double);
-    /* numpy's linear interpolation, including its lerp from the nearer end */
+    /* the two order statistics a sort would give at lo and lo + 1 */
     double pos = (1.0 - contamination) * (double)(n - 1);
     size_t lo = (size_t)floor(pos);
     if (lo >= n - 1) {
+        select_kth(v, n, n - 1);
         double r = v[n - 1];
         free(v);
         return r;
     }
+    select_kth(v, n, lo);
+    double up = v[lo + 1];
+    for (size_t i = lo + 2; i < n; i++)
+        up = v[i] < up ? v[i] : up;
+    v[lo + 1] = up;
+    /* numpy's linear interpolation, including its lerp from the nearer end */
     double frac = pos - (double)lo, a = v[lo], b = v[lo + 1], d = b - a;
     double r = frac >= 0.5 ? b - d * (1.0 - frac) : a + d * frac;
     free(v);

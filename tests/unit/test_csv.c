@@ -155,6 +155,287 @@ TEST(random_bytes_never_crash)
     printf("  3000 random inputs: %d parsed, the rest refused with a message\n", ok);
 }
 
+static uint64_t rng_s = 20261203;
+static uint64_t rnd(void)
+{
+    rng_s = rng_s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return rng_s >> 11;
+}
+
+/* v printed in one of ten ways (literal formats, for -Wformat-nonliteral) */
+static void print_as(char *s, size_t n, int how, double v)
+{
+    switch (how) {
+    case 0:
+        snprintf(s, n, "%.6g", v);
+        break;
+    case 1:
+        snprintf(s, n, "%.9g", v);
+        break;
+    case 2:
+        snprintf(s, n, "%.17g", v);
+        break;
+    case 3:
+        snprintf(s, n, "%g", v);
+        break;
+    case 4:
+        snprintf(s, n, "%.3f", v);
+        break;
+    case 5:
+        snprintf(s, n, "%.10e", v);
+        break;
+    case 6:
+        snprintf(s, n, "%.1e", v);
+        break;
+    case 7:
+        snprintf(s, n, "%.15g", v);
+        break;
+    case 8:
+        snprintf(s, n, "%.20f", v);
+        break;
+    default:
+        snprintf(s, n, "%.0f", v);
+        break;
+    }
+}
+
+/* The fast path gives strtod's bits for every number it takes, and takes plain
+ * decimals: random values printed in many ways, random digit strings, edge cases. */
+TEST(fast_double_is_strtod)
+{
+    char s[512];
+    long taken = 0, total = 0, differ = 0;
+    for (int k = 0; k < 400000; k++) {
+        double v;
+        int kind = (int)(rnd() % 4);
+        if (kind == 0) { /* a score-like or vector-like value */
+            v = (double)rnd() / (double)(1ULL << 53) * 4 - 2;
+        } else if (kind == 1) { /* any finite double */
+            uint64_t b = rnd() << 11 | (rnd() & 0x7ff);
+            memcpy(&v, &b, sizeof(v));
+            if (!isfinite(v))
+                v = 1.5;
+        } else if (kind == 2) { /* wide range of magnitudes */
+            v = ldexp((double)rnd() / (double)(1ULL << 53), (int)(rnd() % 160) - 80);
+        } else { /* short integers and halves */
+            v = (double)(int64_t)(rnd() % 2000001 - 1000000) / (double)(1 << (rnd() % 20));
+        }
+        if (kind == 1 && fabs(v) > 1e300)
+            continue; /* %.20f of those is long; covered by the %e forms */
+        print_as(s, sizeof(s), (int)(rnd() % 10), v);
+        double a = 0, b = strtod(s, NULL);
+        const char *e = csv_fast_double(s, &a);
+        total++;
+        if (e) {
+            taken++;
+            if (*e != '\0' || memcmp(&a, &b, sizeof(a)) != 0) {
+                if (differ++ < 5)
+                    printf("  '%s': fast %.17g, strtod %.17g\n", s, a, b);
+            }
+        }
+    }
+    /* random digit strings: up to 25 digits, a point anywhere, an exponent sometimes */
+    for (int k = 0; k < 400000; k++) {
+        char *p = s;
+        if (rnd() % 3 == 0)
+            *p++ = rnd() % 2 ? '-' : '+';
+        int nd = 1 + (int)(rnd() % 25), dot = (int)(rnd() % (nd + 2)) - 1;
+        for (int i = 0; i < nd; i++) {
+            if (i == dot)
+                *p++ = '.';
+            *p++ = (char)('0' + rnd() % (rnd() % 4 ? 10 : 2));
+        }
+        if (rnd() % 3 == 0)
+            p += sprintf(p, "e%d", (int)(rnd() % 70) - 35);
+        *p = '\0';
+        double a = 0, b = strtod(s, NULL);
+        const char *e = csv_fast_double(s, &a);
+        total++;
+        if (e) {
+            taken++;
+            if (*e != '\0' || memcmp(&a, &b, sizeof(a)) != 0) {
+                if (differ++ < 5)
+                    printf("  '%s': fast %.17g, strtod %.17g\n", s, a, b);
+            }
+        }
+    }
+    CHECK_EQ(differ, 0);
+    printf("  %ld numbers, %ld on the fast path, all bit-identical to strtod\n", total, taken);
+    CHECK(taken > total / 2);
+
+    static const char *const edge[] = {
+        "0",     "-0",    "+0.0",       "0e5",          ".5",
+        "5.",    "-.5e1", "1e22",       "1e-22",        "9007199254740992",
+        "1E+05", "7e0",   "00001.2500", "0.00123456789"};
+    for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+        double a = 0, b = strtod(edge[i], NULL);
+        const char *e = csv_fast_double(edge[i], &a);
+        CHECK(e != NULL && *e == '\0');
+        if (memcmp(&a, &b, sizeof(a)) != 0)
+            printf("  edge '%s': fast %.17g, strtod %.17g\n", edge[i], a, b);
+        CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+    }
+    /* left to strtod: no digits, hex, inf, nan, too many digits, far exponents */
+    static const char *const declined[] = {"",
+                                           "-",
+                                           ".",
+                                           "e5",
+                                           "0x10",
+                                           "inf",
+                                           "nan",
+                                           "1e23",
+                                           "1e-23",
+                                           "12345678901234567890",
+                                           "9007199254740993",
+                                           "1e",
+                                           "123456789012345678e-5",    /* mantissa > 2^53 */
+                                           "0.000000000000000000001"}; /* 22 digits */
+    for (size_t i = 0; i < sizeof(declined) / sizeof(declined[0]); i++) {
+        double a;
+        const char *e = csv_fast_double(declined[i], &a);
+        /* "0x10" parses its "0" and stops at 'x': the row pass then sees no comma */
+        CHECK(e == NULL || *e != '\0');
+    }
+}
+
+static void check_g17(double x, long *differ)
+{
+    char a[CSV_G17_MAX], b[64];
+    size_t n = csv_format_g17(x, a);
+    snprintf(b, sizeof(b), "%.17g", x);
+    if (strcmp(a, b) != 0 || n != strlen(b)) {
+        if ((*differ)++ < 5)
+            printf("  %a: '%s', printf '%s'\n", x, a, b);
+    }
+}
+
+/* csv_format_g17 writes what printf("%.17g") writes, exact ties included. */
+TEST(format_g17_is_printf)
+{
+    long differ = 0;
+    for (int k = 0; k < 1000000; k++) /* uniform in [0, 1) */
+        check_g17((double)rnd() / (double)(1ULL << 53), &differ);
+    for (int k = 0; k < 300000; k++) /* every exponent of [1e-5, 1] */
+        check_g17(ldexp(1 + (double)rnd() / (double)(1ULL << 53), -(int)(rnd() % 18)), &differ);
+    /* n / 2^18 in [0.1, 1) has 18 decimals ending in 5: a tie at 17 digits */
+    for (uint64_t n = 26215; n < (1u << 18); n += 7)
+        check_g17((double)n / (1u << 18), &differ);
+    for (uint64_t n = 1; n < 100000; n += 3) /* ties with other exponents */
+        check_g17((double)n / (1u << 20), &differ);
+    static const double edge[] = {0,
+                                  1,
+                                  -1,
+                                  1e-4,
+                                  0.0001000000000000001,
+                                  9.9999999999999995e-05,
+                                  0.99999999999999989,
+                                  0.5,
+                                  0.1,
+                                  0.3,
+                                  NAN,
+                                  INFINITY,
+                                  2.5,
+                                  1e-300,
+                                  123456789.0};
+    for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++)
+        check_g17(edge[i], &differ);
+    for (double x = 1e-4; x < 1; x = nextafter(x * 1.001, 2)) /* walk upwards */
+        check_g17(x, &differ);
+    CHECK_EQ(differ, 0);
+}
+
+/* --vectors-csv files: window_start and ip skipped by name; any text in them. */
+TEST(skip_columns)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    struct csv_table t;
+    static const char *const sk[] = {"window_start", "ip"};
+    struct csv_options o = {.skip = sk, .n_skip = 2};
+    const char *p = PUT("window_start,ip,pkts,bytes\n1700000000,10.0.0.1,5,300\n"
+                        "1700000060,2001:db8::1,7.5,\"1e3\"\n");
+    CHECK_EQ(csv_read_opt(p, &o, &t, err), 0);
+    CHECK_EQ(t.n_cols, 2);
+    CHECK_EQ(t.n_skipped, 2);
+    CHECK_EQ(t.n_rows, 2);
+    CHECK_STR(t.names[0], "pkts");
+    CHECK_STR(t.names[1], "bytes");
+    CHECK_NEAR(t.values[0], 5, 0);
+    CHECK_NEAR(t.values[3], 1000, 0);
+    csv_free(&t);
+    /* without skipping, the ip is an error, named with its field */
+    CHECK_EQ(csv_read(p, &t, err), -1);
+    CHECK(strstr(err, "t.csv:2: field 2 ('10.0.0.1') is not a number") != NULL);
+    /* absent names are fine, unless they must exist */
+    p = PUT("a,b\n1,2\n");
+    CHECK_EQ(csv_read_opt(p, &o, &t, err), 0);
+    CHECK_EQ(t.n_cols, 2);
+    csv_free(&t);
+    o.skip_must_exist = true;
+    CHECK_EQ(csv_read_opt(p, &o, &t, err), -1);
+    CHECK(strstr(err, "no column 'window_start' to skip") != NULL);
+    static const char *const all[] = {"a", "b"};
+    struct csv_options o2 = {.skip = all, .n_skip = 2};
+    CHECK_EQ(csv_read_opt(p, &o2, &t, err), -1);
+    CHECK(strstr(err, "no columns left") != NULL);
+    /* field numbers in errors count the skipped columns */
+    p = PUT("ip,a,b\nx,1,q\n");
+    CHECK_EQ(csv_read_opt(p, &o, &t, err), -1); /* window_start must exist: o strict */
+    o.skip_must_exist = false;
+    CHECK_EQ(csv_read_opt(p, &o, &t, err), -1);
+    CHECK(strstr(err, "t.csv:2: field 3 ('q') is not a number") != NULL);
+}
+
+/* Parsing on several threads gives the same table, and the same first error with its
+ * line number, as on one: a file of several read batches, blank lines and CRLFs. */
+TEST(threads_same_table)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    snprintf(path, sizeof(path), "%s/mt.csv", dir);
+    FILE *fp = fopen(path, "w");
+    fprintf(fp, "x,y,z\n");
+    size_t rows = 0, blank = 0;
+    for (int i = 0; i < 400000; i++) {
+        double v = (double)rnd() / (double)(1ULL << 53) * 200 - 100;
+        if (i % 997 == 0)
+            fprintf(fp, "\n"), blank++;
+        if (i % 1013 == 0)
+            fprintf(fp, "\"%d\", 0x1p-3 ,%.25f\r\n", i, v); /* the general path */
+        else
+            fprintf(fp, "%.6g,%d,%.9g\n", v, i, v * 1e-7);
+        rows++;
+    }
+    fprintf(fp, "1,2,3"); /* no final newline */
+    rows++;
+    fclose(fp);
+    struct csv_table t1, t4;
+    struct csv_options o1 = {.n_threads = 1}, o4 = {.n_threads = 4};
+    CHECK_EQ(csv_read_opt(path, &o1, &t1, err), 0);
+    CHECK_EQ(csv_read_opt(path, &o4, &t4, err), 0);
+    CHECK_EQ(t1.n_rows, rows);
+    CHECK_EQ(t4.n_rows, rows);
+    CHECK(t1.n_rows == t4.n_rows &&
+          !memcmp(t1.values, t4.values, t1.n_rows * t1.n_cols * sizeof(float)));
+    CHECK_NEAR(t4.values[3 * (rows - 1) + 2], 3, 0);
+    CHECK_NEAR(t4.values[3 * 1013 + 1], 0.125, 0);
+    csv_free(&t1);
+    csv_free(&t4);
+
+    /* an error deep in the file: the same message (and line) at 1 and 4 threads */
+    fp = fopen(path, "a");
+    fprintf(fp, "\n4,5,6\n7,x8,9\n1,2,oops\n");
+    fclose(fp);
+    char e1[TAPIR_ERRBUF_SIZE], e4[TAPIR_ERRBUF_SIZE];
+    CHECK_EQ(csv_read_opt(path, &o1, &t1, e1), -1);
+    CHECK_EQ(csv_read_opt(path, &o4, &t4, e4), -1);
+    CHECK_STR(e1, e4);
+    char want[64];
+    /* header, rows (the last one ended now), blank lines, "4,5,6", then the bad one */
+    snprintf(want, sizeof(want), ":%zu: field 2 ('x8')", 1 + rows + blank + 2);
+    if (!strstr(e4, want))
+        printf("  '%s' lacks '%s'\n", e4, want);
+    CHECK(strstr(e4, want) != NULL);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/tapir-test-csv-XXXXXX");
@@ -166,6 +447,10 @@ int main(void)
     RUN(many_rows);
     RUN(errors);
     RUN(random_bytes_never_crash);
+    RUN(fast_double_is_strtod);
+    RUN(format_g17_is_printf);
+    RUN(skip_columns);
+    RUN(threads_same_table);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)

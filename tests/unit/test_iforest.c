@@ -626,6 +626,51 @@ TEST(threshold_for_contamination)
     CHECK_NEAR(s[1], 0.37, 0);
 }
 
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The quickselect gives the bits a full sort gave: random sizes, many ties, sorted and
+ * reversed inputs, every contamination. */
+TEST(threshold_same_as_sort)
+{
+    uint64_t s = 77;
+    int bad = 0;
+    double *v = malloc(3000 * sizeof(*v)), *w = malloc(3000 * sizeof(*w));
+    for (int k = 0; k < 3000; k++) {
+        size_t n = 1 + (size_t)(k * 7919 % 2999);
+        int shape = k % 4;
+        for (size_t i = 0; i < n; i++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            double x = (double)(s >> 11) / 9007199254740992.0;
+            v[i] = shape == 0   ? x
+                   : shape == 1 ? (double)((s >> 40) % 7) / 8  /* ties */
+                   : shape == 2 ? (double)i / (double)n        /* sorted */
+                                : (double)(n - i) / (double)n; /* reversed */
+        }
+        double c = (double)(k % 51) / 100.0; /* 0 .. 0.5 */
+        double got = iforest_threshold_for_contamination(v, n, c);
+        memcpy(w, v, n * sizeof(*w));
+        qsort(w, n, sizeof(*w), cmp_dbl);
+        double pos = (1.0 - c) * (double)(n - 1);
+        size_t lo = (size_t)floor(pos);
+        double want;
+        if (lo >= n - 1) {
+            want = w[n - 1];
+        } else {
+            double frac = pos - (double)lo, a = w[lo], b = w[lo + 1], d = b - a;
+            want = frac >= 0.5 ? b - d * (1.0 - frac) : a + d * frac;
+        }
+        if (memcmp(&got, &want, sizeof(got)) != 0 && bad++ < 5)
+            printf("  n %zu shape %d c %g: %.17g, sort gives %.17g\n", n, shape, c, got, want);
+    }
+    CHECK_EQ(bad, 0);
+    free(v);
+    free(w);
+}
+
 TEST(fit_edges)
 {
     char err[TAPIR_ERRBUF_SIZE];
@@ -853,6 +898,7 @@ int main(void)
     RUN(deserialize_hostile);
     RUN(import_rejects_bad_trees);
     RUN(threshold_for_contamination);
+    RUN(threshold_same_as_sort);
     RUN(fit_edges);
     return CHECK_DONE();
 }
