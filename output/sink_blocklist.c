@@ -36,6 +36,7 @@
 #include "blocklist.h"
 #include "log.h"
 #include "output.h"
+#include "sink_notify.h"
 #include "timeutil.h"
 
 #define TICK_US         1000000  /* rewrite, expire and unban cadence */
@@ -43,7 +44,8 @@
 #define UNBAN_MAX_BYTES 65536    /* of one FILE.unban */
 
 struct bl_sink {
-    const struct blocklist_config *c; /* borrowed */
+    const struct blocklist_config *c; /* &cfg */
+    struct blocklist_config cfg;      /* the run's settings, with the hooks below set */
     blocklist_live_t *l;
     struct event *tick;
     uint64_t pkt_now_us;    /* replay: newest packet time seen */
@@ -312,20 +314,49 @@ static void bl_destroy(void *self)
     free(s);
 }
 
+/* Hooks: a suppression (database or static file, output.c) keeps an address off the
+ * list and lifts its ban within a second; bans and unbans go to the notification sink's
+ * command hook and syslog (`ban` / `unban`), as FastNetMon's notify script gets them. */
+static bool bl_suppressed(void *ctx, const struct ip_addr *ip, unsigned prefix_len)
+{
+    const output_t *o = ctx;
+    return output_suppressed(o, ip, (uint8_t)prefix_len, output_suppress_now(o));
+}
+
+static void bl_event(void *ctx, const struct blocklist_event *e)
+{
+    (void)ctx;
+    struct alert al;
+    memset(&al, 0, sizeof(al));
+    al.event_type = e->action;
+    al.ip = e->ip;
+    al.prefix_len = (uint8_t)e->prefix_len;
+    al.side = e->prefix_len < 128 ? ALERT_SIDE_PREFIX : ALERT_SIDE_SOURCE;
+    al.category = ALERT_CATEGORY_ANOMALY;
+    al.timestamp_us = tapir_wall_us();
+    notify_event(e->action, &al);
+}
+
 int output_blocklist_sink(const struct output_config *c, output_t *o, struct output_sink *k,
                           char *errbuf)
 {
-    (void)o;
     const struct blocklist_config *bc = c->blocklist;
     if (!bc || !bc->path)
         return 0;
     struct bl_sink *s = output_sink_state(sizeof(*s), errbuf);
     if (!s)
         return -1;
-    s->c = bc;
+    s->cfg = *bc;
+    if (!s->cfg.suppressed) {
+        s->cfg.suppressed = bl_suppressed;
+        s->cfg.suppressed_ctx = o;
+    }
+    if (!s->cfg.event)
+        s->cfg.event = bl_event;
+    s->c = &s->cfg;
     s->apply_fd = bc->apply_fd;
     s->result_fd = bc->apply_result_fd;
-    if (!(s->l = blocklist_live_create(bc, c->home_net, true, errbuf))) {
+    if (!(s->l = blocklist_live_create(&s->cfg, c->home_net, true, errbuf))) {
         free(s);
         return -1;
     }
