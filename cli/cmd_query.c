@@ -143,6 +143,55 @@ static int opt_count(const char *cmd, const char *option, const char *value, int
     return 0;
 }
 
+/* The filter options `tapir alerts` and `tapir incidents` share (--since, --ip, --min-score,
+ * --status, --category, --detector, --limit, --offset), by their getopt letter: 1 when c
+ * was one (into f; ipnorm, 64 bytes, holds the normalised --ip), 0 when it was not, -1
+ * after saying what was wrong. */
+static int filter_opt(const char *cmd, int c, const char *arg, struct store_alert_filter *f,
+                      char *ipnorm)
+{
+    switch (c) {
+    case 's':
+        if (tapir_parse_time(arg, &f->since_us) < 0)
+            return parse_opt_bad(cmd, "--since", arg, "ISO-8601 or unix seconds"), -1;
+        return 1;
+    case 'i': {
+        struct ip_addr ip;
+        unsigned plen;
+        if (rules_parse_cidr(arg, &ip, &plen) < 0) {
+            fprintf(stderr, "%s: bad --ip '%s'\n", cmd, arg);
+            return -1;
+        }
+        f->ip = rules_cidr_str(&ip, plen, ipnorm, 64);
+        return 1;
+    }
+    case 'm':
+        if (parse_f64(arg, &f->min_score) < 0 || !(f->min_score >= 0 && f->min_score <= 1))
+            return parse_opt_bad(cmd, "--min-score", arg, "0 to 1"), -1;
+        return 1;
+    case 't':
+        if (strcmp(arg, "new") && strcmp(arg, "acked") && strcmp(arg, "suppressed"))
+            return parse_opt_bad(cmd, "--status", arg, "new, acked or suppressed"), -1;
+        f->status = arg;
+        return 1;
+    case 'c':
+        if (alert_category_parse(arg) < 0)
+            return parse_opt_bad(cmd, "--category", arg, alert_category_list()), -1;
+        f->category = arg;
+        return 1;
+    case 'D':
+        if (alert_detector_parse(arg) < 0)
+            return parse_opt_bad(cmd, "--detector", arg, alert_detector_list()), -1;
+        f->detector = arg;
+        return 1;
+    case 'l':
+        return opt_count(cmd, "--limit", arg, &f->limit) < 0 ? -1 : 1;
+    case 'O':
+        return opt_count(cmd, "--offset", arg, &f->offset) < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
 /* Opens for writing only a database that exists: ack on a mistyped path must not create
  * an empty one. */
 static store_t *open_existing_rw(const char *db, char *errbuf)
@@ -307,47 +356,6 @@ int cmd_alerts(int argc, char **argv)
         case 'd':
             db = optarg;
             break;
-        case 's':
-            if (tapir_parse_time(optarg, &f.since_us) < 0)
-                return parse_opt_bad(CMD_ALERTS, "--since", optarg, "ISO-8601 or unix seconds");
-            break;
-        case 'i': {
-            struct ip_addr ip;
-            unsigned plen;
-            if (rules_parse_cidr(optarg, &ip, &plen) < 0) {
-                fprintf(stderr, "tapir alerts: bad --ip '%s'\n", optarg);
-                return TAPIR_EXIT_USAGE;
-            }
-            f.ip = rules_cidr_str(&ip, plen, ipnorm, sizeof(ipnorm));
-            break;
-        }
-        case 'm':
-            if (parse_f64(optarg, &f.min_score) < 0 || !(f.min_score >= 0 && f.min_score <= 1))
-                return parse_opt_bad(CMD_ALERTS, "--min-score", optarg, "0 to 1");
-            break;
-        case 't':
-            if (strcmp(optarg, "new") && strcmp(optarg, "acked") && strcmp(optarg, "suppressed"))
-                return parse_opt_bad(CMD_ALERTS, "--status", optarg, "new, acked or suppressed");
-            f.status = optarg;
-            break;
-        case 'c':
-            if (alert_category_parse(optarg) < 0)
-                return parse_opt_bad(CMD_ALERTS, "--category", optarg, alert_category_list());
-            f.category = optarg;
-            break;
-        case 'D':
-            if (alert_detector_parse(optarg) < 0)
-                return parse_opt_bad(CMD_ALERTS, "--detector", optarg, alert_detector_list());
-            f.detector = optarg;
-            break;
-        case 'l':
-            if (opt_count("tapir alerts", "--limit", optarg, &f.limit) < 0)
-                return TAPIR_EXIT_USAGE;
-            break;
-        case 'O':
-            if (opt_count("tapir alerts", "--offset", optarg, &f.offset) < 0)
-                return TAPIR_EXIT_USAGE;
-            break;
         case 'j':
             json = true;
             break;
@@ -360,8 +368,13 @@ int cmd_alerts(int argc, char **argv)
         case 'I':
             incident = optarg;
             break;
-        default:
-            return parse_opt_other(c, CMD_ALERTS, argv, alerts_usage);
+        default: {
+            int r = filter_opt(CMD_ALERTS, c, optarg, &f, ipnorm);
+            if (r < 0)
+                return TAPIR_EXIT_USAGE;
+            if (r == 0)
+                return parse_opt_other(c, CMD_ALERTS, argv, alerts_usage);
+        }
         }
     }
     int npos = argc - optind;
@@ -677,47 +690,16 @@ int cmd_incidents(int argc, char **argv)
         case 'd':
             db = optarg;
             break;
-        case 's':
-            if (tapir_parse_time(optarg, &f.since_us) < 0)
-                return parse_opt_bad(CMD_INCIDENTS, "--since", optarg, "ISO-8601 or unix seconds");
-            break;
-        case 'i': {
-            struct ip_addr ip;
-            unsigned plen;
-            if (rules_parse_cidr(optarg, &ip, &plen) < 0) {
-                fprintf(stderr, "tapir incidents: bad --ip '%s'\n", optarg);
-                return TAPIR_EXIT_USAGE;
-            }
-            f.ip = rules_cidr_str(&ip, plen, ipnorm, sizeof(ipnorm));
-            break;
-        }
-        case 'm':
-            if (parse_f64(optarg, &f.min_score) < 0 || !(f.min_score >= 0 && f.min_score <= 1))
-                return parse_opt_bad(CMD_INCIDENTS, "--min-score", optarg, "0 to 1");
-            break;
-        case 'c':
-            if (alert_category_parse(optarg) < 0)
-                return parse_opt_bad(CMD_INCIDENTS, "--category", optarg, alert_category_list());
-            f.category = optarg;
-            break;
-        case 'D':
-            if (alert_detector_parse(optarg) < 0)
-                return parse_opt_bad(CMD_INCIDENTS, "--detector", optarg, alert_detector_list());
-            f.detector = optarg;
-            break;
-        case 'l':
-            if (opt_count(CMD_INCIDENTS, "--limit", optarg, &f.limit) < 0)
-                return TAPIR_EXIT_USAGE;
-            break;
-        case 'O':
-            if (opt_count(CMD_INCIDENTS, "--offset", optarg, &f.offset) < 0)
-                return TAPIR_EXIT_USAGE;
-            break;
         case 'j':
             json = true;
             break;
-        default:
-            return parse_opt_other(c, CMD_INCIDENTS, argv, incidents_usage);
+        default: {
+            int r = filter_opt(CMD_INCIDENTS, c, optarg, &f, ipnorm);
+            if (r < 0)
+                return TAPIR_EXIT_USAGE;
+            if (r == 0)
+                return parse_opt_other(c, CMD_INCIDENTS, argv, incidents_usage);
+        }
         }
     }
     int64_t id = 0;
