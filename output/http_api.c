@@ -201,6 +201,63 @@ void http_api_metrics(http_t *h, struct evhttp_request *req)
     evbuffer_free(b);
 }
 
+/* The alert filters of a query string (since, ip, min_score, status, category, detector,
+ * limit, offset: those query_parse let through) into f; ipnorm (64 bytes) holds the
+ * normalised ip. 0, or -1 with msg (len bytes) saying what is wrong. /api/alerts and
+ * /api/incidents share it. */
+static int alert_filter_params(const struct query *q, struct store_alert_filter *f, char *ipnorm,
+                               char *msg, size_t len)
+{
+    const char *v;
+    if ((v = query_get(q, "since")) && tapir_parse_time(v, &f->since_us) < 0) {
+        snprintf(msg, len,
+                 "bad since (ISO-8601 such as 2026-01-31T12:00:00Z, or "
+                 "unix seconds)");
+        return -1;
+    }
+    if ((v = query_get(q, "ip"))) {
+        struct ip_addr ip;
+        unsigned plen;
+        if (rules_parse_cidr(v, &ip, &plen) < 0) {
+            snprintf(msg, len, "bad ip (an address or a CIDR prefix)");
+            return -1;
+        }
+        f->ip = rules_cidr_str(&ip, plen, ipnorm, 64);
+    }
+    if ((v = query_get(q, "min_score"))) {
+        char *end;
+        f->min_score = strtod(v, &end);
+        if (end == v || *end || !(f->min_score >= 0 && f->min_score <= 1)) {
+            snprintf(msg, len, "bad min_score (a number from 0 to 1)");
+            return -1;
+        }
+    }
+    if ((v = query_get(q, "status"))) {
+        if (strcmp(v, "new") && strcmp(v, "acked") && strcmp(v, "suppressed")) {
+            snprintf(msg, len, "bad status (new, acked or suppressed)");
+            return -1;
+        }
+        f->status = v;
+    }
+    if ((v = query_get(q, "category"))) {
+        if (alert_category_parse(v) < 0) {
+            snprintf(msg, len, "bad category (%s)", alert_category_list());
+            return -1;
+        }
+        f->category = v;
+    }
+    if ((v = query_get(q, "detector"))) {
+        if (alert_detector_parse(v) < 0) {
+            snprintf(msg, len, "bad detector (%s)", alert_detector_list());
+            return -1;
+        }
+        f->detector = v;
+    }
+    if (page_params(q, &f->limit, &f->offset, msg, len) < 0)
+        return -1;
+    return 0;
+}
+
 void http_api_alerts(http_t *h, struct evhttp_request *req, const char *rawq)
 {
     static const char *const allowed[] = {"since",    "ip",    "min_score", "status", "category",
@@ -211,52 +268,7 @@ void http_api_alerts(http_t *h, struct evhttp_request *req, const char *rawq)
     char ipnorm[64];
     if (query_parse(rawq, allowed, &q, msg, sizeof(msg)) < 0)
         goto bad;
-    const char *v;
-    if ((v = query_get(&q, "since")) && tapir_parse_time(v, &f.since_us) < 0) {
-        snprintf(msg, sizeof(msg),
-                 "bad since (ISO-8601 such as 2026-01-31T12:00:00Z, or "
-                 "unix seconds)");
-        goto bad;
-    }
-    if ((v = query_get(&q, "ip"))) {
-        struct ip_addr ip;
-        unsigned plen;
-        if (rules_parse_cidr(v, &ip, &plen) < 0) {
-            snprintf(msg, sizeof(msg), "bad ip (an address or a CIDR prefix)");
-            goto bad;
-        }
-        f.ip = rules_cidr_str(&ip, plen, ipnorm, sizeof(ipnorm));
-    }
-    if ((v = query_get(&q, "min_score"))) {
-        char *end;
-        f.min_score = strtod(v, &end);
-        if (end == v || *end || !(f.min_score >= 0 && f.min_score <= 1)) {
-            snprintf(msg, sizeof(msg), "bad min_score (a number from 0 to 1)");
-            goto bad;
-        }
-    }
-    if ((v = query_get(&q, "status"))) {
-        if (strcmp(v, "new") && strcmp(v, "acked") && strcmp(v, "suppressed")) {
-            snprintf(msg, sizeof(msg), "bad status (new, acked or suppressed)");
-            goto bad;
-        }
-        f.status = v;
-    }
-    if ((v = query_get(&q, "category"))) {
-        if (alert_category_parse(v) < 0) {
-            snprintf(msg, sizeof(msg), "bad category (%s)", alert_category_list());
-            goto bad;
-        }
-        f.category = v;
-    }
-    if ((v = query_get(&q, "detector"))) {
-        if (alert_detector_parse(v) < 0) {
-            snprintf(msg, sizeof(msg), "bad detector (%s)", alert_detector_list());
-            goto bad;
-        }
-        f.detector = v;
-    }
-    if (page_params(&q, &f.limit, &f.offset, msg, sizeof(msg)) < 0)
+    if (alert_filter_params(&q, &f, ipnorm, msg, sizeof(msg)) < 0)
         goto bad;
     int64_t total;
     json_t *arr;
@@ -365,47 +377,9 @@ void http_api_incidents(http_t *h, struct evhttp_request *req, const char *rawq)
     struct query q;
     struct store_alert_filter f = {0};
     char ipnorm[64];
-    const char *v;
     if (query_parse(rawq, allowed, &q, msg, sizeof(msg)) < 0)
         goto bad;
-    if ((v = query_get(&q, "since")) && tapir_parse_time(v, &f.since_us) < 0) {
-        snprintf(msg, sizeof(msg),
-                 "bad since (ISO-8601 such as 2026-01-31T12:00:00Z, or "
-                 "unix seconds)");
-        goto bad;
-    }
-    if ((v = query_get(&q, "ip"))) {
-        struct ip_addr ip;
-        unsigned plen;
-        if (rules_parse_cidr(v, &ip, &plen) < 0) {
-            snprintf(msg, sizeof(msg), "bad ip (an address or a CIDR prefix)");
-            goto bad;
-        }
-        f.ip = rules_cidr_str(&ip, plen, ipnorm, sizeof(ipnorm));
-    }
-    if ((v = query_get(&q, "min_score"))) {
-        char *end;
-        f.min_score = strtod(v, &end);
-        if (end == v || *end || !(f.min_score >= 0 && f.min_score <= 1)) {
-            snprintf(msg, sizeof(msg), "bad min_score (a number from 0 to 1)");
-            goto bad;
-        }
-    }
-    if ((v = query_get(&q, "category"))) {
-        if (alert_category_parse(v) < 0) {
-            snprintf(msg, sizeof(msg), "bad category (%s)", alert_category_list());
-            goto bad;
-        }
-        f.category = v;
-    }
-    if ((v = query_get(&q, "detector"))) {
-        if (alert_detector_parse(v) < 0) {
-            snprintf(msg, sizeof(msg), "bad detector (%s)", alert_detector_list());
-            goto bad;
-        }
-        f.detector = v;
-    }
-    if (page_params(&q, &f.limit, &f.offset, msg, sizeof(msg)) < 0)
+    if (alert_filter_params(&q, &f, ipnorm, msg, sizeof(msg)) < 0)
         goto bad;
     json_t *arr;
     if (store_incidents_list(h->store, &f, &arr) < 0) {
