@@ -248,29 +248,37 @@ int store_alerts_count(store_t *s, const struct store_alert_filter *f, int64_t *
     return rc == SQLITE_ROW ? 0 : store_db_fail(s, "counting alerts");
 }
 
-int store_alert_get(store_t *s, int64_t id, json_t **out)
+/* One row by id (sql binds it as ?1) through row: 0 and *out, STORE_ENOTFOUND ("no NOUN
+ * with id N"), or -1 (what: "reading an alert"). */
+static int get_by_id(store_t *s, const char *sql, int64_t id, json_t *(*row)(sqlite3_stmt *),
+                     const char *noun, const char *what, json_t **out)
 {
     sqlite3_stmt *st;
-    char sql[1024];
-    snprintf(sql, sizeof(sql), "SELECT " ALERT_COLS " FROM %s WHERE id = ?1", store_alerts_from(s));
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return store_db_fail(s, "reading an alert");
+        return store_db_fail(s, what);
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
-    json_t *o = rc == SQLITE_ROW ? alert_row_json(st) : NULL;
+    json_t *o = rc == SQLITE_ROW ? row(st) : NULL;
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE) {
-        store_set_err(s, "no alert with id %lld", (long long)id);
+        store_set_err(s, "no %s with id %lld", noun, (long long)id);
         return STORE_ENOTFOUND;
     }
     if (rc != SQLITE_ROW)
-        return store_db_fail(s, "reading an alert");
+        return store_db_fail(s, what);
     if (!o) {
         store_set_err(s, "%s: out of memory", s->path);
         return -1;
     }
     *out = o;
     return 0;
+}
+
+int store_alert_get(store_t *s, int64_t id, json_t **out)
+{
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "SELECT " ALERT_COLS " FROM %s WHERE id = ?1", store_alerts_from(s));
+    return get_by_id(s, sql, id, alert_row_json, "alert", "reading an alert", out);
 }
 
 /* ---- incidents -------------------------------------------------------------------- */
@@ -362,24 +370,12 @@ int store_incident_get(store_t *s, int64_t id, int64_t max_alerts, json_t **out)
                       (long long)id);
         return STORE_ENOTFOUND;
     }
+    json_t *o;
+    int rc = get_by_id(s, "SELECT " INCIDENT_COLS " FROM incidents WHERE id = ?1", id,
+                       incident_row_json, "incident", "reading an incident", &o);
+    if (rc != 0)
+        return rc;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT " INCIDENT_COLS " FROM incidents WHERE id = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
-        return store_db_fail(s, "reading an incident");
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    json_t *o = rc == SQLITE_ROW ? incident_row_json(st) : NULL;
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE) {
-        store_set_err(s, "no incident with id %lld", (long long)id);
-        return STORE_ENOTFOUND;
-    }
-    if (rc != SQLITE_ROW)
-        return store_db_fail(s, "reading an incident");
-    if (!o) {
-        store_set_err(s, "%s: out of memory", s->path);
-        return -1;
-    }
     if (sqlite3_prepare_v2(s->db,
                            "SELECT " ALERT_COLS " FROM alerts WHERE incident_id = ?1"
                            " ORDER BY ts_us, id LIMIT ?2",
