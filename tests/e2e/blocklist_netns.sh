@@ -1,7 +1,9 @@
 #!/bin/sh
 # The live blocklist in the kernel: two network namespaces over a veth pair; `tapir run -i`
 # on the victim's side, unprivileged (nobody with ambient CAP_NET_RAW + CAP_NET_ADMIN, as
-# the systemd unit runs it) with --blocklist-apply. An attacker's bounded SYN port scan
+# the systemd unit runs it) with --blocklist-apply. An hping3 SYN flood from one source is
+# alerted by the rate detector within 2 s and its source banned, its pings then dropped.
+# An attacker's bounded SYN port scan
 # (hping3, 3,000 packets) gets it banned: its pings are dropped by the kernel set, the
 # victim is never in it, the ban lifts after --blocklist-ttl 3 and pings pass again.
 # Then, with a long TTL, `tapir blocklist unban` lifts a ban within a second or two.
@@ -95,6 +97,40 @@ loads=$(metric tapir_blocklist_loads_total)
 stop_sensor
 grep -q "load.*failed" "$tmp/err1" && { cat "$tmp/err1"; fail "a load failed"; }
 
+# (1b) issue 11's chain: a SYN flood from one real source is alerted by the rate detector
+# within 2 s of its start (packet time, which is wall time live: the alert's timestamp
+# against the clock read before hping3 starts) on the flooder's own source side, and that
+# bans it at once: its pings are dropped by the kernel set.
+start_sensor 600 "$tmp/err1b"
+t0=$(date +%s.%N)
+ip netns exec "$A" hping3 -S -p 80 -i u100 -c 15000 198.18.0.2 >/dev/null 2>&1
+dropped=
+for i in $(seq 1 40); do
+  if ! pings && in_set 198.18.0.1; then dropped=$(date +%s.%N); break; fi
+  sleep 0.25
+done
+[ -n "$dropped" ] || { cat "$tmp/err1b"; fail "the SYN flooder was not banned"; }
+flood_ban_s=$(awk "BEGIN { print $dropped - $t0 }")
+in_set 198.18.0.2 && fail "the flood's victim is in the kernel set"
+flood_alert_s=$(python3 - "$tmp/state/alerts.json" "$t0" <<'PY'
+import datetime, json, sys
+t0 = float(sys.argv[2])
+best = None
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if (d["detector"], d["category"], d["side"], d["ip"]) != ("rate", "synflood", "source", "198.18.0.1"):
+        continue
+    ts = datetime.datetime.strptime(d["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    t = ts.replace(tzinfo=datetime.timezone.utc).timestamp() - t0
+    if t > 0 and (best is None or t < best):
+        best = t
+print("%.2f" % best if best is not None else "none")
+PY
+)
+[ "$flood_alert_s" != none ] || { cat "$tmp/err1b"; fail "no rate synflood alert on the flooder"; }
+awk "BEGIN { exit !($flood_alert_s <= 2.0) }" || fail "the flood's alert came $flood_alert_s s after its start"
+stop_sensor
+
 # (2) unban by hand with a long TTL
 start_sensor 600 "$tmp/err2"
 scan
@@ -121,4 +157,4 @@ done
 [ "$(ip netns exec "$A" nft list chain inet tapir input | grep -c drop)" = 2 ] ||
   fail "the drop chain holds duplicate rules after two loads"
 ip netns exec "$A" ipset list tapir4 | grep -q "^1.145.77.9 timeout" || fail "ipset tapir4"
-pass "banned $(printf %.1f "$ban_s") s after the scan began, dropped, passed again $(printf %.1f "$lift_s") s later (ttl 3 s); victim never banned; unban lifts; helper alone holds CAP_NET_ADMIN; nft/ipset load twice"
+pass "SYN flood: rate alert on the flooder $flood_alert_s s after it began (packet time), banned and dropped $(printf %.1f "$flood_ban_s") s after; scan: banned $(printf %.1f "$ban_s") s after the scan began, dropped, passed again $(printf %.1f "$lift_s") s later (ttl 3 s); victim never banned; unban lifts; helper alone holds CAP_NET_ADMIN; nft/ipset load twice"
