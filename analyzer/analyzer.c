@@ -71,7 +71,12 @@ static rules_t *load_rules(const struct analyzer_config *c, char *errbuf)
 static void on_incident_end(void *ctx, struct alert *al)
 {
     analyzer_t *a = ctx;
-    output_alert(a->out, al);
+    /* An incident evicted by a rate alert between windows: no window's transaction is
+     * open to take its end, so it is stored and delivered at once. */
+    if (a->between_windows)
+        output_alert_now(a->out, al);
+    else
+        output_alert(a->out, al);
 }
 
 bool analyzer_emit_alert(analyzer_t *a, const struct window *w, struct alert *al, uint64_t now_us)
@@ -90,7 +95,10 @@ bool analyzer_emit_alert(analyzer_t *a, const struct window *w, struct alert *al
 
 bool analyzer_emit_alert_now(analyzer_t *a, struct alert *al, uint64_t now_us)
 {
-    if (incident_observe(a->incidents, al, now_us) != INCIDENT_EMIT)
+    a->between_windows = true;
+    enum incident_emit e = incident_observe(a->incidents, al, now_us);
+    a->between_windows = false;
+    if (e != INCIDENT_EMIT)
         return false;
     output_alert_now(a->out, al);
     return true;

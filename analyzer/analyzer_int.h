@@ -62,6 +62,7 @@ struct analyzer {
     baseline_t *baseline;
     conv_t *conv;          /* conversations across windows (conv.c), or NULL when off */
     incident_t *incidents; /* every alert's incident (incident.c) */
+    bool between_windows;  /* in analyzer_emit_alert_now: an end goes out at once too */
     peers_t *peers;        /* the window's peers per IP, for directions (direction.c) */
     uint64_t last_end_us;  /* end of the latest window analysed, packet time (0: none) */
     uint64_t last_seq;     /* its seq */

@@ -255,6 +255,12 @@ static int privileges_lookup(const char *user, struct privileges *pv, char *errb
                  errno ? ": " : "", errno ? strerror(errno) : "");
         return -2;
     }
+    if (pw->pw_uid == 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+                 "--user %.100s: that is root, which drops nothing (name an unprivileged user)",
+                 user);
+        return -2;
+    }
     *pv = (struct privileges){user, pw->pw_uid, pw->pw_gid, geteuid() == 0};
     if (!pv->switch_user && pw->pw_uid != geteuid()) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE,
@@ -598,12 +604,13 @@ static int run_main(int argc, char **argv, bool train)
     }
     if (cfg.cap.iface && notify_watchdog_us()) /* the analyzer shows it is alive 4x per interval */
         cfg.ana.heartbeat_us = notify_watchdog_us() / 4 > 10000 ? notify_watchdog_us() / 4 : 10000;
-    if (!(an = analyzer_create(&cfg.ana, &cfg.out, q, errbuf)))
-        goto fail_usage; /* bad model, db, log, rules: bad input */
-    /* Before the first thread (the sensor's DPI worker, then the analyzer's). A helper
-     * that must exec a program with capabilities is forked before this line. */
+    /* Before the first thread (the outputs' notification workers, the sensor's DPI
+     * worker, then the analyzer's). A helper that must exec a program with capabilities
+     * is forked before this line. */
     if (cfg.cap.drop_user && privileges_prepare(&pv, errbuf) < 0)
         goto fail_runtime;
+    if (!(an = analyzer_create(&cfg.ana, &cfg.out, q, errbuf)))
+        goto fail_usage; /* bad model, db, log, rules: bad input */
     if (!(sen = sensor_create(&cfg.sen, q, errbuf)))
         goto fail_usage;
     analyzer_set_l7_names(an, sensor_l7_name, sen);

@@ -201,10 +201,31 @@ void tapir_errf(char *errbuf, const char *fmt, ...)
 
 int tapir_open_output(const char *path, int flags, const char *what, char *errbuf)
 {
-    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | flags, TAPIR_FILE_MODE);
-    if (fd >= 0)
-        return fd;
+    /* Non-blocking and without O_TRUNC until fstat says it is a regular file with one
+     * link: a FIFO would block the open (and every write), and truncating a hard link
+     * would overwrite the file it shares (a root-only model, say). */
+    int fd =
+        open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (flags & ~O_TRUNC),
+             TAPIR_FILE_MODE);
     struct stat sb;
+    if (fd >= 0) {
+        const char *why = NULL;
+        if (fstat(fd, &sb) < 0)
+            why = strerror(errno);
+        else if (!S_ISREG(sb.st_mode))
+            why = "not a regular file";
+        else if (sb.st_nlink > 1)
+            why = "it has other hard links";
+        else if ((flags & O_TRUNC) && ftruncate(fd, 0) < 0)
+            why = strerror(errno);
+        else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+            why = strerror(errno);
+        if (!why)
+            return fd;
+        tapir_errf(errbuf, "cannot write %s %s: %s; refusing", what, path, why);
+        close(fd);
+        return -1;
+    }
     if (errno == ELOOP && lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode))
         tapir_errf(errbuf, "%s is a symbolic link; refusing", path);
     else

@@ -115,7 +115,11 @@ static void deliver(notify_queue_t *q, const struct notify_job *j)
         bool stopping = q->stop;
         if (!stopping) {
             q->st.retries++;
-            wait_until(q, tapir_monotonic_us() + backoff);
+            /* The wait ends early at every push (the same condition): wait again until
+             * the backoff is over, or the queue stops. */
+            uint64_t until = tapir_monotonic_us() + backoff;
+            while (!q->stop && tapir_monotonic_us() < until)
+                wait_until(q, until);
             stopping = q->stop;
         }
         pthread_mutex_unlock(&q->mu);
@@ -135,6 +139,9 @@ static void deliver(notify_queue_t *q, const struct notify_job *j)
 
 static void *worker(void *arg)
 {
+    /* Capabilities are per thread: a hook spawned from here, or a reply parsed here, must
+     * not hold the unit's CAP_NET_RAW / CAP_NET_ADMIN (as the DPI and analyzer threads). */
+    tapir_drop_capabilities();
     notify_queue_t *q = arg;
     struct notify_job *j = malloc(sizeof(*j));
     uint64_t last_tick = tapir_monotonic_us();

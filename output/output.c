@@ -336,18 +336,26 @@ static void keep_alert(output_t *o, const struct alert *al)
     o->raw_used += nf;
 }
 
+/* After the durable sinks took al: true when a suppression covers it (its stored row is
+ * marked and it is counted), so that no other sink sees it. */
+static bool suppress_stored(output_t *o, const struct alert *al)
+{
+    if (!output_suppressed(o, &al->ip, al->prefix_len, o->supp_now_us))
+        return false;
+    store_t *s = output_store(o);
+    if (s && al->id > 0 && store_alert_set_status(s, al->id, "suppressed") < 0)
+        log_error("store: %s", store_errmsg(s));
+    o->alerts_suppressed++;
+    return true;
+}
+
 void output_alert(output_t *o, struct alert *al)
 {
     for (size_t i = 0; i < o->n; i++)
         if (o->sinks[i].durable && o->sinks[i].alert)
             o->sinks[i].alert(o->sinks[i].self, al);
-    if (output_suppressed(o, &al->ip, al->prefix_len, o->supp_now_us)) {
-        store_t *s = output_store(o);
-        if (s && al->id > 0 && store_alert_set_status(s, al->id, "suppressed") < 0)
-            log_error("store: %s", store_errmsg(s));
-        o->alerts_suppressed++;
+    if (suppress_stored(o, al))
         return;
-    }
     if (o->deferred)
         keep_alert(o, al);
 }
@@ -395,6 +403,9 @@ uint64_t output_alert_now(output_t *o, struct alert *al)
         if (s->window_end && s->window_end(s->self, &ow) < 0)
             lost++;
     }
+    /* A suppressed alert is stored (marked) and goes no further, as in output_alert. */
+    if (suppress_stored(o, al))
+        return lost;
     for (size_t i = 0; i < o->n; i++)
         if (!o->sinks[i].durable && o->sinks[i].alert &&
             o->sinks[i].alert(o->sinks[i].self, al) < 0)

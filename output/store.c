@@ -15,12 +15,14 @@
  * for the API meant reading past the migration rules and the window transaction.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store.h"
 #include "store_int.h"
@@ -148,6 +150,26 @@ static store_t *open_common(const char *path, bool readonly, int busy_ms, char *
             }
         }
         created = lstat(path, &sb) < 0 && errno == ENOENT;
+        /* SQLite creates a database 0644 less the umask, and its WAL and shared memory
+         * with the database's mode: a new one is created here, empty (SQLite's new
+         * database), 0640 at most, before the WAL exists. By descriptor: a chmod by
+         * name after SQLite's create could follow a link swapped in meanwhile. */
+        if (created && strcmp(path, ":memory:")) {
+            int fd =
+                open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, TAPIR_FILE_MODE);
+            if (fd < 0 && errno != EEXIST) {
+                snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot create %s: %s", path, strerror(errno));
+                goto fail;
+            }
+            if (fd >= 0 && fchmod(fd, TAPIR_FILE_MODE & ~tapir_umask()) < 0) {
+                snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot set the mode of %s: %s", path,
+                         strerror(errno));
+                close(fd);
+                goto fail;
+            }
+            if (fd >= 0)
+                close(fd);
+        }
     }
     int flags = readonly ? SQLITE_OPEN_READONLY
                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW;
@@ -157,12 +179,6 @@ static store_t *open_common(const char *path, bool readonly, int busy_ms, char *
             goto fail;
         }
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
-        goto fail;
-    }
-    /* SQLite creates a database 0644 less the umask, and its WAL and shared memory with
-     * the database's mode: a new one becomes 0640 at most here, before the WAL exists. */
-    if (created && strcmp(path, ":memory:") && chmod(path, TAPIR_FILE_MODE & ~tapir_umask()) < 0) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot set the mode of %s: %s", path, strerror(errno));
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);

@@ -68,8 +68,26 @@ setpriv --reuid=nobody --regid="$ngroup" --clear-groups --inh-caps=+net_raw,+net
   { cat "$tmp/err0b"; fail "unprivileged --user nobody as nobody: exit $?"; }
 setpriv --reuid=nobody --regid="$ngroup" --clear-groups "$TAPIR" run -r "$pcap" --user root -q \
   2>"$tmp/err0b"; rc=$?
-[ $rc -eq 2 ] && grep -q "only root can switch users" "$tmp/err0b" ||
+[ $rc -eq 2 ] && grep -q "that is root, which drops nothing" "$tmp/err0b" ||
   { cat "$tmp/err0b"; fail "unprivileged --user root: exit $rc (want 2)"; }
+# A user other than one's own, unprivileged: refused (only root switches users).
+setpriv --reuid=nobody --regid="$ngroup" --clear-groups "$TAPIR" run -r "$pcap" --user daemon -q \
+  2>"$tmp/err0c"; rc=$?
+[ $rc -eq 2 ] && grep -q "only root can switch users" "$tmp/err0c" ||
+  { cat "$tmp/err0c"; fail "unprivileged --user daemon: exit $rc (want 2)"; }
+# Root naming root: refused at once, not after the whole start (review of 2026-12-03).
+"$TAPIR" run -r "$pcap" --user root -q 2>"$tmp/err0d"; rc=$?
+[ $rc -eq 2 ] && grep -q "drops nothing" "$tmp/err0d" || { cat "$tmp/err0d"; fail "--user root as root: exit $rc"; }
+# Notification workers are threads too: --user with --notify-exec runs, and the hook
+# holds no capability (the workers drop theirs).
+mkdir -p "$tmp/hk" && chmod 777 "$tmp/hk" && chmod a+x "$tmp"
+printf '#!/bin/sh\ngrep -E "^Cap(Eff|Amb)" /proc/self/status > %s/hk/hookcaps\n' "$tmp" >"$tmp/hk/hook.sh"
+chmod 755 "$tmp/hk/hook.sh"
+"$TAPIR" run -r "$TAPIR_TOP/pcaps/mixed.pcap" --user nobody -q --notify-exec "$tmp/hk/hook.sh" \
+  --notify-replay 2>"$tmp/err0e" || { cat "$tmp/err0e"; fail "--user nobody with --notify-exec: exit $?"; }
+[ -s "$tmp/hk/hookcaps" ] || { cat "$tmp/err0e"; fail "the hook did not run"; }
+grep -q "0000000000000000" "$tmp/hk/hookcaps" && ! grep -v "0000000000000000" "$tmp/hk/hookcaps" | grep -q Cap ||
+  { cat "$tmp/hk/hookcaps"; fail "the notification hook holds capabilities"; }
 replay="replay as nobody: $n_threads threads with no capability, empty bounding set, no-new-privileges; $n0 packets from standard input"
 
 ns=tapir_priv_$$
