@@ -54,7 +54,7 @@ struct rate_entry {
     /* as a destination: what it received that second */
     uint32_t in_pkts;
     uint32_t in_kind[RATE_KINDS]; /* packets of each kind (SYN: SYNs received) */
-    uint32_t out_synack;          /* SYN-ACKs it sent */
+    uint32_t in_done;             /* TCP handshakes completed towards it (the client's ACK) */
     uint32_t in_flows;            /* flows started towards it */
     uint32_t in_hh_total;         /* packets fed to the heavy-source counters */
     uint64_t in_bytes;            /* IP bytes */
@@ -62,7 +62,7 @@ struct rate_entry {
     /* as a source: what it sent that second */
     uint32_t out_pkts;
     uint32_t out_kind[RATE_KINDS];     /* (SYN: SYNs sent) */
-    uint32_t in_synack;                /* SYN-ACKs it received */
+    uint32_t out_done;                 /* TCP handshakes it completed (its ACKs) */
     uint32_t out_flows;                /* flows it started */
     uint64_t out_bytes;                /* IP bytes */
     uint64_t dst_bits;                 /* destinations it sent to (linear counting) */
@@ -282,11 +282,11 @@ static uint32_t count_of(const struct rate_entry *e, int s, int k)
 {
     if (s == RATE_SIDE_DESTINATION) {
         if (k == RATE_SYN)
-            return e->in_kind[k] > e->out_synack ? e->in_kind[k] - e->out_synack : 0;
+            return e->in_kind[k] > e->in_done ? e->in_kind[k] - e->in_done : 0;
         return e->in_kind[k];
     }
     if (k == RATE_SYN)
-        return e->out_kind[k] > e->in_synack ? e->out_kind[k] - e->in_synack : 0;
+        return e->out_kind[k] > e->out_done ? e->out_kind[k] - e->out_done : 0;
     return e->out_kind[k];
 }
 
@@ -447,17 +447,20 @@ static void next_second(rate_t *r, uint64_t ts)
 }
 
 void rate_packet(rate_t *r, const struct pkt_info *p, uint64_t src_h, uint64_t dst_h, int dir,
-                 bool created)
+                 unsigned what)
 {
+    bool created = what & RATE_PKT_CREATED;
+    /* Answered means a completed handshake, not a SYN-ACK: a listening victim (or SYN
+     * cookies) answers every SYN of a flood with a SYN-ACK that is never ACKed. */
+    bool done = what & RATE_PKT_COMPLETED;
     if (p->ts_us >= r->sec_end_us)
         next_second(r, p->ts_us);
     int kind = -1;
-    bool amp = false, synack = false;
+    bool amp = false;
     if (p->proto == IPPROTO_NUM_TCP) {
         uint8_t syn_ack = p->tcp_flags & (TCP_SYN | TCP_ACK);
         if (syn_ack == TCP_SYN)
             kind = RATE_SYN;
-        synack = syn_ack == (TCP_SYN | TCP_ACK);
     } else if (dir == 0 && p->proto == IPPROTO_NUM_UDP) {
         kind = RATE_UDP;
         amp = reflector_port(p->sport);
@@ -483,8 +486,8 @@ void rate_packet(rate_t *r, const struct pkt_info *p, uint64_t src_h, uint64_t d
             s->out_kind[kind]++;
         if (amp)
             s->out_kind[RATE_AMP]++;
-        if (synack)
-            s->out_synack++;
+        if (done)
+            s->out_done++;
     }
     if (d) {
         d->in_pkts++;
@@ -503,8 +506,8 @@ void rate_packet(rate_t *r, const struct pkt_info *p, uint64_t src_h, uint64_t d
         }
         if (amp)
             d->in_kind[RATE_AMP]++;
-        if (synack)
-            d->in_synack++;
+        if (done)
+            d->in_done++;
     }
 }
 

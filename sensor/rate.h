@@ -26,11 +26,17 @@ rate_t *rate_create(uint32_t capacity, uint64_t window_len_us, wqueue_t *q, bool
                     char *errbuf);
 void rate_destroy(rate_t *r); /* NULL ok */
 
+/* What the sensor's flow table knows of a packet, for rate_packet's `what`. */
+#define RATE_PKT_CREATED 1u /* it started a flow */
+#define RATE_PKT_COMPLETED                                                                         \
+    2u /* the initiator's ACK that completes a TCP handshake (its                                  \
+          first packet after the SYN, the SYN-ACK seen) */
+
 /* One packet (decoded, ts_us its time). src_h/dst_h: the seeded IP hashes the sensor
  * computed. dir: 0 when the packet goes the way its flow started (or has no flow), 1 for
- * a reply; created: it started a flow. No allocation, no lock, no log, no clock. */
+ * a reply; what: RATE_PKT_* bits. No allocation, no lock, no log, no clock. */
 void rate_packet(rate_t *r, const struct pkt_info *p, uint64_t src_h, uint64_t dst_h, int dir,
-                 bool created);
+                 unsigned what);
 
 /* End of input: the open second is checked now (now_us: the last packet's time). */
 void rate_finish(rate_t *r, uint64_t now_us);

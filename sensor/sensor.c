@@ -578,7 +578,7 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
         s->st.l4_other++;
     if (r == DECODE_NOTE_FRAGMENT) {
         if (s->rate)
-            rate_packet(s->rate, &p, src_h, dst_h, 0, false);
+            rate_packet(s->rate, &p, src_h, dst_h, 0, 0);
         return; /* no ports: hosts only */
     }
     if (hs && p.proto == IPPROTO_NUM_UDP && p.dport == 53 && p.payload) {
@@ -593,8 +593,14 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
 
     int dir, created;
     struct flow *f = flow_table_lookup_h(s->ft, &p, src_h, dst_h, &dir, &created);
-    if (s->rate)
-        rate_packet(s->rate, &p, src_h, dst_h, f ? dir : 0, f && created);
+    if (s->rate) {
+        unsigned what = f && created ? RATE_PKT_CREATED : 0;
+        if (f && !created && dir == 0 && p.proto == IPPROTO_NUM_TCP && f->pkts[0] == 1 &&
+            (p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_ACK &&
+            (f->state & (FLOW_F_SYN | FLOW_F_SYNACK)) == (FLOW_F_SYN | FLOW_F_SYNACK))
+            what |= RATE_PKT_COMPLETED; /* pkts[] counts this packet below */
+        rate_packet(s->rate, &p, src_h, dst_h, f ? dir : 0, what);
+    }
     if (!f)
         return;
     if (created)
