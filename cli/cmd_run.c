@@ -271,6 +271,39 @@ static int privileges_lookup(const char *user, struct privileges *pv, char *errb
     return 0;
 }
 
+/* Whether pv's user may create and rename files in the directory of file (what it
+ * writes after the drop: a model saved by train -o or --save-model, the live blocklist
+ * rewritten by rename). By the directory's mode bits for its owner, group and others;
+ * ACLs are not read. 0, or -1 with errbuf. */
+static int dir_writable_by(const struct privileges *pv, const char *file, const char *option,
+                           char *errbuf)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", file);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat sb;
+    if (stat(dir, &sb) < 0) {
+        tapir_errf(errbuf, "%s %.200s: %.200s: %s", option, file, dir, strerror(errno));
+        return -1;
+    }
+    bool w = (sb.st_uid == pv->uid && (sb.st_mode & S_IWUSR)) ||
+             (sb.st_gid == pv->gid && (sb.st_mode & S_IWGRP)) || (sb.st_mode & S_IWOTH);
+    if (!w) {
+        tapir_errf(errbuf,
+                   "%s %.200s: --user %.64s cannot write in %.200s, where it is written after the "
+                   "privileges are dropped",
+                   option, file, pv->user, dir);
+        return -1;
+    }
+    return 0;
+}
+
 /* The highest capability the kernel knows (it may know more than our headers). */
 static int cap_last(void)
 {
@@ -469,6 +502,16 @@ static int run_main(int argc, char **argv, bool train)
     if (cfg.cap.drop_user && privileges_lookup(cfg.cap.drop_user, &pv, errbuf) < 0) {
         fprintf(stderr, "tapir: %s\n", errbuf);
         goto out;
+    }
+    if (pv.switch_user) {
+        const char *const later[][2] = {{train ? cfg.output : NULL, "-o"},
+                                        {cfg.ana.model_out, "--save-model"},
+                                        {train ? NULL : cfg.bl.path, "--blocklist"}};
+        for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+            if (later[i][0] && dir_writable_by(&pv, later[i][0], later[i][1], errbuf) < 0) {
+                fprintf(stderr, "tapir: %s\n", errbuf);
+                goto out;
+            }
     }
     /* --blocklist: what the sink needs from the run, and --blocklist-apply's privileged
      * helper, forked now: before any thread and before the capture drops the

@@ -78,6 +78,13 @@ setpriv --reuid=nobody --regid="$ngroup" --clear-groups "$TAPIR" run -r "$pcap" 
 # Root naming root: refused at once, not after the whole start (review of 2026-12-03).
 "$TAPIR" run -r "$pcap" --user root -q 2>"$tmp/err0d"; rc=$?
 [ $rc -eq 2 ] && grep -q "drops nothing" "$tmp/err0d" || { cat "$tmp/err0d"; fail "--user root as root: exit $rc"; }
+# What is written after the drop (train -o, --save-model, --blocklist) must be writable by
+# the user: refused before the run, not after it (review of 2026-12-03).
+mkdir -p "$tmp/rootdir" && chmod 755 "$tmp/rootdir"
+"$TAPIR" train -r "$pcap" -o "$tmp/rootdir/m.tapir" --user nobody -q 2>"$tmp/err0f"; rc=$?
+[ $rc -eq 2 ] && grep -q "cannot write in" "$tmp/err0f" || { cat "$tmp/err0f"; fail "train -o in a root-only directory with --user: exit $rc"; }
+"$TAPIR" run -r "$pcap" --user nobody -q --blocklist "$tmp/rootdir/bl" 2>"$tmp/err0g"; rc=$?
+[ $rc -eq 2 ] && grep -q "cannot write in" "$tmp/err0g" || { cat "$tmp/err0g"; fail "--blocklist in a root-only directory with --user: exit $rc"; }
 # Notification workers are threads too: --user with --notify-exec runs, and the hook
 # holds no capability (the workers drop theirs).
 mkdir -p "$tmp/hk" && chmod 777 "$tmp/hk" && chmod a+x "$tmp"
