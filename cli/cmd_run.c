@@ -368,8 +368,17 @@ static int check_thread(const char *path, const char *tid, const struct privileg
             const char *g = line + 7;
             while (*g == ' ' || *g == '\t')
                 g++;
-            if (*g && *g != '\n' && (unsigned)atoi(g) != (unsigned)pv->gid)
-                snprintf(bad, sizeof(bad), "supplementary groups %.60s", g);
+            /* Every group listed must be the user's own (setgroups(0) leaves none; an
+             * initgroups-style list of one is the gid): all of them, not the first. */
+            for (char *end; *g && *g != '\n'; g = end) {
+                unsigned long id1 = strtoul(g, &end, 10);
+                if (end == g || id1 != (unsigned long)pv->gid) {
+                    snprintf(bad, sizeof(bad), "supplementary groups %.60s", line + 7);
+                    break;
+                }
+                while (*end == ' ' || *end == '\t')
+                    end++;
+            }
             seen++;
         } else if (pv->switch_user && (!strcmp(key, "CapEff") || !strcmp(key, "CapPrm") ||
                                        !strcmp(key, "CapAmb") || !strcmp(key, "CapBnd"))) {

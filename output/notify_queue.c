@@ -243,7 +243,7 @@ int notify_queue_push(notify_queue_t *q, enum notify_action action, const struct
     j->al.features = NULL;
     j->al.feature_names = NULL;
     j->al.n_features = 0;
-    j->al.event_type = action == NOTIFY_END ? "end" : "alert";
+    j->al.event_type = notify_action_name(action); /* alert, end, ban or unban */
     q->st.queued = ++q->count;
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
