@@ -300,12 +300,14 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     analyzer_t *a = arg;
     for (;;) {
         atomic_store(&a->heartbeat, notify_monotonic_us());
-        analyzer_rate_drain(a); /* floods first: they must not wait for a window */
         bool closed = false;
         struct window *w = wqueue_pop(a->q, &closed);
+        /* Floods at once, but in packet-time order with the windows: those of a queued
+         * window's seconds before it closes, the later ones after it. */
+        analyzer_rate_drain(a, w ? w->end_us : UINT64_MAX);
         if (!w) {
             if (closed) {
-                analyzer_rate_drain(a);
+                analyzer_rate_drain(a, UINT64_MAX);
                 flush_incidents(a);
                 event_base_loopbreak(a->base);
             }

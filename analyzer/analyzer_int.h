@@ -173,8 +173,11 @@ void analyzer_model_info(const analyzer_t *a, const char *path, struct output_mo
 /* rate_alert.c: flood events from the capture thread's per-second counters. */
 int analyzer_rate_start(analyzer_t *a, char *errbuf); /* tables, metrics, first limits */
 void analyzer_rate_destroy(analyzer_t *a);
-/* Raises the alerts of every waiting event now (the loop's wake-up). */
-void analyzer_rate_drain(analyzer_t *a);
+/* Raises the flood events waiting whose second began before before_us (UINT64_MAX: all),
+ * oldest first: on_wake passes the next queued window's end, so that a lagging analyzer
+ * still closes window N before it files a flood of window N + 1 (a replay's incidents
+ * then do not depend on thread timing). */
+void analyzer_rate_drain(analyzer_t *a, uint64_t before_us);
 /* Sends the capture thread the limits of the bound model and rules (after a bind/reload). */
 void analyzer_rate_publish(analyzer_t *a);
 /* A closed window's per-second maxima, kept for the model's rate section. */

@@ -214,11 +214,12 @@ static void raise_alert(analyzer_t *a, const struct rate_event *ev, const struct
     pthread_mutex_unlock(&a->st_mu);
 }
 
-void analyzer_rate_drain(analyzer_t *a)
+void analyzer_rate_drain(analyzer_t *a, uint64_t before_us)
 {
     struct rate_alerts *r = a->rate;
     struct rate_event ev;
-    while (r && wqueue_rate_pop(a->q, &ev) == 0) {
+    while (r && wqueue_rate_peek(a->q, &ev) == 0 && ev.second_us < before_us &&
+           wqueue_rate_pop(a->q, &ev) == 0) {
         r->events++;
         if (a->cfg.train_only || ev.kind >= RATE_KINDS || ev.side >= RATE_SIDES ||
             rules_allowed(a->rules, &ev.ip) || analyzer_address_unscorable(a, &ev.ip))

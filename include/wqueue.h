@@ -100,6 +100,8 @@ int wqueue_rate_push(wqueue_t *q, const struct rate_event *ev, bool wait);
 void wqueue_rate_notify(wqueue_t *q);
 /* Analyzer thread: the oldest event into *ev; 0, or -1 when none is waiting. */
 int wqueue_rate_pop(wqueue_t *q, struct rate_event *ev);
+/* The same without taking it (the next pop returns it). */
+int wqueue_rate_peek(wqueue_t *q, struct rate_event *ev);
 uint64_t wqueue_rate_dropped(wqueue_t *q); /* any thread */
 
 /* Analyzer thread: new limits for the capture thread (copied). */

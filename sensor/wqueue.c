@@ -247,6 +247,15 @@ int wqueue_rate_pop(wqueue_t *q, struct rate_event *ev)
     return 0;
 }
 
+int wqueue_rate_peek(wqueue_t *q, struct rate_event *ev)
+{
+    uint32_t head = atomic_load_explicit(&q->rate_head, memory_order_relaxed);
+    if (head == atomic_load_explicit(&q->rate_tail, memory_order_acquire))
+        return -1;
+    *ev = q->rate_ring[head % WQUEUE_RATE_RING];
+    return 0;
+}
+
 uint64_t wqueue_rate_dropped(wqueue_t *q)
 {
     return atomic_load(&q->rate_dropped);
