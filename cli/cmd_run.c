@@ -410,12 +410,26 @@ static int privileges_drop(const struct privileges *pv, const char *const *owned
                            char *errbuf)
 {
     if (pv->switch_user) {
-        /* A symbolic link is not followed (its own owner changes), so a link planted in a
-         * shared directory cannot hand over another file. */
-        for (int i = 0; i < n_owned; i++)
-            if (fchownat(AT_FDCWD, owned[i], pv->uid, pv->gid, AT_SYMLINK_NOFOLLOW) < 0 &&
-                errno != ENOENT)
-                log_warn("cannot hand %s to %s: %s", owned[i], pv->user, strerror(errno));
+        /* By descriptor, of a regular file with one link only: a symbolic link is not
+         * followed, and a hard link planted in a shared directory (or a file renamed in
+         * between) cannot hand over another file such as /etc/shadow (review). */
+        for (int i = 0; i < n_owned; i++) {
+            int fd = open(owned[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+            struct stat sb;
+            const char *why = NULL;
+            if (fd < 0)
+                why = errno == ENOENT ? NULL : strerror(errno);
+            else if (fstat(fd, &sb) < 0)
+                why = strerror(errno);
+            else if (!S_ISREG(sb.st_mode) || sb.st_nlink != 1)
+                why = "not a regular file with one link";
+            else if (fchown(fd, pv->uid, pv->gid) < 0)
+                why = strerror(errno);
+            if (fd >= 0)
+                close(fd);
+            if (why)
+                log_warn("cannot hand %s to %s: %s", owned[i], pv->user, why);
+        }
         /* glibc runs each of these in every thread of the process (POSIX semantics). */
         if (setgroups(0, NULL) < 0 || setgid(pv->gid) < 0 || setuid(pv->uid) < 0) {
             snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot drop privileges to %s: %s", pv->user,
