@@ -50,6 +50,21 @@ static void print_alert_header(void)
            "EVENT", "IP", "SIDE", "CATEGORY", "DETECTOR", "SCORE", "CC", "STATUS", "TOP FEATURES");
 }
 
+/* An alert's or incident's top_features as "name=value, ..." and the line's end. */
+static void put_features(const json_t *o)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(o, "top_features"), i, f)
+    {
+        if (i)
+            fputs(", ", stdout);
+        put_clean(stdout, jstr(f, "name"), 0);
+        printf("=%.6g", json_number_value(json_object_get(f, "value")));
+    }
+    putchar('\n');
+}
+
 static void print_alert_row(const json_t *a)
 {
     char num[32];
@@ -79,16 +94,7 @@ static void print_alert_row(const json_t *a)
     putchar(' ');
     put_clean(stdout, jstr(a, "status"), 10);
     putchar(' ');
-    size_t i;
-    json_t *f;
-    json_array_foreach(json_object_get(a, "top_features"), i, f)
-    {
-        if (i)
-            fputs(", ", stdout);
-        put_clean(stdout, jstr(f, "name"), 0);
-        printf("=%.6g", json_number_value(json_object_get(f, "value")));
-    }
-    putchar('\n');
+    put_features(a);
 }
 
 static int print_json_line(const json_t *o)
@@ -637,16 +643,7 @@ static void print_incident_row(const json_t *o)
         printf(" %6s ", "-");
     put_list(json_object_get(o, "detectors"), 20);
     putchar(' ');
-    size_t i;
-    json_t *f;
-    json_array_foreach(json_object_get(o, "top_features"), i, f)
-    {
-        if (i)
-            fputs(", ", stdout);
-        put_clean(stdout, jstr(f, "name"), 0);
-        printf("=%.6g", json_number_value(json_object_get(f, "value")));
-    }
-    putchar('\n');
+    put_features(o);
 }
 
 static void print_incident_detail(const json_t *o)
