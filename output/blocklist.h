@@ -106,8 +106,11 @@ struct blocklist_event {
     struct ip_addr ip;
     unsigned prefix_len; /* 128-bit form */
     enum blocklist_kind kind;
-    uint64_t expires_us; /* ban: when it ends (list clock) */
-    const char *why;     /* unban: "expired", "lifted", "suppressed" */
+    uint64_t expires_us;          /* ban: when it ends (list clock) */
+    const char *why;              /* unban: "expired", "lifted", "suppressed" */
+    enum alert_category category; /* of the alert that banned it (unban: the same) */
+    uint64_t time_us;             /* when, list clock: packet time in a replay, wall live */
+    const struct alert *cause;    /* ban: the alert that banned it; NULL for an unban */
 };
 
 /* The settings of `tapir run --blocklist` (cli/config.c fills them; the sink borrows). */

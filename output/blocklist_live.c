@@ -45,8 +45,9 @@
 #include "timeutil.h"
 
 struct live_entry {
-    struct blocklist_entry e; /* ip, prefix_len, expires_us, score, kind */
-    uint64_t first_us;        /* when it was banned (list clock) */
+    struct blocklist_entry e;     /* ip, prefix_len, expires_us, score, kind */
+    uint64_t first_us;            /* when it was banned (list clock) */
+    enum alert_category category; /* of the alert that banned it, for the unban event */
 };
 
 struct pardon {
@@ -403,12 +404,14 @@ static bool pardoned(const blocklist_live_t *l, const struct ip_addr *ip, unsign
     return false;
 }
 
-static void emit(blocklist_live_t *l, const char *action, const struct blocklist_entry *e,
-                 const char *why)
+static void emit(blocklist_live_t *l, const char *action, const struct live_entry *le,
+                 const char *why, uint64_t now_us, const struct alert *cause)
 {
     if (!l->c->event)
         return;
-    struct blocklist_event ev = {action, e->ip, e->prefix_len, e->kind, e->expires_us, why};
+    const struct blocklist_entry *e = &le->e;
+    struct blocklist_event ev = {action, e->ip,        e->prefix_len, e->kind, e->expires_us,
+                                 why,    le->category, now_us,        cause};
     l->c->event(l->c->event_ctx, &ev);
 }
 
@@ -473,8 +476,9 @@ static enum blocklist_verdict judge(blocklist_live_t *l, const struct alert *al,
     e->e = (struct blocklist_entry){ip, plen, now_us + l->ttl_us, al->score,
                                     home ? BLOCKLIST_QUARANTINE : BLOCKLIST_BAN};
     e->first_us = now_us;
+    e->category = al->category;
     l->dirty = true;
-    emit(l, "ban", &e->e, NULL);
+    emit(l, "ban", e, NULL, now_us, al);
     return home ? BLOCKLIST_V_QUARANTINED : BLOCKLIST_V_BANNED;
 }
 
@@ -489,10 +493,10 @@ enum blocklist_verdict blocklist_live_alert(blocklist_live_t *l, const struct al
 }
 
 /* Removes entry i: the last entry takes its place (in the array and the index). */
-static void remove_at(blocklist_live_t *l, size_t i, const char *why)
+static void remove_at(blocklist_live_t *l, size_t i, const char *why, uint64_t now_us)
 {
-    struct blocklist_entry gone = l->v[i].e;
-    unslot(l, find_slot(l, &gone.ip, gone.prefix_len));
+    struct live_entry gone = l->v[i];
+    unslot(l, find_slot(l, &gone.e.ip, gone.e.prefix_len));
     size_t last = l->n - 1;
     if (i != last) {
         l->v[i] = l->v[last];
@@ -500,7 +504,7 @@ static void remove_at(blocklist_live_t *l, size_t i, const char *why)
     }
     l->n--;
     l->dirty = true;
-    emit(l, "unban", &gone, why);
+    emit(l, "unban", &gone, why, now_us, NULL);
 }
 
 size_t blocklist_live_expire(blocklist_live_t *l, uint64_t now_us)
@@ -509,11 +513,11 @@ size_t blocklist_live_expire(blocklist_live_t *l, uint64_t now_us)
     for (size_t i = 0; i < l->n;) {
         const struct blocklist_entry *e = &l->v[i].e;
         if (e->expires_us <= now_us) {
-            remove_at(l, i, "expired");
+            remove_at(l, i, "expired", now_us);
             gone++;
         } else if (l->c->suppressed &&
                    l->c->suppressed(l->c->suppressed_ctx, &e->ip, e->prefix_len)) {
-            remove_at(l, i, "suppressed");
+            remove_at(l, i, "suppressed", now_us);
             gone++;
         } else {
             i++;
@@ -534,7 +538,7 @@ size_t blocklist_live_unban(blocklist_live_t *l, const struct ip_addr *ip, unsig
          * (unban 192.0.2.7 lifts a ban of 192.0.2.0/24: the operator wants .7 through). */
         if (inside(&e->ip, e->prefix_len, &net, prefix_len) ||
             inside(&net, prefix_len, &e->ip, e->prefix_len)) {
-            remove_at(l, i, "lifted");
+            remove_at(l, i, "lifted", now_us);
             gone++;
         } else {
             i++;

@@ -328,12 +328,19 @@ static void bl_event(void *ctx, const struct blocklist_event *e)
     (void)ctx;
     struct alert al;
     memset(&al, 0, sizeof(al));
+    if (e->cause) { /* a ban: the alert's incident, detector, sensor, ... (not its vector) */
+        al = *e->cause;
+        al.n_features = 0;
+        al.features = NULL;
+        al.feature_names = NULL;
+    }
     al.event_type = e->action;
     al.ip = e->ip;
     al.prefix_len = (uint8_t)e->prefix_len;
-    al.side = e->prefix_len < 128 ? ALERT_SIDE_PREFIX : ALERT_SIDE_SOURCE;
-    al.category = ALERT_CATEGORY_ANOMALY;
-    al.timestamp_us = tapir_wall_us();
+    if (!e->cause)
+        al.side = e->prefix_len < 128 ? ALERT_SIDE_PREFIX : ALERT_SIDE_SOURCE;
+    al.category = e->category;
+    al.timestamp_us = e->time_us; /* the list's clock: packet time in a replay */
     notify_event(e->action, &al);
 }
 

@@ -103,6 +103,41 @@ for a in args:
 assert sorted(got) == want, "hook inputs differ from the alert log"
 PY
 
+# Ban and unban (the live blocklist's hook actions) carry the category of the alert that
+# banned the IP and, in a replay, packet time (the capture's, not the wall clock's).
+mkdir "$tmp/hook2"
+sed "s#$tmp/hook/#$tmp/hook2/#" "$tmp/hook.sh" >"$tmp/hook2.sh"
+chmod 755 "$tmp/hook2.sh"
+"$TAPIR" run -r "$TAPIR_TOP/pcaps/mixed.pcap" --model "$tmp/model.tapir" --no-progress -q \
+  --notify-replay --notify-exec "$tmp/hook2.sh" --alert-log "$tmp/alerts2.json" \
+  --blocklist "$tmp/bl.nft" --blocklist-ttl 5 >/dev/null 2>"$tmp/err3" ||
+  { cat "$tmp/err3"; fail "blocklist run exited $?"; }
+"$py" - "$tmp" <<'PY' || fail "ban/unban notifications: wrong category or time (above)"
+import datetime, glob, json, sys
+tmp = sys.argv[1]
+ts = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+    tzinfo=datetime.timezone.utc).timestamp()
+alerts = [a for a in map(json.loads, open(tmp + "/alerts2.json")) if a["side"] != "destination"]
+cats = {}
+for a in alerts:
+    cats.setdefault(a["ip"], set()).add(a["category"])
+lo = min(ts(a["window_start"]) for a in alerts)
+hi = max(ts(a["timestamp"]) for a in alerts) + 5  # an expiry comes up to one TTL later
+seen = {"ban": 0, "unban": 0}
+for a in glob.glob(tmp + "/hook2/*.args"):
+    action, ip, side, category = open(a).read().split("\n")[:4]
+    if action not in seen:
+        continue
+    j = json.loads(open(a[:-5] + ".stdin").read())
+    seen[action] += 1
+    assert category != "anomaly" and category == j["category"], (a, category, j["category"])
+    assert category in cats.get(j["ip"], ()), (j["ip"], category, cats.get(j["ip"]))
+    assert j["event_type"] == action, j["event_type"]
+    assert lo <= ts(j["timestamp"]) <= hi, ("not packet time", j["timestamp"], lo, hi)
+assert seen["ban"] >= 1 and seen["unban"] >= 1, seen
+print("ban/unban notifications:", seen)
+PY
+
 # The digest: past --notify-digest 3 a minute, one mail lists the rest.
 "$TAPIR" run -r "$TAPIR_TOP/pcaps/mixed.pcap" --model "$tmp/model.tapir" --no-progress -q \
   --notify-replay --notify-email oncall@example.org --smtp-url "smtp://127.0.0.1:$sport" \

@@ -168,6 +168,7 @@ TEST(index)
 }
 
 static int n_ban, n_unban;
+static struct blocklist_event last_ev;
 static void on_event(void *ctx, const struct blocklist_event *e)
 {
     (void)ctx;
@@ -175,6 +176,7 @@ static void on_event(void *ctx, const struct blocklist_event *e)
         n_ban++;
     else if (!strcmp(e->action, "unban"))
         n_unban++;
+    last_ev = *e;
 }
 
 TEST(ttl_packet_time)
@@ -186,7 +188,14 @@ TEST(ttl_packet_time)
     CHECK(l != NULL);
     if (!l)
         return;
-    CHECK_EQ(src(l, "192.0.2.7", T0), BLOCKLIST_V_BANNED); /* ttl 10 s: until T0 + 10 */
+    /* The ban's event carries the alert's category and the list's clock (packet time). */
+    struct alert syn = mk("192.0.2.7", 128, ALERT_SIDE_SOURCE, "alert");
+    syn.category = ALERT_CATEGORY_SYNFLOOD;
+    CHECK_EQ(blocklist_live_alert(l, &syn, T0), BLOCKLIST_V_BANNED); /* ttl 10 s */
+    CHECK_STR(last_ev.action, "ban");
+    CHECK_EQ(last_ev.category, ALERT_CATEGORY_SYNFLOOD);
+    CHECK_EQ(last_ev.time_us, T0);
+    CHECK(last_ev.cause == &syn);
     CHECK_EQ(blocklist_live_entry(l, 0)->expires_us, T0 + 10 * SEC);
     CHECK_EQ(blocklist_live_expire(l, T0 + 9 * SEC), 0);
     /* An update refreshes it while the attack goes on; an end does not. */
@@ -197,6 +206,10 @@ TEST(ttl_packet_time)
     CHECK_EQ(blocklist_live_entry(l, 0)->expires_us, T0 + 15 * SEC);
     CHECK_EQ(blocklist_live_expire(l, T0 + 14 * SEC), 0);
     CHECK_EQ(blocklist_live_expire(l, T0 + 15 * SEC), 1);
+    CHECK_STR(last_ev.action, "unban");
+    CHECK_EQ(last_ev.category, ALERT_CATEGORY_SYNFLOOD); /* the ban's, kept */
+    CHECK_EQ(last_ev.time_us, T0 + 15 * SEC);
+    CHECK(last_ev.cause == NULL);
     CHECK_EQ(blocklist_live_count(l), 0);
     CHECK_EQ(n_ban, 1);
     CHECK_EQ(n_unban, 1);
