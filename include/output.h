@@ -182,6 +182,10 @@ bool output_suppressed(const output_t *o, const struct ip_addr *ip, uint8_t pref
                        uint64_t now_us);
 /* The wall clock of the last poll (what output_alert passes as now_us). */
 uint64_t output_suppress_now(const output_t *o);
+/* Changes whenever the suppressions are read again (the table changed) or the static file
+ * is reloaded: a sink lifting bans on suppression need look again only then (an expiry
+ * only lifts a suppression, it never suppresses anything new). */
+uint64_t output_suppress_generation(const output_t *o);
 
 /* Per window, in this order: window_begin; host / source_vector / scored / alert as
  * the vectors go; window_end (which delivers the non-durable sinks' alerts). */

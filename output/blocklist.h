@@ -136,6 +136,9 @@ struct blocklist_config {
     /* Hooks, optional (the lead wires suppressions and notifications): */
     bool (*suppressed)(void *ctx, const struct ip_addr *ip, unsigned prefix_len);
     void *suppressed_ctx;
+    /* The suppressions' version (same ctx), or NULL: the active bans are checked against
+     * the suppressions only when it changed (NULL: at every expiry pass). */
+    uint64_t (*suppress_generation)(void *ctx);
     void (*event)(void *ctx, const struct blocklist_event *e); /* on the analyzer thread */
     void *event_ctx;
 };
@@ -177,7 +180,8 @@ void blocklist_live_protect(blocklist_live_t *l, const struct ip_addr *ip);
 /* An alert at now_us (the list's clock: packet time in a replay, wall time live). */
 enum blocklist_verdict blocklist_live_alert(blocklist_live_t *l, const struct alert *al,
                                             uint64_t now_us);
-/* Removes what expired at now_us, and what a suppression now covers. Returns how many. */
+/* Removes what expired at now_us, and what a suppression now covers (looked at only when
+ * c->suppress_generation changed since the last pass). Returns how many. */
 size_t blocklist_live_expire(blocklist_live_t *l, uint64_t now_us);
 /* Lifts the entries equal to or inside ip/prefix_len; they are not banned again for one
  * TTL (pardon). Returns how many were lifted. */

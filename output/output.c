@@ -76,6 +76,7 @@ struct output {
     uint64_t supp_poll_errors;  /* polls that failed (database busy, ...) */
     uint64_t supp_stamp;        /* store_change_stamp() at the last read */
     bool supp_read;             /* supp[] was read at least once */
+    uint64_t supp_gen;          /* bumped whenever supp[] or supp_static is replaced */
 };
 
 /* Reads the static suppress file into a new rule set (missing file: empty). */
@@ -116,6 +117,7 @@ static void poll_suppressions(output_t *o)
     if (store_change_stamp(s, &stamp) == 0 && o->supp_read && stamp == o->supp_stamp)
         return;
     size_t old_n = o->n_supp;
+    o->supp_gen++; /* read again (even a failed read may have changed supp[]) */
     o->n_supp = 0;
     o->supp_over = 0;
     if (store_each_suppression(s, o->supp_now_us, keep_suppression, o) < 0) {
@@ -166,6 +168,11 @@ bool output_suppressed(const output_t *o, const struct ip_addr *ip, uint8_t pref
 uint64_t output_suppress_now(const output_t *o)
 {
     return o->supp_now_us;
+}
+
+uint64_t output_suppress_generation(const output_t *o)
+{
+    return o->supp_gen;
 }
 
 void *output_sink_state(size_t size, char *errbuf)
@@ -428,6 +435,7 @@ void output_reopen(output_t *o)
         if (r) {
             rules_destroy(o->supp_static);
             o->supp_static = r;
+            o->supp_gen++;
         } else {
             log_error("suppress file not reloaded (old one kept): %s", errbuf);
         }

@@ -323,6 +323,11 @@ static bool bl_suppressed(void *ctx, const struct ip_addr *ip, unsigned prefix_l
     return output_suppressed(o, ip, (uint8_t)prefix_len, output_suppress_now(o));
 }
 
+static uint64_t bl_suppress_generation(void *ctx)
+{
+    return output_suppress_generation(ctx);
+}
+
 static void bl_event(void *ctx, const struct blocklist_event *e)
 {
     (void)ctx;
@@ -356,6 +361,7 @@ int output_blocklist_sink(const struct output_config *c, output_t *o, struct out
     s->cfg = *bc;
     if (!s->cfg.suppressed) {
         s->cfg.suppressed = bl_suppressed;
+        s->cfg.suppress_generation = bl_suppress_generation;
         s->cfg.suppressed_ctx = o;
     }
     if (!s->cfg.event)

@@ -231,6 +231,73 @@ TEST(ttl_packet_time)
     blocklist_live_destroy(l);
 }
 
+/* Suppressions: a hook counting its calls, a generation the test bumps. */
+static int n_supp_calls;
+static uint64_t supp_gen = 1;
+static struct ip_addr supp_net;
+static unsigned supp_len; /* 0: nothing suppressed */
+static bool count_suppressed(void *ctx, const struct ip_addr *ip, unsigned plen)
+{
+    (void)ctx;
+    n_supp_calls++;
+    if (!supp_len)
+        return false;
+    struct ip_addr a = *ip, b = supp_net;
+    unsigned len = plen < supp_len ? plen : supp_len;
+    ip_addr_mask(&a, len);
+    ip_addr_mask(&b, len);
+    return !memcmp(a.b, b.b, 16);
+}
+static uint64_t gen_of(void *ctx)
+{
+    (void)ctx;
+    return supp_gen;
+}
+
+TEST(suppress_only_on_change)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    struct blocklist_config c = base_config();
+    c.max_entries = 1000;
+    c.rate = 1000;
+    c.ttl_s = 3600;
+    c.suppressed = count_suppressed;
+    c.suppress_generation = gen_of;
+    blocklist_live_t *l = blocklist_live_create(&c, NULL, false, err);
+    CHECK(l != NULL);
+    if (!l)
+        return;
+    char ip[32];
+    for (int i = 0; i < 500; i++) {
+        snprintf(ip, sizeof(ip), "198.18.%d.%d", i / 256, i % 256);
+        CHECK_EQ(src(l, ip, T0), BLOCKLIST_V_BANNED);
+    }
+    n_supp_calls = 0;
+    CHECK_EQ(blocklist_live_expire(l, T0 + SEC), 0); /* the first pass looks */
+    CHECK_EQ(n_supp_calls, 500);
+    /* Unchanged suppressions: the passes of the next seconds do not look at all. */
+    n_supp_calls = 0;
+    for (int t = 2; t < 60; t++)
+        CHECK_EQ(blocklist_live_expire(l, T0 + (uint64_t)t * SEC), 0);
+    CHECK_EQ(n_supp_calls, 0);
+    /* A new suppression (the generation moves): one pass lifts what it covers. */
+    ip_addr_parse("198.18.1.0", &supp_net);
+    supp_len = 120;
+    supp_gen++;
+    CHECK_EQ(blocklist_live_expire(l, T0 + 60 * SEC), 244); /* 198.18.1.0 .. 198.18.1.243 */
+    CHECK_EQ(n_supp_calls, 500);
+    CHECK_EQ(blocklist_live_count(l), 256);
+    n_supp_calls = 0;
+    CHECK_EQ(blocklist_live_expire(l, T0 + 61 * SEC), 0);
+    CHECK_EQ(n_supp_calls, 0);
+    /* Without the generation hook every pass looks (the old behaviour). */
+    c.suppress_generation = NULL;
+    CHECK_EQ(blocklist_live_expire(l, T0 + 62 * SEC), 0);
+    CHECK_EQ(n_supp_calls, 256);
+    supp_len = 0;
+    blocklist_live_destroy(l);
+}
+
 static char *slurp(const char *path)
 {
     static char buf[1 << 16];
@@ -332,6 +399,7 @@ int main(void)
     RUN(bounds);
     RUN(index);
     RUN(ttl_packet_time);
+    RUN(suppress_only_on_change);
     RUN(file_and_rules);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
