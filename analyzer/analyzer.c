@@ -47,6 +47,7 @@ void analyzer_config_defaults(struct analyzer_config *c)
     c->max_conversations = 65536;
     c->conversation_ttl_h = 2;
     c->incident_quiet = 2;
+    c->max_incidents = INCIDENT_TABLE_DEFAULT;
 }
 
 /* The rule set from --rules DIR (allowlist, denylist, thresholds) and --allowlist FILE.
@@ -125,6 +126,10 @@ static void flush_incidents(analyzer_t *a)
     a->st.incidents_ended = is.ended;
     a->st.incidents_active = is.active;
     pthread_mutex_unlock(&a->st_mu);
+    if (is.evicted)
+        log_warn("incidents: %llu closed early because the table of %u was full "
+                 "(--max-incidents; tapir_incidents_evicted_total)",
+                 (unsigned long long)is.evicted, incident_capacity(a->incidents));
 }
 
 analyzer_t *analyzer_create(const struct analyzer_config *c, const struct output_config *oc,
@@ -187,9 +192,9 @@ analyzer_t *analyzer_create(const struct analyzer_config *c, const struct output
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s", store_errmsg(st));
         goto fail;
     }
-    if (!(a->incidents =
-              incident_create(INCIDENT_TABLE_DEFAULT, c->seed ^ 0x696e6364ULL, max_id + 1,
-                              c->home_net, c->sensor_name, on_incident_end, a, errbuf)))
+    if (!(a->incidents = incident_create(
+              c->max_incidents ? c->max_incidents : INCIDENT_TABLE_DEFAULT, c->seed ^ 0x696e6364ULL,
+              max_id + 1, c->home_net, c->sensor_name, on_incident_end, a, errbuf)))
         goto fail;
     if (!(a->peers = peers_create(c->seed ^ 0x70656572ULL))) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");

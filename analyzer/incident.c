@@ -105,6 +105,11 @@ fail:
     return NULL;
 }
 
+uint32_t incident_capacity(const incident_t *t)
+{
+    return t->cap;
+}
+
 void incident_destroy(incident_t *t)
 {
     if (!t)

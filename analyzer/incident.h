@@ -72,6 +72,8 @@ void incident_window_close(incident_t *t, uint64_t window_end_us, uint32_t quiet
 void incident_flush(incident_t *t, uint64_t end_us);
 uint32_t incident_active(const incident_t *t);
 void incident_get_stats(const incident_t *t, struct incident_stats *st);
+/* Open incidents held at most (the capacity asked for, rounded up to a power of two). */
+uint32_t incident_capacity(const incident_t *t);
 
 /* ---- direction.c ------------------------------------------------------------------- */
 

@@ -166,6 +166,11 @@ static const struct option_def options[] = {
     {"incident-quiet", 0, NUMBER(ana.incident_quiet, 1, 10000), .section = SEC_ANALYZER,
      .reload = true, .arg = "N",
      .help = "an incident ends after N windows without an alert (default 2)"},
+    /* Session 5 (issue 11): the incident table's size; the SMTP server's CA. */
+    {"max-incidents", 0, NUMBER(ana.max_incidents, 16, 1048576), .section = SEC_ANALYZER,
+     .arg = "N", .help = "open incidents held (default 4096); when full the oldest ends"},
+    {"smtp-ca", 0, TEXT(out.smtp_ca), .section = SEC_OUTPUTS, .arg = "FILE",
+     .help = "trust the CA certificates in FILE (PEM) for SMTP TLS, and require TLS"},
     {"max-conversations", 0, NUMBER(ana.max_conversations, 16, 67108864u), .section = SEC_ANALYZER,
      .arg = "N", .help = "conversation table entries (default 65536)"},
     {"conversation-ttl", 0, REAL(ana.conversation_ttl_h, 0.01, 720, "hours in [0.01, 720]"),

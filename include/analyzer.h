@@ -45,6 +45,8 @@ struct analyzer_config {
     const char *sensor_name;      /* --sensor or the host name, for alerts; borrowed */
     uint32_t incident_quiet;      /* an incident ends after this many windows without an
                                      alert of it (--incident-quiet, default 2) */
+    uint32_t max_incidents;       /* open incidents held (--max-incidents, default 4096,
+                                     rounded up to a power of two; ~0.9 KiB each) */
 };
 
 void analyzer_config_defaults(struct analyzer_config *c);

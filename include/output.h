@@ -66,6 +66,7 @@ struct output_config {
     const char *smtp_url;              /* --smtp-url smtp[s]://HOST[:PORT] */
     const char *smtp_from;             /* --smtp-from ADDR */
     const char *smtp_credentials;      /* --smtp-credentials-file: "user:password" file */
+    const char *smtp_ca;               /* --smtp-ca FILE: PEM CA certificates, TLS required */
     uint32_t notify_digest;            /* mails a minute before a digest (0: 10) */
     const char *notify_exec;           /* --notify-exec PROGRAM (absolute path) */
     uint32_t notify_exec_timeout_s;    /* seconds before the hook is killed (0: 10) */

@@ -6,6 +6,14 @@
  * on the queue's worker (STARTTLS when the server offers it, CURLUSESSL_TRY; smtps://
  * for TLS from the start; login from --smtp-credentials-file "user:password").
  *
+ * --smtp-ca FILE trusts the PEM certificates in FILE (a private CA, or a self-signed
+ * server) instead of the system's, and then requires TLS (CURLUSESSL_ALL): whoever names
+ * a CA expects the mail encrypted, and with "where offered" a man in the middle who strips
+ * STARTTLS from the server's answer would get it in clear. The file is read once at start
+ * (CURLOPT_CAINFO_BLOB, at most CA_MAX_BYTES): the sensor may have dropped to a user that
+ * cannot read it, or be in a read-only root, by the time the first mail goes. Rejected:
+ * CURLOPT_CAINFO with the path, which libcurl opens again at every connection.
+ *
  * A storm must not become a mail storm: the first --notify-digest N (default 10)
  * notifications of a wall-clock minute are mailed one by one, the rest of that minute
  * are held and go out as one digest mail (one line each, at most DIGEST_LINES listed)
@@ -16,10 +24,13 @@
  * characters, so a crafted AS name cannot add a header.
  */
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +43,7 @@
 #define SMTP_MAX_RCPT           16
 #define DIGEST_LINES            200 /* listed in a digest; the rest are counted */
 #define MAIL_MAX                (64 * 1024)
+#define CA_MAX_BYTES            (1024 * 1024) /* --smtp-ca: a bundle of a few hundred certs */
 
 struct smtp {
     CURL *curl;
@@ -40,6 +52,8 @@ struct smtp {
     char from[256];
     char to[1024]; /* the To: header */
     char cred[512];
+    char *ca;      /* --smtp-ca's content (PEM), or NULL: the system's CAs, TLS if offered */
+    size_t ca_len; /* bytes of ca */
     const char *sensor;
     uint32_t digest_after; /* mails a minute before the digest */
     uint64_t minute;       /* wall-clock minute of the current count */
@@ -268,16 +282,60 @@ static void smtp_destroy(void *ctx)
     curl_easy_cleanup(m->curl);
     curl_slist_free_all(m->rcpt);
     memset(m->cred, 0, sizeof(m->cred));
+    free(m->ca);
     free(m->digest);
     free(m);
+}
+
+/* Reads --smtp-ca: a regular file of PEM certificates, at most CA_MAX_BYTES. */
+static int read_ca(const char *path, struct smtp *m, char *errbuf)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "--smtp-ca %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    const char *bad = !S_ISREG(st.st_mode)        ? "not a regular file"
+                      : st.st_size > CA_MAX_BYTES ? "larger than 1 MiB"
+                      : st.st_size == 0           ? "empty"
+                                                  : NULL;
+    if (!bad && !(m->ca = malloc((size_t)st.st_size + 1)))
+        bad = "out of memory";
+    size_t n = 0;
+    while (!bad && n < (size_t)st.st_size) {
+        ssize_t k = read(fd, m->ca + n, (size_t)st.st_size - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            bad = k < 0 ? strerror(errno) : "shorter than its size";
+            break;
+        }
+        n += (size_t)k;
+    }
+    close(fd);
+    if (!bad) {
+        m->ca[n] = '\0';
+        if (!strstr(m->ca, "-----BEGIN CERTIFICATE-----"))
+            bad = "no PEM certificate in it";
+    }
+    if (bad) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "--smtp-ca %s: %s", path, bad);
+        return -1;
+    }
+    m->ca_len = n;
+    return 0;
 }
 
 int notify_smtp_create(const struct output_config *c, struct notify_transport *t, char *errbuf)
 {
     if (!c->notify_email) {
-        if (c->smtp_url || c->smtp_from || c->smtp_credentials) {
+        if (c->smtp_url || c->smtp_from || c->smtp_credentials || c->smtp_ca) {
             snprintf(errbuf, TAPIR_ERRBUF_SIZE,
-                     "--smtp-url, --smtp-from and --smtp-credentials-file need --notify-email");
+                     "--smtp-url, --smtp-from, --smtp-credentials-file "
+                     "and --smtp-ca need --notify-email");
             return -1;
         }
         return 0;
@@ -364,6 +422,8 @@ int notify_smtp_create(const struct output_config *c, struct notify_transport *t
             goto fail;
         }
     }
+    if (c->smtp_ca && read_ca(c->smtp_ca, m, errbuf) < 0)
+        goto fail;
     if (!(m->curl = curl_easy_init()))
         goto oom;
     char env_from[270];
@@ -373,7 +433,15 @@ int notify_smtp_create(const struct output_config *c, struct notify_transport *t
     curl_easy_setopt(m->curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     curl_easy_setopt(m->curl, CURLOPT_MAIL_FROM, env_from);
     curl_easy_setopt(m->curl, CURLOPT_MAIL_RCPT, m->rcpt);
-    curl_easy_setopt(m->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+    curl_easy_setopt(m->curl, CURLOPT_USE_SSL, (long)(m->ca ? CURLUSESSL_ALL : CURLUSESSL_TRY));
+    if (m->ca) {
+        struct curl_blob blob = {m->ca, m->ca_len, CURL_BLOB_COPY};
+        if (curl_easy_setopt(m->curl, CURLOPT_CAINFO_BLOB, &blob) != CURLE_OK) {
+            snprintf(errbuf, TAPIR_ERRBUF_SIZE,
+                     "--smtp-ca: this libcurl cannot take CA certificates from memory");
+            goto fail;
+        }
+    }
     curl_easy_setopt(m->curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(m->curl, CURLOPT_READFUNCTION, read_cb);
     curl_easy_setopt(m->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)SMTP_CONNECT_TIMEOUT_MS);

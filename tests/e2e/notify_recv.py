@@ -7,6 +7,10 @@
   notify_recv.py smtp DIR PORTFILE [USER:PW]  aiosmtpd server: each mail -> DIR/N.eml; with
                                               USER:PW a login is required (AUTH PLAIN/LOGIN,
                                               allowed without TLS on loopback)
+  notify_recv.py smtp-tls DIR PORTFILE CERT KEY  aiosmtpd server that requires STARTTLS
+                                              (530 to a mail in clear) with CERT/KEY (PEM):
+                                              each mail -> DIR/N.eml and DIR/N.tls (the
+                                              session's TLS version and cipher, "" in clear)
   notify_recv.py syslog SOCKET OUTFILE        unix datagram listener: each message a line
 
 Each writes its port (or "ready") to PORTFILE / OUTFILE.ready once listening, and runs
@@ -92,6 +96,36 @@ def serve_smtp(out, portfile, cred):
         time.sleep(3600)
 
 
+def serve_smtp_tls(out, portfile, cert, key):
+    import ssl
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        def __init__(self):
+            self.n = 0
+
+        async def handle_DATA(self, server, session, envelope):
+            self.n += 1
+            tls = session.ssl or {}
+            write_atomic(os.path.join(out, "%d.tls" % self.n),
+                         repr(tls.get("cipher", "")).encode() if tls else b"")
+            write_atomic(os.path.join(out, "%d.eml" % self.n), envelope.original_content)
+            return "250 OK"
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    c = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=ctx,
+                   require_starttls=True)
+    c.start()
+    write_atomic(portfile, str(port).encode())
+    while True:
+        time.sleep(3600)
+
+
 def serve_syslog(path, outfile):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(path)
@@ -108,6 +142,8 @@ if __name__ == "__main__":
         serve_http(sys.argv[2], sys.argv[3], float(sys.argv[4]) if len(sys.argv) > 4 else 0)
     elif kind == "smtp":
         serve_smtp(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
+    elif kind == "smtp-tls":
+        serve_smtp_tls(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     elif kind == "syslog":
         serve_syslog(sys.argv[2], sys.argv[3])
     else:
