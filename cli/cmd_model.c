@@ -16,6 +16,7 @@
 #include "behaviour.h"
 #include "cli.h"
 #include "model.h"
+#include "wqueue.h"
 
 static const char *scaling_name(uint8_t s)
 {
@@ -88,6 +89,35 @@ static void conv_info(const struct model_conv *c)
         printf("  ... %u more\n", c->n_known - listed);
 }
 
+/* The flood counters' section (model format 4): the per-second training maxima and the
+ * limits `tapir run` derives from them (analyzer_rate_limits: max(floor, factor x max)). */
+static void rate_info(const struct model_rate *r)
+{
+    static const char *const kinds[RATE_KINDS] = {"unanswered SYN", "UDP", "ICMP", "amplification"};
+    struct rate_config floors;
+    rate_config_floors(&floors);
+    if (!r->present)
+        printf("\nrate: none learned (trained without the flood counters): the floors apply\n");
+    else
+        printf("\nrate: per-second maxima over %u s of training (0: under %g/s, which cannot "
+               "raise a limit); limit = max(floor, %gx the maximum), packets/s (a rules file's "
+               "rate groups override it per network)\n",
+               r->seconds, RATE_FLOOR_SYN_PPS / RATE_LIMIT_FACTOR, RATE_LIMIT_FACTOR);
+    printf("  %-16s %12s %12s %12s %12s\n", "kind", "source max", "source limit", "dest max",
+           "dest limit");
+    for (int k = 0; k < RATE_KINDS; k++) {
+        printf("  %-16s", kinds[k]);
+        for (int sd = 0; sd < RATE_SIDES; sd++) {
+            double mx = r->present ? r->max_pps[sd][k] : 0;
+            double lim = RATE_LIMIT_FACTOR * mx;
+            if (lim < floors.pps[sd][k])
+                lim = floors.pps[sd][k];
+            printf(" %12.6g %12.6g", mx, lim);
+        }
+        printf("\n");
+    }
+}
+
 static int model_info(const char *path)
 {
     struct model m;
@@ -123,6 +153,7 @@ static int model_info(const char *path)
         }
     }
     conv_info(&m.conv);
+    rate_info(&m.rate);
     model_free(&m);
     return TAPIR_EXIT_OK;
 }

@@ -80,6 +80,11 @@ python3 "$TAPIR_TOP/tools/rate_pcap.py" -o "$tmp/train.pcap" --t0 $t0 --backgrou
   syn:10.0.0.5:2:10:2000 >/dev/null || fail "rate_pcap.py (training) failed"
 "$TAPIR" train -r "$tmp/train.pcap" -o "$tmp/rm.tapir" -q --no-progress --min-pkts 1 2>/dev/null ||
   fail "train on the busy capture failed"
+# `tapir model info` shows the learned maximum and the limit it gives (4 x 2,000).
+"$TAPIR" model info "$tmp/rm.tapir" >"$tmp/info" || fail "model info"
+grep -q '^rate: per-second maxima over 20 s of training' "$tmp/info" || { cat "$tmp/info"; fail "model info: no rate section"; }
+grep -Eq '^  unanswered SYN +0 +1000 +2000 +8000$' "$tmp/info" ||
+  { grep -A5 '^rate:' "$tmp/info"; fail "model info: wrong SYN maximum or limit"; }
 python3 "$TAPIR_TOP/tools/rate_pcap.py" -o "$tmp/f2.pcap" --t0 $((t0 + 3600)) --background 20 \
   syn:10.0.0.5:5:4:3000 >/dev/null || fail "rate_pcap.py (flood) failed"
 "$TAPIR" run -r "$tmp/f2.pcap" --model "$tmp/rm.tapir" -q --no-progress --alert-log "$tmp/l.json" ||
