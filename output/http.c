@@ -753,6 +753,8 @@ http_t *http_create(struct event_base *base, const struct http_config *c, store_
     }
     if (c && c->request_deadline_s > 0)
         http_conns_set_deadline(h->conns, c->request_deadline_s);
+    if (c)
+        http_conns_set_output_limits(h->conns, c->write_deadline_s, c->output_budget);
     evhttp_set_gencb(h->evh, handle, h);
     fd = listen_socket(host, port, &h->port, errbuf, listen_text);
     if (fd < 0)

@@ -22,21 +22,26 @@ struct event_base;
 struct evbuffer;
 
 #define HTTP_DEFAULT_LISTEN      "127.0.0.1:8080"
-#define HTTP_DEFAULT_RATE        20.0 /* requests per second per client IP */
-#define HTTP_BURST_FACTOR        2.0  /* bucket size = rate * factor (20/s -> burst 40) */
-#define HTTP_DEFAULT_MAX_CLIENTS 4096 /* client IPs the rate limiter remembers */
-#define HTTP_MAX_HEADERS_BYTES   8192 /* request line + headers; larger is refused */
-#define HTTP_MAX_BODY_BYTES      4096 /* no endpoint takes a body; be small */
-#define HTTP_TIMEOUT_S           10   /* evhttp's read/write timeout, restarted by each byte */
-#define HTTP_REQUEST_DEADLINE_S  10   /* a request's headers and body, from accept, in all */
-#define HTTP_MAX_CONNECTIONS     1024 /* open at once, whatever the descriptor limit allows */
-#define HTTP_MIN_CONNECTIONS     4    /* however few descriptors are left */
-#define HTTP_FD_RESERVE          16   /* descriptors kept for the database, logs, CSVs */
-#define HTTP_CONN_SLACK          8    /* slots for evicted connections not yet closed */
-#define HTTP_ACCEPT_PAUSE_MS     100  /* accept pauses this long after an accept error */
-#define HTTP_ACCEPT_LOG_S        60   /* at most one accept-error line per this */
-#define HTTP_DEFAULT_LIMIT       100  /* /api/alerts and /api/hosts page size */
-#define HTTP_MAX_LIMIT           1000 /* largest page a client may ask for */
+#define HTTP_DEFAULT_RATE        20.0  /* requests per second per client IP */
+#define HTTP_BURST_FACTOR        2.0   /* bucket size = rate * factor (20/s -> burst 40) */
+#define HTTP_DEFAULT_MAX_CLIENTS 4096  /* client IPs the rate limiter remembers */
+#define HTTP_MAX_HEADERS_BYTES   8192  /* request line + headers; larger is refused */
+#define HTTP_MAX_BODY_BYTES      4096  /* no endpoint takes a body; be small */
+#define HTTP_TIMEOUT_S           10    /* evhttp's read/write timeout, restarted by each byte */
+#define HTTP_REQUEST_DEADLINE_S  10    /* a request's headers and body, from accept, in all */
+#define HTTP_WRITE_DEADLINE_S    60    /* an answer, from its request to its last byte taken */
+#define HTTP_SNDBUF_BYTES        65536 /* SO_SNDBUF of a connection (Linux doubles it) */
+#define HTTP_OUTPUT_BUDGET                                                                         \
+    (32u << 20)                   /* bytes of answers waiting for their clients,                   \
+                                     all connections (answers are <= ~3 MiB) */
+#define HTTP_MAX_CONNECTIONS 1024 /* open at once, whatever the descriptor limit allows */
+#define HTTP_MIN_CONNECTIONS 4    /* however few descriptors are left */
+#define HTTP_FD_RESERVE      16   /* descriptors kept for the database, logs, CSVs */
+#define HTTP_CONN_SLACK      8    /* slots for evicted connections not yet closed */
+#define HTTP_ACCEPT_PAUSE_MS 100  /* accept pauses this long after an accept error */
+#define HTTP_ACCEPT_LOG_S    60   /* at most one accept-error line per this */
+#define HTTP_DEFAULT_LIMIT   100  /* /api/alerts and /api/hosts page size */
+#define HTTP_MAX_LIMIT       1000 /* largest page a client may ask for */
 
 struct http_config {
     const char *listen;           /* "127.0.0.1:8080" (NULL: that), "[::1]:8080"; port 0 = any */
@@ -45,6 +50,8 @@ struct http_config {
     uint32_t max_clients_tracked; /* rate-limiter table size; 0: HTTP_DEFAULT_MAX_CLIENTS */
     uint32_t max_connections;     /* open at once; 0: from RLIMIT_NOFILE (http_conn.c) */
     int request_deadline_s;       /* 0: HTTP_REQUEST_DEADLINE_S */
+    int write_deadline_s;         /* 0: HTTP_WRITE_DEADLINE_S */
+    size_t output_budget;         /* bytes; 0: HTTP_OUTPUT_BUDGET */
 };
 
 typedef struct http http_t;

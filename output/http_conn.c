@@ -29,9 +29,26 @@
  *   pauses accept for HTTP_ACCEPT_PAUSE_MS or until a connection closes, evicts the
  *   oldest slow client, and logs one line per HTTP_ACCEPT_LOG_S with the count.
  *
+ * - Answers (issue 12's review): evhttp builds each answer whole (at most ~3 MiB:
+ *   /api/alerts?limit=1000) and holds what the client has not taken, restarting its
+ *   write timeout on every byte, so a client that reads one byte every few seconds, or
+ *   a thousand clients that never read, kept those answers (up to the cap x 3 MiB) and
+ *   their slots for ever. Now an answer must be taken whole within
+ *   HTTP_WRITE_DEADLINE_S of its request, the connection is closed (counted) otherwise;
+ *   all connections together hold at most HTTP_OUTPUT_BUDGET of answers waiting: before
+ *   a new answer is made, the oldest connections still holding one are closed until the
+ *   rest fits (counted); and over the cap a slow reader is evicted like a slow sender
+ *   (after them). The kernel's share is fixed too: SO_SNDBUF HTTP_SNDBUF_BYTES (64 KiB,
+ *   128 KiB once Linux doubles it) instead of autotuning up to tcp_wmem's 4 MiB, enough
+ *   for 2.6 MB/s at 50 ms of round trip. A client that never reads costs its answer for
+ *   60 s at most, and all of them together 32 MiB plus the answer being made.
+ *
  * Rejected: pausing accept alone when full (slow clients refill every freed place
  * before a /health probe reaches the head of the backlog, so it waits for deadlines:
- * 10 s, not 1 s); a pass-through filter bufferevent, whose free callback would say when
+ * 10 s, not 1 s); answers produced in chunks as the client takes them (evhttp's
+ * chunked replies): each endpoint would need a cursor kept across turns of the loop,
+ * and a SQLite read held open by a slow client blocks the WAL's checkpoints; a
+ * pass-through filter bufferevent, whose free callback would say when
  * a connection goes (it lost answers: evhttp frees the connection once the filter has
  * passed the bytes on, before the socket has sent them); our own evconnlistener (2.1
  * has no public way to hand an accepted socket to evhttp).
@@ -44,6 +61,7 @@
 #include <sys/socket.h>
 
 #include <dirent.h>
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -64,6 +82,7 @@ struct http_conn {
     uint32_t prev, next;    /* accept order, oldest first; free list through next */
     bool used;
     bool reading; /* a request is being received: the deadline runs */
+    bool writing; /* its answer is being made or sent: the write deadline runs */
 };
 
 struct http_conns {
@@ -76,6 +95,10 @@ struct http_conns {
     uint32_t live;                   /* slots in use */
     uint32_t free_head, oldest, newest;
     int deadline_s;          /* HTTP_REQUEST_DEADLINE_S unless a test set it */
+    int write_deadline_s;    /* HTTP_WRITE_DEADLINE_S unless set */
+    size_t output_budget;    /* bytes, HTTP_OUTPUT_BUDGET unless set */
+    uint64_t write_timeouts; /* closed at the write deadline */
+    uint64_t output_evicted; /* closed to keep the answers waiting within the budget */
     bool paused;             /* accept disabled */
     uint64_t accepted;       /* connections */
     uint64_t evicted;        /* closed to make room for a new one */
@@ -213,7 +236,17 @@ static void conn_close(http_conns_t *s, uint32_t i)
         evhttp_connection_free(c->evcon);
 }
 
-/* Closes the oldest connection still sending its request. Returns false if none is. */
+/* Bytes of slot i's answer its client has not taken yet (0: none being sent). */
+static size_t pending_out(const http_conns_t *s, uint32_t i)
+{
+    const struct http_conn *c = &s->c[i];
+    if (!c->writing || !c->evcon || !c->bev)
+        return 0;
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* Closes the oldest connection still sending its request, else the oldest one whose
+ * client is not taking its answer. Returns false if there is none. */
 static bool evict_oldest(http_conns_t *s)
 {
     for (uint32_t i = s->oldest; i != CONN_NIL; i = s->c[i].next) {
@@ -223,7 +256,40 @@ static bool evict_oldest(http_conns_t *s)
             return true;
         }
     }
+    for (uint32_t i = s->oldest; i != CONN_NIL; i = s->c[i].next) {
+        if (pending_out(s, i)) {
+            s->evicted++;
+            conn_close(s, i);
+            return true;
+        }
+    }
     return false;
+}
+
+/* Bytes of answers waiting for their clients, all connections. */
+static size_t output_total(const http_conns_t *s)
+{
+    size_t n = 0;
+    for (uint32_t i = s->oldest; i != CONN_NIL; i = s->c[i].next)
+        n += pending_out(s, i);
+    return n;
+}
+
+/* Before a new answer is made: closes the oldest connections holding an answer (not
+ * keep) until those waiting are under the budget. */
+static void keep_output_budget(http_conns_t *s, const struct http_conn *keep)
+{
+    size_t total = output_total(s);
+    for (uint32_t i = s->oldest; i != CONN_NIL && total >= s->output_budget;) {
+        uint32_t next = s->c[i].next; /* conn_close may release slot i */
+        size_t n = pending_out(s, i);
+        if (n && &s->c[i] != keep) {
+            s->output_evicted++;
+            total -= n;
+            conn_close(s, i);
+        }
+        i = next;
+    }
 }
 
 static void arm_deadline(struct http_conn *c)
@@ -238,7 +304,7 @@ static void conn_release(http_conns_t *s, struct http_conn *c)
     uint32_t i = (uint32_t)(c - s->c);
     event_del(c->deadline);
     list_unlink(s, i);
-    c->used = c->reading = false;
+    c->used = c->reading = c->writing = false;
     c->bev = NULL;
     c->evcon = NULL;
     c->next = s->free_head;
@@ -277,6 +343,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
             c->evcon = evcon;
             evhttp_connection_set_closecb(c->evcon, on_close, c);
             arm_deadline(c);
+            /* The kernel's share of an answer not taken: fixed, not autotuned (up to
+             * tcp_wmem's 4 MiB a connection; 199 KB of chart.js vanished into it). */
+            int sndbuf = HTTP_SNDBUF_BYTES;
+            evutil_socket_t sfd = bufferevent_getfd(c->bev);
+            if (sfd >= 0)
+                setsockopt(sfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
         }
         bufferevent_decref(bev);
         /* Connections accepted in one burst are evictable only once attached. */
@@ -284,7 +356,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
             ;
         return;
     }
-    s->timed_out++;
+    if (c->writing)
+        s->write_timeouts++;
+    else
+        s->timed_out++;
     conn_close(s, (uint32_t)(c - s->c));
 }
 
@@ -308,6 +383,7 @@ static struct bufferevent *on_new_connection(struct event_base *base, void *arg)
     s->free_head = c->next;
     c->used = true;
     c->reading = true;
+    c->writing = false;
     c->evcon = NULL;
     c->prev = s->newest;
     c->next = CONN_NIL;
@@ -373,6 +449,8 @@ http_conns_t *http_conns_create(struct event_base *base, uint32_t cap)
     s->cap = cap ? cap : http_conns_default_cap();
     s->slots = s->cap + HTTP_CONN_SLACK;
     s->deadline_s = HTTP_REQUEST_DEADLINE_S;
+    s->write_deadline_s = HTTP_WRITE_DEADLINE_S;
+    s->output_budget = HTTP_OUTPUT_BUDGET;
     s->c = calloc(s->slots, sizeof(*s->c));
     s->resume = event_new(base, -1, 0, on_resume, s);
     if (!s->c || !s->resume) {
@@ -407,6 +485,12 @@ void http_conns_set_deadline(http_conns_t *s, int seconds)
     s->deadline_s = seconds > 0 ? seconds : HTTP_REQUEST_DEADLINE_S;
 }
 
+void http_conns_set_output_limits(http_conns_t *s, int write_deadline_s, size_t budget)
+{
+    s->write_deadline_s = write_deadline_s > 0 ? write_deadline_s : HTTP_WRITE_DEADLINE_S;
+    s->output_budget = budget ? budget : HTTP_OUTPUT_BUDGET;
+}
+
 /* Finds the slot of a request's connection (a scan, newest first: at most
  * HTTP_MAX_CONNECTIONS entries, once per request). */
 static struct http_conn *find(http_conns_t *s, struct evhttp_request *req)
@@ -424,8 +508,10 @@ static void on_answered(struct evhttp_request *req, void *arg)
     struct http_conn *c = arg;
     /* The answer is written; a kept-alive connection waits for the next request, which
      * gets a full deadline of its own. */
-    if (c->used)
+    if (c->used) {
+        c->writing = false;
         arm_deadline(c);
+    }
 }
 
 void http_conns_request_read(http_conns_t *s, struct evhttp_request *req)
@@ -434,8 +520,11 @@ void http_conns_request_read(http_conns_t *s, struct evhttp_request *req)
     if (!c)
         return;
     c->reading = false;
-    event_del(c->deadline);
+    c->writing = true;
+    struct timeval tv = {c->set->write_deadline_s, 0};
+    event_add(c->deadline, &tv); /* replaces the request deadline */
     evhttp_request_set_on_complete_cb(req, on_answered, c);
+    keep_output_budget(s, c);
 }
 
 void http_conns_stats(const http_conns_t *s, struct http_conn_stats *st)
@@ -448,6 +537,9 @@ void http_conns_stats(const http_conns_t *s, struct http_conn_stats *st)
     st->accepted = s->accepted;
     st->evicted = s->evicted;
     st->timed_out = s->timed_out;
+    st->write_timeouts = s->write_timeouts;
+    st->output_evicted = s->output_evicted;
+    st->output_bytes = output_total(s);
     st->accept_errors = s->accept_errors;
 }
 
@@ -467,6 +559,16 @@ void http_conns_metrics(const http_conns_t *s, struct evbuffer *out)
          "HTTP connections closed because a request's headers and body took longer than "
          "the request deadline.",
          st.timed_out},
+        {"tapir_http_write_timeouts_total", "counter",
+         "HTTP connections closed because the client had not taken its answer within the "
+         "write deadline.",
+         st.write_timeouts},
+        {"tapir_http_output_evicted_total", "counter",
+         "HTTP connections closed, their answer not taken, to keep the answers waiting for "
+         "clients within the output budget.",
+         st.output_evicted},
+        {"tapir_http_output_bytes", "gauge", "Bytes of HTTP answers waiting for their clients.",
+         st.output_bytes},
         {"tapir_http_accept_errors_total", "counter",
          "Failures to accept an HTTP connection (such as too many open files).", st.accept_errors},
     };

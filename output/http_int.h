@@ -30,12 +30,15 @@ struct code_count {
 typedef struct http_conns http_conns_t;
 
 struct http_conn_stats {
-    uint32_t open;          /* connections open now */
-    uint32_t cap;           /* open connections allowed */
-    uint64_t accepted;      /* connections accepted */
-    uint64_t evicted;       /* closed to make room for a newer one */
-    uint64_t timed_out;     /* closed at the request deadline */
-    uint64_t accept_errors; /* accept() failures (EMFILE...) */
+    uint32_t open;           /* connections open now */
+    uint32_t cap;            /* open connections allowed */
+    uint64_t accepted;       /* connections accepted */
+    uint64_t evicted;        /* closed to make room for a newer one */
+    uint64_t timed_out;      /* closed at the request deadline */
+    uint64_t write_timeouts; /* closed at the write deadline (a client that does not read) */
+    uint64_t output_evicted; /* slow readers closed to keep answers within the budget */
+    uint64_t output_bytes;   /* answers' bytes waiting for their clients now */
+    uint64_t accept_errors;  /* accept() failures (EMFILE...) */
 };
 
 /* The cap when none is configured: the descriptor limit (RLIMIT_NOFILE) less the
@@ -48,7 +51,13 @@ http_conns_t *http_conns_create(struct event_base *base, uint32_t cap);
 int http_conns_attach(http_conns_t *s, struct evhttp *evh, struct evconnlistener *lev);
 /* Seconds a request has for its headers and body (<= 0: HTTP_REQUEST_DEADLINE_S). */
 void http_conns_set_deadline(http_conns_t *s, int seconds);
-/* The request callback saw req complete: its deadline stops until the answer is sent. */
+/* Seconds an answer has to be taken by its client (<= 0: HTTP_WRITE_DEADLINE_S), and the
+ * bytes of answers all connections may hold waiting for their clients (0:
+ * HTTP_OUTPUT_BUDGET). */
+void http_conns_set_output_limits(http_conns_t *s, int write_deadline_s, size_t budget);
+/* The request callback saw req complete: its request deadline stops and its write
+ * deadline starts; if the answers waiting for other clients are over the budget, the
+ * oldest of those connections are closed first (so the answer about to be made fits). */
 void http_conns_request_read(http_conns_t *s, struct evhttp_request *req);
 void http_conns_stats(const http_conns_t *s, struct http_conn_stats *st);
 /* Appends the tapir_http_connections* and tapir_http_accept_errors_total series. */

@@ -16,6 +16,7 @@
 
 #include "check.h"
 #include "http.h"
+#include "http_int.h"
 #include "store.h"
 
 static struct ip_addr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
@@ -473,6 +474,86 @@ TEST(connection_cap_and_deadline)
     event_base_free(base);
 }
 
+/* A client that asks for a large answer and never reads (a 1 KiB receive buffer):
+ * connected before the request, so the kernel takes little of the answer. */
+static int never_reader(uint16_t port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 1024;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    char req[160];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+    if (fd >= 0 && send(fd, req, (size_t)n, 0) != n) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Slow readers (issue 12's review): answers their clients do not take are bounded in
+ * bytes (all connections together) and in time (the write deadline). */
+TEST(slow_readers)
+{
+    struct event_base *base = event_base_new();
+    char err[TAPIR_ERRBUF_SIZE];
+    struct http_config c = {.listen = "127.0.0.1:0", .token = "t", .write_deadline_s = 2};
+    http_t *h = http_create(base, &c, NULL, NULL, NULL, err);
+    CHECK(h != NULL);
+    if (!h) {
+        printf("  %s\n", err);
+        event_base_free(base);
+        return;
+    }
+    uint16_t port = http_port(h);
+    struct http_conn_stats st;
+    /* One never-reader: most of chart.js waits in the server for it. */
+    int fd[3];
+    fd[0] = never_reader(port, "/static/chart.js");
+    CHECK_GE(fd[0], 0);
+    run_for(base, 200);
+    http_conns_stats(h->conns, &st);
+    size_t one = (size_t)st.output_bytes;
+    CHECK_GT(one, (size_t)16384); /* the kernel takes at most 128 KiB (SO_SNDBUF) */
+    /* A budget of 2.5 answers: two more never-readers fit (3 answers waiting, over it);
+     * the next answer made (/health's) first closes the oldest of them. */
+    http_conns_set_output_limits(h->conns, 2, one * 5 / 2);
+    for (int i = 1; i < 3; i++) {
+        fd[i] = never_reader(port, "/static/chart.js");
+        CHECK_GE(fd[i], 0);
+        run_for(base, 100);
+    }
+    http_conns_stats(h->conns, &st);
+    CHECK_EQ(st.output_evicted, 0);
+    CHECK_GT(st.output_bytes, (uint64_t)one * 5 / 2);
+    struct exchange *x = calloc(1, sizeof(*x));
+    CHECK_EQ(fetch(base, port, "/health", NULL, x), 200);
+    http_conns_stats(h->conns, &st);
+    CHECK_EQ(st.output_evicted, 1);
+    CHECK_LE(st.output_bytes, (uint64_t)one * 5 / 2);
+    CHECK(closed_by_server(fd[0]));
+    CHECK(!closed_by_server(fd[1]));
+    CHECK(!closed_by_server(fd[2]));
+    /* The write deadline (2 s here): the two left are closed, counted; memory freed. */
+    run_for(base, 2300);
+    CHECK(closed_by_server(fd[1]));
+    CHECK(closed_by_server(fd[2]));
+    CHECK_EQ(fetch(base, port, "/metrics", "Bearer t", x), 200);
+    CHECK_EQ(metric(x->body, "tapir_http_write_timeouts_total"), 2);
+    CHECK_EQ(metric(x->body, "tapir_http_output_evicted_total"), 1);
+    CHECK_EQ(metric(x->body, "tapir_http_output_bytes"), 0);
+    for (int i = 0; i < 3; i++)
+        close(fd[i]);
+    free(x);
+    http_destroy(h);
+    event_base_free(base);
+}
+
 /* Two Content-Length headers, or one beside Transfer-Encoding: 400, and the connection
  * closes (evhttp alone reads the first length and leaves the rest as a next request). */
 TEST(ambiguous_length)
@@ -519,6 +600,7 @@ int main(void)
     RUN(round_trip);
     RUN(alert_filters);
     RUN(connection_cap_and_deadline);
+    RUN(slow_readers);
     RUN(ambiguous_length);
     return CHECK_DONE();
 }
