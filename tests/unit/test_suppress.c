@@ -188,7 +188,9 @@ TEST(output_filter)
                                 &marked),
              0);
     CHECK(!supp(o, "203.0.113.7", now));
+    uint64_t gen = output_suppress_generation(o);
     output_reopen(o);
+    CHECK(output_suppress_generation(o) != gen); /* read again: the blocklist looks */
     now = output_suppress_now(o);
     CHECK(supp(o, "203.0.113.7", now));
     CHECK(supp(o, "203.0.113.0/24", now)); /* a prefix holding it */
