@@ -11,13 +11,15 @@
 #           `tapir run -i` on the victim's end as nobody with ambient CAP_NET_RAW and
 #           CAP_NET_ADMIN (as the systemd unit), --blocklist-apply --blocklist-chain (the
 #           helper loads the file into nft); an hping3 SYN flood (-i u100, bounded by -c,
-#           so it still runs when the ban lands). A poller inside the victim's namespace
-#           reads its TCP InSegs counter every 2 ms (the flood is the only TCP there): the
-#           first SYN is its first rise, and the kernel set drops the flooder from the last
-#           rise before it stays flat for 200 ms while hping3 still runs (the set is
-#           checked to hold the flooder then). Wall clock, all from that first SYN: the
-#           alert's timestamp (packet time = kernel time live), the alert line appearing
-#           in the alert log, the flooder in the blocklist file, and the drop.
+#           so it still runs when the ban lands). The first SYN's time is the kernel's
+#           receive stamp, from the sensor's flow log (first_ts). A poller inside the
+#           victim's namespace reads its TCP InSegs counter every 2 ms (the flood is the
+#           only TCP there): the kernel set drops the flooder from the last rise before it
+#           stays flat for 200 ms while hping3 still runs (the set is checked to hold the
+#           flooder then). Wall clock, all from that first SYN: the alert's timestamp
+#           (packet time = kernel time live), the alert line seen in the alert log, the
+#           flooder seen in the blocklist file, and the drop. What the poller sees it sees
+#           at or after the fact (later still on a loaded machine): upper bounds.
 # Needs root, nft and hping3 for the live part (skipped, said so, without them).
 # Usage: sh bench/blocklist.sh [BUILD_DIR]   (REPEAT=N; LIVE=0 skips the live part)
 set -u
@@ -109,15 +111,17 @@ while [ "$run" -le "$repeat" ]; do
     --inh-caps=+net_raw,+net_admin --ambient-caps=+net_raw,+net_admin \
     "$tapir" run -i "$vv" --no-progress --no-dpi --warmup 1000 --home-net 198.18.0.2/32 \
     --blocklist "$bl" --blocklist-apply --blocklist-chain --blocklist-ttl 600 \
-    --alert-log "$tmp/state/alerts.json" 2>"$tmp/live.err" >/dev/null &
+    --alert-log "$tmp/state/alerts.json" --flow-log "$tmp/state/flows.csv" \
+    2>"$tmp/live.err" >/dev/null &
   tp=$!
-  for _ in $(seq 1 100); do grep -q "capturing on" "$tmp/live.err" && break; sleep 0.1; done
+  for _ in $(seq 1 200); do grep -q "capturing on" "$tmp/live.err" && break; sleep 0.1; done
   grep -q "capturing on" "$tmp/live.err" || { cat "$tmp/live.err"; echo "live: tapir did not start"; exit 1; }
   # the helper's first load (nothing banned yet) creates the table
   for _ in $(seq 1 50); do
     ip netns exec "$V" nft list table inet "tapir_$vv" >/dev/null 2>&1 && break; sleep 0.1
   done
-  ip netns exec "$V" python3 - "$A" "$tmp/state/alerts.json" "$bl" "tapir_$vv" >>"$tmp/live" <<'PY' ||
+  sleep 1.5 # a running sensor's state: its first write (at start) over a second ago
+  ip netns exec "$V" python3 - "$A" "$tmp/state/alerts.json" "$bl" "tapir_$vv" >"$tmp/times" <<'PY' ||
 import datetime, json, os, subprocess, sys, time
 ns, log, blfile, table = sys.argv[1:5]
 def insegs():
@@ -157,17 +161,32 @@ while time.time() - t_start < 30 and hp.poll() is None:
         break
     time.sleep(0.002)
 running = hp.poll() is None
-hp.kill()
+hp.terminate()  # SIGTERM to timeout(1), which passes it on to hping3 (SIGKILL would not)
 hp.wait()
 inset = subprocess.run(["nft", "list", "set", "inet", table, "blocklist4"], capture_output=True,
                        text=True).stdout
 if None in (first, alert_ts, in_file, drop) or not running or "198.18.0.1" not in inset:
     sys.exit("live: incomplete run: first %s alert %s file %s drop %s, hping3 running %s, in set %s"
              % (first, alert_ts, in_file, drop, running, "198.18.0.1" in inset))
-print("%.6f %.6f %.6f %.6f" % (alert_ts - first, alert_seen - first, in_file - first, drop - first))
+print("%.6f %.6f %.6f %.6f" % (alert_ts, alert_seen, in_file, drop))
 PY
     { status=1; cat "$tmp/live.err"; }
+  helpers=$(cat /proc/"$tp"/task/*/children 2>/dev/null)
   kill -TERM "$tp"; wait "$tp"; tp=
+  # The helper loads the sensor's last file after it exits: wait for it, then the next run
+  # starts with no table (else the flooder is banned before its first packet).
+  for h in $helpers; do
+    for _ in $(seq 1 50); do kill -0 "$h" 2>/dev/null || break; sleep 0.1; done
+  done
+  ip netns exec "$V" nft delete table inet "tapir_$vv" 2>/dev/null
+  # the first SYN's kernel stamp: the flow log is written when the sensor stops
+  [ -s "$tmp/times" ] && python3 - "$tmp/state/flows.csv" "$tmp/times" >>"$tmp/live" <<'PY' ||
+import csv, sys
+first = min(float(r["first_ts"]) for r in csv.DictReader(open(sys.argv[1]))
+            if r["src"] == "198.18.0.1" and r["dport"] == "80")
+print(" ".join("%.6f" % (float(t) - first) for t in open(sys.argv[2]).read().split()))
+PY
+    status=1
   run=$((run + 1))
 done
 for k in 1 2 3 4; do
