@@ -388,7 +388,7 @@ static inline uint64_t eight_digits(uint64_t x)
  * with leading zeros. */
 static inline uint64_t digits_top(uint64_t x, unsigned n)
 {
-    return n ? x << (64 - 8 * n) : 0;
+    return (x << (32 - 4 * n)) << (32 - 4 * n); /* two shifts: n = 0 shifts by 64 */
 }
 
 /* The value of x's first n (1..8) digits. */
