@@ -18,7 +18,10 @@
  *     double computed as before, so scores do not change by a bit. iforest_score walks
  *     8 trees at once; iforest_score_many takes 128 rows through one tree at a time,
  *     keyed and transposed so that 16 rows walk together off one pointer
- *     (g[f * 16 + k]).
+ *     (g[f * 16 + k]). In score_many the top 4 levels go in vector registers
+ *     (walk_top: the 15 top slots compared for all 16 rows at once, the directions
+ *     picked out level by level, an AVX2 clone where the CPU has one), the levels below
+ *     8 rows at a time, whose index chains fit the registers.
  *   - linked (12-byte nodes with a child index, walked height_limit steps), kept for
  *     forests the padding would blow up: more than 4 slots per real node (plus 131,072)
  *     or D > 16. A small hostile file (many one-leaf trees and one deep one) thus cannot
@@ -31,6 +34,12 @@
  * time (a mispredicted branch per leaf: 2.1 us a vector); peeling the root level (no
  * gain measured); 8, 12 or 24 rows walking together instead of 16 (8 and 12: 15-40%
  * slower, too few loads in flight; 24: spills more).
+ * Vector top levels (session 5): 100,000 rows through 100 trees, one thread, 605 M
+ * instructions in the walk before (16 spilled chains, 7.5 a step), 497 M after
+ * (callgrind); wall time on the shared VM did not separate the two (min of 30, 64-70 ms
+ * each), so the walk there is bound by its load chains more than by instructions.
+ * Rejected: a fifth vector level (16 more compares and 15 picks for 16 rows cost more
+ * than 16 scalar steps); prefetching the next tree into L1 (no gain measured).
  */
 #include <math.h>
 #include <stdlib.h>
