@@ -454,6 +454,8 @@ __attribute__((always_inline)) static inline const char *wide_float(const char *
             w = eight_digits((m ? a >> (8 * m) : a) | b);
             nd = n + m, e10 = -(long)m;
             s += n + 1 + m;
+            if ((*s | 0x20) != 'e' && nd > 0)
+                goto convert; /* w < 10^8, e10 in [-7, 0]: in range */
             goto exponent;
         }
     } else if (n < 8) { /* an integer, or digits then an exponent */
@@ -477,6 +479,7 @@ exponent:
         e10 = 0;
     }
     double d;
+convert:
     if (e10 >= 0) {
         d = (double)w * pow10_exact[e10];
     } else {
@@ -546,6 +549,12 @@ static int fast_row(const char *p, const char *end, const unsigned char *keep, s
     return -1;
 }
 
+/* ' ' or '\t'; one compare for the usual byte (a digit, a sign, a comma, above ' '). */
+static inline int is_blank(char c)
+{
+    return (unsigned char)c <= ' ' && (c == ' ' || c == '\t');
+}
+
 /* The fast pass over the line at p, before its end is known: one pass, no write to the
  * buffer, the line's length found as a by-product. Takes a line of n cells, each
  * [blanks] number [blanks] (a kept one, as fast_double takes it) or anything but a
@@ -558,7 +567,7 @@ static const char *fast_line(const char *p, const char *lim, const unsigned char
 {
     const char *line = p;
     for (size_t i = 0;; i++) {
-        while (*p == ' ' || *p == '\t')
+        while (is_blank(*p))
             p++;
         if (keep[i]) {
 #ifdef HAVE_SWAR
@@ -573,7 +582,7 @@ static const char *fast_line(const char *p, const char *lim, const unsigned char
                     return NULL;
                 *out++ = (float)d;
             }
-            while (*p == ' ' || *p == '\t')
+            while (is_blank(*p))
                 p++;
         } else {
             while (*p != ',' && *p != '\n' && *p != '\0')
