@@ -907,10 +907,10 @@ size_t csv_format_g17(double x, char *buf)
 {
     if (!(x >= G17_LO && x < 1.0))
         return (size_t)snprintf(buf, CSV_G17_MAX, "%.17g", x);
-    int e;
-    double fr = frexp(x, &e);             /* x = fr * 2^e, fr in [0.5, 1), e in [-13, 0] */
-    uint64_t m = (uint64_t)ldexp(fr, 53); /* exact: x = m / 2^s */
-    unsigned s = (unsigned)(53 - e);      /* 53 .. 66 */
+    uint64_t bits; /* x = m / 2^s exactly, from its bits (a normal double here) */
+    memcpy(&bits, &x, sizeof(bits));
+    uint64_t m = (bits & ((1ull << 52) - 1)) | (1ull << 52);
+    unsigned s = (unsigned)(1075 - (int)(bits >> 52));                    /* 53 .. 66 */
     const uint64_t lo = 10000000000000000ull, hi = 100000000000000000ull; /* 10^16, 10^17 */
     unsigned __int128 q = 0;
     uint64_t digits = 0;
@@ -942,8 +942,13 @@ size_t csv_format_g17(double x, char *buf)
     for (int k = 0; k < -X - 1; k++)
         *p++ = '0';
     char d[17];
-    for (int k = 16; k >= 0; k--, digits /= 10)
-        d[k] = (char)('0' + digits % 10);
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
+    for (int k = 15; k >= 1; k -= 2, digits /= 100) /* two digits a division */
+        memcpy(d + k, pairs + 2 * (digits % 100), 2);
+    d[0] = (char)('0' + digits);
     int nd = 17;
     while (nd > 0 && d[nd - 1] == '0')
         nd--;
