@@ -331,9 +331,10 @@ static void score_many_linked(const iforest_t *f, const float *X, size_t n, doub
 
 #define TOP_LEVELS 4 /* levels walk_group takes for 16 rows at once in vector registers */
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(IFOREST_PORTABLE)
-/* target_clones: one build for every x86-64 (SSE2), and an AVX2 clone chosen at load
- * time where the CPU has it (twice the lanes an instruction). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(IFOREST_PORTABLE)
+/* target_clones (GCC; clang 14 refuses it with noinline): one build for every x86-64
+ * (SSE2), and an AVX2 clone chosen at load time where the CPU has it (twice the lanes
+ * an instruction). */
 #define WALK_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define WALK_CLONES
