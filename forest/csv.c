@@ -15,18 +15,22 @@
  * Speed: the rows are read in batches (every whole line the buffer holds), cut at line
  * ends into one part per thread (csv_options.n_threads); each part parses into its own
  * rows of the table, and the first bad line in file order is the one reported, with the
- * same message and line number at any thread count. A row is first read in one pass by
- * csv_fast_double (Clinger's fast path: at most 19 digits, a mantissa <= 2^53 and a
- * power of ten <= 10^22 are exact doubles, so one IEEE multiply or divide is the
- * correctly rounded value, the same bits as strtod). Any row the fast pass does not take
- * whole (a hex, inf or long number, a quote, a wrong field count, a bad cell) is read
+ * same message and line number at any thread count. A line is first read in one pass
+ * by fast_line, before its end is known (no memchr, strspn or NUL scan of its own):
+ * numbers as Clinger's fast path takes them (at most 19 digits, a mantissa <= 2^53 and
+ * a power of ten <= 10^22 are exact doubles, so one IEEE multiply or divide is the
+ * correctly rounded value, the same bits as strtod), 8 digits a load (SWAR: the digits
+ * around a %.6g number's point in one eight-digit step), the sign without a branch, and
+ * the division by 10^k replaced by a multiply that gives the same float unless it lands
+ * next to a float midpoint (wide_float). Any line the fast pass does not take whole (a
+ * hex, inf or long number, a quote, a wrong field count, a bad cell, a NUL) is read
  * again by the general path: split, trim, strtod, and the error message it always gave.
- * 100,000 rows x 24 features (%.6g, 22 MB) on one thread: 73-85 ms of CPU instead of
- * 361-380 ms (shared 2-CPU VM at load ~15; bench/iforest.sh has the end-to-end numbers).
+ * 100,000 rows x 24 features (%.6g, 22 MB) on one thread: 366 M instructions (callgrind)
+ * instead of 440 M for the byte-at-a-time fast path before, 45-50 ms of CPU instead of
+ * 50-57 (min of 15 reads, shared 2-CPU VM at load ~6), and 361-380 ms with strtod.
  * Rejected: a full correctly rounded parser (Eisel-Lemire, ~400 lines of tables) for
- * the rare long number strtod handles; SWAR 8-digit steps (vectors are printed %.6g, so
- * few runs of 8 digits); mmap of the whole file, which reads neither stdin nor pipes and
- * drops the memory bound.
+ * the rare long number strtod handles; mmap of the whole file, which reads neither
+ * stdin nor pipes and drops the memory bound.
  *
  * csv_format_g17: the score printer of `tapir forest score`. A score in [1e-4, 1) is
  * m * 2^-s with s <= 67, so its 17 significant digits are an exact 128-bit integer
@@ -265,6 +269,53 @@ static inline int is_digit(char c)
     return (unsigned char)(c - '0') < 10;
 }
 
+/* Reads an exponent at s, if any, into *e10; returns s past it, or NULL (no digits, or
+ * over 100,000). */
+static inline const char *read_exponent(const char *s, long *e10)
+{
+    if (*s == 'e' || *s == 'E') {
+        int eneg = 0;
+        long x = 0;
+        s++;
+        if (*s == '-' || *s == '+')
+            eneg = *s++ == '-';
+        if (!is_digit(*s))
+            return NULL;
+        for (; is_digit(*s); s++) {
+            if (x > 100000)
+                return NULL;
+            x = x * 10 + (*s - '0');
+        }
+        *e10 += eneg ? -x : x;
+    }
+    return s;
+}
+
+/* The exponent and the conversion to double: s is past the mantissa's digits (nd of
+ * them, summed into w, e10 from the point). */
+__attribute__((always_inline)) static inline const char *
+finish_double(const char *s, int neg, uint64_t w, long nd, long e10, double *out)
+{
+    if (nd == 0 || nd > FAST_MAX_DIGITS || !(s = read_exponent(s, &e10)))
+        return NULL;
+    double d;
+    if (w == 0)
+        d = 0;
+    else if (w > FAST_MAX_MANTISSA || e10 < -22 || e10 > 22)
+        return NULL;
+    else if (e10 < 0)
+        d = (double)w / pow10_exact[-e10];
+    else
+        d = (double)w * pow10_exact[e10];
+    /* the sign as a bit, not a branch the compiler would make of `neg ? -d : d` (the
+     * sign is a coin toss in most vectors) */
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof(bits));
+    bits ^= (uint64_t)neg << 63;
+    memcpy(out, &bits, sizeof(bits));
+    return s;
+}
+
 /* csv_fast_double on a string that ends in a byte that is no part of a number (the
  * line's NUL, a comma, a blank): no bounds checks. Digits are summed without looking at
  * them (leading zeros add nothing; a wrapped sum of over 19 digits is thrown away), so
@@ -290,34 +341,7 @@ __attribute__((always_inline)) static inline const char *fast_double(const char 
         e10 = -(s - f0);
         nd -= e10;
     }
-    if (nd == 0 || nd > FAST_MAX_DIGITS)
-        return NULL;
-    if (*s == 'e' || *s == 'E') {
-        int eneg = 0;
-        long x = 0;
-        s++;
-        if (*s == '-' || *s == '+')
-            eneg = *s++ == '-';
-        if (!is_digit(*s))
-            return NULL;
-        for (; is_digit(*s); s++) {
-            if (x > 100000)
-                return NULL;
-            x = x * 10 + (*s - '0');
-        }
-        e10 += eneg ? -x : x;
-    }
-    double d;
-    if (w == 0)
-        d = 0;
-    else if (w > FAST_MAX_MANTISSA || e10 < -22 || e10 > 22)
-        return NULL;
-    else if (e10 < 0)
-        d = (double)w / pow10_exact[-e10];
-    else
-        d = (double)w * pow10_exact[e10];
-    *out = neg ? -d : d;
-    return s;
+    return finish_double(s, neg, w, nd, e10, out);
 #endif
 }
 
@@ -325,6 +349,170 @@ const char *csv_fast_double(const char *s, double *out)
 {
     return fast_double(s, out);
 }
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && FLT_EVAL_METHOD == 0
+#define HAVE_SWAR 1
+#define SWAR_ONES 0x0101010101010101ull
+#define WIDE_READ 64 /* bytes wide_double may read from a number's start (50 at most) */
+
+/* The 8 bytes at s xor '0' in each byte: a digit becomes its value 0..9, any other byte
+ * something above 9. */
+static inline uint64_t load_digits(const char *s)
+{
+    uint64_t v;
+    memcpy(&v, s, sizeof(v));
+    return v ^ (SWAR_ONES * '0');
+}
+
+/* How many of x's bytes, from the first, are digits: 0..8. A byte is flagged when its
+ * value is above 9 (its low 7 bits + 0x76 reach 0x80, with no carry into the next byte)
+ * or its top bit is set. */
+static inline unsigned digit_run(uint64_t x)
+{
+    uint64_t m = (((x & (SWAR_ONES * 0x7f)) + SWAR_ONES * 0x76) | x) & (SWAR_ONES * 0x80);
+    return m ? (unsigned)__builtin_ctzll(m) >> 3 : 8;
+}
+
+/* The value of 8 digit bytes (0..9 each, the first in the low byte): summed in pairs,
+ * fours and eights with three multiplies (Lemire's eight-digit step). */
+static inline uint64_t eight_digits(uint64_t x)
+{
+    x = x * 10 + (x >> 8);
+    x = (((x & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+         (((x >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
+        32;
+    return (uint32_t)x;
+}
+
+/* x's first n (0..8) bytes moved to the top, zeros below: as digits, the same number
+ * with leading zeros. */
+static inline uint64_t digits_top(uint64_t x, unsigned n)
+{
+    return (x << (32 - 4 * n)) << (32 - 4 * n); /* two shifts: n = 0 shifts by 64 */
+}
+
+/* The value of x's first n (1..8) digits. */
+static inline uint64_t digits_value(uint64_t x, unsigned n)
+{
+    return eight_digits(digits_top(x, n));
+}
+
+static const uint64_t pow10_u64[9] = {1,      10,      100,      1000,     10000,
+                                      100000, 1000000, 10000000, 100000000};
+
+/* Adds the digit run at *s to *w, 8 digits a step, and moves *s past it; returns the
+ * digits read. Stops early once over 19 (the caller then declines the number): at most
+ * 3 loads, 24 bytes. */
+static inline long wide_digits(const char **s, uint64_t *w)
+{
+    long nd = 0;
+    for (;;) {
+        uint64_t x = load_digits(*s);
+        unsigned n = digit_run(x);
+        if (n == 0)
+            return nd;
+        *w = *w * pow10_u64[n] + digits_value(x, n);
+        *s += n;
+        nd += n;
+        if (n < 8 || nd > FAST_MAX_DIGITS)
+            return nd;
+    }
+}
+
+/* 10^0 .. 10^-22 rounded to doubles. */
+static const double pow10_inv[23] = {1e0,   1e-1,  1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
+                                     1e-8,  1e-9,  1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15,
+                                     1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
+
+#define MID_ULPS 8 /* see wide_float: y is within 5 double ulps of the true double */
+
+/* fast_double reading 8 digits at a time, and rounded on to the float the reader keeps:
+ * the same numbers taken as fast_double, and for each (float)(what strtod gives), bit for
+ * bit. s must have WIDE_READ readable bytes.
+ *
+ * The division w / 10^k (a third of the parse time: its latency is not hidden) becomes a
+ * multiply y = w * RN(10^-k), within 2 ulps of x = w / 10^k, so within 2.5 ulps of RN(x),
+ * the double strtod gives (5 across a power of two). Rounding to float gives the same
+ * result from y as from RN(x) unless a float rounding boundary, a midpoint between two
+ * floats, lies between them: then y's 29 bits below the float's are within 5 of a
+ * midpoint's pattern (1 << 28), and that rare case takes the division. Every value taken
+ * is a normal float: 1e-22 <= |x| <= 2^53 * 1e22 < FLT_MAX, so no range check either. */
+__attribute__((always_inline)) static inline const char *wide_float(const char *s, float *out)
+{
+    int neg = *s == '-'; /* no branch: the sign is a coin toss in most vectors */
+    s += neg | (*s == '+');
+    uint64_t w = 0, x = load_digits(s);
+    unsigned n = digit_run(x);
+    long nd, e10 = 0;
+    if (n < 8 && (uint8_t)(x >> (8 * n)) == ('.' ^ '0')) {
+        /* up to 8 digits around the point (vectors printed %.6g): one eight-digit step
+         * over the integer digits, shifted down to make room, and the fraction's */
+        uint64_t y = load_digits(s + n + 1);
+        unsigned m = digit_run(y);
+        if (m < 8 && n + m <= 8) { /* m < 8: the fraction ends here */
+            uint64_t a = digits_top(x, n), b = digits_top(y, m);
+            w = eight_digits((m ? a >> (8 * m) : a) | b);
+            nd = n + m, e10 = -(long)m;
+            s += n + 1 + m;
+            if ((*s | 0x20) != 'e' && nd > 0)
+                goto convert; /* w < 10^8, e10 in [-7, 0]: in range */
+            goto exponent;
+        }
+    } else if (n < 8) { /* an integer, or digits then an exponent */
+        w = n ? digits_value(x, n) : 0;
+        nd = n;
+        s += n;
+        goto exponent;
+    }
+    nd = wide_digits(&s, &w); /* the general case: 8 digits a step */
+    if (*s == '.' && nd <= FAST_MAX_DIGITS) {
+        s++;
+        e10 = -wide_digits(&s, &w);
+        nd -= e10;
+    }
+exponent:
+    if (nd == 0 || nd > FAST_MAX_DIGITS || !(s = read_exponent(s, &e10)))
+        return NULL;
+    if (w > FAST_MAX_MANTISSA || e10 < -22 || e10 > 22) {
+        if (w != 0)
+            return NULL;
+        e10 = 0;
+    }
+    double d;
+convert:
+    if (e10 >= 0) {
+        d = (double)w * pow10_exact[e10];
+    } else {
+        d = (double)w * pow10_inv[-e10];
+        uint64_t b;
+        memcpy(&b, &d, sizeof(b));
+        if ((b & 0x1fffffff) - ((1u << 28) - MID_ULPS) <= 2 * MID_ULPS)
+            d = (double)w / pow10_exact[-e10];
+    }
+    float f = (float)d;
+    uint32_t fb;
+    memcpy(&fb, &f, sizeof(fb));
+    fb ^= (uint32_t)neg << 31;
+    memcpy(out, &fb, sizeof(fb));
+    return s;
+}
+
+const char *csv_fast_float(const char *s, float *out)
+{
+    return wide_float(s, out);
+}
+#else
+const char *csv_fast_float(const char *s, float *out)
+{
+    double d;
+    s = fast_double(s, &d);
+    if (s && !(fabs(d) <= FLT_MAX))
+        return NULL;
+    if (s)
+        *out = (float)d;
+    return s;
+}
+#endif
 
 static inline const char *skip_blanks(const char *p, const char *end)
 {
@@ -361,6 +549,59 @@ static int fast_row(const char *p, const char *end, const unsigned char *keep, s
     return -1;
 }
 
+/* ' ' or '\t'; one compare for the usual byte (a digit, a sign, a comma, above ' '). */
+static inline int is_blank(char c)
+{
+    return (unsigned char)c <= ' ' && (c == ' ' || c == '\t');
+}
+
+/* The fast pass over the line at p, before its end is known: one pass, no write to the
+ * buffer, the line's length found as a by-product. Takes a line of n cells, each
+ * [blanks] number [blanks] (a kept one, as fast_double takes it) or anything but a
+ * comma, a newline or a NUL (a skipped one), ending in LF, CRLF, or (the input's last
+ * line) the NUL at lim. Returns the line's end (its LF, or lim) with out filled, or NULL
+ * for the general path: it reads only below lim, and a number with WIDE_READ bytes
+ * before lim 8 bytes at a time. */
+static const char *fast_line(const char *p, const char *lim, const unsigned char *keep, size_t n,
+                             float *out)
+{
+    const char *line = p;
+    for (size_t i = 0;; i++) {
+        while (is_blank(*p))
+            p++;
+        if (keep[i]) {
+#ifdef HAVE_SWAR
+            if (lim - p >= WIDE_READ) {
+                if (!(p = wide_float(p, out++)))
+                    return NULL;
+            } else
+#endif
+            {
+                double d;
+                if (!(p = fast_double(p, &d)) || !(fabs(d) <= FLT_MAX))
+                    return NULL;
+                *out++ = (float)d;
+            }
+            while (is_blank(*p))
+                p++;
+        } else {
+            while (*p != ',' && *p != '\n' && *p != '\0')
+                p++;
+        }
+        if (i + 1 == n)
+            break;
+        if (*p != ',')
+            return NULL;
+        p++;
+    }
+    if (*p == '\r')
+        p++;
+    if (!(*p == '\n' || (p == lim && *p == '\0')) || p - line > CSV_MAX_LINE)
+        return NULL;
+    /* a skipped last cell took the CR as its own: harmless, the general path drops it */
+    return p;
+}
+
 /* What every part of a batch shares: the header's shape. */
 struct shape {
     const char *name;          /* file name for messages */
@@ -390,6 +631,14 @@ static void *parse_part(void *arg)
     char **cells = NULL; /* the general path's, when a row needs it: 512 KiB */
     size_t lineno = pt->lineno0;
     for (char *p = pt->p; p < pt->end;) {
+        float *row = pt->out + pt->rows * sh->n_cols;
+        const char *fe = fast_line(p, pt->end, sh->keep, sh->n_head, row);
+        if (fe) {
+            lineno++;
+            pt->rows++;
+            p += fe - p + 1;
+            continue;
+        }
         char *nl = memchr(p, '\n', (size_t)(pt->end - p));
         char *le = nl ? nl : pt->end;
         size_t len = (size_t)(le - p);
@@ -408,7 +657,6 @@ static void *parse_part(void *arg)
             goto fail;
         }
         if (strspn(p, " \t") < len) { /* else blank */
-            float *row = pt->out + pt->rows * sh->n_cols;
             if (fast_row(p, p + len, sh->keep, sh->n_head, row) < 0) {
                 if (!cells && !(cells = malloc(CSV_MAX_COLUMNS * sizeof(*cells)))) {
                     tapir_errf(pt->err, "%s: out of memory", sh->name);
@@ -659,10 +907,10 @@ size_t csv_format_g17(double x, char *buf)
 {
     if (!(x >= G17_LO && x < 1.0))
         return (size_t)snprintf(buf, CSV_G17_MAX, "%.17g", x);
-    int e;
-    double fr = frexp(x, &e);             /* x = fr * 2^e, fr in [0.5, 1), e in [-13, 0] */
-    uint64_t m = (uint64_t)ldexp(fr, 53); /* exact: x = m / 2^s */
-    unsigned s = (unsigned)(53 - e);      /* 53 .. 66 */
+    uint64_t bits; /* x = m / 2^s exactly, from its bits (a normal double here) */
+    memcpy(&bits, &x, sizeof(bits));
+    uint64_t m = (bits & ((1ull << 52) - 1)) | (1ull << 52);
+    unsigned s = (unsigned)(1075 - (int)(bits >> 52));                    /* 53 .. 66 */
     const uint64_t lo = 10000000000000000ull, hi = 100000000000000000ull; /* 10^16, 10^17 */
     unsigned __int128 q = 0;
     uint64_t digits = 0;
@@ -694,8 +942,13 @@ size_t csv_format_g17(double x, char *buf)
     for (int k = 0; k < -X - 1; k++)
         *p++ = '0';
     char d[17];
-    for (int k = 16; k >= 0; k--, digits /= 10)
-        d[k] = (char)('0' + digits % 10);
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
+    for (int k = 15; k >= 1; k -= 2, digits /= 100) /* two digits a division */
+        memcpy(d + k, pairs + 2 * (digits % 100), 2);
+    d[0] = (char)('0' + digits);
     int nd = 17;
     while (nd > 0 && d[nd - 1] == '0')
         nd--;

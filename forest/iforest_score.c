@@ -18,7 +18,10 @@
  *     double computed as before, so scores do not change by a bit. iforest_score walks
  *     8 trees at once; iforest_score_many takes 128 rows through one tree at a time,
  *     keyed and transposed so that 16 rows walk together off one pointer
- *     (g[f * 16 + k]).
+ *     (g[f * 16 + k]). In score_many the top 4 levels go in vector registers
+ *     (walk_top: the 15 top slots compared for all 16 rows at once, the directions
+ *     picked out level by level, an AVX2 clone where the CPU has one), the levels below
+ *     8 rows at a time, whose index chains fit the registers.
  *   - linked (12-byte nodes with a child index, walked height_limit steps), kept for
  *     forests the padding would blow up: more than 4 slots per real node (plus 131,072)
  *     or D > 16. A small hostile file (many one-leaf trees and one deep one) thus cannot
@@ -31,6 +34,12 @@
  * time (a mispredicted branch per leaf: 2.1 us a vector); peeling the root level (no
  * gain measured); 8, 12 or 24 rows walking together instead of 16 (8 and 12: 15-40%
  * slower, too few loads in flight; 24: spills more).
+ * Vector top levels (session 5): 100,000 rows through 100 trees, one thread, 605 M
+ * instructions in the walk before (16 spilled chains, 7.5 a step), 497 M after
+ * (callgrind); wall time on the shared VM did not separate the two (min of 30, 64-70 ms
+ * each), so the walk there is bound by its load chains more than by instructions.
+ * Rejected: a fifth vector level (16 more compares and 15 picks for 16 rows cost more
+ * than 16 scalar steps); prefetching the next tree into L1 (no gain measured).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -320,24 +329,128 @@ static void score_many_linked(const iforest_t *f, const float *X, size_t n, doub
     }
 }
 
+#define TOP_LEVELS 4 /* levels walk_group takes for 16 rows at once in vector registers */
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(IFOREST_PORTABLE)
+/* target_clones (GCC; clang 14 refuses it with noinline): one build for every x86-64
+ * (SSE2), and an AVX2 clone chosen at load time where the CPU has it (twice the lanes
+ * an instruction). */
+#define WALK_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define WALK_CLONES
+#endif
+
+#if defined(__GNUC__) && GROUP == 16
+#define HAVE_VECTOR_TOP 1
+typedef int32_t v8i __attribute__((vector_size(32))); /* 8 rows' keys or masks */
+typedef int32_t v8i_u __attribute__((vector_size(32), aligned(4), may_alias));
+struct v16 {
+    v8i lo, hi; /* 16 rows */
+};
+
+/* -1 in the rows going right at slot j: whose key of j's feature (16 contiguous keys,
+ * g is transposed) is above j's threshold. Keys and threshold have their sign bits
+ * flipped, so that the vector's signed compare is the scalar walk's unsigned one. */
+__attribute__((always_inline)) static inline struct v16 go_right(const union cslot *c, size_t j,
+                                                                 const uint32_t *g)
+{
+    const uint32_t *k = g + c[j].node.fo;
+    int32_t t = (int32_t)(c[j].node.thr ^ 0x80000000u);
+    v8i lo = *(const v8i_u *)k ^ (int32_t)0x80000000u;
+    v8i hi = *(const v8i_u *)(k + 8) ^ (int32_t)0x80000000u;
+    return (struct v16){lo > t, hi > t};
+}
+
+/* m ? a : b, lane by lane (m is -1 or 0). */
+__attribute__((always_inline)) static inline struct v16 pick(struct v16 m, struct v16 a,
+                                                             struct v16 b)
+{
+    return (struct v16){b.lo ^ ((a.lo ^ b.lo) & m.lo), b.hi ^ ((a.hi ^ b.hi) & m.hi)};
+}
+
+/* The slot each of the 16 rows reaches after the top 4 levels, j = 16 + 8b0 + 4b1 +
+ * 2b2 + b3 (b_d the direction taken at level d), into j[16]: every one of the 15 top
+ * slots compared for all 16 rows at once (no load waits for the one before), and each
+ * row's directions picked out of them, level by level. The same slots as 4 scalar
+ * steps, so the same leaves and sums. */
+WALK_CLONES __attribute__((noinline)) static void walk_top(const union cslot *c, const uint32_t *g,
+                                                           uint64_t *j)
+{
+    struct v16 b0 = go_right(c, 1, g);
+    struct v16 b1 = pick(b0, go_right(c, 3, g), go_right(c, 2, g));
+    struct v16 q0 = pick(b1, go_right(c, 5, g), go_right(c, 4, g));
+    struct v16 q1 = pick(b1, go_right(c, 7, g), go_right(c, 6, g));
+    struct v16 b2 = pick(b0, q1, q0);
+    struct v16 p0 = pick(b2, go_right(c, 9, g), go_right(c, 8, g));
+    struct v16 p1 = pick(b2, go_right(c, 11, g), go_right(c, 10, g));
+    struct v16 p2 = pick(b2, go_right(c, 13, g), go_right(c, 12, g));
+    struct v16 p3 = pick(b2, go_right(c, 15, g), go_right(c, 14, g));
+    struct v16 b3 = pick(b0, pick(b1, p3, p2), pick(b1, p1, p0));
+    v8i lo = 16 + (b0.lo & 8) + (b1.lo & 4) + (b2.lo & 2) + (b3.lo & 1);
+    v8i hi = 16 + (b0.hi & 8) + (b1.hi & 4) + (b2.hi & 2) + (b3.hi & 1);
+    for (int k = 0; k < 8; k++)
+        j[k] = (uint64_t)lo[k], j[k + 8] = (uint64_t)hi[k];
+}
+#endif
+
 /* GROUP rows (transposed keys: g[feature * GROUP + k] is row k's feature) through one tree of
  * the complete layout, adding each row's path length to sum[k]. Not inlined, so that g
- * stays a plain pointer and each row's load is g + fo + a constant. */
+ * stays a plain pointer and each row's load is g + fo + a constant. The top 4 levels
+ * (when the tree has them) go 16 rows at once in vector registers (walk_top): 4 of 8
+ * scalar steps at psi 256, whose 16 index chains do not fit in the 15 registers and
+ * cost 7.5 instructions a step. */
 __attribute__((noinline)) static void walk_group(const union cslot *c, uint32_t D,
                                                  const uint32_t *g, double *sum)
 {
     uint64_t j[GROUP];
-    for (int k = 0; k < GROUP; k++)
-        j[k] = 1;
-    for (uint32_t d = 0; d < D; d++)
-#pragma GCC unroll 16
-        for (int k = 0; k < GROUP; k++) {
-            const union cslot *s = &c[j[k]];
-            j[k] = child(j[k], s->node.thr, g[(size_t)s->node.fo + (size_t)k]);
-        }
-#pragma GCC unroll 16
-    for (int k = 0; k < GROUP; k++)
-        sum[k] += c[j[k]].pathlen;
+    uint32_t d = 0;
+#ifdef HAVE_VECTOR_TOP
+    if (D >= TOP_LEVELS) {
+        walk_top(c, g, j);
+        d = TOP_LEVELS;
+    } else
+#endif
+    {
+        for (int k = 0; k < GROUP; k++)
+            j[k] = 1;
+    }
+    /* the levels left, 8 rows at a time: 8 index chains and the pointers fit the
+     * registers (16 spilled: 8.3 instructions a step against 4-5) */
+    for (int h = 0; h < GROUP; h += 8) {
+        uint64_t i[8];
+        const uint32_t *gh = g + h; /* row h + k's key: gh[fo + k], k a constant */
+        for (int k = 0; k < 8; k++)
+            i[k] = j[h + k];
+        for (uint32_t e = d; e < D; e++)
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) {
+                const union cslot *s = &c[i[k]];
+                i[k] = child(i[k], s->node.thr, gh[(size_t)s->node.fo + (size_t)k]);
+            }
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++)
+            sum[h + k] += c[i[k]].pathlen;
+    }
+}
+
+/* float_key of x[0..n) into k: 8 at a time without a branch (the scalar one's branches
+ * cost 26 instructions a value; transposing a block was 5% of `tapir forest score`). */
+WALK_CLONES static void keys_of(const float *x, size_t n, uint32_t *k)
+{
+    size_t i = 0;
+#ifdef HAVE_VECTOR_TOP
+    typedef uint32_t v8u __attribute__((vector_size(32)));
+    for (; i + 8 <= n; i += 8) {
+        v8u b;
+        memcpy(&b, x + i, sizeof(b));
+        b &= ~(v8u)(b == 0x80000000u);                   /* -0 as +0 */
+        v8u r = b ^ ((v8u)((v8i)b >> 31) | 0x80000000u); /* as float_key */
+        r &= ~(v8u)((b & 0x7fffffffu) > 0x7f800000u);    /* NaN: 0 */
+        memcpy(k + i, &r, sizeof(r));
+    }
+#endif
+    for (; i < n; i++)
+        k[i] = float_key(x[i]);
 }
 
 #define XT_FLOATS      8192 /* score_many's transposed rows: 32 KiB of stack at most */
@@ -357,15 +470,17 @@ static void score_many_complete(const iforest_t *f, const float *X, size_t n, do
     }
     if (block > COMPLETE_BLOCK)
         block = COMPLETE_BLOCK;
-    uint32_t xt[XT_FLOATS];
+    _Alignas(64) uint32_t xt[XT_FLOATS];
+    uint32_t keys[XT_FLOATS]; /* the block's keys, row-major, before transposing */
     double sum[COMPLETE_BLOCK];
     for (size_t b = 0; b < n; b += block) {
         size_t m = n - b < block ? n - b : block, mg = (m + GROUP - 1) / GROUP * GROUP;
         const float *xb = X + b * nf;
+        keys_of(xb, m * nf, keys);
         for (size_t r = 0; r < mg; r++) { /* rows past m: zeros, walked and ignored */
             uint32_t *g = xt + (r / GROUP) * nf * GROUP + r % GROUP;
             for (size_t i = 0; i < nf; i++)
-                g[i * GROUP] = r < m ? float_key(xb[r * nf + i]) : 0;
+                g[i * GROUP] = r < m ? keys[r * nf + i] : 0;
             sum[r] = 0;
         }
         for (uint32_t t = 0; t < f->n_trees; t++)

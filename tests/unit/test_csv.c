@@ -199,6 +199,27 @@ static void print_as(char *s, size_t n, int how, double v)
     }
 }
 
+/* csv_fast_float on s (copied into a padded buffer: it reads 64 bytes) takes what
+ * csv_fast_double takes, and gives (float)strtod's bits. Returns 1 when they differ. */
+static int float_differs(const char *s, const char *fast_end)
+{
+    char pad[600];
+    size_t n = strlen(s);
+    if (n + 64 > sizeof(pad))
+        return 0;
+    memset(pad, 0, sizeof(pad));
+    memcpy(pad, s, n);
+    float f = 0, want = (float)strtod(s, NULL);
+    const char *e = csv_fast_float(pad, &f);
+    if ((e == NULL) != (fast_end == NULL) || (e && e - pad != fast_end - s) ||
+        (e && memcmp(&f, &want, sizeof(f)) != 0)) {
+        printf("  '%s': float path %s %.9g, strtod %.9g\n", s, e ? "took" : "declined", (double)f,
+               (double)want);
+        return 1;
+    }
+    return 0;
+}
+
 /* The fast path gives strtod's bits for every number it takes, and takes plain
  * decimals: random values printed in many ways, random digit strings, edge cases. */
 TEST(fast_double_is_strtod)
@@ -226,6 +247,7 @@ TEST(fast_double_is_strtod)
         double a = 0, b = strtod(s, NULL);
         const char *e = csv_fast_double(s, &a);
         total++;
+        differ += float_differs(s, e);
         if (e) {
             taken++;
             if (*e != '\0' || memcmp(&a, &b, sizeof(a)) != 0) {
@@ -251,6 +273,7 @@ TEST(fast_double_is_strtod)
         double a = 0, b = strtod(s, NULL);
         const char *e = csv_fast_double(s, &a);
         total++;
+        differ += float_differs(s, e);
         if (e) {
             taken++;
             if (*e != '\0' || memcmp(&a, &b, sizeof(a)) != 0) {
@@ -258,6 +281,28 @@ TEST(fast_double_is_strtod)
                     printf("  '%s': fast %.17g, strtod %.17g\n", s, a, b);
             }
         }
+    }
+    /* near and at float midpoints, where the float path's multiply must give way to the
+     * division: exact midpoints with a point (167772170e-1 is 2^24 + 1), and doubles
+     * around random midpoints printed with 9 to 19 digits */
+    static const char *const mid[] = {"16777217.0",         "167772170e-1", "33554434.0",
+                                      "-16777219.0",        "0.16777217e8", "8388608.5",
+                                      "1.00000005960464477"};
+    for (size_t i = 0; i < sizeof(mid) / sizeof(mid[0]); i++) {
+        double a;
+        differ += float_differs(mid[i], csv_fast_double(mid[i], &a));
+    }
+    for (int k = 0; k < 200000; k++) {
+        float f =
+            ldexpf(1.0f + (float)(rnd() % (1u << 23)) / (float)(1u << 23), (int)(rnd() % 60) - 30);
+        double m = (double)f + ldexp(1.0, ilogb(f) - 24);          /* the midpoint above f */
+        m += ldexp((double)((int)(rnd() % 9) - 4), ilogb(f) - 52); /* a few ulps off */
+        snprintf(s, sizeof(s), "%.*g", 9 + (int)(rnd() % 11), m);
+        double a;
+        const char *e = csv_fast_double(s, &a);
+        differ += float_differs(s, e);
+        total++;
+        taken += e != NULL;
     }
     CHECK_EQ(differ, 0);
     printf("  %ld numbers, %ld on the fast path, all bit-identical to strtod\n", total, taken);
