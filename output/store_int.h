@@ -81,4 +81,10 @@ int store_net_function(store_t *s);
  * error; store_close finalizes what was prepared). */
 int store_write_prepare(store_t *s);
 
+/* Stamps one row of a writable handle: sql is an UPDATE that binds ?1 = id, ?2 = now_us
+ * as ISO-8601 text and ?3 = now_us. 0; STORE_ENOTFOUND ("no NOUN with id N") when it
+ * changed no row; or -1 (doing: "acknowledging an alert"). */
+int store_stamp_row(store_t *s, const char *sql, int64_t id, uint64_t now_us, const char *noun,
+                    const char *doing);
+
 #endif
