@@ -23,6 +23,7 @@
 
 #include "blocklist.h"
 #include "cli.h"
+#include "opts.h"
 #include "parse.h"
 
 #define CMD "tapir blocklist"
@@ -237,11 +238,8 @@ int cmd_blocklist(int argc, char **argv)
     bool now_given = false;
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = opts_store_getopt(argc, argv, "o:h", opts, &db, NULL)) != -1) {
         switch (c) {
-        case 'd':
-            db = optarg;
-            break;
         case 'f':
             if (blocklist_parse_format(optarg, &fmt) < 0)
                 return parse_opt_bad(CMD, "--format", optarg, "nft, ipset or plain");

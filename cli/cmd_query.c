@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "opts.h"
 #include "parse.h"
 #include "rules.h"
 #include "store.h"
@@ -247,22 +248,6 @@ static int filter_opt(const char *cmd, int c, char **argv, struct filter_args *a
         "detector", required_argument, NULL, 'D'                                                   \
     }
 
-/* getopt_long over opts ("h" for the short ones) for the commands that read the store,
- * taking the options they all have: --db ('d', into *db) and, when json is not NULL,
- * --json ('j'). Returns the next other option's letter, or -1 at the end. */
-static int query_getopt(int argc, char **argv, const struct option *opts, const char **db,
-                        bool *json)
-{
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) == 'd' || (c == 'j' && json)) {
-        if (c == 'd')
-            *db = optarg;
-        else
-            *json = true;
-    }
-    return c;
-}
-
 /* The exit status once a command's output is written: rc, or TAPIR_EXIT_FAIL having said
  * that stdout failed. */
 static int output_status(const char *cmd, int rc)
@@ -433,7 +418,7 @@ int cmd_alerts(int argc, char **argv)
     const char *for_text = NULL, *reason = NULL, *incident = NULL;
     int c;
     optind = 0;
-    while ((c = query_getopt(argc, argv, opts, &a.db, &a.json)) != -1) {
+    while ((c = opts_store_getopt(argc, argv, "h", opts, &a.db, &a.json)) != -1) {
         switch (c) {
         case 'F':
             for_text = optarg;
@@ -565,7 +550,7 @@ int cmd_hosts(int argc, char **argv)
     bool json = false;
     int c;
     optind = 0;
-    while ((c = query_getopt(argc, argv, opts, &db, &json)) != -1) {
+    while ((c = opts_store_getopt(argc, argv, "h", opts, &db, &json)) != -1) {
         if (c != 'l')
             return parse_opt_other(c, "tapir hosts", argv, hosts_usage);
         if (opt_count("tapir hosts", "--limit", optarg, &limit) < 0)
@@ -699,7 +684,7 @@ int cmd_incidents(int argc, char **argv)
     struct filter_args a = FILTER_ARGS_INIT;
     int c;
     optind = 0;
-    while ((c = query_getopt(argc, argv, opts, &a.db, &a.json)) != -1) {
+    while ((c = opts_store_getopt(argc, argv, "h", opts, &a.db, &a.json)) != -1) {
         int r = filter_opt(CMD_INCIDENTS, c, argv, &a, incidents_usage);
         if (r >= 0)
             return r;
@@ -827,7 +812,7 @@ int cmd_suppressions(int argc, char **argv)
     bool json = false, all = false;
     int c;
     optind = 0;
-    while ((c = query_getopt(argc, argv, opts, &db, &json)) != -1) {
+    while ((c = opts_store_getopt(argc, argv, "h", opts, &db, &json)) != -1) {
         if (c == 'r')
             dir = optarg;
         else if (c == 'a')

@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "http.h"
 #include "log.h"
+#include "opts.h"
 #include "parse.h"
 #include "store.h"
 
@@ -137,11 +138,8 @@ int cmd_serve(int argc, char **argv)
     struct http_config hc = {.listen = HTTP_DEFAULT_LISTEN, .rate_per_s = HTTP_DEFAULT_RATE};
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = opts_store_getopt(argc, argv, "h", opts, &db, NULL)) != -1) {
         switch (c) {
-        case 'd':
-            db = optarg;
-            break;
         case 'l':
             hc.listen = optarg;
             break;

@@ -1,0 +1,17 @@
+/*
+ * opts.h — the option-parsing pieces the commands that read the store share (cli/opts.c).
+ */
+#ifndef TAPIR_CLI_OPTS_H
+#define TAPIR_CLI_OPTS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+/* getopt_long over opts for a command that reads the store, taking the options those all
+ * have: --db ('d', into *db) and, when json is not NULL, --json ('j', into *json). Returns
+ * the next other option's letter (its value in optarg), or -1 at the end. The caller sets
+ * optind = 0 before the first call, as for getopt_long. */
+int opts_store_getopt(int argc, char **argv, const char *shortopts, const struct option *opts,
+                      const char **db, bool *json);
+
+#endif
