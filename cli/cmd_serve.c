@@ -81,15 +81,11 @@ static int token_check(const char *tok, const char *from)
 int serve_token_file(const char *path, char *tok, size_t toklen)
 {
     /* O_NONBLOCK: a FIFO with no writer would block open() for ever (fstat refuses it). */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        fprintf(stderr, "tapir serve: cannot open token file %s: %s\n", path, strerror(errno));
-        return -1;
-    }
     struct stat sb;
-    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        fprintf(stderr, "tapir serve: token file %s is not a regular file\n", path);
-        close(fd);
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    int fd = tapir_open_input(path, O_NONBLOCK | O_NOCTTY, "token file", &sb, errbuf);
+    if (fd < 0) {
+        fprintf(stderr, "tapir serve: %s\n", errbuf);
         return -1;
     }
     if (sb.st_mode & (S_IROTH | S_IWOTH)) {
