@@ -52,16 +52,17 @@
 #include "http_int.h"
 #include "log.h"
 #include "output.h"
+#include "ilist.h"
 #include "timeutil.h"
 
-#define CONN_NIL UINT32_MAX
+#define CONN_NIL ILIST_NIL
 
 struct http_conn {
     struct http_conns *set;
     struct bufferevent *bev;         /* the socket's; evhttp's once attached */
     struct evhttp_connection *evcon; /* NULL until attached */
     struct event *deadline; /* attaches (made active at accept), then the request deadline */
-    uint32_t prev, next;    /* accept order, oldest first; free list through next */
+    struct ilist_link link; /* accept order, oldest first; free list through link.next */
     bool used;
     bool reading; /* a request is being received: the deadline runs */
 };
@@ -74,7 +75,8 @@ struct http_conns {
     uint32_t cap;                    /* open connections allowed */
     uint32_t slots;                  /* cap + HTTP_CONN_SLACK */
     uint32_t live;                   /* slots in use */
-    uint32_t free_head, oldest, newest;
+    uint32_t free_head;
+    struct ilist order;      /* the slots in use, oldest first */
     int deadline_s;          /* HTTP_REQUEST_DEADLINE_S unless a test set it */
     bool paused;             /* accept disabled */
     uint64_t accepted;       /* connections */
@@ -163,19 +165,6 @@ uint32_t http_conns_default_cap(void)
     return room > HTTP_MAX_CONNECTIONS ? HTTP_MAX_CONNECTIONS : (uint32_t)room;
 }
 
-static void list_unlink(http_conns_t *s, uint32_t i)
-{
-    struct http_conn *c = &s->c[i];
-    if (c->prev != CONN_NIL)
-        s->c[c->prev].next = c->next;
-    else
-        s->oldest = c->next;
-    if (c->next != CONN_NIL)
-        s->c[c->next].prev = c->prev;
-    else
-        s->newest = c->prev;
-}
-
 static void pause_accept(http_conns_t *s, int ms)
 {
     if (!s->listener)
@@ -216,7 +205,7 @@ static void conn_close(http_conns_t *s, uint32_t i)
 /* Closes the oldest connection still sending its request. Returns false if none is. */
 static bool evict_oldest(http_conns_t *s)
 {
-    for (uint32_t i = s->oldest; i != CONN_NIL; i = s->c[i].next) {
+    for (uint32_t i = s->order.first; i != CONN_NIL; i = s->c[i].link.next) {
         if (s->c[i].reading && s->c[i].evcon) {
             s->evicted++;
             conn_close(s, i);
@@ -237,11 +226,11 @@ static void conn_release(http_conns_t *s, struct http_conn *c)
 {
     uint32_t i = (uint32_t)(c - s->c);
     event_del(c->deadline);
-    list_unlink(s, i);
+    ilist_unlink(&s->order, i);
     c->used = c->reading = false;
     c->bev = NULL;
     c->evcon = NULL;
-    c->next = s->free_head;
+    c->link.next = s->free_head;
     s->free_head = i;
     s->live--;
     resume_accept(s);
@@ -305,17 +294,11 @@ static struct bufferevent *on_new_connection(struct event_base *base, void *arg)
         return NULL;
     }
     bufferevent_incref(c->bev); /* until on_timer attaches */
-    s->free_head = c->next;
+    s->free_head = c->link.next;
     c->used = true;
     c->reading = true;
     c->evcon = NULL;
-    c->prev = s->newest;
-    c->next = CONN_NIL;
-    if (s->newest != CONN_NIL)
-        s->c[s->newest].next = i;
-    else
-        s->oldest = i;
-    s->newest = i;
+    ilist_push_last(&s->order, i);
     s->live++;
     s->accepted++;
     event_active(c->deadline, EV_TIMEOUT, 1);
@@ -381,14 +364,14 @@ http_conns_t *http_conns_create(struct event_base *base, uint32_t cap)
     }
     for (uint32_t i = 0; i < s->slots; i++) {
         s->c[i].set = s;
-        s->c[i].next = i + 1 < s->slots ? i + 1 : CONN_NIL;
+        s->c[i].link.next = i + 1 < s->slots ? i + 1 : CONN_NIL;
         if (!(s->c[i].deadline = evtimer_new(base, on_timer, &s->c[i]))) {
             conns_free(s);
             return NULL;
         }
     }
     s->free_head = 0;
-    s->oldest = s->newest = CONN_NIL;
+    ilist_init(&s->order, s->c, sizeof(s->c[0]), offsetof(struct http_conn, link));
     return s;
 }
 
@@ -412,7 +395,7 @@ void http_conns_set_deadline(http_conns_t *s, int seconds)
 static struct http_conn *find(http_conns_t *s, struct evhttp_request *req)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    for (uint32_t i = s->newest; evcon && i != CONN_NIL; i = s->c[i].prev)
+    for (uint32_t i = s->order.last; evcon && i != CONN_NIL; i = s->c[i].link.prev)
         if (s->c[i].evcon == evcon)
             return &s->c[i];
     return NULL;
