@@ -405,15 +405,14 @@ static int alerts_suppress(const char *db, const char *id_text, const char *cidr
 
 int cmd_alerts(int argc, char **argv)
 {
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+    static const struct option opts[] = {OPTS_DB,
                                          FILTER_OPTIONS,
                                          {"status", required_argument, NULL, 't'},
-                                         {"json", no_argument, NULL, 'j'},
+                                         OPTS_JSON,
                                          {"for", required_argument, NULL, 'F'},
                                          {"reason", required_argument, NULL, 'R'},
                                          {"incident", required_argument, NULL, 'I'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+                                         OPTS_HELP_END};
     struct filter_args a = FILTER_ARGS_INIT;
     const char *for_text = NULL, *reason = NULL, *incident = NULL;
     int c;
@@ -540,11 +539,8 @@ static void print_host_row(const json_t *h)
 
 int cmd_hosts(int argc, char **argv)
 {
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
-                                         {"limit", required_argument, NULL, 'l'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        OPTS_DB, {"limit", required_argument, NULL, 'l'}, OPTS_JSON, OPTS_HELP_END};
     const char *db = STORE_DEFAULT_PATH;
     int64_t limit = QUERY_DEFAULT_LIMIT;
     bool json = false;
@@ -676,11 +672,7 @@ static void print_incident_detail(const json_t *o)
 
 int cmd_incidents(int argc, char **argv)
 {
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
-                                         FILTER_OPTIONS,
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {OPTS_DB, FILTER_OPTIONS, OPTS_JSON, OPTS_HELP_END};
     struct filter_args a = FILTER_ARGS_INIT;
     int c;
     optind = 0;
@@ -804,10 +796,11 @@ static void print_supp_row(const json_t *o)
 
 int cmd_suppressions(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'}, {"rules", required_argument, NULL, 'r'},
-        {"all", no_argument, NULL, 'a'},      {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {OPTS_DB,
+                                         {"rules", required_argument, NULL, 'r'},
+                                         {"all", no_argument, NULL, 'a'},
+                                         OPTS_JSON,
+                                         OPTS_HELP_END};
     const char *db = NULL, *dir = RULES_DEFAULT_DIR;
     bool json = false, all = false;
     int c;

@@ -124,12 +124,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int cmd_serve(int argc, char **argv)
 {
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+    static const struct option opts[] = {OPTS_DB,
                                          {"listen", required_argument, NULL, 'l'},
                                          {"token-file", required_argument, NULL, 't'},
                                          {"rate", required_argument, NULL, 'r'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+                                         OPTS_HELP_END};
     const char *db = STORE_DEFAULT_PATH, *token_file = NULL;
     struct http_config hc = {.listen = HTTP_DEFAULT_LISTEN, .rate_per_s = HTTP_DEFAULT_RATE};
     int c;
