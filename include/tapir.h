@@ -104,6 +104,17 @@ static inline uint64_t tapir_ip_hash(const struct ip_addr *a, uint64_t seed)
     return tapir_mix64(((lo ^ seed) * 0x9e3779b97f4a7c15ULL) ^ ((h << 31) | (h >> 33)));
 }
 
+/* A bounded table's size for want entries: the smallest power of two >= want, starting
+ * from lo (a power of two) and not beyond hi. For the masks of the open-addressing
+ * tables; at set-up only. */
+static inline uint64_t tapir_pow2_size(uint64_t want, uint64_t lo, uint64_t hi)
+{
+    uint64_t n = lo;
+    while (n < want && n < hi)
+        n <<= 1;
+    return n;
+}
+
 /* Fills errbuf (TAPIR_ERRBUF_SIZE bytes) with a printf-style message: the one way a
  * set-up function reports an error a user can act on. errbuf may be NULL. */
 void tapir_errf(char *errbuf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -48,9 +48,7 @@ http_limiter_t *http_limiter_create(double rate_per_s, double burst, uint32_t ma
     http_limiter_t *l = calloc(1, sizeof(*l));
     if (!l)
         return NULL;
-    uint32_t nb = 1;
-    while (nb < 2 * max_clients)
-        nb <<= 1;
+    uint32_t nb = (uint32_t)tapir_pow2_size(2ull * max_clients, 1, 1u << 31);
     l->rate = rate_per_s;
     l->burst = burst;
     l->cap = max_clients;

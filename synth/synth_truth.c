@@ -99,9 +99,7 @@ struct synth_truth *synth_truth_create(uint32_t max_hosts, FILE *flows, char *er
     struct synth_truth *t = calloc(1, sizeof(*t));
     if (!t)
         goto fail;
-    uint32_t cap = 1024;
-    while (cap < 2ULL * max_hosts && cap < (1u << 30))
-        cap <<= 1;
+    uint32_t cap = (uint32_t)tapir_pow2_size(2ULL * max_hosts, 1024, 1u << 30);
     t->hosts = calloc(cap, sizeof(*t->hosts));
     t->bucket = malloc(FLOW_BUCKETS * sizeof(*t->bucket));
     if (!t->hosts || !t->bucket)
