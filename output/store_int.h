@@ -49,6 +49,10 @@ void store_set_err(store_t *s, const char *fmt, ...) __attribute__((format(print
 /* Records the connection's last error as "PATH: what (while doing)", marks an open
  * window failed, and returns -1. */
 int store_db_fail(store_t *s, const char *doing);
+/* The end of a walk over st's rows that calls back per row: finalizes st and returns the
+ * callback's last value ret when not 0, else 0 when the last step (rc) was SQLITE_DONE, or
+ * store_db_fail's -1 (doing). */
+int store_each_end(store_t *s, sqlite3_stmt *st, int rc, int ret, const char *doing);
 /* Runs text SQL that returns no rows we need. Returns 0 or store_db_fail's -1. */
 int store_exec_sql(store_t *s, const char *sql, const char *doing);
 /* One integer from a single-row query, e.g. a PRAGMA. Returns 0 or -1. */

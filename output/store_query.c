@@ -486,16 +486,11 @@ int store_each_flagged(store_t *s, double min_score, uint64_t since_us, store_fl
         return store_db_fail(s, "reading flagged addresses");
     sqlite3_bind_double(st, 1, min_score);
     sqlite3_bind_int64(st, 2, (int64_t)since_us);
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = SQLITE_DONE, ret = 0;
+    while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *ip = (const char *)sqlite3_column_text(st, 0);
         ret = fn(ctx, ip ? ip : "", (uint64_t)sqlite3_column_int64(st, 1),
                  sqlite3_column_double(st, 2));
-        if (ret)
-            break;
     }
-    sqlite3_finalize(st);
-    if (!ret && rc != SQLITE_DONE)
-        return store_db_fail(s, "reading flagged addresses");
-    return ret;
+    return store_each_end(s, st, rc, ret, "reading flagged addresses");
 }

@@ -227,21 +227,16 @@ int store_each_suppression(store_t *s, uint64_t now_us, store_suppression_fn fn,
                            -1, &st, NULL) != SQLITE_OK)
         return store_db_fail(s, "reading suppressions");
     sqlite3_bind_int64(st, 1, (int64_t)now_us);
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = SQLITE_DONE, ret = 0;
+    while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *text = (const char *)sqlite3_column_text(st, 0);
         struct ip_addr net;
         unsigned len;
         if (!text || rules_parse_cidr(text, &net, &len) < 0)
             continue; /* a row someone wrote by hand: skipped, not fatal */
         ret = fn(ctx, &net, len, (uint64_t)sqlite3_column_int64(st, 1));
-        if (ret)
-            break;
     }
-    sqlite3_finalize(st);
-    if (!ret && rc != SQLITE_DONE)
-        return store_db_fail(s, "reading suppressions");
-    return ret;
+    return store_each_end(s, st, rc, ret, "reading suppressions");
 }
 
 int store_incident_network(store_t *s, int64_t incident_id, char *buf, size_t len)
