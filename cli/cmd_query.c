@@ -181,16 +181,17 @@ struct filter_args {
     char ipnorm[64];
 };
 
-#define FILTER_ARGS_INIT                                                                           \
-    {                                                                                              \
-        .db = STORE_DEFAULT_PATH, .f = {.limit = QUERY_DEFAULT_LIMIT }                             \
-    }
+/* The defaults: the default database, a table, QUERY_DEFAULT_LIMIT rows. */
+static void filter_args_init(struct filter_args *a)
+{
+    *a = (struct filter_args){.db = STORE_DEFAULT_PATH, .f = {.limit = QUERY_DEFAULT_LIMIT}};
+}
 
 /* The filter options `tapir alerts` and `tapir incidents` share (--since, --ip, --min-score,
  * --status, --category, --detector, --limit, --offset), by their getopt letter c with its
- * value in optarg: -1 when c was one (into a's filter),
- * else the exit status to return: TAPIR_EXIT_USAGE after saying what was wrong, or what
- * parse_opt_other says of another letter (usage: the command's). */
+ * value in optarg: -1 when c was one (into a's filter), else the exit status to return:
+ * TAPIR_EXIT_USAGE after saying what was wrong, or what parse_opt_other says of another
+ * letter (usage: the command's). */
 static int filter_opt(const char *cmd, int c, char **argv, struct filter_args *a,
                       void (*usage)(FILE *))
 {
@@ -199,7 +200,7 @@ static int filter_opt(const char *cmd, int c, char **argv, struct filter_args *a
     switch (c) {
     case 's':
         if (tapir_parse_time(arg, &f->since_us) < 0)
-            return parse_opt_bad(cmd, "--since", arg, "ISO-8601 or unix seconds"), TAPIR_EXIT_USAGE;
+            return parse_opt_bad(cmd, "--since", arg, "ISO-8601 or unix seconds");
         return -1;
     case 'i': {
         struct ip_addr ip;
@@ -213,22 +214,21 @@ static int filter_opt(const char *cmd, int c, char **argv, struct filter_args *a
     }
     case 'm':
         if (parse_f64(arg, &f->min_score) < 0 || !(f->min_score >= 0 && f->min_score <= 1))
-            return parse_opt_bad(cmd, "--min-score", arg, "0 to 1"), TAPIR_EXIT_USAGE;
+            return parse_opt_bad(cmd, "--min-score", arg, "0 to 1");
         return -1;
     case 't':
         if (strcmp(arg, "new") && strcmp(arg, "acked") && strcmp(arg, "suppressed"))
-            return parse_opt_bad(cmd, "--status", arg, "new, acked or suppressed"),
-                   TAPIR_EXIT_USAGE;
+            return parse_opt_bad(cmd, "--status", arg, "new, acked or suppressed");
         f->status = arg;
         return -1;
     case 'c':
         if (alert_category_parse(arg) < 0)
-            return parse_opt_bad(cmd, "--category", arg, alert_category_list()), TAPIR_EXIT_USAGE;
+            return parse_opt_bad(cmd, "--category", arg, alert_category_list());
         f->category = arg;
         return -1;
     case 'D':
         if (alert_detector_parse(arg) < 0)
-            return parse_opt_bad(cmd, "--detector", arg, alert_detector_list()), TAPIR_EXIT_USAGE;
+            return parse_opt_bad(cmd, "--detector", arg, alert_detector_list());
         f->detector = arg;
         return -1;
     case 'l':
@@ -240,13 +240,16 @@ static int filter_opt(const char *cmd, int c, char **argv, struct filter_args *a
 }
 
 /* The filter options filter_opt reads (its letters), for the option tables. */
+// clang-format off
 #define FILTER_OPTIONS                                                                             \
-    {"since", required_argument, NULL, 's'}, {"ip", required_argument, NULL, 'i'},                 \
-        {"min-score", required_argument, NULL, 'm'}, {"limit", required_argument, NULL, 'l'},      \
-        {"offset", required_argument, NULL, 'O'}, {"category", required_argument, NULL, 'c'},      \
-    {                                                                                              \
-        "detector", required_argument, NULL, 'D'                                                   \
-    }
+    {"since", required_argument, NULL, 's'},                                                       \
+    {"ip", required_argument, NULL, 'i'},                                                          \
+    {"min-score", required_argument, NULL, 'm'},                                                   \
+    {"limit", required_argument, NULL, 'l'},                                                       \
+    {"offset", required_argument, NULL, 'O'},                                                      \
+    {"category", required_argument, NULL, 'c'},                                                    \
+    {"detector", required_argument, NULL, 'D'}
+// clang-format on
 
 /* The exit status once a command's output is written: rc, or TAPIR_EXIT_FAIL having said
  * that stdout failed. */
@@ -413,7 +416,8 @@ int cmd_alerts(int argc, char **argv)
                                          {"reason", required_argument, NULL, 'R'},
                                          {"incident", required_argument, NULL, 'I'},
                                          OPTS_HELP_END};
-    struct filter_args a = FILTER_ARGS_INIT;
+    struct filter_args a;
+    filter_args_init(&a);
     const char *for_text = NULL, *reason = NULL, *incident = NULL;
     int c;
     optind = 0;
@@ -673,7 +677,8 @@ static void print_incident_detail(const json_t *o)
 int cmd_incidents(int argc, char **argv)
 {
     static const struct option opts[] = {OPTS_DB, FILTER_OPTIONS, OPTS_JSON, OPTS_HELP_END};
-    struct filter_args a = FILTER_ARGS_INIT;
+    struct filter_args a;
+    filter_args_init(&a);
     int c;
     optind = 0;
     while ((c = opts_store_getopt(argc, argv, "h", opts, &a.db, &a.json)) != -1) {

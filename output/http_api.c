@@ -349,7 +349,7 @@ void http_api_host(http_t *h, struct evhttp_request *req, const char *ip_text)
         http_reply_error(h, req, 400, "bad host: not an IP address");
         return;
     }
-    json_t *o;
+    json_t *o = NULL;
     int rc =
         store_host_get(h->store, ip_addr_str(&a, ipnorm, sizeof(ipnorm)), HTTP_HOST_RECENT, &o);
     reply_one(h, req, rc, o, "no such host");
