@@ -27,9 +27,7 @@ struct baseline {
 baseline_t *baseline_create(uint32_t capacity, double alpha, uint64_t seed, char *errbuf)
 {
     baseline_t *b = calloc(1, sizeof(*b));
-    uint32_t n = 64;
-    while (n < capacity && n < (1u << 26))
-        n <<= 1;
+    uint32_t n = (uint32_t)tapir_pow2_size(capacity, 64, 1u << 26);
     if (b) {
         b->e = calloc(n, sizeof(*b->e));
         b->used = calloc(n, 1);

@@ -75,9 +75,7 @@ struct incident_tracker {
 incident_t *incident_create(uint32_t capacity, uint64_t seed, int64_t first_id, const rules_t *home,
                             const char *sensor, incident_end_fn end, void *end_ctx, char *errbuf)
 {
-    uint32_t cap = 16;
-    while (cap < capacity && cap < (1u << 24))
-        cap *= 2;
+    uint32_t cap = (uint32_t)tapir_pow2_size(capacity, 16, 1u << 24);
     incident_t *t = calloc(1, sizeof(*t));
     if (!t)
         goto fail;

@@ -23,6 +23,7 @@
 
 #include "blocklist.h"
 #include "cli.h"
+#include "opts.h"
 #include "parse.h"
 
 #define CMD "tapir blocklist"
@@ -189,9 +190,7 @@ static int live_unban(const char *file, const char *what)
 /* list / unban: the running sensor's live blocklist. */
 static int live_command(int argc, char **argv)
 {
-    static const struct option opts[] = {{"file", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"file", required_argument, NULL, 'f'}, OPTS_HELP_END};
     const char *file = BLOCKLIST_DEFAULT_LIVE;
     bool unban = !strcmp(argv[1], "unban");
     int c;
@@ -221,15 +220,14 @@ int cmd_blocklist(int argc, char **argv)
 {
     if (argc >= 2 && (!strcmp(argv[1], "list") || !strcmp(argv[1], "unban")))
         return live_command(argc, argv);
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+    static const struct option opts[] = {OPTS_DB,
                                          {"format", required_argument, NULL, 'f'},
                                          {"output", required_argument, NULL, 'o'},
                                          {"min-score", required_argument, NULL, 's'},
                                          {"expire", required_argument, NULL, 'e'},
                                          {"allowlist", required_argument, NULL, 'a'},
                                          {"now", required_argument, NULL, 'n'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+                                         OPTS_HELP_END};
     const char *db = STORE_DEFAULT_PATH, *out = "-", *allow_path = NULL;
     enum blocklist_format fmt = BLOCKLIST_NFT;
     double min_score = 0;
@@ -237,11 +235,8 @@ int cmd_blocklist(int argc, char **argv)
     bool now_given = false;
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = opts_store_getopt(argc, argv, "o:h", opts, &db, NULL)) != -1) {
         switch (c) {
-        case 'd':
-            db = optarg;
-            break;
         case 'f':
             if (blocklist_parse_format(optarg, &fmt) < 0)
                 return parse_opt_bad(CMD, "--format", optarg, "nft, ipset or plain");

@@ -18,7 +18,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,23 +178,13 @@ static void score_rows(const iforest_t *f, const float *X, size_t n, size_t nf, 
         iforest_score_many(f, X, n, out);
         return;
     }
-    struct score_slice s[256];
-    pthread_t tid[256];
-    bool started[256] = {0};
+    struct score_slice s[TAPIR_PARALLEL_MAX];
     size_t per = (n + threads - 1) / threads;
     for (uint64_t k = 0; k < threads; k++) {
         size_t a = (size_t)k * per, b = a + per < n ? a + per : n;
         s[k] = (struct score_slice){f, X + a * nf, b > a ? b - a : 0, out + a};
     }
-    for (uint64_t k = 1; k < threads; k++)
-        started[k] = pthread_create(&tid[k], NULL, score_slice_run, &s[k]) == 0;
-    score_slice_run(&s[0]);
-    for (uint64_t k = 1; k < threads; k++) {
-        if (started[k])
-            pthread_join(tid[k], NULL);
-        else
-            score_slice_run(&s[k]);
-    }
+    tapir_run_parallel(score_slice_run, s, sizeof(s[0]), (unsigned)threads);
 }
 
 /* Prints scores[0..n), one "%.17g" line each, through a 64 KiB buffer. 0 or -1 (errno). */

@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "opts.h"
 #include "parse.h"
 #include "rules.h"
 #include "store.h"
@@ -44,6 +45,21 @@ static const char *jstr(const json_t *o, const char *key)
     return v ? v : "";
 }
 
+/* A row's text columns: the string field key of the object, padded to width. */
+struct text_col {
+    const char *key;
+    int width;
+};
+
+/* Prints the text columns of o, each followed by a space, up to the one with a NULL key. */
+static void put_text_cols(const json_t *o, const struct text_col *cols)
+{
+    for (; cols->key; cols++) {
+        put_clean(stdout, jstr(o, cols->key), cols->width);
+        putchar(' ');
+    }
+}
+
 static void print_alert_header(void)
 {
     printf("%-24s %6s %6s %-6s %-26s %-11s %-13s %-12s %6s %-2s %-10s %s\n", "TIME", "ID", "INC",
@@ -65,6 +81,9 @@ static void put_features(const json_t *o)
     putchar('\n');
 }
 
+static const struct text_col alert_cols[] = {{"event_type", 6}, {"ip", 26},       {"side", 11},
+                                             {"category", 13},  {"detector", 12}, {NULL, 0}};
+
 static void print_alert_row(const json_t *a)
 {
     char num[32];
@@ -74,27 +93,31 @@ static void print_alert_row(const json_t *a)
         printf("%6lld ", (long long)json_integer_value(json_object_get(a, "incident_id")));
     else
         printf("%6s ", "-");
-    put_clean(stdout, jstr(a, "event_type"), 6);
-    putchar(' ');
-    put_clean(stdout, jstr(a, "ip"), 26);
-    putchar(' ');
-    put_clean(stdout, jstr(a, "side"), 11);
-    putchar(' ');
-    put_clean(stdout, jstr(a, "category"), 13);
-    putchar(' ');
-    put_clean(stdout, jstr(a, "detector"), 12);
+    put_text_cols(a, alert_cols);
     json_t *score = json_object_get(a, "score");
     if (json_is_number(score))
         snprintf(num, sizeof(num), "%6.3f", json_number_value(score));
     else
         snprintf(num, sizeof(num), "%6s", "-");
-    printf(" %s ", num);
+    printf("%s ", num);
     const char *cc = json_string_value(json_object_get(json_object_get(a, "geo"), "country"));
     put_clean(stdout, cc && cc[0] ? cc : "--", 2);
     putchar(' ');
     put_clean(stdout, jstr(a, "status"), 10);
     putchar(' ');
     put_features(a);
+}
+
+/* A detail's alerts, under a blank line and "title:"; nothing when there are none. */
+static void print_alert_table(const char *title, const json_t *alerts)
+{
+    size_t i;
+    json_t *a;
+    if (!json_array_size(alerts))
+        return;
+    printf("\n%s:\n", title);
+    print_alert_header();
+    json_array_foreach(alerts, i, a) print_alert_row(a);
 }
 
 static int print_json_line(const json_t *o)
@@ -149,53 +172,103 @@ static int opt_count(const char *cmd, const char *option, const char *value, int
     return 0;
 }
 
-/* The filter options `tapir alerts` and `tapir incidents` share (--since, --ip, --min-score,
- * --status, --category, --detector, --limit, --offset), by their getopt letter: 1 when c
- * was one (into f; ipnorm, 64 bytes, holds the normalised --ip), 0 when it was not, -1
- * after saying what was wrong. */
-static int filter_opt(const char *cmd, int c, const char *arg, struct store_alert_filter *f,
-                      char *ipnorm)
+/* What `tapir alerts` and `tapir incidents` read from their options: the database, --json,
+ * the filter, and the normalised --ip the filter points into. */
+struct filter_args {
+    const char *db;
+    bool json;
+    struct store_alert_filter f;
+    char ipnorm[64];
+};
+
+/* The defaults: the default database, a table, QUERY_DEFAULT_LIMIT rows. */
+static void filter_args_init(struct filter_args *a)
 {
+    *a = (struct filter_args){.db = STORE_DEFAULT_PATH, .f = {.limit = QUERY_DEFAULT_LIMIT}};
+}
+
+/* The filter options `tapir alerts` and `tapir incidents` share (--since, --ip, --min-score,
+ * --status, --category, --detector, --limit, --offset), by their getopt letter c with its
+ * value in optarg: -1 when c was one (into a's filter), else the exit status to return:
+ * TAPIR_EXIT_USAGE after saying what was wrong, or what parse_opt_other says of another
+ * letter (usage: the command's). */
+static int filter_opt(const char *cmd, int c, char **argv, struct filter_args *a,
+                      void (*usage)(FILE *))
+{
+    const char *arg = optarg;
+    struct store_alert_filter *f = &a->f;
     switch (c) {
     case 's':
         if (tapir_parse_time(arg, &f->since_us) < 0)
-            return parse_opt_bad(cmd, "--since", arg, "ISO-8601 or unix seconds"), -1;
-        return 1;
+            return parse_opt_bad(cmd, "--since", arg, "ISO-8601 or unix seconds");
+        return -1;
     case 'i': {
         struct ip_addr ip;
         unsigned plen;
         if (rules_parse_cidr(arg, &ip, &plen) < 0) {
             fprintf(stderr, "%s: bad --ip '%s'\n", cmd, arg);
-            return -1;
+            return TAPIR_EXIT_USAGE;
         }
-        f->ip = rules_cidr_str(&ip, plen, ipnorm, 64);
-        return 1;
+        f->ip = rules_cidr_str(&ip, plen, a->ipnorm, sizeof(a->ipnorm));
+        return -1;
     }
     case 'm':
         if (parse_f64(arg, &f->min_score) < 0 || !(f->min_score >= 0 && f->min_score <= 1))
-            return parse_opt_bad(cmd, "--min-score", arg, "0 to 1"), -1;
-        return 1;
+            return parse_opt_bad(cmd, "--min-score", arg, "0 to 1");
+        return -1;
     case 't':
         if (strcmp(arg, "new") && strcmp(arg, "acked") && strcmp(arg, "suppressed"))
-            return parse_opt_bad(cmd, "--status", arg, "new, acked or suppressed"), -1;
+            return parse_opt_bad(cmd, "--status", arg, "new, acked or suppressed");
         f->status = arg;
-        return 1;
+        return -1;
     case 'c':
         if (alert_category_parse(arg) < 0)
-            return parse_opt_bad(cmd, "--category", arg, alert_category_list()), -1;
+            return parse_opt_bad(cmd, "--category", arg, alert_category_list());
         f->category = arg;
-        return 1;
+        return -1;
     case 'D':
         if (alert_detector_parse(arg) < 0)
-            return parse_opt_bad(cmd, "--detector", arg, alert_detector_list()), -1;
+            return parse_opt_bad(cmd, "--detector", arg, alert_detector_list());
         f->detector = arg;
-        return 1;
+        return -1;
     case 'l':
-        return opt_count(cmd, "--limit", arg, &f->limit) < 0 ? -1 : 1;
+        return opt_count(cmd, "--limit", arg, &f->limit) < 0 ? TAPIR_EXIT_USAGE : -1;
     case 'O':
-        return opt_count(cmd, "--offset", arg, &f->offset) < 0 ? -1 : 1;
+        return opt_count(cmd, "--offset", arg, &f->offset) < 0 ? TAPIR_EXIT_USAGE : -1;
     }
-    return 0;
+    return parse_opt_other(c, cmd, argv, usage);
+}
+
+/* The filter options filter_opt reads (its letters), for the option tables. */
+// clang-format off
+#define FILTER_OPTIONS                                                                             \
+    {"since", required_argument, NULL, 's'},                                                       \
+    {"ip", required_argument, NULL, 'i'},                                                          \
+    {"min-score", required_argument, NULL, 'm'},                                                   \
+    {"limit", required_argument, NULL, 'l'},                                                       \
+    {"offset", required_argument, NULL, 'O'},                                                      \
+    {"category", required_argument, NULL, 'c'},                                                    \
+    {"detector", required_argument, NULL, 'D'}
+// clang-format on
+
+/* The exit status once a command's output is written: rc, or TAPIR_EXIT_FAIL having said
+ * that stdout failed. */
+static int output_status(const char *cmd, int rc)
+{
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "%s: cannot write output: %s\n", cmd, strerror(errno));
+        return TAPIR_EXIT_FAIL;
+    }
+    return rc;
+}
+
+/* One object of a detail command: a JSON line, or through detail. */
+static void print_one(const json_t *o, bool json, void (*detail)(const json_t *))
+{
+    if (json)
+        print_json_line(o);
+    else
+        detail(o);
 }
 
 /* Opens for writing only a database that exists: ack on a mistyped path must not create
@@ -335,36 +408,21 @@ static int alerts_suppress(const char *db, const char *id_text, const char *cidr
 
 int cmd_alerts(int argc, char **argv)
 {
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
-                                         {"since", required_argument, NULL, 's'},
-                                         {"ip", required_argument, NULL, 'i'},
-                                         {"min-score", required_argument, NULL, 'm'},
+    static const struct option opts[] = {OPTS_DB,
+                                         FILTER_OPTIONS,
                                          {"status", required_argument, NULL, 't'},
-                                         {"limit", required_argument, NULL, 'l'},
-                                         {"offset", required_argument, NULL, 'O'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"category", required_argument, NULL, 'c'},
-                                         {"detector", required_argument, NULL, 'D'},
+                                         OPTS_JSON,
                                          {"for", required_argument, NULL, 'F'},
                                          {"reason", required_argument, NULL, 'R'},
                                          {"incident", required_argument, NULL, 'I'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *db = STORE_DEFAULT_PATH;
+                                         OPTS_HELP_END};
+    struct filter_args a;
+    filter_args_init(&a);
     const char *for_text = NULL, *reason = NULL, *incident = NULL;
-    struct store_alert_filter f = {.limit = QUERY_DEFAULT_LIMIT};
-    bool json = false;
-    char ipnorm[64];
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = opts_store_getopt(argc, argv, "h", opts, &a.db, &a.json)) != -1) {
         switch (c) {
-        case 'd':
-            db = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
         case 'F':
             for_text = optarg;
             break;
@@ -375,18 +433,16 @@ int cmd_alerts(int argc, char **argv)
             incident = optarg;
             break;
         default: {
-            int r = filter_opt(CMD_ALERTS, c, optarg, &f, ipnorm);
-            if (r < 0)
-                return TAPIR_EXIT_USAGE;
-            if (r == 0)
-                return parse_opt_other(c, CMD_ALERTS, argv, alerts_usage);
+            int r = filter_opt(CMD_ALERTS, c, argv, &a, alerts_usage);
+            if (r >= 0)
+                return r;
         }
         }
     }
     int npos = argc - optind;
     if (npos > 0 && !strcmp(argv[optind], "suppress") && npos <= 2)
-        return alerts_suppress(db, npos == 2 ? argv[optind + 1] : NULL, f.ip, incident, for_text,
-                               reason);
+        return alerts_suppress(a.db, npos == 2 ? argv[optind + 1] : NULL, a.f.ip, incident,
+                               for_text, reason);
     if (for_text || reason || incident) {
         fprintf(stderr, "tapir alerts: --for, --reason and --incident go with suppress\n");
         return TAPIR_EXIT_USAGE;
@@ -400,29 +456,25 @@ int cmd_alerts(int argc, char **argv)
             alerts_usage(stderr);
             return TAPIR_EXIT_USAGE;
         }
-        return alerts_change(db, action, argv[optind + 1]);
+        return alerts_change(a.db, action, argv[optind + 1]);
     }
 
     char errbuf[TAPIR_ERRBUF_SIZE];
-    store_t *s = store_open_readonly(db, errbuf);
+    store_t *s = store_open_readonly(a.db, errbuf);
     if (!s) {
         fprintf(stderr, "tapir alerts: %s\n", errbuf);
         return open_failure(errbuf);
     }
     json_t *arr;
-    if (store_alerts_list(s, &f, &arr) < 0) {
+    if (store_alerts_list(s, &a.f, &arr) < 0) {
         fprintf(stderr, "tapir alerts: %s\n", store_errmsg(s));
         store_close(s);
         return TAPIR_EXIT_FAIL;
     }
-    print_list(arr, json, print_alert_header, print_alert_row, "tapir alerts: no alerts match");
+    print_list(arr, a.json, print_alert_header, print_alert_row, "tapir alerts: no alerts match");
     json_decref(arr);
     store_close(s);
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, "tapir alerts: cannot write output: %s\n", strerror(errno));
-        return TAPIR_EXIT_FAIL;
-    }
-    return TAPIR_EXIT_OK;
+    return output_status(CMD_ALERTS, TAPIR_EXIT_OK);
 }
 
 static void hosts_usage(FILE *f)
@@ -459,14 +511,7 @@ static void print_host_detail(const json_t *h)
     printf("\nwindows seen  %lld\nalerts        %lld\n",
            (long long)json_integer_value(json_object_get(h, "windows_seen")),
            (long long)json_integer_value(json_object_get(h, "alerts")));
-    const json_t *recent = json_object_get(h, "recent_alerts");
-    if (json_array_size(recent)) {
-        printf("\nrecent alerts:\n");
-        print_alert_header();
-        size_t i;
-        json_t *a;
-        json_array_foreach(recent, i, a) print_alert_row(a);
-    }
+    print_alert_table("recent alerts", json_object_get(h, "recent_alerts"));
 }
 
 static void print_host_header(void)
@@ -498,31 +543,18 @@ static void print_host_row(const json_t *h)
 
 int cmd_hosts(int argc, char **argv)
 {
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
-                                         {"limit", required_argument, NULL, 'l'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        OPTS_DB, {"limit", required_argument, NULL, 'l'}, OPTS_JSON, OPTS_HELP_END};
     const char *db = STORE_DEFAULT_PATH;
     int64_t limit = QUERY_DEFAULT_LIMIT;
     bool json = false;
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            db = optarg;
-            break;
-        case 'l':
-            if (opt_count("tapir hosts", "--limit", optarg, &limit) < 0)
-                return TAPIR_EXIT_USAGE;
-            break;
-        case 'j':
-            json = true;
-            break;
-        default:
+    while ((c = opts_store_getopt(argc, argv, "h", opts, &db, &json)) != -1) {
+        if (c != 'l')
             return parse_opt_other(c, "tapir hosts", argv, hosts_usage);
-        }
+        if (opt_count("tapir hosts", "--limit", optarg, &limit) < 0)
+            return TAPIR_EXIT_USAGE;
     }
     if (argc - optind > 1) {
         fprintf(stderr, "tapir hosts: one IP at most\n");
@@ -544,26 +576,17 @@ int cmd_hosts(int argc, char **argv)
         fprintf(stderr, "tapir hosts: %s\n", errbuf);
         return open_failure(errbuf);
     }
-    int rc = TAPIR_EXIT_OK;
     json_t *res = NULL;
-    if (ip) {
-        if (store_host_get(s, ip, 10, &res) < 0) {
-            fprintf(stderr, "tapir hosts: %s\n", store_errmsg(s));
-            rc = TAPIR_EXIT_FAIL;
-        } else if (json) {
-            print_json_line(res);
-        } else {
-            print_host_detail(res);
-        }
-    } else if (store_hosts_list(s, limit, 0, &res) < 0) {
+    int got = ip ? store_host_get(s, ip, 10, &res) : store_hosts_list(s, limit, 0, &res);
+    if (got < 0)
         fprintf(stderr, "tapir hosts: %s\n", store_errmsg(s));
-        rc = TAPIR_EXIT_FAIL;
-    } else {
+    else if (ip)
+        print_one(res, json, print_host_detail);
+    else
         print_list(res, json, print_host_header, print_host_row, "tapir hosts: no hosts stored");
-    }
     json_decref(res);
     store_close(s);
-    return rc;
+    return got < 0 ? TAPIR_EXIT_FAIL : TAPIR_EXIT_OK;
 }
 
 /* ---- tapir incidents ------------------------------------------------------------------
@@ -615,6 +638,9 @@ static void put_list(const json_t *arr, int width)
     put_clean(stdout, buf, width);
 }
 
+static const struct text_col incident_cols[] = {{"ip", 26},       {"side", 11},  {"direction", 9},
+                                                {"category", 13}, {"status", 6}, {NULL, 0}};
+
 static void print_incident_row(const json_t *o)
 {
     char dur[32];
@@ -626,16 +652,8 @@ static void print_incident_row(const json_t *o)
     printf("%6lld ", (long long)json_integer_value(json_object_get(o, "incident_id")));
     put_clean(stdout, jstr(o, "start"), 24);
     printf(" %8s %3lld ", dur, (long long)json_integer_value(json_object_get(o, "severity")));
-    put_clean(stdout, jstr(o, "ip"), 26);
-    putchar(' ');
-    put_clean(stdout, jstr(o, "side"), 11);
-    putchar(' ');
-    put_clean(stdout, jstr(o, "direction"), 9);
-    putchar(' ');
-    put_clean(stdout, jstr(o, "category"), 13);
-    putchar(' ');
-    put_clean(stdout, jstr(o, "status"), 6);
-    printf(" %4lld", (long long)json_integer_value(json_object_get(o, "windows")));
+    put_text_cols(o, incident_cols);
+    printf("%4lld", (long long)json_integer_value(json_object_get(o, "windows")));
     json_t *peak = json_object_get(o, "peak_score");
     if (json_is_number(peak))
         printf(" %6.3f ", json_number_value(peak));
@@ -653,51 +671,20 @@ static void print_incident_detail(const json_t *o)
     printf("\nlast seen %s, ended %s, %lld alerts taken in\n", jstr(o, "last_seen"),
            jstr(o, "end")[0] ? jstr(o, "end") : "(open)",
            (long long)json_integer_value(json_object_get(o, "alert_count")));
-    const json_t *al = json_object_get(o, "alerts");
-    if (json_array_size(al)) {
-        printf("\nalerts:\n");
-        print_alert_header();
-        size_t i;
-        json_t *a;
-        json_array_foreach(al, i, a) print_alert_row(a);
-    }
+    print_alert_table("alerts", json_object_get(o, "alerts"));
 }
 
 int cmd_incidents(int argc, char **argv)
 {
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
-                                         {"since", required_argument, NULL, 's'},
-                                         {"ip", required_argument, NULL, 'i'},
-                                         {"min-score", required_argument, NULL, 'm'},
-                                         {"limit", required_argument, NULL, 'l'},
-                                         {"offset", required_argument, NULL, 'O'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"category", required_argument, NULL, 'c'},
-                                         {"detector", required_argument, NULL, 'D'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *db = STORE_DEFAULT_PATH;
-    struct store_alert_filter f = {.limit = QUERY_DEFAULT_LIMIT};
-    bool json = false;
-    char ipnorm[64];
+    static const struct option opts[] = {OPTS_DB, FILTER_OPTIONS, OPTS_JSON, OPTS_HELP_END};
+    struct filter_args a;
+    filter_args_init(&a);
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            db = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        default: {
-            int r = filter_opt(CMD_INCIDENTS, c, optarg, &f, ipnorm);
-            if (r < 0)
-                return TAPIR_EXIT_USAGE;
-            if (r == 0)
-                return parse_opt_other(c, CMD_INCIDENTS, argv, incidents_usage);
-        }
-        }
+    while ((c = opts_store_getopt(argc, argv, "h", opts, &a.db, &a.json)) != -1) {
+        int r = filter_opt(CMD_INCIDENTS, c, argv, &a, incidents_usage);
+        if (r >= 0)
+            return r;
     }
     int64_t id = 0;
     if (argc - optind > 1) {
@@ -709,36 +696,23 @@ int cmd_incidents(int argc, char **argv)
         return TAPIR_EXIT_USAGE;
     }
     char errbuf[TAPIR_ERRBUF_SIZE];
-    store_t *s = store_open_readonly(db, errbuf);
+    store_t *s = store_open_readonly(a.db, errbuf);
     if (!s) {
         fprintf(stderr, "tapir incidents: %s\n", errbuf);
         return TAPIR_EXIT_FAIL;
     }
-    int rc = TAPIR_EXIT_OK;
     json_t *res = NULL;
-    if (id) {
-        if (store_incident_get(s, id, 0, &res) < 0) {
-            fprintf(stderr, "tapir incidents: %s\n", store_errmsg(s));
-            rc = TAPIR_EXIT_FAIL;
-        } else if (json) {
-            print_json_line(res);
-        } else {
-            print_incident_detail(res);
-        }
-    } else if (store_incidents_list(s, &f, &res) < 0) {
+    int got = id ? store_incident_get(s, id, 0, &res) : store_incidents_list(s, &a.f, &res);
+    if (got < 0)
         fprintf(stderr, "tapir incidents: %s\n", store_errmsg(s));
-        rc = TAPIR_EXIT_FAIL;
-    } else {
-        print_list(res, json, print_incident_header, print_incident_row,
+    else if (id)
+        print_one(res, a.json, print_incident_detail);
+    else
+        print_list(res, a.json, print_incident_header, print_incident_row,
                    "tapir incidents: no incidents match");
-    }
     json_decref(res);
     store_close(s);
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, "tapir incidents: cannot write output: %s\n", strerror(errno));
-        return TAPIR_EXIT_FAIL;
-    }
-    return rc;
+    return output_status(CMD_INCIDENTS, got < 0 ? TAPIR_EXIT_FAIL : TAPIR_EXIT_OK);
 }
 
 #define RULES_DEFAULT_DIR "/etc/tapir/rules"
@@ -827,31 +801,22 @@ static void print_supp_row(const json_t *o)
 
 int cmd_suppressions(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'}, {"rules", required_argument, NULL, 'r'},
-        {"all", no_argument, NULL, 'a'},      {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {OPTS_DB,
+                                         {"rules", required_argument, NULL, 'r'},
+                                         {"all", no_argument, NULL, 'a'},
+                                         OPTS_JSON,
+                                         OPTS_HELP_END};
     const char *db = NULL, *dir = RULES_DEFAULT_DIR;
     bool json = false, all = false;
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            db = optarg;
-            break;
-        case 'r':
+    while ((c = opts_store_getopt(argc, argv, "h", opts, &db, &json)) != -1) {
+        if (c == 'r')
             dir = optarg;
-            break;
-        case 'a':
+        else if (c == 'a')
             all = true;
-            break;
-        case 'j':
-            json = true;
-            break;
-        default:
+        else
             return parse_opt_other(c, "tapir suppressions", argv, suppressions_usage);
-        }
     }
     char errbuf[TAPIR_ERRBUF_SIZE];
     if (argc - optind == 2 && !strcmp(argv[optind], "end")) {
@@ -904,9 +869,5 @@ int cmd_suppressions(int argc, char **argv)
     print_list(arr, json, print_supp_header, print_supp_row,
                "tapir suppressions: no suppressions in force");
     json_decref(arr);
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, "tapir suppressions: cannot write output: %s\n", strerror(errno));
-        return TAPIR_EXIT_FAIL;
-    }
-    return TAPIR_EXIT_OK;
+    return output_status("tapir suppressions", TAPIR_EXIT_OK);
 }

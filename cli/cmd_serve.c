@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "http.h"
 #include "log.h"
+#include "opts.h"
 #include "parse.h"
 #include "store.h"
 
@@ -80,15 +81,11 @@ static int token_check(const char *tok, const char *from)
 int serve_token_file(const char *path, char *tok, size_t toklen)
 {
     /* O_NONBLOCK: a FIFO with no writer would block open() for ever (fstat refuses it). */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        fprintf(stderr, "tapir serve: cannot open token file %s: %s\n", path, strerror(errno));
-        return -1;
-    }
     struct stat sb;
-    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        fprintf(stderr, "tapir serve: token file %s is not a regular file\n", path);
-        close(fd);
+    char errbuf[TAPIR_ERRBUF_SIZE];
+    int fd = tapir_open_input(path, O_NONBLOCK | O_NOCTTY, "token file", &sb, errbuf);
+    if (fd < 0) {
+        fprintf(stderr, "tapir serve: %s\n", errbuf);
         return -1;
     }
     if (sb.st_mode & (S_IROTH | S_IWOTH)) {
@@ -127,21 +124,17 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int cmd_serve(int argc, char **argv)
 {
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+    static const struct option opts[] = {OPTS_DB,
                                          {"listen", required_argument, NULL, 'l'},
                                          {"token-file", required_argument, NULL, 't'},
                                          {"rate", required_argument, NULL, 'r'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+                                         OPTS_HELP_END};
     const char *db = STORE_DEFAULT_PATH, *token_file = NULL;
     struct http_config hc = {.listen = HTTP_DEFAULT_LISTEN, .rate_per_s = HTTP_DEFAULT_RATE};
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = opts_store_getopt(argc, argv, "h", opts, &db, NULL)) != -1) {
         switch (c) {
-        case 'd':
-            db = optarg;
-            break;
         case 'l':
             hc.listen = optarg;
             break;

@@ -7,4 +7,5 @@ CLI_SRCS := \
     cli/cmd_run.c \
     cli/cmd_serve.c \
     cli/config.c \
-    cli/main.c
+    cli/main.c \
+    cli/opts.c

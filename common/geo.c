@@ -64,9 +64,7 @@ geo_t *geo_create(const char *const *paths, int n, uint32_t cache_entries, char 
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
         return NULL;
     }
-    uint32_t sz = 1;
-    while (sz < cache_entries && sz < (1u << 24))
-        sz <<= 1;
+    uint32_t sz = (uint32_t)tapir_pow2_size(cache_entries, 1, 1u << 24);
     g->cache = calloc(sz, sizeof(*g->cache));
     if (!g->cache) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate a geolocation cache of %u", sz);

@@ -354,17 +354,12 @@ int rules_load_file(rules_t *r, enum rules_list which, const char *path, bool mi
 {
     /* O_NONBLOCK and a regular file only: a FIFO would block open() for ever, a device
      * (/dev/zero) would never end. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        if (errno == ENOENT && missing_ok)
-            return 0;
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot open %s %s: %s", list_name(which), path,
-                 strerror(errno));
-        return -1;
-    }
     struct stat sb;
-    FILE *f = NULL;
-    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || !(f = fdopen(fd, "r"))) {
+    int fd = tapir_open_input(path, O_NONBLOCK | O_NOCTTY, list_name(which), &sb, errbuf);
+    if (fd < 0)
+        return errno == ENOENT && missing_ok ? 0 : -1;
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s %s is not a regular file", list_name(which), path);
         close(fd);
         return -1;

@@ -199,6 +199,43 @@ void tapir_errf(char *errbuf, const char *fmt, ...)
     va_end(ap);
 }
 
+int tapir_open_input(const char *path, int flags, const char *what, struct stat *st, char *errbuf)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
+    if (fd < 0) {
+        int e = errno;
+        tapir_errf(errbuf, "cannot open %s %s: %s", what, path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        tapir_errf(errbuf, "%s %s is not a regular file", what, path);
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    return fd;
+}
+
+void tapir_run_parallel(void *(*fn)(void *), void *items, size_t size, unsigned n)
+{
+    pthread_t tid[TAPIR_PARALLEL_MAX];
+    bool started[TAPIR_PARALLEL_MAX] = {0};
+    char *item = items;
+    if (n > TAPIR_PARALLEL_MAX)
+        n = TAPIR_PARALLEL_MAX;
+    for (unsigned k = 1; k < n; k++)
+        started[k] = pthread_create(&tid[k], NULL, fn, item + k * size) == 0;
+    if (n)
+        fn(item);
+    for (unsigned k = 1; k < n; k++) {
+        if (started[k])
+            pthread_join(tid[k], NULL);
+        else
+            fn(item + k * size);
+    }
+}
+
 int tapir_open_output(const char *path, int flags, const char *what, char *errbuf)
 {
     /* Non-blocking and without O_TRUNC until fstat says it is a regular file with one

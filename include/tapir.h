@@ -104,9 +104,33 @@ static inline uint64_t tapir_ip_hash(const struct ip_addr *a, uint64_t seed)
     return tapir_mix64(((lo ^ seed) * 0x9e3779b97f4a7c15ULL) ^ ((h << 31) | (h >> 33)));
 }
 
+/* A bounded table's size for want entries: the smallest power of two >= want, starting
+ * from lo (a power of two) and not beyond hi. For the masks of the open-addressing
+ * tables; at set-up only. */
+static inline uint64_t tapir_pow2_size(uint64_t want, uint64_t lo, uint64_t hi)
+{
+    uint64_t n = lo;
+    while (n < want && n < hi)
+        n <<= 1;
+    return n;
+}
+
 /* Fills errbuf (TAPIR_ERRBUF_SIZE bytes) with a printf-style message: the one way a
  * set-up function reports an error a user can act on. errbuf may be NULL. */
 void tapir_errf(char *errbuf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Opens path to read (O_RDONLY | O_CLOEXEC | flags) and fstat()s it into *st: the fd, or -1
+ * with errbuf saying "cannot open WHAT PATH: REASON" (errno kept: ENOENT for a missing file)
+ * or "WHAT PATH is not a regular file". Pass O_NONBLOCK for a path a user names: a FIFO
+ * would block the open for ever. */
+struct stat;
+int tapir_open_input(const char *path, int flags, const char *what, struct stat *st, char *errbuf);
+
+/* Runs fn(items + k * size) for each of the n items (n at most TAPIR_PARALLEL_MAX): item 0
+ * on this thread, every other on a thread of its own, or on this one when that thread
+ * cannot start. Returns when all n are done. */
+#define TAPIR_PARALLEL_MAX 256
+void tapir_run_parallel(void *(*fn)(void *), void *items, size_t size, unsigned n);
 
 #include "timeutil.h" /* tapir_iso8601 and the clocks were declared here before */
 

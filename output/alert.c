@@ -4,9 +4,10 @@
  * --detector/--category`).
  *
  * The names come from alert.h's X-lists, so an enum value and its name cannot drift
- * apart, and a new detector or category is one line there. Rejected: a switch per enum
- * (the shape alert_side_name keeps, with three fixed values), which for twelve
- * categories is twelve places to forget.
+ * apart, and a new detector or category is one line there; the sides and directions,
+ * fixed sets, are tables indexed by their enum here. Every name goes through name_of, with
+ * the name a value out of range falls back to. Rejected: a switch per enum, which for
+ * twelve categories is twelve places to forget.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,44 +23,43 @@ _Static_assert(sizeof(detector_names) / sizeof(detector_names[0]) == ALERT_DETEC
 _Static_assert(sizeof(category_names) / sizeof(category_names[0]) == ALERT_CATEGORY_COUNT,
                "one name per category");
 
+static const char *const side_names[] = {
+    [ALERT_SIDE_SOURCE] = "source",
+    [ALERT_SIDE_DESTINATION] = "destination",
+    [ALERT_SIDE_PREFIX] = "prefix",
+};
+static const char *const direction_names[] = {
+    [ALERT_DIRECTION_UNKNOWN] = "unknown",   [ALERT_DIRECTION_INBOUND] = "inbound",
+    [ALERT_DIRECTION_OUTBOUND] = "outbound", [ALERT_DIRECTION_INTERNAL] = "internal",
+    [ALERT_DIRECTION_EXTERNAL] = "external",
+};
+
+#define COUNT_(names) (sizeof(names) / sizeof(names[0]))
+
+/* names[i], or fallback for a value out of the enum. */
+static const char *name_of(const char *const *names, unsigned n, unsigned i, const char *fallback)
+{
+    return i < n ? names[i] : fallback;
+}
+
 const char *alert_side_name(enum alert_side s)
 {
-    switch (s) {
-    case ALERT_SIDE_SOURCE:
-        return "source";
-    case ALERT_SIDE_DESTINATION:
-        return "destination";
-    case ALERT_SIDE_PREFIX:
-        return "prefix";
-    }
-    return "source";
+    return name_of(side_names, COUNT_(side_names), (unsigned)s, "source");
 }
 
 const char *alert_detector_name(enum alert_detector d)
 {
-    return (unsigned)d < ALERT_DETECTOR_COUNT ? detector_names[d] : "forest";
+    return name_of(detector_names, ALERT_DETECTOR_COUNT, (unsigned)d, "forest");
 }
 
 const char *alert_category_name(enum alert_category c)
 {
-    return (unsigned)c < ALERT_CATEGORY_COUNT ? category_names[c] : "anomaly";
+    return name_of(category_names, ALERT_CATEGORY_COUNT, (unsigned)c, "anomaly");
 }
 
 const char *alert_direction_name(enum alert_direction d)
 {
-    switch (d) {
-    case ALERT_DIRECTION_INBOUND:
-        return "inbound";
-    case ALERT_DIRECTION_OUTBOUND:
-        return "outbound";
-    case ALERT_DIRECTION_INTERNAL:
-        return "internal";
-    case ALERT_DIRECTION_EXTERNAL:
-        return "external";
-    case ALERT_DIRECTION_UNKNOWN:
-        break;
-    }
-    return "unknown";
+    return name_of(direction_names, COUNT_(direction_names), (unsigned)d, "unknown");
 }
 
 const char *alert_detectors_str(uint32_t mask, char *buf, size_t len)

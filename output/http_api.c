@@ -258,33 +258,57 @@ static int alert_filter_params(const struct query *q, struct store_alert_filter 
     return 0;
 }
 
+/* What a filtered list reads from its query string: the parsed query (query_free it
+ * whatever the outcome), the filter, the normalised ip the filter points into, and the
+ * message of a 400. */
+struct filter_req {
+    struct query q;
+    struct store_alert_filter f;
+    char ipnorm[64];
+    char msg[200];
+};
+
+/* Parses rawq, allowing only the keys in allowed, into r's query and filter; 0, or -1
+ * with r->msg saying what is wrong. /api/alerts and /api/incidents share it. */
+static int filter_req_parse(const char *rawq, const char *const *allowed, struct filter_req *r)
+{
+    memset(&r->f, 0, sizeof(r->f));
+    if (query_parse(rawq, allowed, &r->q, r->msg, sizeof(r->msg)) < 0)
+        return -1;
+    return alert_filter_params(&r->q, &r->f, r->ipnorm, r->msg, sizeof(r->msg));
+}
+
+/* The reply for one object read from the store (rc its status): 200 with o, 404 with
+ * not_found, or the store's error. */
+static void reply_one(http_t *h, struct evhttp_request *req, int rc, json_t *o,
+                      const char *not_found)
+{
+    if (rc == STORE_ENOTFOUND)
+        http_reply_error(h, req, 404, not_found);
+    else if (rc < 0)
+        http_reply_store_error(h, req);
+    else
+        http_reply_json(h, req, 200, o);
+}
+
 void http_api_alerts(http_t *h, struct evhttp_request *req, const char *rawq)
 {
     static const char *const allowed[] = {"since",    "ip",    "min_score", "status", "category",
                                           "detector", "limit", "offset",    NULL};
-    char msg[200];
-    struct query q;
-    struct store_alert_filter f = {0};
-    char ipnorm[64];
-    if (query_parse(rawq, allowed, &q, msg, sizeof(msg)) < 0)
-        goto bad;
-    if (alert_filter_params(&q, &f, ipnorm, msg, sizeof(msg)) < 0)
-        goto bad;
+    struct filter_req r;
     int64_t total;
     json_t *arr;
-    if (store_alerts_count(h->store, &f, &total) < 0 || store_alerts_list(h->store, &f, &arr) < 0) {
-        query_free(&q);
+    if (filter_req_parse(rawq, allowed, &r) < 0)
+        http_reply_error(h, req, 400, r.msg);
+    else if (store_alerts_count(h->store, &r.f, &total) < 0 ||
+             store_alerts_list(h->store, &r.f, &arr) < 0)
         http_reply_store_error(h, req);
-        return;
-    }
-    http_reply_json(h, req, 200,
-                    json_pack("{s:o,s:I,s:I,s:I}", "alerts", arr, "total", (json_int_t)total,
-                              "limit", (json_int_t)f.limit, "offset", (json_int_t)f.offset));
-    query_free(&q);
-    return;
-bad:
-    query_free(&q);
-    http_reply_error(h, req, 400, msg);
+    else
+        http_reply_json(h, req, 200,
+                        json_pack("{s:o,s:I,s:I,s:I}", "alerts", arr, "total", (json_int_t)total,
+                                  "limit", (json_int_t)r.f.limit, "offset",
+                                  (json_int_t)r.f.offset));
+    query_free(&r.q);
 }
 
 void http_api_hosts(http_t *h, struct evhttp_request *req, const char *rawq)
@@ -325,15 +349,10 @@ void http_api_host(http_t *h, struct evhttp_request *req, const char *ip_text)
         http_reply_error(h, req, 400, "bad host: not an IP address");
         return;
     }
-    json_t *o;
+    json_t *o = NULL;
     int rc =
         store_host_get(h->store, ip_addr_str(&a, ipnorm, sizeof(ipnorm)), HTTP_HOST_RECENT, &o);
-    if (rc == STORE_ENOTFOUND)
-        http_reply_error(h, req, 404, "no such host");
-    else if (rc < 0)
-        http_reply_store_error(h, req);
-    else
-        http_reply_json(h, req, 200, o);
+    reply_one(h, req, rc, o, "no such host");
 }
 
 /* GET, POST .../ack or DELETE one alert. */
@@ -354,12 +373,7 @@ void http_api_alert(http_t *h, struct evhttp_request *req, int64_t id, bool ack)
     json_t *o = NULL;
     if (rc == 0)
         rc = store_alert_get(h->store, id, &o);
-    if (rc == STORE_ENOTFOUND)
-        http_reply_error(h, req, 404, "no such alert");
-    else if (rc < 0)
-        http_reply_store_error(h, req);
-    else
-        http_reply_json(h, req, 200, o);
+    reply_one(h, req, rc, o, "no such alert");
 }
 
 /* ---- incidents (issue 11) ----------------------------------------------------------
@@ -373,40 +387,24 @@ void http_api_incidents(http_t *h, struct evhttp_request *req, const char *rawq)
 {
     static const char *const allowed[] = {"since",     "ip",    "category", "detector",
                                           "min_score", "limit", "offset",   NULL};
-    char msg[200];
-    struct query q;
-    struct store_alert_filter f = {0};
-    char ipnorm[64];
-    if (query_parse(rawq, allowed, &q, msg, sizeof(msg)) < 0)
-        goto bad;
-    if (alert_filter_params(&q, &f, ipnorm, msg, sizeof(msg)) < 0)
-        goto bad;
+    struct filter_req r;
     json_t *arr;
-    if (store_incidents_list(h->store, &f, &arr) < 0) {
-        query_free(&q);
+    if (filter_req_parse(rawq, allowed, &r) < 0)
+        http_reply_error(h, req, 400, r.msg);
+    else if (store_incidents_list(h->store, &r.f, &arr) < 0)
         http_reply_store_error(h, req);
-        return;
-    }
-    http_reply_json(h, req, 200,
-                    json_pack("{s:o,s:I,s:I}", "incidents", arr, "limit", (json_int_t)f.limit,
-                              "offset", (json_int_t)f.offset));
-    query_free(&q);
-    return;
-bad:
-    query_free(&q);
-    http_reply_error(h, req, 400, msg);
+    else
+        http_reply_json(h, req, 200,
+                        json_pack("{s:o,s:I,s:I}", "incidents", arr, "limit", (json_int_t)r.f.limit,
+                                  "offset", (json_int_t)r.f.offset));
+    query_free(&r.q);
 }
 
 void http_api_incident(http_t *h, struct evhttp_request *req, int64_t id)
 {
     json_t *o = NULL;
     int rc = store_incident_get(h->store, id, HTTP_INCIDENT_ALERTS, &o);
-    if (rc == STORE_ENOTFOUND)
-        http_reply_error(h, req, 404, "no such incident");
-    else if (rc < 0)
-        http_reply_store_error(h, req);
-    else
-        http_reply_json(h, req, 200, o);
+    reply_one(h, req, rc, o, "no such incident");
 }
 
 void http_api_alert_suppress(http_t *h, struct evhttp_request *req, int64_t id)

@@ -70,16 +70,17 @@
 #include "http_int.h"
 #include "log.h"
 #include "output.h"
+#include "ilist.h"
 #include "timeutil.h"
 
-#define CONN_NIL UINT32_MAX
+#define CONN_NIL ILIST_NIL
 
 struct http_conn {
     struct http_conns *set;
     struct bufferevent *bev;         /* the socket's; evhttp's once attached */
     struct evhttp_connection *evcon; /* NULL until attached */
     struct event *deadline; /* attaches (made active at accept), then the request deadline */
-    uint32_t prev, next;    /* accept order, oldest first; free list through next */
+    struct ilist_link link; /* accept order, oldest first; free list through link.next */
     bool used;
     bool reading; /* a request is being received: the deadline runs */
     bool writing; /* its answer is being made or sent: the write deadline runs */
@@ -93,7 +94,8 @@ struct http_conns {
     uint32_t cap;                    /* open connections allowed */
     uint32_t slots;                  /* cap + HTTP_CONN_SLACK */
     uint32_t live;                   /* slots in use */
-    uint32_t free_head, oldest, newest;
+    uint32_t free_head;
+    struct ilist order;      /* the slots in use, oldest first */
     int deadline_s;          /* HTTP_REQUEST_DEADLINE_S unless a test set it */
     int write_deadline_s;    /* HTTP_WRITE_DEADLINE_S unless set */
     size_t output_budget;    /* bytes, HTTP_OUTPUT_BUDGET unless set */
@@ -186,19 +188,6 @@ uint32_t http_conns_default_cap(void)
     return room > HTTP_MAX_CONNECTIONS ? HTTP_MAX_CONNECTIONS : (uint32_t)room;
 }
 
-static void list_unlink(http_conns_t *s, uint32_t i)
-{
-    struct http_conn *c = &s->c[i];
-    if (c->prev != CONN_NIL)
-        s->c[c->prev].next = c->next;
-    else
-        s->oldest = c->next;
-    if (c->next != CONN_NIL)
-        s->c[c->next].prev = c->prev;
-    else
-        s->newest = c->prev;
-}
-
 static void pause_accept(http_conns_t *s, int ms)
 {
     if (!s->listener)
@@ -249,14 +238,14 @@ static size_t pending_out(const http_conns_t *s, uint32_t i)
  * client is not taking its answer. Returns false if there is none. */
 static bool evict_oldest(http_conns_t *s)
 {
-    for (uint32_t i = s->oldest; i != CONN_NIL; i = s->c[i].next) {
+    for (uint32_t i = s->order.first; i != CONN_NIL; i = s->c[i].link.next) {
         if (s->c[i].reading && s->c[i].evcon) {
             s->evicted++;
             conn_close(s, i);
             return true;
         }
     }
-    for (uint32_t i = s->oldest; i != CONN_NIL; i = s->c[i].next) {
+    for (uint32_t i = s->order.first; i != CONN_NIL; i = s->c[i].link.next) {
         if (pending_out(s, i)) {
             s->evicted++;
             conn_close(s, i);
@@ -270,7 +259,7 @@ static bool evict_oldest(http_conns_t *s)
 static size_t output_total(const http_conns_t *s)
 {
     size_t n = 0;
-    for (uint32_t i = s->oldest; i != CONN_NIL; i = s->c[i].next)
+    for (uint32_t i = s->order.first; i != CONN_NIL; i = s->c[i].link.next)
         n += pending_out(s, i);
     return n;
 }
@@ -280,8 +269,8 @@ static size_t output_total(const http_conns_t *s)
 static void keep_output_budget(http_conns_t *s, const struct http_conn *keep)
 {
     size_t total = output_total(s);
-    for (uint32_t i = s->oldest; i != CONN_NIL && total >= s->output_budget;) {
-        uint32_t next = s->c[i].next; /* conn_close may release slot i */
+    for (uint32_t i = s->order.first; i != CONN_NIL && total >= s->output_budget;) {
+        uint32_t next = s->c[i].link.next; /* conn_close may release slot i */
         size_t n = pending_out(s, i);
         if (n && &s->c[i] != keep) {
             s->output_evicted++;
@@ -303,11 +292,11 @@ static void conn_release(http_conns_t *s, struct http_conn *c)
 {
     uint32_t i = (uint32_t)(c - s->c);
     event_del(c->deadline);
-    list_unlink(s, i);
+    ilist_unlink(&s->order, i);
     c->used = c->reading = c->writing = false;
     c->bev = NULL;
     c->evcon = NULL;
-    c->next = s->free_head;
+    c->link.next = s->free_head;
     s->free_head = i;
     s->live--;
     resume_accept(s);
@@ -380,18 +369,12 @@ static struct bufferevent *on_new_connection(struct event_base *base, void *arg)
         return NULL;
     }
     bufferevent_incref(c->bev); /* until on_timer attaches */
-    s->free_head = c->next;
+    s->free_head = c->link.next;
     c->used = true;
     c->reading = true;
     c->writing = false;
     c->evcon = NULL;
-    c->prev = s->newest;
-    c->next = CONN_NIL;
-    if (s->newest != CONN_NIL)
-        s->c[s->newest].next = i;
-    else
-        s->oldest = i;
-    s->newest = i;
+    ilist_push_last(&s->order, i);
     s->live++;
     s->accepted++;
     event_active(c->deadline, EV_TIMEOUT, 1);
@@ -459,14 +442,14 @@ http_conns_t *http_conns_create(struct event_base *base, uint32_t cap)
     }
     for (uint32_t i = 0; i < s->slots; i++) {
         s->c[i].set = s;
-        s->c[i].next = i + 1 < s->slots ? i + 1 : CONN_NIL;
+        s->c[i].link.next = i + 1 < s->slots ? i + 1 : CONN_NIL;
         if (!(s->c[i].deadline = evtimer_new(base, on_timer, &s->c[i]))) {
             conns_free(s);
             return NULL;
         }
     }
     s->free_head = 0;
-    s->oldest = s->newest = CONN_NIL;
+    ilist_init(&s->order, s->c, sizeof(s->c[0]), offsetof(struct http_conn, link));
     return s;
 }
 
@@ -496,7 +479,7 @@ void http_conns_set_output_limits(http_conns_t *s, int write_deadline_s, size_t 
 static struct http_conn *find(http_conns_t *s, struct evhttp_request *req)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    for (uint32_t i = s->newest; evcon && i != CONN_NIL; i = s->c[i].prev)
+    for (uint32_t i = s->order.last; evcon && i != CONN_NIL; i = s->c[i].link.prev)
         if (s->c[i].evcon == evcon)
             return &s->c[i];
     return NULL;

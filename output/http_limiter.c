@@ -17,16 +17,16 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "ilist.h"
 
-#define LIMITER_NIL UINT32_MAX
+#define LIMITER_NIL ILIST_NIL
 
 struct limiter_entry {
     struct ip_addr ip;
-    double tokens;       /* requests available now (fractional) */
-    double last_s;       /* when tokens was last refilled, monotonic seconds */
-    uint32_t chain_next; /* next entry in the same hash bucket */
-    uint32_t lru_prev;   /* towards the most recently seen */
-    uint32_t lru_next;   /* towards the least recently seen */
+    double tokens;         /* requests available now (fractional) */
+    double last_s;         /* when tokens was last refilled, monotonic seconds */
+    uint32_t chain_next;   /* next entry in the same hash bucket */
+    struct ilist_link lru; /* most recently seen first */
 };
 
 struct http_limiter {
@@ -38,7 +38,7 @@ struct http_limiter {
     uint64_t seed;
     uint32_t *buckets; /* first entry per bucket, LIMITER_NIL when empty */
     struct limiter_entry *e;
-    uint32_t lru_head, lru_tail; /* most and least recently seen */
+    struct ilist lru; /* first: the most recently seen; last: the least */
 };
 
 http_limiter_t *http_limiter_create(double rate_per_s, double burst, uint32_t max_clients)
@@ -48,9 +48,7 @@ http_limiter_t *http_limiter_create(double rate_per_s, double burst, uint32_t ma
     http_limiter_t *l = calloc(1, sizeof(*l));
     if (!l)
         return NULL;
-    uint32_t nb = 1;
-    while (nb < 2 * max_clients)
-        nb <<= 1;
+    uint32_t nb = (uint32_t)tapir_pow2_size(2ull * max_clients, 1, 1u << 31);
     l->rate = rate_per_s;
     l->burst = burst;
     l->cap = max_clients;
@@ -62,7 +60,7 @@ http_limiter_t *http_limiter_create(double rate_per_s, double burst, uint32_t ma
         return NULL;
     }
     memset(l->buckets, 0xff, nb * sizeof(*l->buckets));
-    l->lru_head = l->lru_tail = LIMITER_NIL;
+    ilist_init(&l->lru, l->e, sizeof(l->e[0]), offsetof(struct limiter_entry, lru));
     if (getrandom(&l->seed, sizeof(l->seed), GRND_NONBLOCK) != (ssize_t)sizeof(l->seed)) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -83,31 +81,6 @@ void http_limiter_destroy(http_limiter_t *l)
 uint32_t http_limiter_tracked(const http_limiter_t *l)
 {
     return l ? l->used : 0;
-}
-
-static void lru_unlink(http_limiter_t *l, uint32_t i)
-{
-    struct limiter_entry *e = &l->e[i];
-    if (e->lru_prev != LIMITER_NIL)
-        l->e[e->lru_prev].lru_next = e->lru_next;
-    else
-        l->lru_head = e->lru_next;
-    if (e->lru_next != LIMITER_NIL)
-        l->e[e->lru_next].lru_prev = e->lru_prev;
-    else
-        l->lru_tail = e->lru_prev;
-}
-
-static void lru_push_head(http_limiter_t *l, uint32_t i)
-{
-    struct limiter_entry *e = &l->e[i];
-    e->lru_prev = LIMITER_NIL;
-    e->lru_next = l->lru_head;
-    if (l->lru_head != LIMITER_NIL)
-        l->e[l->lru_head].lru_prev = i;
-    l->lru_head = i;
-    if (l->lru_tail == LIMITER_NIL)
-        l->lru_tail = i;
 }
 
 static uint32_t limiter_bucket(const http_limiter_t *l, const struct ip_addr *ip)
@@ -135,8 +108,8 @@ bool http_limiter_allow(http_limiter_t *l, const struct ip_addr *ip, double now_
         if (l->used < l->cap) {
             i = l->used++;
         } else { /* full: forget the least recently seen client */
-            i = l->lru_tail;
-            lru_unlink(l, i);
+            i = l->lru.last;
+            ilist_unlink(&l->lru, i);
             chain_unlink(l, i);
         }
         struct limiter_entry *e = &l->e[i];
@@ -146,9 +119,9 @@ bool http_limiter_allow(http_limiter_t *l, const struct ip_addr *ip, double now_
         e->chain_next = l->buckets[b];
         l->buckets[b] = i;
     } else {
-        lru_unlink(l, i);
+        ilist_unlink(&l->lru, i);
     }
-    lru_push_head(l, i);
+    ilist_push_first(&l->lru, i);
     struct limiter_entry *e = &l->e[i];
     if (now_s > e->last_s) {
         e->tokens += (now_s - e->last_s) * l->rate;

@@ -60,6 +60,14 @@ const char *store_path(const store_t *s)
 }
 
 /* Runs one statement of text SQL that returns no rows we need. */
+int store_each_end(store_t *s, sqlite3_stmt *st, int rc, int ret, const char *doing)
+{
+    sqlite3_finalize(st);
+    if (!ret && rc != SQLITE_DONE)
+        return store_db_fail(s, doing);
+    return ret;
+}
+
 int store_exec_sql(store_t *s, const char *sql, const char *doing)
 {
     char *msg = NULL;

@@ -49,6 +49,10 @@ void store_set_err(store_t *s, const char *fmt, ...) __attribute__((format(print
 /* Records the connection's last error as "PATH: what (while doing)", marks an open
  * window failed, and returns -1. */
 int store_db_fail(store_t *s, const char *doing);
+/* The end of a walk over st's rows that calls back per row: finalizes st and returns the
+ * callback's last value ret when not 0, else 0 when the last step (rc) was SQLITE_DONE, or
+ * store_db_fail's -1 (doing). */
+int store_each_end(store_t *s, sqlite3_stmt *st, int rc, int ret, const char *doing);
 /* Runs text SQL that returns no rows we need. Returns 0 or store_db_fail's -1. */
 int store_exec_sql(store_t *s, const char *sql, const char *doing);
 /* One integer from a single-row query, e.g. a PRAGMA. Returns 0 or -1. */
@@ -80,5 +84,11 @@ int store_net_function(store_t *s);
 /* Prepares the write statements into s->st. Returns 0, or -1 (see the connection's
  * error; store_close finalizes what was prepared). */
 int store_write_prepare(store_t *s);
+
+/* Stamps one row of a writable handle: sql is an UPDATE that binds ?1 = id, ?2 = now_us
+ * as ISO-8601 text and ?3 = now_us. 0; STORE_ENOTFOUND ("no NOUN with id N") when it
+ * changed no row; or -1 (doing: "acknowledging an alert"). */
+int store_stamp_row(store_t *s, const char *sql, int64_t id, uint64_t now_us, const char *noun,
+                    const char *doing);
 
 #endif

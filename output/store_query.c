@@ -54,6 +54,18 @@ static json_t *col_value(sqlite3_stmt *st, int i)
     return alert_json_value(sqlite3_column_double(st, i));
 }
 
+/* A column holding a JSON array (top_features) as that array; [] for NULL or text that
+ * is not one. */
+static json_t *col_array(sqlite3_stmt *st, int i)
+{
+    const char *text = (const char *)sqlite3_column_text(st, i);
+    json_t *a = text ? json_loads(text, 0, NULL) : NULL;
+    if (json_is_array(a))
+        return a;
+    json_decref(a);
+    return json_array();
+}
+
 /* The geo object from the columns country, asn, as_org at i, i + 1, i + 2. */
 static json_t *col_geo(sqlite3_stmt *st, int i)
 {
@@ -86,11 +98,7 @@ static json_t *alert_row_json(sqlite3_stmt *st)
     json_object_set_new(o, "threshold", col_value(st, 7));
     json_object_set_new(o, "window_start", col_text(st, 8));
     json_object_set_new(o, "window_end", col_text(st, 9));
-    const char *top = (const char *)sqlite3_column_text(st, 10);
-    json_t *topj = top ? json_loads(top, 0, NULL) : NULL;
-    json_object_set_new(o, "top_features", json_is_array(topj) ? topj : json_array());
-    if (topj && !json_is_array(topj))
-        json_decref(topj);
+    json_object_set_new(o, "top_features", col_array(st, 10));
     json_object_set_new(o, "geo", col_geo(st, 11));
     const char *l7 = (const char *)sqlite3_column_text(st, 14);
     json_object_set_new(o, "l7", alert_l7_json(l7 ? l7 : "", (size_t)sqlite3_column_bytes(st, 14)));
@@ -177,6 +185,26 @@ int store_net_function(store_t *s)
     return 0;
 }
 
+/* Binds a filter's values to st's named parameters (:since, :ip, :min_score, :status,
+ * :category, :detector, :limit, :offset); one st does not have is index 0, which SQLite
+ * refuses (SQLITE_RANGE) and changes nothing. */
+static void bind_filter(sqlite3_stmt *st, const struct store_alert_filter *f)
+{
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":since"), (int64_t)f->since_us);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":ip"), f->ip, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, ":min_score"), f->min_score);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":status"), f->status, -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":category"), f->category, -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":detector"), f->detector, -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"),
+                       f->limit > 0 ? f->limit : -1);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"),
+                       f->offset > 0 ? f->offset : 0);
+}
+
 /* Builds "SELECT what FROM alerts WHERE ... " for a filter and binds it. An ip with a
  * prefix length matches the alerts of every address and prefix inside it: a scan of the
  * alerts in the other clauses' range through tapir_in_net (the text column cannot be
@@ -210,19 +238,7 @@ static sqlite3_stmt *alert_filter_stmt(store_t *s, const char *what,
         store_db_fail(s, "listing alerts");
         return NULL;
     }
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":since"), (int64_t)f->since_us);
-    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":ip"), f->ip, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, ":min_score"), f->min_score);
-    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":status"), f->status, -1,
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":category"), f->category, -1,
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":detector"), f->detector, -1,
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"),
-                       f->limit > 0 ? f->limit : -1);
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"),
-                       f->offset > 0 ? f->offset : 0);
+    bind_filter(st, f);
     return st;
 }
 
@@ -313,11 +329,7 @@ static json_t *incident_row_json(sqlite3_stmt *st)
     const char *d = (const char *)sqlite3_column_text(st, 14); /* "forest,limit" */
     json_object_set_new(o, "detectors",
                         alert_l7_json(d ? d : "", d ? (size_t)sqlite3_column_bytes(st, 14) : 0));
-    const char *top = (const char *)sqlite3_column_text(st, 15);
-    json_t *topj = top ? json_loads(top, 0, NULL) : NULL;
-    json_object_set_new(o, "top_features", json_is_array(topj) ? topj : json_array());
-    if (topj && !json_is_array(topj))
-        json_decref(topj);
+    json_object_set_new(o, "top_features", col_array(st, 15));
     json_object_set_new(o, "run_id", col_int(st, 1));
     return o;
 }
@@ -349,17 +361,7 @@ int store_incidents_list(store_t *s, const struct store_alert_filter *f, json_t 
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return store_db_fail(s, "listing incidents");
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":since"), (int64_t)f->since_us);
-    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":ip"), f->ip, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, ":min_score"), f->min_score);
-    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":category"), f->category, -1,
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":detector"), f->detector, -1,
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"),
-                       f->limit > 0 ? f->limit : -1);
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"),
-                       f->offset > 0 ? f->offset : 0);
+    bind_filter(st, f);
     return collect_array(s, st, incident_row_json, "listing incidents", out);
 }
 
@@ -484,16 +486,11 @@ int store_each_flagged(store_t *s, double min_score, uint64_t since_us, store_fl
         return store_db_fail(s, "reading flagged addresses");
     sqlite3_bind_double(st, 1, min_score);
     sqlite3_bind_int64(st, 2, (int64_t)since_us);
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = SQLITE_DONE, ret = 0;
+    while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *ip = (const char *)sqlite3_column_text(st, 0);
         ret = fn(ctx, ip ? ip : "", (uint64_t)sqlite3_column_int64(st, 1),
                  sqlite3_column_double(st, 2));
-        if (ret)
-            break;
     }
-    sqlite3_finalize(st);
-    if (!ret && rc != SQLITE_DONE)
-        return store_db_fail(s, "reading flagged addresses");
-    return ret;
+    return store_each_end(s, st, rc, ret, "reading flagged addresses");
 }

@@ -157,29 +157,10 @@ fail:
 
 int store_suppression_end(store_t *s, int64_t id, uint64_t now_us)
 {
-    char iso[32];
-    if (s->readonly) {
-        store_set_err(s, "%s: opened read-only", s->path);
-        return -1;
-    }
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
+    return store_stamp_row(s,
                            "UPDATE suppressions SET expires = ?2, expires_us = ?3 WHERE id = ?1"
                            " AND (expires_us IS NULL OR expires_us > ?3)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return store_db_fail(s, "ending a suppression");
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, tapir_iso8601(now_us, iso, sizeof(iso)), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, (int64_t)now_us);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return store_db_fail(s, "ending a suppression");
-    if (sqlite3_changes(s->db) == 0) {
-        store_set_err(s, "no suppression in force with id %lld", (long long)id);
-        return STORE_ENOTFOUND;
-    }
-    return 0;
+                           id, now_us, "suppression in force", "ending a suppression");
 }
 
 int store_suppressions_list(store_t *s, bool expired_too, uint64_t now_us, json_t **out)
@@ -246,32 +227,21 @@ int store_each_suppression(store_t *s, uint64_t now_us, store_suppression_fn fn,
                            -1, &st, NULL) != SQLITE_OK)
         return store_db_fail(s, "reading suppressions");
     sqlite3_bind_int64(st, 1, (int64_t)now_us);
-    int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = SQLITE_DONE, ret = 0;
+    while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *text = (const char *)sqlite3_column_text(st, 0);
         struct ip_addr net;
         unsigned len;
         if (!text || rules_parse_cidr(text, &net, &len) < 0)
             continue; /* a row someone wrote by hand: skipped, not fatal */
         ret = fn(ctx, &net, len, (uint64_t)sqlite3_column_int64(st, 1));
-        if (ret)
-            break;
     }
-    sqlite3_finalize(st);
-    if (!ret && rc != SQLITE_DONE)
-        return store_db_fail(s, "reading suppressions");
-    return ret;
+    return store_each_end(s, st, rc, ret, "reading suppressions");
 }
 
 int store_incident_network(store_t *s, int64_t incident_id, char *buf, size_t len)
 {
-    int64_t has = 0;
-    if (store_query_int(s,
-                        "SELECT count(*) FROM pragma_table_info('alerts')"
-                        " WHERE name = 'incident_id'",
-                        &has) < 0)
-        return -1;
-    if (!has) {
+    if (!store_has_incidents(s)) { /* version 3 added alerts.incident_id */
         store_set_err(s, "%s: this database has no incidents (alerts carry no incident_id)",
                       s->path);
         return -1;

@@ -327,6 +327,28 @@ static char *features_json(const struct alert *a)
     return txt;
 }
 
+/* Out of memory while writing: the error, and a transaction that must not commit. -1. */
+static int out_of_memory(store_t *s)
+{
+    store_set_err(s, "%s: out of memory", s->path);
+    if (s->in_tx)
+        s->tx_failed = true;
+    return -1;
+}
+
+/* Binds a's top features, as the JSON text the alerts and incidents tables hold, to
+ * column idx; 0, or -1 having said out of memory. */
+static int bind_top_features(store_t *s, sqlite3_stmt *st, int idx, const struct alert *a)
+{
+    json_t *top = alert_top_features_json(a);
+    char *txt = top ? json_dumps(top, ALERT_JSON_FLAGS) : NULL;
+    json_decref(top);
+    if (!txt)
+        return out_of_memory(s);
+    sqlite3_bind_text(st, idx, txt, -1, free);
+    return 0;
+}
+
 static bool is_end(const struct alert *a)
 {
     return a->event_type && !strcmp(a->event_type, "end");
@@ -340,12 +362,8 @@ int store_window_add(store_t *s, int64_t run_id, const struct alert *a)
     if (!st)
         return -1;
     char *feat = features_json(a);
-    if (!feat) {
-        store_set_err(s, "%s: out of memory", s->path);
-        if (s->in_tx)
-            s->tx_failed = true;
-        return -1;
-    }
+    if (!feat)
+        return out_of_memory(s);
     char ip[64];
     bind_run(st, 1, run_id);
     bind_time(st, 2, 3, a->window_start_us);
@@ -368,15 +386,6 @@ static int incident_put(store_t *s, int64_t run_id, const struct alert *a, const
     sqlite3_stmt *st = write_stmt(s, ST_INCIDENT);
     if (!st)
         return -1;
-    json_t *top = alert_top_features_json(a);
-    char *top_txt = top ? json_dumps(top, ALERT_JSON_FLAGS) : NULL;
-    json_decref(top);
-    if (!top_txt) {
-        store_set_err(s, "%s: out of memory", s->path);
-        if (s->in_tx)
-            s->tx_failed = true;
-        return -1;
-    }
     char det[128];
     sqlite3_bind_int64(st, 1, a->incident_id);
     bind_run(st, 2, run_id);
@@ -397,7 +406,8 @@ static int incident_put(store_t *s, int64_t run_id, const struct alert *a, const
     bind_real(st, 18, in->peak_score);
     sqlite3_bind_text(st, 19, alert_detectors_str(in->detectors, det, sizeof(det)), -1,
                       SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 20, top_txt, -1, free);
+    if (bind_top_features(s, st, 20, a) < 0)
+        return -1;
     return step_done(s, st, "storing an incident");
 }
 
@@ -412,15 +422,6 @@ int store_alert_add(store_t *s, int64_t run_id, struct alert *a)
     sqlite3_stmt *st = write_stmt(s, ST_ALERT);
     if (!st)
         return -1;
-    json_t *top = alert_top_features_json(a);
-    char *top_txt = top ? json_dumps(top, ALERT_JSON_FLAGS) : NULL;
-    json_decref(top);
-    if (!top_txt) {
-        store_set_err(s, "%s: out of memory", s->path);
-        if (s->in_tx)
-            s->tx_failed = true;
-        return -1;
-    }
     bind_run(st, 1, run_id);
     bind_time(st, 2, 3, a->timestamp_us);
     bind_text_clean(st, 4, a->event_type ? a->event_type : "alert", 32);
@@ -431,7 +432,8 @@ int store_alert_add(store_t *s, int64_t run_id, struct alert *a)
     bind_real(st, 9, a->threshold);
     bind_time(st, 10, 11, a->window_start_us);
     bind_time(st, 12, 13, a->window_end_us);
-    sqlite3_bind_text(st, 14, top_txt, -1, free);
+    if (bind_top_features(s, st, 14, a) < 0)
+        return -1;
     bind_geo(st, 15, &a->geo);
     bind_text_clean(st, 18, a->l7, sizeof(a->l7));
     bind_text_clean(st, 19, a->model_id, sizeof(a->model_id));
@@ -484,27 +486,57 @@ int store_incident_max_id(store_t *s, int64_t *max_id)
     return store_query_int(s, "SELECT coalesce(max(id), 0) FROM incidents", max_id);
 }
 
-/* Runs one data-changing statement with up to two int64 parameters. Returns the number of
- * rows changed, or -1. */
-static int64_t exec_change(store_t *s, const char *sql, int nparams, int64_t p1, int64_t p2,
-                           const char *doing)
+/* A data-changing statement outside the window's statements: prepared on a writable
+ * handle, or NULL having said why. */
+static sqlite3_stmt *change_prepare(store_t *s, const char *sql, const char *doing)
 {
     if (s->readonly) {
         store_set_err(s, "%s: opened read-only", s->path);
-        return -1;
+        return NULL;
     }
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return store_db_fail(s, doing);
-    if (nparams >= 1)
-        sqlite3_bind_int64(st, 1, p1);
-    if (nparams >= 2)
-        sqlite3_bind_int64(st, 2, p2);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        store_db_fail(s, doing);
+        return NULL;
+    }
+    return st;
+}
+
+/* Runs and finalizes change_prepare's bound statement: the rows it changed, or -1. */
+static int64_t change_run(store_t *s, sqlite3_stmt *st, const char *doing)
+{
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return store_db_fail(s, doing);
     return sqlite3_changes64(s->db);
+}
+
+/* Runs one data-changing statement with up to two int64 parameters. Returns the number of
+ * rows changed, or -1. */
+static int64_t exec_change(store_t *s, const char *sql, int nparams, int64_t p1, int64_t p2,
+                           const char *doing)
+{
+    sqlite3_stmt *st = change_prepare(s, sql, doing);
+    if (!st)
+        return -1;
+    if (nparams >= 1)
+        sqlite3_bind_int64(st, 1, p1);
+    if (nparams >= 2)
+        sqlite3_bind_int64(st, 2, p2);
+    return change_run(s, st, doing);
+}
+
+/* The result of a change to the NOUN with this id: n rows changed, or -1. */
+static int one_row_changed(store_t *s, int64_t n, const char *noun, int64_t id)
+{
+    if (n < 0)
+        return -1;
+    if (n == 0) {
+        store_set_err(s, "no %s with id %lld", noun, (long long)id);
+        return STORE_ENOTFOUND;
+    }
+    return 0;
 }
 
 int store_retention(store_t *s, uint64_t older_than_us)
@@ -529,44 +561,25 @@ int store_retention(store_t *s, uint64_t older_than_us)
     return 0;
 }
 
-int store_alert_ack(store_t *s, int64_t id, uint64_t now_us)
+int store_stamp_row(store_t *s, const char *sql, int64_t id, uint64_t now_us, const char *noun,
+                    const char *doing)
 {
     char iso[32];
-    tapir_iso8601(now_us, iso, sizeof(iso));
-    if (s->readonly) {
-        store_set_err(s, "%s: opened read-only", s->path);
+    sqlite3_stmt *st = change_prepare(s, sql, doing);
+    if (!st)
         return -1;
-    }
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "UPDATE alerts SET status = 'acked', acked_at = ?2, acked_at_us = ?3"
-                           " WHERE id = ?1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return store_db_fail(s, "acknowledging an alert");
     sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, iso, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, tapir_iso8601(now_us, iso, sizeof(iso)), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, (int64_t)now_us);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return store_db_fail(s, "acknowledging an alert");
-    if (sqlite3_changes(s->db) == 0) {
-        store_set_err(s, "no alert with id %lld", (long long)id);
-        return STORE_ENOTFOUND;
-    }
-    return 0;
+    return one_row_changed(s, change_run(s, st, doing), noun, id);
 }
 
-/* The result of a change to the alert with this id: n rows changed, or -1. */
-static int one_alert_changed(store_t *s, int64_t n, int64_t id)
+int store_alert_ack(store_t *s, int64_t id, uint64_t now_us)
 {
-    if (n < 0)
-        return -1;
-    if (n == 0) {
-        store_set_err(s, "no alert with id %lld", (long long)id);
-        return STORE_ENOTFOUND;
-    }
-    return 0;
+    return store_stamp_row(s,
+                           "UPDATE alerts SET status = 'acked', acked_at = ?2, acked_at_us = ?3"
+                           " WHERE id = ?1",
+                           id, now_us, "alert", "acknowledging an alert");
 }
 
 int store_alert_set_status(store_t *s, int64_t id, const char *status)
@@ -583,11 +596,11 @@ int store_alert_set_status(store_t *s, int64_t id, const char *status)
                             "UPDATE alerts SET status = CASE ?2 WHEN 0 THEN 'new'"
                             " WHEN 1 THEN 'acked' ELSE 'suppressed' END WHERE id = ?1",
                             2, id, code, "changing an alert's status");
-    return one_alert_changed(s, n, id);
+    return one_row_changed(s, n, "alert", id);
 }
 
 int store_alert_delete(store_t *s, int64_t id)
 {
     int64_t n = exec_change(s, "DELETE FROM alerts WHERE id = ?1", 1, id, 0, "deleting an alert");
-    return one_alert_changed(s, n, id);
+    return one_row_changed(s, n, "alert", id);
 }

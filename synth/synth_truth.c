@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "flow_table.h"
+#include "ilist.h"
 #include "synth.h"
 #include "synth_proto.h"
 #include "synth_truth.h"
@@ -32,7 +33,7 @@ _Static_assert(FLOW_TIMEOUT_TCP_EST_US >= FLOW_TIMEOUT_TCP_NEW_US &&
                "MAX_IDLE_US must be the longest flow timeout");
 
 #define FLOW_BUCKETS (1u << 16)
-#define NIL          UINT32_MAX
+#define NIL          ILIST_NIL
 
 static const char *const attack_names[SYNTH_N_ATTACKS] = {"portscan_vertical",
                                                           "portscan_horizontal",
@@ -74,8 +75,8 @@ struct tflow {
     uint8_t fin_a, fin_b, rst;
     uint64_t first_us, last_us, close_us; /* close_us: when RST or the 2nd FIN was seen */
     uint64_t pkts_fwd, bytes_fwd, pkts_rev, bytes_rev;
-    uint32_t hnext;      /* next node in the bucket chain */
-    uint32_t prev, next; /* LRU list, oldest at head */
+    uint32_t hnext;        /* next node in the bucket chain */
+    struct ilist_link lru; /* LRU list, oldest first */
 };
 
 struct synth_truth {
@@ -88,7 +89,7 @@ struct synth_truth {
     struct tflow *nodes;
     uint32_t n_nodes, cap_nodes, free_head;
     uint32_t *bucket;
-    uint32_t lru_head, lru_tail;
+    struct ilist lru; /* over nodes (moved with it when it grows), oldest first */
     uint64_t flows_done;
     bool write_error;
 };
@@ -98,9 +99,7 @@ struct synth_truth *synth_truth_create(uint32_t max_hosts, FILE *flows, char *er
     struct synth_truth *t = calloc(1, sizeof(*t));
     if (!t)
         goto fail;
-    uint32_t cap = 1024;
-    while (cap < 2ULL * max_hosts && cap < (1u << 30))
-        cap <<= 1;
+    uint32_t cap = (uint32_t)tapir_pow2_size(2ULL * max_hosts, 1024, 1u << 30);
     t->hosts = calloc(cap, sizeof(*t->hosts));
     t->bucket = malloc(FLOW_BUCKETS * sizeof(*t->bucket));
     if (!t->hosts || !t->bucket)
@@ -110,7 +109,7 @@ struct synth_truth *synth_truth_create(uint32_t max_hosts, FILE *flows, char *er
     t->hosts_max = cap - cap / 8;
     t->flows_out = flows;
     t->free_head = NIL;
-    t->lru_head = t->lru_tail = NIL;
+    ilist_init(&t->lru, NULL, sizeof(struct tflow), offsetof(struct tflow, lru));
     t->seed = 0x5eed7a91;
     return t;
 fail:
@@ -194,31 +193,6 @@ static bool flow_expired(const struct tflow *f, uint64_t now)
     return now > f->last_us + FLOW_TIMEOUT_OTHER_US; /* UDP, ICMP and the rest */
 }
 
-static void lru_unlink(struct synth_truth *t, uint32_t i)
-{
-    struct tflow *f = &t->nodes[i];
-    if (f->prev != NIL)
-        t->nodes[f->prev].next = f->next;
-    else
-        t->lru_head = f->next;
-    if (f->next != NIL)
-        t->nodes[f->next].prev = f->prev;
-    else
-        t->lru_tail = f->prev;
-}
-
-static void lru_append(struct synth_truth *t, uint32_t i)
-{
-    struct tflow *f = &t->nodes[i];
-    f->prev = t->lru_tail;
-    f->next = NIL;
-    if (t->lru_tail != NIL)
-        t->nodes[t->lru_tail].next = i;
-    else
-        t->lru_head = i;
-    t->lru_tail = i;
-}
-
 /* Writes the flow's row, unlinks it from its bucket and the LRU list, frees the node. */
 static void flow_end(struct synth_truth *t, uint32_t i)
 {
@@ -241,7 +215,7 @@ static void flow_end(struct synth_truth *t, uint32_t i)
     while (*pp != i)
         pp = &t->nodes[*pp].hnext;
     *pp = f->hnext;
-    lru_unlink(t, i);
+    ilist_unlink(&t->lru, i);
     f->hnext = t->free_head;
     t->free_head = i;
 }
@@ -261,6 +235,7 @@ static uint32_t flow_alloc(struct synth_truth *t)
         if (!n)
             return NIL;
         t->nodes = n;
+        t->lru.nodes = (char *)n;
         t->cap_nodes = nc;
     }
     return t->n_nodes++;
@@ -274,8 +249,8 @@ void synth_truth_packet(struct synth_truth *t, uint64_t ts_us, const struct ip_a
         sport = dport = 0;
 
     /* Flows idle past every timeout can never continue: write them out. */
-    while (t->lru_head != NIL && ts_us > t->nodes[t->lru_head].last_us + MAX_IDLE_US + 1000000)
-        flow_end(t, t->lru_head);
+    while (t->lru.first != NIL && ts_us > t->nodes[t->lru.first].last_us + MAX_IDLE_US + 1000000)
+        flow_end(t, t->lru.first);
 
     struct thost *hs = host_get(t, src, true), *hd = host_get(t, dst, true);
     if (hs) {
@@ -338,9 +313,9 @@ void synth_truth_packet(struct synth_truth *t, uint64_t ts_us, const struct ip_a
         if (hs)
             hs->flows_started++;
     } else {
-        lru_unlink(t, i);
+        ilist_unlink(&t->lru, i);
     }
-    lru_append(t, i);
+    ilist_push_last(&t->lru, i);
     f->last_us = ts_us;
     if (fwd) {
         f->pkts_fwd++;
@@ -380,8 +355,8 @@ static int cmp_host(const void *x, const void *y)
 int synth_truth_finish(struct synth_truth *t, FILE *labels, FILE *hosts, struct synth_stats *st,
                        char *errbuf, size_t errlen)
 {
-    while (t->lru_head != NIL)
-        flow_end(t, t->lru_head);
+    while (t->lru.first != NIL)
+        flow_end(t, t->lru.first);
     if (t->host_overflow) {
         snprintf(errbuf, errlen, "internal error: the truth host table overflowed");
         return -1;

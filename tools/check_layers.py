@@ -19,7 +19,7 @@ import sys
 CONTRACTS = {
     "tapir.h": "base", "log.h": "base", "notify.h": "base", "sketch.h": "base",
     "rules.h": "base", "geo.h": "base", "window.h": "base", "wqueue.h": "base",
-    "timeutil.h": "base", "parse.h": "base",
+    "timeutil.h": "base", "parse.h": "base", "ilist.h": "base",
     "sensor.h": "sensor", "capture.h": "sensor", "decode.h": "sensor",
     "iforest.h": "forest", "model.h": "forest",
     "alert.h": "output", "store.h": "output", "output.h": "output",
