@@ -42,6 +42,12 @@ struct prefix_acc {
     uint32_t members;
 };
 
+struct prefix_key {
+    struct ip_addr ip; /* the prefix's base address */
+    uint32_t members;  /* scored sources in it this window */
+    uint32_t acc;      /* its accumulator in prefixes[] + 1, 0: none (one member) */
+};
+
 /* A side's learned limits, worked out once per model bind (analyzer_limits_bind) rather
  * than per vector: the logarithms were 4% of a replay's instructions. */
 struct limit_cache {
@@ -97,11 +103,17 @@ struct analyzer {
     uint64_t postponed_said_us;            /* when, tapir_monotonic_us */
     uint64_t postponed_since;              /* windows postponed since then */
 
-    struct prefix_acc *prefixes; /* per-window prefix accumulators */
-    uint32_t prefix_cap;
-    uint32_t n_prefixes;
-    uint32_t *prefix_idx; /* open-addressing index into prefixes */
+    /* Per-window prefixes (score.c): every prefix of a scored source is a key, and only
+     * those with two members or more (the ones scored) get an accumulator. */
+    struct prefix_key *prefix_keys; /* prefix_cap keys, in order of first member */
+    uint32_t *prefix_of;            /* per host of the window: its key + 1, 0 none */
+    uint32_t prefix_cap;            /* keys and prefix_of entries allocated */
+    uint32_t n_keys;
+    uint32_t *prefix_idx; /* open-addressing index into prefix_keys (key + 1, 0 empty) */
     uint32_t prefix_mask;
+    struct prefix_acc *prefixes; /* accumulators of the keys with 2+ members, key order */
+    uint32_t acc_cap;
+    uint32_t n_prefixes;
 
     struct scored *batch;            /* a scoring pass's vectors, batch_cap of them */
     struct baseline_entry *batch_be; /* their baseline entries as each was built */
