@@ -143,6 +143,29 @@ static void sort_doubles(double *x, int n)
     }
 }
 
+/* |x[i] - m| for sorted x[0..n-1], into out[] in ascending order without a sort: the
+ * values under m give a run that grows going down from m, those at or over m one that
+ * grows going up, and the two runs are merged (rounding is monotonic, so each run is in
+ * order exactly as computed). */
+static void abs_dev_sorted(const double *x, int n, double m, double *out)
+{
+    int hi = 0;
+    while (hi < n && x[hi] < m)
+        hi++;
+    int lo = hi - 1;
+    for (int k = 0; k < n; k++) {
+        double a = lo >= 0 ? fabs(x[lo] - m) : INFINITY;
+        double b = hi < n ? fabs(x[hi] - m) : INFINITY;
+        if (hi >= n || (lo >= 0 && a <= b)) {
+            out[k] = a;
+            lo--;
+        } else {
+            out[k] = b;
+            hi++;
+        }
+    }
+}
+
 /* Quantile q of sorted x[0..n-1], linear interpolation (numpy's default). */
 static double quantile(const double *x, int n, double q)
 {
@@ -171,9 +194,7 @@ int conv_timing(double *starts, int n, struct conv_timing *t)
     /* An interquartile range under 10% of the median is a tight cluster: its skew is
      * noise (ms of jitter on a metronome would score anywhere in -1..1), so it is 0. */
     t->bowley = iqr > 0.1 * t->median && iqr > 1e-9 ? (t->q3 + t->q1 - 2 * t->median) / iqr : 0;
-    for (int i = 0; i < m; i++)
-        dev[i] = fabs(d[i] - t->median);
-    sort_doubles(dev, m);
+    abs_dev_sorted(d, m, t->median, dev);
     t->mad = quantile(dev, m, 0.5);
     t->skew_score = 1 - fabs(t->bowley);
     t->mad_score = t->median > 1e-9 ? 1 - t->mad / t->median : 0;
@@ -200,9 +221,7 @@ double conv_spread(const double *x, int n)
     double mean = sum / n, med = quantile(s, n, 0.5);
     if (mean <= 0)
         return 0;
-    for (int i = 0; i < n; i++)
-        dev[i] = fabs(s[i] - med);
-    sort_doubles(dev, n);
+    abs_dev_sorted(s, n, med, dev);
     return quantile(dev, n, 0.5) / mean;
 }
 
