@@ -23,8 +23,8 @@
  * scored, get a 688-byte accumulator. Measured on bench/replay.sh's spoofed flood
  * (65,536 hosts a window, nearly each alone in its /24): peak RSS 337 -> 299 MiB at the
  * defaults, for the same one probe per source (made before the passes, not during them).
- * Rejected: a smaller cap on
- * the accumulators (a flood would then decide which real prefixes are scored).
+ * Rejected: a smaller cap on the accumulators (a flood would then decide which real
+ * prefixes are scored).
  */
 #include <stdlib.h>
 #include <string.h>
