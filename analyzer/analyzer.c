@@ -231,6 +231,8 @@ void analyzer_destroy(analyzer_t *a)
     for (int s = 0; s < SIDE_COUNT; s++)
         free(a->train[s].x);
     free(a->prefixes);
+    free(a->prefix_keys);
+    free(a->prefix_of);
     free(a->prefix_idx);
     free(a->batch);
     free(a->batch_be);

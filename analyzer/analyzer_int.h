@@ -42,6 +42,22 @@ struct prefix_acc {
     uint32_t members;
 };
 
+struct prefix_key {
+    struct ip_addr ip; /* the prefix's base address */
+    uint32_t members;  /* scored sources in it this window */
+    uint32_t acc;      /* its accumulator in prefixes[] + 1, 0: none (one member) */
+};
+
+/* A side's learned limits, worked out once per model bind (analyzer_limits_bind) rather
+ * than per vector: the logarithms were 4% of a replay's instructions. */
+struct limit_cache {
+    bool on;                             /* the section has limits (train_max, factor) */
+    double log_factor;                   /* log(limit_factor), natural-log units */
+    double lmax[BEHAVIOUR_MAX_FEATURES]; /* log1p of the training maximum, floor applied */
+    double vcut[BEHAVIOUR_MAX_FEATURES]; /* a value at most this is certainly within its
+                                            limit (log1p(v) <= lmax): no log1p needed */
+};
+
 struct analyzer {
     struct analyzer_config cfg;
     wqueue_t *q;
@@ -72,6 +88,7 @@ struct analyzer {
     bool limits_off; /* TAPIR_DEBUG_NO_LIMITS set: the forest alone (measurement) */
     const struct model_section *sec[SIDE_COUNT];
     int n_feat[SIDE_COUNT];
+    struct limit_cache lim[SIDE_COUNT]; /* the bound model's learned limits (judge.c) */
     const struct feature_def *defs[SIDE_COUNT];
     const char *names_tab[SIDE_COUNT][BEHAVIOUR_MAX_FEATURES];
 
@@ -86,11 +103,17 @@ struct analyzer {
     uint64_t postponed_said_us;            /* when, tapir_monotonic_us */
     uint64_t postponed_since;              /* windows postponed since then */
 
-    struct prefix_acc *prefixes; /* per-window prefix accumulators */
-    uint32_t prefix_cap;
-    uint32_t n_prefixes;
-    uint32_t *prefix_idx; /* open-addressing index into prefixes */
+    /* Per-window prefixes (score.c): every prefix of a scored source is a key, and only
+     * those with two members or more (the ones scored) get an accumulator. */
+    struct prefix_key *prefix_keys; /* prefix_cap keys, in order of first member */
+    uint32_t *prefix_of;            /* per host of the window: its key + 1, 0 none */
+    uint32_t prefix_cap;            /* keys and prefix_of entries allocated */
+    uint32_t n_keys;
+    uint32_t *prefix_idx; /* open-addressing index into prefix_keys (key + 1, 0 empty) */
     uint32_t prefix_mask;
+    struct prefix_acc *prefixes; /* accumulators of the keys with 2+ members, key order */
+    uint32_t acc_cap;
+    uint32_t n_prefixes;
 
     struct scored *batch;            /* a scoring pass's vectors, batch_cap of them */
     struct baseline_entry *batch_be; /* their baseline entries as each was built */
@@ -133,6 +156,9 @@ void analyzer_process_window(analyzer_t *a, struct window *w);
 /* judge.c: the forest's score is in sc->score (for sc->x, scaled by the model): learned
  * limits, rules, persistence and the scored-vector output. */
 void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc);
+
+/* judge.c: the learned limits of the bound sections into a->lim; after every bind. */
+void analyzer_limits_bind(analyzer_t *a);
 
 /* judge.c: true for an address that is never scored nor alerted on, because it names
  * no one host: 0.0.0.0/8 and :: (a host with no address yet, DHCP), 255.255.255.255 and

@@ -91,7 +91,7 @@ enum alert_direction incident_direction(bool ip_home, enum alert_side side, uint
  * across windows, at most PEERS_MAX_SLOTS slots; IPs beyond half of it get no peers,
  * counted). */
 typedef struct peers peers_t;
-#define PEERS_MAX_SLOTS (1u << 18) /* 262,144 slots of 32 bytes: 8 MiB at most */
+#define PEERS_MAX_SLOTS (1u << 18) /* 262,144 slots of 36 bytes: 9 MiB at most */
 
 peers_t *peers_create(uint64_t seed);
 void peers_destroy(peers_t *p);

@@ -82,6 +82,43 @@ bool analyzer_address_unscorable(analyzer_t *a, const struct ip_addr *ip)
     return skip;
 }
 
+/* Learned limits: the forest cannot score a value beyond anything in its training
+ * sample higher than the most extreme training point (it lands in the same leaf), so
+ * "several times more than the whole network ever did" is judged here. The excess is in
+ * natural-log units over the training maximum; it maps to a score that reaches
+ * LIMIT_SCORE at LIMIT_FACTOR times the maximum. What does not depend on the vector is
+ * worked out here, once per bind: lmax (the maximum's log1p, raised to floor / factor)
+ * and vcut, a value below which log1p(v) - lmax cannot be positive, so most features of
+ * most vectors need no logarithm at all. vcut sits a relative 1e-9 under expm1(lmax), far
+ * more than the two functions' rounding (an ulp each), so the judgement is the same as
+ * computing log1p for every value: the excess, when positive, is computed as before. */
+void analyzer_limits_bind(analyzer_t *a)
+{
+    for (int side = 0; side < SIDE_COUNT; side++) {
+        struct limit_cache *lc = &a->lim[side];
+        memset(lc, 0, sizeof(*lc));
+        const struct model_section *sec = a->sec[side];
+        if (!sec || !sec->train_max || !(sec->limit_factor > 0))
+            continue;
+        lc->on = true;
+        lc->log_factor = log(sec->limit_factor);
+        for (int i = 0; i < a->n_feat[side] && i < BEHAVIOUR_MAX_FEATURES; i++) {
+            double lmax = sec->scaling[i] == MODEL_SCALE_LOG1P
+                              ? sec->train_max[i]
+                              : log1p(sec->train_max[i] > 0 ? sec->train_max[i] : 0);
+            /* The floor: the limit is max(factor x max, floor), so the maximum it is
+             * measured from is at least floor / factor. */
+            double fl = a->defs[side][i].floor;
+            if (fl > 0 && log1p(fl) - lc->log_factor > lmax)
+                lmax = log1p(fl) - lc->log_factor;
+            lc->lmax[i] = lmax;
+            /* log1p(v) - lmax > 0 needs v > 0 when lmax >= 0 (log1p(0) = 0); a NaN lmax
+             * or a negative one: every value is computed. */
+            lc->vcut[i] = lmax > 0 ? expm1(lmax) * (1 - 1e-9) : lmax == 0 ? 0 : -INFINITY;
+        }
+    }
+}
+
 /* The forest's score is in sc->score (for sc->x, scaled by the model): learned limits,
  * rules, persistence and the scores CSV row. */
 void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
@@ -89,28 +126,18 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
     const struct model_section *sec = a->sec[sc->side];
     int nf = a->n_feat[sc->side];
     sc->threshold = sec->threshold;
-    /* Learned limits: the forest cannot score a value beyond anything in its training
-     * sample higher than the most extreme training point (it lands in the same leaf), so
-     * "several times more than the whole network ever did" is judged here. The excess is
-     * in natural-log units over the training maximum; it maps to a score that reaches
-     * LIMIT_SCORE at LIMIT_FACTOR times the maximum. */
+    /* Learned limits (analyzer_limits_bind). */
     double worst = 0;
-    if (sec->train_max && sec->limit_factor > 0) {
+    const struct limit_cache *lc = &a->lim[sc->side];
+    if (lc->on) {
         for (int i = 0; i < nf; i++) {
             sc->excess[i] = 0;
             if (!a->defs[sc->side][i].limit)
                 continue;
             double v = behaviour_limit_value((enum feature_side)sc->side, i, sc->h, sc->raw[i]);
-            double lx = log1p(v > 0 ? v : 0);
-            double lmax = sec->scaling[i] == MODEL_SCALE_LOG1P
-                              ? sec->train_max[i]
-                              : log1p(sec->train_max[i] > 0 ? sec->train_max[i] : 0);
-            /* The floor: the limit is max(factor x max, floor), so the maximum it is
-             * measured from is at least floor / factor. */
-            double fl = a->defs[sc->side][i].floor;
-            if (fl > 0 && log1p(fl) - log(sec->limit_factor) > lmax)
-                lmax = log1p(fl) - log(sec->limit_factor);
-            double ex = lx - lmax;
+            if (v <= lc->vcut[i])
+                continue; /* within the limit: the log1p below would give ex <= 0 */
+            double ex = log1p(v > 0 ? v : 0) - lc->lmax[i];
             if (ex > 0) {
                 sc->excess[i] = ex;
                 if (ex > worst)
@@ -122,7 +149,7 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
             if (s_lim > sc->score)
                 sc->score = s_lim;
         }
-        sc->limit_hit = !a->limits_off && worst >= log(sec->limit_factor);
+        sc->limit_hit = !a->limits_off && worst >= lc->log_factor;
     }
     double t;
     if (rules_threshold(a->rules, &sc->ip, &t))

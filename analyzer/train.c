@@ -73,6 +73,7 @@ static int bind_model(analyzer_t *a, char *errbuf)
     a->have_model = true;
     const char *nl = getenv("TAPIR_DEBUG_NO_LIMITS");
     a->limits_off = nl && *nl && strcmp(nl, "0") != 0;
+    analyzer_limits_bind(a);
     return 0;
 }
 
