@@ -168,8 +168,10 @@ static void vector_scored(analyzer_t *a, struct window_run *r, struct scored *sc
         r->n_suppressed++;
     /* Retraining learns only from IPs with no window over threshold among their last 16
      * (a persistent attacker that is not flagged every window must not become "normal"
-     * through its quieter windows), or over for an hour on end (baseline_learnable). */
-    if (a->cfg.retrain_every && !sc->limit_hit && baseline_learnable(sc->be, side))
+     * through its quieter windows), or flagged by the forest alone for an hour on end
+     * (a new normal), and never within 16 windows of a limit's, a risk's or a
+     * conversation's alert on the IP (baseline_learnable, baseline_taint). */
+    if (a->cfg.retrain_every && !sc->limit_hit && baseline_learnable(sc->be, side, r->w->seq))
         analyzer_train_offer(a, side, sc->x, false);
     if (!sc->alert)
         return;
@@ -323,6 +325,8 @@ static void on_conv_finding(void *ctx, const struct conv_finding *f)
      * monitoring server, an update host) by its address. */
     if (rules_allowed(a->rules, &f->src) || rules_allowed(a->rules, &f->dst))
         return;
+    /* The source's windows are not learned as normal for a while (baseline_learnable). */
+    baseline_taint(baseline_find(a->baseline, &f->src), cr->w->seq);
     struct alert *al = cr->al;
     memset(al, 0, sizeof(*al));
     al->timestamp_us = cr->w->end_us;
