@@ -162,6 +162,15 @@ bool baseline_learnable(const struct baseline_entry *e, int side, uint64_t seq)
     return !e->over[side] || (e->accepted & (1u << side));
 }
 
+bool baseline_flagged(const struct baseline_entry *e, int side, uint64_t seq)
+{
+    if (!e)
+        return false;
+    if (e->taint_seq && seq + 1 - e->taint_seq < 16)
+        return true;
+    return !(e->accepted & (1u << side)) && __builtin_popcount(e->over[side] & 7u) >= 2;
+}
+
 void baseline_taint(struct baseline_entry *e, uint64_t seq)
 {
     if (!e)

@@ -71,6 +71,10 @@ int baseline_persist(struct baseline_entry *e, int side, uint64_t seq, bool over
  *    hour). */
 #define BASELINE_ACCEPT_WINDOWS 60 /* an hour at the default 60 s window */
 bool baseline_learnable(const struct baseline_entry *e, int side, uint64_t seq);
+/* Whether the IP is flagged on side now: another detector's alert within 16 windows of
+ * seq, or over threshold in 2 of its last 3 scored windows and not accepted as a new
+ * normal. A retrain leaves out the rows it already holds of such an IP (train.c). */
+bool baseline_flagged(const struct baseline_entry *e, int side, uint64_t seq);
 /* An alert by a detector other than the forest on this IP in window seq: no window of it
  * is learned for 16 windows, and a stretch over threshold starts again (no acceptance). */
 void baseline_taint(struct baseline_entry *e, uint64_t seq);

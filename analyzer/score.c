@@ -172,7 +172,7 @@ static void vector_scored(analyzer_t *a, struct window_run *r, struct scored *sc
      * (a new normal), and never within 16 windows of a limit's, a risk's or a
      * conversation's alert on the IP (baseline_learnable, baseline_taint). */
     if (a->cfg.retrain_every && !sc->limit_hit && baseline_learnable(sc->be, side, r->w->seq))
-        analyzer_train_offer(a, side, sc->x, false);
+        analyzer_train_offer(a, side, sc->x, &sc->ip, false);
     if (!sc->alert)
         return;
     analyzer_fill_alert(a, r->w, sc, &r->al, r->contrib);
@@ -206,7 +206,7 @@ static void vector_one(analyzer_t *a, struct window_run *r, struct scored *sc)
             for (int k = 0; k < nf; k++)
                 scl[k] = a->cfg.scaling >= 0 ? (uint8_t)a->cfg.scaling : a->defs[side][k].scaling;
             behaviour_scale(sc->raw, scl, nf, sc->x);
-            analyzer_train_offer(a, side, sc->x, a->cfg.train_only || r->warmup);
+            analyzer_train_offer(a, side, sc->x, &sc->ip, a->cfg.train_only || r->warmup);
         }
     } else {
         score_one(a, r->w, sc);
