@@ -226,6 +226,20 @@ TEST(learnable_new_normal_and_taint)
     baseline_taint(t, seq + 100);
     CHECK(!baseline_learnable(t, 1, seq + 115));
     CHECK(!baseline_learnable(t, 1, seq + 116)); /* over, no longer accepted */
+    /* Flagged now (a retrain leaves its rows out): tainted, or 2 of the last 3 over. */
+    CHECK(baseline_flagged(t, 0, seq + 115));
+    CHECK(!baseline_flagged(NULL, 0, seq));
+    struct ip_addr ip2;
+    ip_addr_parse("192.0.2.3", &ip2);
+    struct baseline_entry *f = baseline_get(b, &ip2, 1);
+    baseline_persist(f, 0, 1, true, 3);
+    CHECK(!baseline_flagged(f, 0, 1)); /* one window over: not yet */
+    baseline_persist(f, 0, 2, true, 3);
+    CHECK(baseline_flagged(f, 0, 2));
+    CHECK(!baseline_flagged(f, 1, 2)); /* per side */
+    for (uint64_t k = 3; k < 3 + BASELINE_ACCEPT_WINDOWS; k++)
+        baseline_persist(f, 0, k, true, 3);
+    CHECK(!baseline_flagged(f, 0, 3 + BASELINE_ACCEPT_WINDOWS)); /* accepted */
     baseline_destroy(b);
 }
 
