@@ -228,8 +228,10 @@ void analyzer_destroy(analyzer_t *a)
     peers_destroy(a->peers);
     if (a->have_model)
         model_free(&a->model);
-    for (int s = 0; s < SIDE_COUNT; s++)
+    for (int s = 0; s < SIDE_COUNT; s++) {
         free(a->train[s].x);
+        free(a->train[s].ip);
+    }
     free(a->prefixes);
     free(a->prefix_keys);
     free(a->prefix_of);

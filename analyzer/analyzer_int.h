@@ -31,10 +31,11 @@
 #define SCORE_BATCH        256   /* vectors per iforest_score_many call (it walks 128 at once) */
 
 struct side_train {
-    float *x;      /* rows x n_features */
-    size_t rows;   /* rows held */
-    size_t cap;    /* rows allocated */
-    uint64_t seen; /* rows offered (reservoir sampling) */
+    float *x;           /* rows x n_features */
+    struct ip_addr *ip; /* rows: whose vector each row is (a prefix: its base address) */
+    size_t rows;        /* rows held */
+    size_t cap;         /* rows allocated */
+    uint64_t seen;      /* rows offered (reservoir sampling) */
 };
 
 struct prefix_acc {
@@ -190,7 +191,8 @@ size_t analyzer_conv_pass(analyzer_t *a, const struct window *w, struct alert *a
 /* Loads and binds a model file; on failure the old model (if any) stays. */
 int analyzer_load_model(analyzer_t *a, const char *path, char *errbuf);
 /* Offers a scaled vector to a side's training reservoir (keep_all: no sampling). */
-void analyzer_train_offer(analyzer_t *a, int side, const float *x, bool keep_all);
+void analyzer_train_offer(analyzer_t *a, int side, const float *x, const struct ip_addr *ip,
+                          bool keep_all);
 /* After a window: the warm-up's first fit, or a rolling retrain when one is due. */
 void analyzer_train_after_window(analyzer_t *a, bool warmup, bool scoring);
 /* The bound model as the outputs record it (path: where it is saved). */

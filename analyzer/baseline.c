@@ -140,13 +140,41 @@ int baseline_persist(struct baseline_entry *e, int side, uint64_t seq, bool over
         e->over_run[side]++;
     else if (!over && (e->over[side] & 7) == 0)
         e->over_run[side] = 0; /* three windows in a row under: the stretch is over */
+    uint8_t bit = (uint8_t)(1u << side);
+    if (e->over_run[side] >= BASELINE_ACCEPT_WINDOWS)
+        e->accepted |= bit;
+    else if (!e->over[side])
+        e->accepted &= (uint8_t)~bit; /* 16 windows under: the new normal is learned */
     if (n > 16)
         n = 16;
     uint16_t mask = (uint16_t)(n >= 16 ? 0xffff : (1u << n) - 1);
     return __builtin_popcount(e->over[side] & mask);
 }
 
-bool baseline_learnable(const struct baseline_entry *e, int side)
+bool baseline_learnable(const struct baseline_entry *e, int side, uint64_t seq)
 {
-    return !e || !e->over[side] || e->over_run[side] >= BASELINE_ACCEPT_WINDOWS;
+    if (!e)
+        return true;
+    if (e->taint_seq && seq + 1 - e->taint_seq < 16)
+        return false;
+    return !e->over[side] || (e->accepted & (1u << side));
+}
+
+bool baseline_flagged(const struct baseline_entry *e, int side, uint64_t seq)
+{
+    if (!e)
+        return false;
+    if (e->taint_seq && seq + 1 - e->taint_seq < 16)
+        return true;
+    return !(e->accepted & (1u << side)) && __builtin_popcount(e->over[side] & 7u) >= 2;
+}
+
+void baseline_taint(struct baseline_entry *e, uint64_t seq)
+{
+    if (!e)
+        return;
+    e->taint_seq = seq + 1;
+    e->accepted = 0;
+    for (int s = 0; s < SIDE_COUNT; s++)
+        e->over_run[s] = 0;
 }

@@ -18,6 +18,11 @@ struct baseline_entry {
     uint16_t over[SIDE_COUNT];      /* bit i: window seq-i was over threshold */
     uint16_t over_run[SIDE_COUNT];  /* windows of the current stretch over threshold (gaps
                                        of 1-2 windows bridged), saturating */
+    uint8_t accepted;               /* bit side: a stretch over threshold flagged by the forest
+                                       alone lasted BASELINE_ACCEPT_WINDOWS: the new normal,
+                                       learned until 16 windows in a row are under */
+    uint64_t taint_seq;             /* window + 1 of the last alert on this IP by another
+                                       detector (limit, risk, conversation); 0 never */
     float mean[BASELINE_FEATURES];  /* EWMA of raw values (what alerts show) */
     float lmean[BASELINE_FEATURES]; /* EWMA of log1p values */
     float lvar[BASELINE_FEATURES];  /* EWMA variance of log1p values */
@@ -51,12 +56,27 @@ double baseline_upload(struct baseline_entry *e, uint64_t seq, double bytes);
  * n windows (including this one) were. */
 int baseline_persist(struct baseline_entry *e, int side, uint64_t seq, bool over, int n);
 
-/* Whether retraining may learn this IP's window on side: when none of its last 16 windows
- * was over threshold (an attacker's quieter windows must not teach "normal"), or when it
- * has been over for BASELINE_ACCEPT_WINDOWS windows on end: a change that lasts that long
- * (a host that started a new service) is the new normal, and has been alerted on for as
- * long. A learned-limit hit is never learned (the caller checks). */
+/* Whether retraining may learn this IP's window seq on side:
+ *  - never within 16 windows of an alert by another detector (baseline_taint: a learned
+ *    limit, a risk, a conversation): a real attack must not teach "normal";
+ *  - else when none of its last 16 windows was over threshold (an attacker's quieter
+ *    windows must not teach "normal" either);
+ *  - else when the side is accepted: it was over threshold, flagged by the forest alone,
+ *    for BASELINE_ACCEPT_WINDOWS windows on end (a host that started a new service has
+ *    been alerted on for that long and is the new normal). The acceptance holds, over or
+ *    under, until 16 windows in a row are under threshold: without it, a new normal that
+ *    retraining had half learned scored around the threshold, every window over reset
+ *    the 16-window rule, and retraining never saw enough of it to stop alerting
+ *    (e2e/forest_new_service with the forest's score extension: 13 alerts in the last
+ *    hour). */
 #define BASELINE_ACCEPT_WINDOWS 60 /* an hour at the default 60 s window */
-bool baseline_learnable(const struct baseline_entry *e, int side);
+bool baseline_learnable(const struct baseline_entry *e, int side, uint64_t seq);
+/* Whether the IP is flagged on side now: another detector's alert within 16 windows of
+ * seq, or over threshold in 2 of its last 3 scored windows and not accepted as a new
+ * normal. A retrain leaves out the rows it already holds of such an IP (train.c). */
+bool baseline_flagged(const struct baseline_entry *e, int side, uint64_t seq);
+/* An alert by a detector other than the forest on this IP in window seq: no window of it
+ * is learned for 16 windows, and a stretch over threshold starts again (no acceptance). */
+void baseline_taint(struct baseline_entry *e, uint64_t seq);
 
 #endif

@@ -229,9 +229,11 @@ static void vector_scored(analyzer_t *a, struct window_run *r, struct scored *sc
         r->n_suppressed++;
     /* Retraining learns only from IPs with no window over threshold among their last 16
      * (a persistent attacker that is not flagged every window must not become "normal"
-     * through its quieter windows), or over for an hour on end (baseline_learnable). */
-    if (a->cfg.retrain_every && !sc->limit_hit && baseline_learnable(sc->be, side))
-        analyzer_train_offer(a, side, sc->x, false);
+     * through its quieter windows), or flagged by the forest alone for an hour on end
+     * (a new normal), and never within 16 windows of a limit's, a risk's or a
+     * conversation's alert on the IP (baseline_learnable, baseline_taint). */
+    if (a->cfg.retrain_every && !sc->limit_hit && baseline_learnable(sc->be, side, r->w->seq))
+        analyzer_train_offer(a, side, sc->x, &sc->ip, false);
     if (!sc->alert)
         return;
     analyzer_fill_alert(a, r->w, sc, &r->al, r->contrib);
@@ -265,7 +267,7 @@ static void vector_one(analyzer_t *a, struct window_run *r, struct scored *sc)
             for (int k = 0; k < nf; k++)
                 scl[k] = a->cfg.scaling >= 0 ? (uint8_t)a->cfg.scaling : a->defs[side][k].scaling;
             behaviour_scale(sc->raw, scl, nf, sc->x);
-            analyzer_train_offer(a, side, sc->x, a->cfg.train_only || r->warmup);
+            analyzer_train_offer(a, side, sc->x, &sc->ip, a->cfg.train_only || r->warmup);
         }
     } else {
         score_one(a, r->w, sc);
@@ -384,6 +386,8 @@ static void on_conv_finding(void *ctx, const struct conv_finding *f)
      * monitoring server, an update host) by its address. */
     if (rules_allowed(a->rules, &f->src) || rules_allowed(a->rules, &f->dst))
         return;
+    /* The source's windows are not learned as normal for a while (baseline_learnable). */
+    baseline_taint(baseline_find(a->baseline, &f->src), cr->w->seq);
     struct alert *al = cr->al;
     memset(al, 0, sizeof(*al));
     al->timestamp_us = cr->w->end_us;

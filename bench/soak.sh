@@ -86,11 +86,16 @@ echo "soak: tapir exit status $rc after SIGTERM; retrainings: $(grep -c 'retrain
 echo "soak: source thresholds: $(sed -n 's/.*model [0-9a-f]*: source threshold \([0-9.]*\).*/\1/p' \
   "$tmp/err" | tr '\n' ' ')"
 echo "soak: thresholds held: $(grep -c 'held at' "$tmp/err")"
-/usr/bin/python3 - "$tmp/alerts.json" "$secs" <<'PY'
-import json, sys
+/usr/bin/python3 - "$tmp/alerts.json" "$secs" "$tmp/err" <<'PY'
+import json, re, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+# The models in the order they were installed: alerts carry the id of the model that
+# scored them, so "after the 10th retraining" is an alert from the 10th retrained model on.
+models = re.findall(r"retrained model ([0-9a-f]+)", open(sys.argv[3]).read())
 if not rows:
-    print("soak: no alerts"); sys.exit()
+    print("soak: no alerts")
+    print("soak: FAIL: the looping scanner is not flagged after 10 retrainings (no alerts)")
+    sys.exit()
 def t(a):
     from datetime import datetime
     return datetime.strptime(a["timestamp"][:19], "%Y-%m-%dT%H:%M:%S").timestamp()
@@ -101,6 +106,20 @@ ips = sorted({a["ip"] for a in late} - {a["ip"] for a in scan})
 print(f"soak: {len(rows)} alerts over {span:.0f} s; in the last third of the run "
       f"{len(scan)} on the scanner 203.0.113.66 and {len(late) - len(scan)} on {len(ips)} "
       f"other IPs: {' '.join(ips[:6])}")
+# The verdict on retraining: the scanner's alerts by models from the 10th retrained on,
+# and by detector (a forest alert shows the model still sees it, not only a limit).
+if len(models) < 10:
+    print(f"soak: no verdict on retraining: only {len(models)} retrainings (run longer)")
+else:
+    after = set(models[9:])
+    hit = [a for a in rows if a["ip"] == "203.0.113.66" and (a.get("model") or {}).get("id") in after]
+    by = {}
+    for a in hit:
+        by[a.get("detector", "?")] = by.get(a.get("detector", "?"), 0) + 1
+    det = ", ".join(f"{k} {v}" for k, v in sorted(by.items())) or "none"
+    print(f"soak: {'PASS' if hit else 'FAIL'}: the looping scanner is "
+          f"{'still' if hit else 'no longer'} flagged after 10 retrainings "
+          f"({len(hit)} alerts by the models from the 10th of {len(models)} on: {det})")
 PY
 # Verdict: compare the mean of the second quarter (after warm-up) with the last quarter.
 awk '{ t[NR] = $1; r[NR] = $2; f[NR] = $3 } END {

@@ -9,7 +9,8 @@
 # forest and the learned limits only). They are meant to be raised as detection
 # improves, and never lowered without a reason in the commit message.
 MIN_FLAGGED=9            # of the 15 IP-level, non-weak pcaps-attacks captures (model: pcaps/baseline.pcap)
-MAX_PUBLIC_ALERTS=2      # alerts on the 12 pcaps-public captures (model: pcaps/baseline.pcap); goal 0 (5 before the forest gates)
+MAX_PUBLIC_ALERTS=1      # alerts on the 12 pcaps-public captures (model: pcaps/baseline.pcap); goal 0 (5 before the forest gates;
+                         # 2 before the all-windows gate needed the forest's own score: ndpi_1kxun)
                          # (5 since the limit floors of branch limits: 4 forest, 1 limit)
 MAX_NONIP_FALSE=2        # alerts on 0.0.0.0/broadcast in the non-IP captures; goal 0
 # With the lab's model (only when pcaps/lab/baseline.pcap.gz exists; measured on the lab

@@ -184,6 +184,65 @@ TEST(baseline_deviation_and_persistence)
     baseline_destroy(b);
 }
 
+/* What retraining may learn (baseline_learnable): nothing within 16 windows of another
+ * detector's alert; a side over threshold only once accepted (60 windows over on end,
+ * forest alone), and then until 16 windows in a row are under, hovering included. */
+TEST(learnable_new_normal_and_taint)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    baseline_t *b = baseline_create(64, 0.1, 1, err);
+    CHECK(b != NULL);
+    struct ip_addr ip;
+    ip_addr_parse("192.0.2.2", &ip);
+    struct baseline_entry *e = baseline_get(b, &ip, 1);
+    uint64_t seq = 1;
+    CHECK(baseline_learnable(e, 1, seq));
+    baseline_persist(e, 1, seq++, true, 3);
+    CHECK(!baseline_learnable(e, 1, seq));
+    CHECK(baseline_learnable(e, 0, seq)); /* the other side is clean */
+    for (int i = 1; i < BASELINE_ACCEPT_WINDOWS; i++) {
+        CHECK(!baseline_learnable(e, 1, seq));
+        baseline_persist(e, 1, seq++, true, 3);
+    }
+    CHECK(baseline_learnable(e, 1, seq)); /* accepted: the new normal */
+    /* Half learned, it hovers around the threshold: still accepted. */
+    for (int i = 0; i < 20; i++) {
+        baseline_persist(e, 1, seq++, i % 4 == 0, 3);
+        CHECK(baseline_learnable(e, 1, seq));
+    }
+    /* Learned: 16 windows under end the acceptance; a new window over is not learned. */
+    for (int i = 0; i < 16; i++)
+        baseline_persist(e, 1, seq++, false, 3);
+    CHECK(baseline_learnable(e, 1, seq));
+    baseline_persist(e, 1, seq++, true, 3);
+    CHECK(!baseline_learnable(e, 1, seq));
+    /* Another detector's alert: nothing for 16 windows, and no acceptance from it. */
+    struct baseline_entry *t = baseline_get(b, &ip, seq);
+    baseline_taint(t, seq);
+    CHECK(!baseline_learnable(t, 0, seq));
+    for (int i = 0; i < BASELINE_ACCEPT_WINDOWS + 10; i++)
+        baseline_persist(t, 1, seq + (uint64_t)i, true, 3);
+    CHECK(baseline_learnable(t, 1, seq + 100)); /* accepted again, 60 windows after */
+    baseline_taint(t, seq + 100);
+    CHECK(!baseline_learnable(t, 1, seq + 115));
+    CHECK(!baseline_learnable(t, 1, seq + 116)); /* over, no longer accepted */
+    /* Flagged now (a retrain leaves its rows out): tainted, or 2 of the last 3 over. */
+    CHECK(baseline_flagged(t, 0, seq + 115));
+    CHECK(!baseline_flagged(NULL, 0, seq));
+    struct ip_addr ip2;
+    ip_addr_parse("192.0.2.3", &ip2);
+    struct baseline_entry *f = baseline_get(b, &ip2, 1);
+    baseline_persist(f, 0, 1, true, 3);
+    CHECK(!baseline_flagged(f, 0, 1)); /* one window over: not yet */
+    baseline_persist(f, 0, 2, true, 3);
+    CHECK(baseline_flagged(f, 0, 2));
+    CHECK(!baseline_flagged(f, 1, 2)); /* per side */
+    for (uint64_t k = 3; k < 3 + BASELINE_ACCEPT_WINDOWS; k++)
+        baseline_persist(f, 0, k, true, 3);
+    CHECK(!baseline_flagged(f, 0, 3 + BASELINE_ACCEPT_WINDOWS)); /* accepted */
+    baseline_destroy(b);
+}
+
 int main(void)
 {
     RUN(feature_tables_are_sane);
@@ -192,5 +251,6 @@ int main(void)
     RUN(scaling_and_prefix_sum);
     RUN(baseline_deviation_and_persistence);
     RUN(upload_accumulates_and_decays);
+    RUN(learnable_new_normal_and_taint);
     return CHECK_DONE();
 }
