@@ -136,6 +136,21 @@ static const struct category_rule rules[] = {
      {{"udp_unsolicited_share", '>', 0.5, NULL},
       {"src_ips", '>', 4, NULL},
       {"pkts_recv", '>', 100, NULL}}},
+    /* Reflection of any protocol (TCP SYN-ACKs, UDP on a high service port such as
+     * 37810): flows others started, hundreds of sources sending a packet or a few each,
+     * all from a few source ports (the reflected service's), no SYN among them. A spoofed
+     * flood draws a new source port per packet (src_ports near src_ips), and a busy
+     * server's clients use ephemeral ports. Measured: both stopddos reflections
+     * (../shared/pcaps-attacks) were named udpflood before this row. */
+    {DST,
+     "bytes_recv|pkts_recv|flows_in|src_ips|src_ports|pkts_per_src|mean_pkt_size_in",
+     ALERT_CATEGORY_AMPLIFICATION,
+     {{"pkts_recv", '>', 500, NULL},
+      {"src_ips", '>', 100, NULL},
+      {"src_ports", '<', 0.1, "src_ips"},
+      {"pkts_per_src", '<', 10, NULL},
+      {"syn_in", '<', 0.1, "flows_in"},
+      {"icmp_share_in", '<', 0.5, NULL}}},
     /* A volume of ICMP. */
     {DST,
      "pkts_recv|bytes_recv|icmp_share_in|pkts_per_src|src_ips|mean_pkt_size_in|icmp_pkts_in",

@@ -215,6 +215,15 @@ TEST(destination_side)
               "pkts_recv=6000 bytes_recv=8000000 flows_in=60 src_ips=60 udp_unsolicited_share=0.95 "
               "mean_pkt_size_in=1333",
               "bytes_recv pkts_recv", ALERT_CATEGORY_AMPLIFICATION);
+    /* TCP SYN-ACK reflection (stopddos): thousands of reflectors, a few service ports,
+     * no SYN; a spoofed flood from random source ports stays a flood. */
+    CHECK_CAT(DST,
+              "pkts_recv=7996 flows_in=7832 src_ips=7056 src_ports=12 pkts_per_src=1.1 syn_in=0",
+              "src_ips flows_in pkts_recv", ALERT_CATEGORY_AMPLIFICATION);
+    CHECK_CAT(DST,
+              "pkts_recv=7996 flows_in=7832 src_ips=7056 src_ports=7000 pkts_per_src=1.1 "
+              "syn_in=0",
+              "src_ips flows_in pkts_recv", ALERT_CATEGORY_UDPFLOOD);
     /* Unsolicited UDP from one source is no reflection. */
     CHECK_CAT(DST, "pkts_recv=200 flows_in=1 src_ips=1 udp_unsolicited_share=1", "pkts_recv",
               ALERT_CATEGORY_ANOMALY);
