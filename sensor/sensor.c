@@ -581,6 +581,8 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
             rate_packet(s->rate, &p, src_h, dst_h, 0, 0);
         return; /* no ports: hosts only */
     }
+    if (hs && p.proto == IPPROTO_NUM_TCP && decode_tcp_flags_odd(p.tcp_flags))
+        hs->tcp_odd_flags++; /* scan rules (analyzer/behaviour.c) */
     if (hs && p.proto == IPPROTO_NUM_UDP && p.dport == 53 && p.payload) {
         int ql = decode_dns_qname_len(p.payload, p.payload_len);
         if (ql >= 0) {
@@ -611,6 +613,10 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
     f->pkts[dir]++;
     f->bytes[dir] += p.ip_len;
     if (dir == 1) {
+        /* Answered by more than a bare RST (a refusal is no answer for the scan rules). */
+        if (init && !(f->state & FLOW_F_REPLY) &&
+            !(p.proto == IPPROTO_NUM_TCP && (p.tcp_flags & TCP_RST)))
+            init->flows_replied++;
         f->state |= FLOW_F_REPLY;
         if (init)
             init->resp_bytes += p.ip_len;
@@ -631,8 +637,15 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
             f->state |= dir == 0 ? FLOW_F_FIN_A : FLOW_F_FIN_B;
         if ((fl & TCP_RST) && !(f->state & FLOW_F_RST)) {
             f->state |= FLOW_F_RST;
-            if (init && (f->state & FLOW_F_SYN))
+            if (init && (f->state & FLOW_F_SYN)) {
                 init->tcp_reset++;
+                /* Answered, then reset within 4 packets carrying no payload (at most 64
+                 * bytes of IPv4 + TCP headers a packet, 84 for IPv6): a probed open port. */
+                uint32_t n = f->pkts[0] + f->pkts[1];
+                if ((f->state & FLOW_F_SYNACK) && n <= 4 &&
+                    f->bytes[0] + f->bytes[1] <= (uint64_t)n * (p.ip_version == 4 ? 64 : 84))
+                    init->tcp_probe_reset++;
+            }
         }
     }
     if (s->dpi && !(f->state & FLOW_F_L7_DONE) && p.payload_len > 0)
