@@ -398,7 +398,6 @@ void behaviour_prefix_add(struct host_window *acc, const struct host_window *h)
     hll_merge(&acc->dst_asns, &h->dst_asns);
     add_u32(&acc->tcp_odd_flags, h->tcp_odd_flags);
     add_u32(&acc->tcp_probe_reset, h->tcp_probe_reset);
-    add_u32(&acc->flows_replied, h->flows_replied);
 }
 
 void behaviour_scale(const double *raw, const uint8_t *scaling, int n, float *out)

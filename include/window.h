@@ -116,8 +116,6 @@ struct host_window {
     uint32_t tcp_probe_reset; /* TCP flows it started that were answered with a SYN-ACK and
                                  then reset, at most 4 packets and no payload: a SYN scan's or
                                  a connect scan's open port */
-    uint32_t flows_replied;   /* flows it started whose responder sent anything but a bare
-                                 RST (counted at the first such packet) */
 };
 
 /* One flow's activity in a window, appended by the sensor when the flow ends (FIN/RST

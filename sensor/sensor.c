@@ -613,10 +613,6 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
     f->pkts[dir]++;
     f->bytes[dir] += p.ip_len;
     if (dir == 1) {
-        /* Answered by more than a bare RST (a refusal is no answer for the scan rules). */
-        if (init && !(f->state & FLOW_F_REPLY) &&
-            !(p.proto == IPPROTO_NUM_TCP && (p.tcp_flags & TCP_RST)))
-            init->flows_replied++;
         f->state |= FLOW_F_REPLY;
         if (init)
             init->resp_bytes += p.ip_len;
