@@ -86,6 +86,18 @@ static const struct category_rule rules[] = {
      {{"icmp_share", '>', 0.5, NULL},
       {"mean_pkt_size", '>', 200, NULL},
       {"dst_ips", '<', 3, NULL}}},
+    /* Its volume passed a limit, but in connections started like a metronome (at least 5
+     * in the window, 1/(1+CV) of the gaps 0.95 or more) to one or two places: a C2
+     * check-in that carries data (a RAT's screenshots), not a one-off upload. Measured:
+     * chrissanders_ratinfected (a check-in every 10 s, 90 kB each) scored 0.9994 and was
+     * named exfil; the lab's and the synthetic exfiltrations are one or two long flows
+     * (regularity 0). */
+    {SRC,
+     "bytes_sent|dev_bytes_sent|upload_ratio|pkts_sent|flows_started|dev_flows_started",
+     ALERT_CATEGORY_BEACON,
+     {{"beacon_regularity", '>', 0.95, NULL},
+      {"flows_started", '>', 5, NULL},
+      {"dst_ips", '<', 3, NULL}}},
     /* Large data-carrying upload over TCP: at least 100 kB in the window, mostly out. */
     {SRC,
      "bytes_sent|dev_bytes_sent|upload_ratio|flow_duration_max|flow_duration_mean",

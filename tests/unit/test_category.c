@@ -175,6 +175,11 @@ TEST(source_side)
               "bytes_sent=400000 pkts_sent=280 upload_ratio=0.99 mean_pkt_size=1428 "
               "flows_started=1 dst_ips=1 dst_ports=1",
               "bytes_sent", ALERT_CATEGORY_EXFIL);
+    /* The same volume in check-ins every 10 s (chrissanders_ratinfected): a beacon. */
+    CHECK_CAT(SRC,
+              "bytes_sent=448964 pkts_sent=452 upload_ratio=0.98 mean_pkt_size=993 "
+              "flows_started=5 dst_ips=1 dst_ports=1 beacon_regularity=0.9994",
+              "bytes_sent", ALERT_CATEGORY_BEACON);
     /* The demo's beacon: its regularity fired first; its small upload does not make it
      * an exfiltration. With an irregular window, it is an anomaly. */
     CHECK_CAT(SRC, "beacon_regularity=0.988 upload_public_acc=5088 flows_started=6 dst_ips=1",
