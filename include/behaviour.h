@@ -82,6 +82,7 @@ enum behaviour_rule {
     BEHAVIOUR_RULE_NONE = 0,
     BEHAVIOUR_RULE_ODD_FLAGS, /* TCP flags no stack sends: NULL/FIN/XMAS scans, nmap -O */
     BEHAVIOUR_RULE_PROBES,    /* TCP connection attempts that carried nothing: small scans */
+    BEHAVIOUR_RULE_SPAM,      /* mail ports opened to many servers by a non-mail server */
 };
 struct behaviour_rule_hit {
     enum behaviour_rule rule;

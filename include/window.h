@@ -116,6 +116,10 @@ struct host_window {
     uint32_t tcp_probe_reset; /* TCP flows it started that were answered with a SYN-ACK and
                                  then reset, at most 4 packets and no payload: a SYN scan's or
                                  a connect scan's open port */
+    uint32_t smtp_started;    /* TCP flows it opened (SYN) to a mail port: 25, 465, 587 */
+    uint32_t smtp_in;         /* TCP flows others opened to it on a mail port: a mail server */
+    uint64_t smtp_dst_bits;   /* bit (hash of the destination % 64) per mail server it
+                                 opened to: linear counting, about 30 distinct at most */
 };
 
 /* One flow's activity in a window, appended by the sensor when the flow ends (FIN/RST

@@ -304,6 +304,19 @@ struct host_window *host_table_admit_h(host_table_t *ht, const struct ip_addr *i
     return victim;
 }
 
+void host_credit_smtp(struct host_window *src, struct host_window *dst, uint16_t dport,
+                      uint64_t dst_hash)
+{
+    if (dport != 25 && dport != 465 && dport != 587)
+        return;
+    if (src) {
+        src->smtp_started++;
+        src->smtp_dst_bits |= 1ULL << (dst_hash >> 58);
+    }
+    if (dst)
+        dst->smtp_in++;
+}
+
 uint64_t host_table_replaced(const host_table_t *ht)
 {
     return ht->replaced;

@@ -293,13 +293,15 @@ static void on_flow_start(sensor_t *s, struct flow *f, const struct pkt_info *p,
     if (syn)
         f->state |= FLOW_F_SYN;
     uint32_t port_key = ((uint32_t)p->proto << 16) | p->dport;
+    uint64_t dh = 0; /* the destination's hash, when src is counted */
     if (src) {
         src->flows_started++;
         if (syn)
             src->tcp_started++;
         if (p->proto == IPPROTO_NUM_UDP)
             src->udp_started++;
-        hll_add(&src->dst_ips, tapir_hash(p->dst.b, 16, s->seed));
+        dh = tapir_hash(p->dst.b, 16, s->seed);
+        hll_add(&src->dst_ips, dh);
         if (p->proto == IPPROTO_NUM_TCP || p->proto == IPPROTO_NUM_UDP) {
             uint64_t ph = tapir_hash(&port_key, 4, s->seed);
             hll_add(&src->dst_ports, ph);
@@ -330,6 +332,8 @@ static void on_flow_start(sensor_t *s, struct flow *f, const struct pkt_info *p,
         if (p->proto == IPPROTO_NUM_UDP && p->sport != 0 && p->sport < 1024 && p->dport >= 1024)
             dst->udp_unsolicited++;
     }
+    if (syn)
+        host_credit_smtp(src, dst, p->dport, dh); /* the spam rule's counts (host_table.c) */
 }
 
 static void add_l7(struct host_l7 *h, uint16_t id)

@@ -245,6 +245,22 @@ TEST(scan_rules)
     h.tcp_started = 20;
     h.tcp_answered = 12;
     CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+
+    /* Spam: 20 mail servers from a host that is no mail server; two are a mail client;
+     * a relay that also receives mail is a mail server. */
+    memset(&h, 0, sizeof(h));
+    for (uint64_t i = 1; i <= 2; i++)
+        h.smtp_dst_bits |= 1ULL << (tapir_hash(&i, sizeof(i), 7) >> 58);
+    h.smtp_started = 2;
+    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+    for (uint64_t i = 3; i <= 20; i++)
+        h.smtp_dst_bits |= 1ULL << (tapir_hash(&i, sizeof(i), 7) >> 58);
+    h.smtp_started = 20;
+    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_SPAM);
+    CHECK_STR(hit.feature, "smtp_servers");
+    CHECK(hit.value > 12 && hit.value < 30);
+    h.smtp_in = 3;
+    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
 }
 
 int main(void)
