@@ -13,7 +13,7 @@
  * walks every record, and the analyzer would need a copy anyway).
  *
  * Each slot keeps the IP's hash beside the record index, so a probe past another IP's
- * slot is rejected without reading that IP's 624-byte record (a cache miss each on a
+ * slot is rejected without reading that IP's 704-byte record (a cache miss each on a
  * full window: a spoofed flood made host_table_get 29% of the capture thread).
  *
  * Memory: 12 bytes of index per slot, 24 per host, plus sizeof(struct host_window) per
