@@ -158,7 +158,12 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
     al->features = sc->raw;
     al->feature_names = a->names_tab[sc->side];
     al->category = category_of(al);
-    if (rule) /* the rule names the scan, whatever else a limit or the forest saw */
+    /* The rule names the scan, whatever else the forest saw; a flood a limit named stays a
+     * flood (a SYN flood's source also sends SYNs nobody answers to several ports). */
+    bool flood = al->category == ALERT_CATEGORY_SYNFLOOD ||
+                 al->category == ALERT_CATEGORY_UDPFLOOD ||
+                 al->category == ALERT_CATEGORY_ICMPFLOOD;
+    if (rule && !(sc->limit_hit && flood))
         al->category = rh.category;
     if (sc->risk_hit) /* the risk says what it is; category.c has no feature for it */
         al->category = ALERT_CATEGORY_WEBATTACK;
