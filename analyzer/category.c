@@ -86,6 +86,18 @@ static const struct category_rule rules[] = {
      {{"icmp_share", '>', 0.5, NULL},
       {"mean_pkt_size", '>', 200, NULL},
       {"dst_ips", '<', 3, NULL}}},
+    /* Its volume passed a limit, but in connections started like a metronome (at least 5
+     * in the window, 1/(1+CV) of the gaps 0.95 or more) to one or two places: a C2
+     * check-in that carries data (a RAT's screenshots), not a one-off upload. Measured:
+     * chrissanders_ratinfected (a check-in every 10 s, 90 kB each) scored 0.9994 and was
+     * named exfil; the lab's and the synthetic exfiltrations are one or two long flows
+     * (regularity 0). */
+    {SRC,
+     "bytes_sent|dev_bytes_sent|upload_ratio|pkts_sent|flows_started|dev_flows_started",
+     ALERT_CATEGORY_BEACON,
+     {{"beacon_regularity", '>', 0.95, NULL},
+      {"flows_started", '>', 5, NULL},
+      {"dst_ips", '<', 3, NULL}}},
     /* Large data-carrying upload over TCP: at least 100 kB in the window, mostly out. */
     {SRC,
      "bytes_sent|dev_bytes_sent|upload_ratio|flow_duration_max|flow_duration_mean",
@@ -136,6 +148,21 @@ static const struct category_rule rules[] = {
      {{"udp_unsolicited_share", '>', 0.5, NULL},
       {"src_ips", '>', 4, NULL},
       {"pkts_recv", '>', 100, NULL}}},
+    /* Reflection of any protocol (TCP SYN-ACKs, UDP on a high service port such as
+     * 37810): flows others started, hundreds of sources sending a packet or a few each,
+     * all from a few source ports (the reflected service's), no SYN among them. A spoofed
+     * flood draws a new source port per packet (src_ports near src_ips), and a busy
+     * server's clients use ephemeral ports. Measured: both stopddos reflections
+     * (../shared/pcaps-attacks) were named udpflood before this row. */
+    {DST,
+     "bytes_recv|pkts_recv|flows_in|src_ips|src_ports|pkts_per_src|mean_pkt_size_in",
+     ALERT_CATEGORY_AMPLIFICATION,
+     {{"pkts_recv", '>', 500, NULL},
+      {"src_ips", '>', 100, NULL},
+      {"src_ports", '<', 0.1, "src_ips"},
+      {"pkts_per_src", '<', 10, NULL},
+      {"syn_in", '<', 0.1, "flows_in"},
+      {"icmp_share_in", '<', 0.5, NULL}}},
     /* A volume of ICMP. */
     {DST,
      "pkts_recv|bytes_recv|icmp_share_in|pkts_per_src|src_ips|mean_pkt_size_in|icmp_pkts_in",

@@ -116,8 +116,18 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
     int risk_i = behaviour_source_risk_index();
     if (sc->risk_hit && risk_i < nf)
         contrib[risk_i] = 2.0; /* first, whatever else passed a limit (shares are <= 1) */
+    /* A scan rule's count comes first: it says what the rule saw (behaviour.c). */
+    struct behaviour_rule_hit rh;
+    bool rule = sc->side == SIDE_SOURCE && !a->limits_off &&
+                behaviour_rule_check(sc->h, &rh) != BEHAVIOUR_RULE_NONE;
+    if (rule) {
+        struct alert_feature *af = &al->top[al->n_top++];
+        snprintf(af->name, sizeof(af->name), "%s", rh.feature);
+        af->value = rh.value;
+        af->contribution = 1.0;
+    }
     bool used[BEHAVIOUR_MAX_FEATURES] = {false};
-    for (int k = 0; k < ALERT_TOP_FEATURES; k++) {
+    for (int k = al->n_top; k < ALERT_TOP_FEATURES; k++) {
         int best = -1;
         for (int i = 0; i < nf; i++)
             if (!used[i] && contrib[i] > 0 && (best < 0 || contrib[i] > contrib[best]))
@@ -148,6 +158,13 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
     al->features = sc->raw;
     al->feature_names = a->names_tab[sc->side];
     al->category = category_of(al);
+    /* The rule names the scan, whatever else the forest saw; a flood a limit named stays a
+     * flood (a SYN flood's source also sends SYNs nobody answers to several ports). */
+    bool flood = al->category == ALERT_CATEGORY_SYNFLOOD ||
+                 al->category == ALERT_CATEGORY_UDPFLOOD ||
+                 al->category == ALERT_CATEGORY_ICMPFLOOD;
+    if (rule && !(sc->limit_hit && flood))
+        al->category = rh.category;
     if (sc->risk_hit) /* the risk says what it is; category.c has no feature for it */
         al->category = ALERT_CATEGORY_WEBATTACK;
 }

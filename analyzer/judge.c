@@ -188,12 +188,16 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
     /* The risk detector raises at once, as a limit does, and names the alert first (off
      * with the limits when the forest alone is measured). */
     sc->risk_hit = sc->side == SIDE_SOURCE && !a->limits_off && behaviour_risk_attack(sc->h);
-    sc->alert = sc->limit_hit || sc->risk_hit || forest;
-    if (sc->limit_hit || sc->risk_hit)
+    /* The scan rules (behaviour_rule_check): fixed floors, raised as a limit is. */
+    struct behaviour_rule_hit rh;
+    bool rule = sc->side == SIDE_SOURCE && !a->limits_off &&
+                behaviour_rule_check(sc->h, &rh) != BEHAVIOUR_RULE_NONE;
+    sc->alert = sc->limit_hit || sc->risk_hit || rule || forest;
+    if (sc->limit_hit || sc->risk_hit || rule)
         baseline_taint(sc->be, w->seq); /* never learned as normal (baseline_learnable) */
-    sc->detector = sc->risk_hit    ? ALERT_DETECTOR_RISK
-                   : sc->limit_hit ? ALERT_DETECTOR_LIMIT
-                                   : ALERT_DETECTOR_FOREST;
+    sc->detector = sc->risk_hit            ? ALERT_DETECTOR_RISK
+                   : sc->limit_hit || rule ? ALERT_DETECTOR_LIMIT
+                                           : ALERT_DETECTOR_FOREST;
     /* A denylisted IP is reported whenever it is active enough to be scored. */
     sc->denied = sc->side != SIDE_PREFIX && rules_denied(a->rules, &sc->ip) &&
                  !rules_allowed(a->rules, &sc->ip);

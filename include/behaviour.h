@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 
+#include "alert.h"
 #include "model.h"
 #include "window.h"
 
@@ -74,6 +75,24 @@ bool behaviour_risk_attack(const struct host_window *h);
  * a flood's victim: over 100 SYNs, mostly unanswered, from few source ports. The
  * scanner's own source-side alert reports the scan; the target is not flagged. */
 bool behaviour_scan_target(const double *raw, int n);
+
+/* The scan rules (fixed floors, detector `limit`, no model needed): what a source did
+ * that no ordinary client does, judged on its window's raw counts. */
+enum behaviour_rule {
+    BEHAVIOUR_RULE_NONE = 0,
+    BEHAVIOUR_RULE_ODD_FLAGS, /* TCP flags no stack sends: NULL/FIN/XMAS scans, nmap -O */
+    BEHAVIOUR_RULE_PROBES,    /* TCP connection attempts that carried nothing: small scans */
+    BEHAVIOUR_RULE_SPAM,      /* mail ports opened to many servers by a non-mail server */
+};
+struct behaviour_rule_hit {
+    enum behaviour_rule rule;
+    enum alert_category category; /* portscan or hostscan */
+    const char *feature;          /* the count the rule tested, as the alert's first feature */
+    double value;                 /* that count */
+};
+/* The first rule a source's window passes (hit->rule NONE when none). */
+enum behaviour_rule behaviour_rule_check(const struct host_window *h,
+                                         struct behaviour_rule_hit *hit);
 
 /* Minimum packets (sent for source, received for destination) for a host to be scored;
  * below it the host is summarised, not scored. */

@@ -77,4 +77,18 @@ int decode_linktype_supported(int linktype);
  * "example.com"), or -1 if the message is not a query or is malformed. */
 int decode_dns_qname_len(const uint8_t *msg, uint32_t len);
 
+/* True for a TCP flags byte no TCP stack sends in a connection, only scanners and OS
+ * fingerprinters (nmap -sN/-sF/-sX, -O's T2/T3/T7 probes): no flag at all (NULL), SYN
+ * with FIN, SYN with RST, or FIN without ACK (FIN scan, XMAS FIN|PSH|URG). The same
+ * combinations Snort's and Suricata's scan rules test. A flag test, no state. */
+static inline bool decode_tcp_flags_odd(uint8_t fl)
+{
+    if ((fl & 0x3f) == 0) /* NULL: none of FIN SYN RST PSH ACK URG */
+        return true;
+    if ((fl & (TCP_SYN | TCP_FIN)) == (TCP_SYN | TCP_FIN) ||
+        (fl & (TCP_SYN | TCP_RST)) == (TCP_SYN | TCP_RST))
+        return true;
+    return (fl & (TCP_FIN | TCP_ACK)) == TCP_FIN;
+}
+
 #endif

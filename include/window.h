@@ -109,6 +109,17 @@ struct host_window {
     uint32_t icmp_pkts_recv;  /* ICMP packets received */
     struct hll src_ips;       /* distinct sources of flows towards it */
     struct hll src_ports;     /* distinct source ports of flows towards it */
+
+    /* --- as a source, appended for the scan rules (analyzer/behaviour.c) --- */
+    uint32_t tcp_odd_flags;   /* TCP packets it sent with flags no stack sends (NULL, SYN+FIN,
+                                 SYN+RST, FIN without ACK: decode_tcp_flags_odd) */
+    uint32_t tcp_probe_reset; /* TCP flows it started that were answered with a SYN-ACK and
+                                 then reset, at most 4 packets and no payload: a SYN scan's or
+                                 a connect scan's open port */
+    uint32_t smtp_started;    /* TCP flows it opened (SYN) to a mail port: 25, 465, 587 */
+    uint32_t smtp_in;         /* TCP flows others opened to it on a mail port: a mail server */
+    uint64_t smtp_dst_bits;   /* bit (hash of the destination % 64) per mail server it
+                                 opened to: linear counting, about 30 distinct at most */
 };
 
 /* One flow's activity in a window, appended by the sensor when the flow ends (FIN/RST

@@ -13,7 +13,7 @@
  * walks every record, and the analyzer would need a copy anyway).
  *
  * Each slot keeps the IP's hash beside the record index, so a probe past another IP's
- * slot is rejected without reading that IP's 624-byte record (a cache miss each on a
+ * slot is rejected without reading that IP's 704-byte record (a cache miss each on a
  * full window: a spoofed flood made host_table_get 29% of the capture thread).
  *
  * Memory: 12 bytes of index per slot, 24 per host, plus sizeof(struct host_window) per
@@ -302,6 +302,19 @@ struct host_window *host_table_admit_h(host_table_t *ht, const struct ip_addr *i
     ht->replaced++;
     w->stats.hosts_replaced++;
     return victim;
+}
+
+void host_credit_smtp(struct host_window *src, struct host_window *dst, uint16_t dport,
+                      uint64_t dst_hash)
+{
+    if (dport != 25 && dport != 465 && dport != 587)
+        return;
+    if (src) {
+        src->smtp_started++;
+        src->smtp_dst_bits |= 1ULL << (dst_hash >> 58);
+    }
+    if (dst)
+        dst->smtp_in++;
 }
 
 uint64_t host_table_replaced(const host_table_t *ht)

@@ -34,6 +34,12 @@ struct host_window *host_table_get_h(host_table_t *ht, const struct ip_addr *ip,
 struct host_window *host_table_admit_h(host_table_t *ht, const struct ip_addr *ip, uint64_t ip_h,
                                        const struct host_window *keep);
 
+/* A new TCP flow opened with a SYN from src to dst:dport (either record may be NULL;
+ * dst_hash: the destination's seeded hash): the mail-port counts of the spam rule
+ * (analyzer/behaviour.c). Once per flow, not per packet. */
+void host_credit_smtp(struct host_window *src, struct host_window *dst, uint16_t dport,
+                      uint64_t dst_hash);
+
 /* Records given to another IP so far (all windows). */
 uint64_t host_table_replaced(const host_table_t *ht);
 

@@ -293,13 +293,15 @@ static void on_flow_start(sensor_t *s, struct flow *f, const struct pkt_info *p,
     if (syn)
         f->state |= FLOW_F_SYN;
     uint32_t port_key = ((uint32_t)p->proto << 16) | p->dport;
+    uint64_t dh = 0; /* the destination's hash, when src is counted */
     if (src) {
         src->flows_started++;
         if (syn)
             src->tcp_started++;
         if (p->proto == IPPROTO_NUM_UDP)
             src->udp_started++;
-        hll_add(&src->dst_ips, tapir_hash(p->dst.b, 16, s->seed));
+        dh = tapir_hash(p->dst.b, 16, s->seed);
+        hll_add(&src->dst_ips, dh);
         if (p->proto == IPPROTO_NUM_TCP || p->proto == IPPROTO_NUM_UDP) {
             uint64_t ph = tapir_hash(&port_key, 4, s->seed);
             hll_add(&src->dst_ports, ph);
@@ -330,6 +332,8 @@ static void on_flow_start(sensor_t *s, struct flow *f, const struct pkt_info *p,
         if (p->proto == IPPROTO_NUM_UDP && p->sport != 0 && p->sport < 1024 && p->dport >= 1024)
             dst->udp_unsolicited++;
     }
+    if (syn)
+        host_credit_smtp(src, dst, p->dport, dh); /* the spam rule's counts (host_table.c) */
 }
 
 static void add_l7(struct host_l7 *h, uint16_t id)
@@ -581,6 +585,8 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
             rate_packet(s->rate, &p, src_h, dst_h, 0, 0);
         return; /* no ports: hosts only */
     }
+    if (hs && p.proto == IPPROTO_NUM_TCP && decode_tcp_flags_odd(p.tcp_flags))
+        hs->tcp_odd_flags++; /* scan rules (analyzer/behaviour.c) */
     if (hs && p.proto == IPPROTO_NUM_UDP && p.dport == 53 && p.payload) {
         int ql = decode_dns_qname_len(p.payload, p.payload_len);
         if (ql >= 0) {
@@ -631,8 +637,15 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
             f->state |= dir == 0 ? FLOW_F_FIN_A : FLOW_F_FIN_B;
         if ((fl & TCP_RST) && !(f->state & FLOW_F_RST)) {
             f->state |= FLOW_F_RST;
-            if (init && (f->state & FLOW_F_SYN))
+            if (init && (f->state & FLOW_F_SYN)) {
                 init->tcp_reset++;
+                /* Answered, then reset within 4 packets carrying no payload (at most 64
+                 * bytes of IPv4 + TCP headers a packet, 84 for IPv6): a probed open port. */
+                uint32_t n = f->pkts[0] + f->pkts[1];
+                if ((f->state & FLOW_F_SYNACK) && n <= 4 &&
+                    f->bytes[0] + f->bytes[1] <= (uint64_t)n * (p.ip_version == 4 ? 64 : 84))
+                    init->tcp_probe_reset++;
+            }
         }
     }
     if (s->dpi && !(f->state & FLOW_F_L7_DONE) && p.payload_len > 0)

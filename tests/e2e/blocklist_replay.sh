@@ -44,7 +44,7 @@ grep -q "add element inet tapir quarantine4 { 10.0.1.0/24 timeout" "$tmp/bl1.nft
   fail "home-net attackers not in quarantine4"
 grep "add element inet tapir blocklist4" "$tmp/bl1.nft" | grep -q "10\.0\." &&
   fail "a home-net address in the blocklist set"
-grep -q "add element inet tapir blocklist4 { 1.145.77.9 timeout 2700s, 202.196.231.44 timeout 3120s }" \
+grep -q "add element inet tapir blocklist4 { 1.145.77.9 timeout 2700s, 27.200.13.5 timeout 3060s, 202.196.231.44 timeout 3120s }" \
   "$tmp/bl1.nft" || { cat "$tmp/bl1.nft"; fail "unexpected blocklist4 (TTL by packet time)"; }
 if command -v nft >/dev/null 2>&1; then
   nft -c -f "$tmp/bl1.nft" || fail "nft -c refused the file"

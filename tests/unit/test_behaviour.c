@@ -4,6 +4,7 @@
 #include "baseline.h"
 #include "behaviour.h"
 #include "check.h"
+#include "decode.h"
 
 static int idx(enum feature_side side, const char *name)
 {
@@ -243,8 +244,87 @@ TEST(learnable_new_normal_and_taint)
     baseline_destroy(b);
 }
 
+/* The scan rules (behaviour_rule_check) and the flag test they count with. */
+TEST(scan_rules)
+{
+    /* Flags no stack sends, and flags every stack sends. */
+    CHECK(decode_tcp_flags_odd(0));                                  /* NULL */
+    CHECK(decode_tcp_flags_odd(TCP_FIN));                            /* FIN scan */
+    CHECK(decode_tcp_flags_odd(TCP_FIN | TCP_PSH | 0x20));           /* XMAS */
+    CHECK(decode_tcp_flags_odd(TCP_SYN | TCP_FIN | TCP_PSH | 0x20)); /* nmap -O T3 */
+    CHECK(decode_tcp_flags_odd(TCP_SYN | TCP_RST));
+    CHECK(!decode_tcp_flags_odd(TCP_SYN));
+    CHECK(!decode_tcp_flags_odd(TCP_SYN | 0xc0)); /* ECN setup (ECE, CWR) */
+    CHECK(!decode_tcp_flags_odd(TCP_SYN | TCP_ACK));
+    CHECK(!decode_tcp_flags_odd(TCP_ACK));
+    CHECK(!decode_tcp_flags_odd(TCP_FIN | TCP_ACK));
+    CHECK(!decode_tcp_flags_odd(TCP_RST));
+    CHECK(!decode_tcp_flags_odd(TCP_RST | TCP_ACK));
+    CHECK(!decode_tcp_flags_odd(TCP_PSH | TCP_ACK));
+
+    struct host_window h;
+    struct behaviour_rule_hit hit;
+    memset(&h, 0, sizeof(h));
+    /* nmap -O (chrissanders_activeosfingerprinting): 12 odd probes. */
+    h.tcp_odd_flags = 12;
+    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_ODD_FLAGS);
+    CHECK_EQ(hit.category, ALERT_CATEGORY_PORTSCAN);
+    CHECK_STR(hit.feature, "tcp_odd_flags");
+    h.tcp_odd_flags = 2;
+    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+
+    /* ndpi_tcp_scan: 4 SYNs to 4 ports of one host, 2 refused, 2 answered and reset. */
+    memset(&h, 0, sizeof(h));
+    uint16_t ports[] = {80, 443, 445, 3389};
+    for (int i = 0; i < 4; i++)
+        hll_add(&h.dst_ports, tapir_hash(&ports[i], sizeof(ports[i]), 7));
+    hll_add(&h.dst_ips, tapir_hash("a", 1, 7));
+    h.flows_started = h.tcp_started = 4;
+    h.tcp_answered = 2;
+    h.tcp_probe_reset = 2;
+    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_PROBES);
+    CHECK_EQ(hit.category, ALERT_CATEGORY_PORTSCAN);
+    CHECK_NEAR(hit.value, 4, 1e-12);
+    /* The same four connections carrying data: a client, no scan. */
+    h.tcp_probe_reset = 0;
+    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+    /* Three probes (the benign maximum measured was 2): too few. */
+    h.tcp_answered = 0;
+    h.tcp_started = 3;
+    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+    /* Unanswered SYNs to 8 hosts, one port: a small sweep. */
+    memset(&h, 0, sizeof(h));
+    for (uint64_t i = 1; i <= 8; i++)
+        hll_add(&h.dst_ips, tapir_hash(&i, sizeof(i), 7));
+    hll_add(&h.dst_ports, tapir_hash(ports, sizeof(ports[0]), 7));
+    h.flows_started = h.tcp_started = 8;
+    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_PROBES);
+    CHECK_EQ(hit.category, ALERT_CATEGORY_HOSTSCAN);
+    /* ... but not when most of its TCP carried data. */
+    h.tcp_started = 20;
+    h.tcp_answered = 12;
+    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+
+    /* Spam: 20 mail servers from a host that is no mail server; two are a mail client;
+     * a relay that also receives mail is a mail server. */
+    memset(&h, 0, sizeof(h));
+    for (uint64_t i = 1; i <= 2; i++)
+        h.smtp_dst_bits |= 1ULL << (tapir_hash(&i, sizeof(i), 7) >> 58);
+    h.smtp_started = 2;
+    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+    for (uint64_t i = 3; i <= 20; i++)
+        h.smtp_dst_bits |= 1ULL << (tapir_hash(&i, sizeof(i), 7) >> 58);
+    h.smtp_started = 20;
+    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_SPAM);
+    CHECK_STR(hit.feature, "smtp_servers");
+    CHECK(hit.value > 12 && hit.value < 30);
+    h.smtp_in = 3;
+    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+}
+
 int main(void)
 {
+    RUN(scan_rules);
     RUN(feature_tables_are_sane);
     RUN(source_features);
     RUN(destination_features);

@@ -175,6 +175,11 @@ TEST(source_side)
               "bytes_sent=400000 pkts_sent=280 upload_ratio=0.99 mean_pkt_size=1428 "
               "flows_started=1 dst_ips=1 dst_ports=1",
               "bytes_sent", ALERT_CATEGORY_EXFIL);
+    /* The same volume in check-ins every 10 s (chrissanders_ratinfected): a beacon. */
+    CHECK_CAT(SRC,
+              "bytes_sent=448964 pkts_sent=452 upload_ratio=0.98 mean_pkt_size=993 "
+              "flows_started=5 dst_ips=1 dst_ports=1 beacon_regularity=0.9994",
+              "bytes_sent", ALERT_CATEGORY_BEACON);
     /* The demo's beacon: its regularity fired first; its small upload does not make it
      * an exfiltration. With an irregular window, it is an anomaly. */
     CHECK_CAT(SRC, "beacon_regularity=0.988 upload_public_acc=5088 flows_started=6 dst_ips=1",
@@ -215,6 +220,15 @@ TEST(destination_side)
               "pkts_recv=6000 bytes_recv=8000000 flows_in=60 src_ips=60 udp_unsolicited_share=0.95 "
               "mean_pkt_size_in=1333",
               "bytes_recv pkts_recv", ALERT_CATEGORY_AMPLIFICATION);
+    /* TCP SYN-ACK reflection (stopddos): thousands of reflectors, a few service ports,
+     * no SYN; a spoofed flood from random source ports stays a flood. */
+    CHECK_CAT(DST,
+              "pkts_recv=7996 flows_in=7832 src_ips=7056 src_ports=12 pkts_per_src=1.1 syn_in=0",
+              "src_ips flows_in pkts_recv", ALERT_CATEGORY_AMPLIFICATION);
+    CHECK_CAT(DST,
+              "pkts_recv=7996 flows_in=7832 src_ips=7056 src_ports=7000 pkts_per_src=1.1 "
+              "syn_in=0",
+              "src_ips flows_in pkts_recv", ALERT_CATEGORY_UDPFLOOD);
     /* Unsolicited UDP from one source is no reflection. */
     CHECK_CAT(DST, "pkts_recv=200 flows_in=1 src_ips=1 udp_unsolicited_share=1", "pkts_recv",
               ALERT_CATEGORY_ANOMALY);
