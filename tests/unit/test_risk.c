@@ -129,6 +129,87 @@ TEST(risks_fall_into_classes)
     CHECK(behaviour_risk_score(&w.risk) >= 4.0);
 }
 
+/* An IPv4/UDP DNS packet 10.9.0.5:40001 <-> 10.9.0.53:53 for www.example.com: the query,
+ * or a reply with one answer of type rtype and rdlen bytes of data. */
+static uint32_t dns_packet(uint8_t *p, int reply, uint16_t rtype, uint16_t rdlen)
+{
+    static const uint8_t qname[] = "\3www\7example\3com";
+    uint8_t *d = p + 28;
+    uint32_t n = 0;
+    memset(p, 0, 28);
+    d[0] = 0x12, d[1] = 0x34;
+    d[2] = reply ? 0x81 : 0x01, d[3] = reply ? 0x80 : 0x00;
+    d[4] = 0, d[5] = 1;             /* one question */
+    d[6] = 0, d[7] = reply ? 1 : 0; /* answers */
+    d[8] = d[9] = d[10] = d[11] = 0;
+    n = 12;
+    memcpy(d + n, qname, sizeof(qname)); /* with its terminating 0 */
+    n += sizeof(qname);
+    d[n++] = 0, d[n++] = 1, d[n++] = 0, d[n++] = 1; /* A, IN */
+    if (reply) {
+        d[n++] = 0xc0, d[n++] = 12;
+        d[n++] = (uint8_t)(rtype >> 8), d[n++] = (uint8_t)rtype;
+        d[n++] = 0, d[n++] = 1;
+        d[n++] = 0, d[n++] = 0, d[n++] = 0x0e, d[n++] = 0x10;
+        d[n++] = (uint8_t)(rdlen >> 8), d[n++] = (uint8_t)rdlen;
+        memset(d + n, 7, rdlen);
+        n += rdlen;
+    }
+    uint32_t total = 28 + n;
+    static const uint8_t c[4] = {10, 9, 0, 5}, s[4] = {10, 9, 0, 53};
+    p[0] = 0x45;
+    p[2] = (uint8_t)(total >> 8), p[3] = (uint8_t)total;
+    p[8] = 64, p[9] = 17;
+    memcpy(p + 12, reply ? s : c, 4);
+    memcpy(p + 16, reply ? c : s, 4);
+    uint16_t sp = reply ? 53 : 40001, dp = reply ? 40001 : 53;
+    p[20] = (uint8_t)(sp >> 8), p[21] = (uint8_t)sp, p[22] = (uint8_t)(dp >> 8),
+    p[23] = (uint8_t)dp;
+    p[24] = (uint8_t)((8 + n) >> 8), p[25] = (uint8_t)(8 + n);
+    return total;
+}
+
+/* A DNS query and its reply through dpi.c: the risks at the end of detection. */
+static uint64_t dns_flow(uint16_t rtype, uint16_t rdlen, int *st_reply)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    uint8_t pkt[2048];
+    struct dpi_result r;
+    memset(&r, 0, sizeof(r));
+    dpi_t *d = dpi_create(64, err);
+    CHECK(d != NULL);
+    if (!d)
+        return 0;
+    uint32_t slot = dpi_acquire(d);
+    int st = dpi_process(d, slot, pkt, dns_packet(pkt, 0, 1, 4), 1000000, &r);
+    CHECK_EQ(st, DPI_VERDICT); /* kept for the answer */
+    CHECK_EQ(r.app == NDPI_PROTOCOL_DNS || r.master == NDPI_PROTOCOL_DNS, 1);
+    *st_reply = dpi_process(d, slot, pkt, dns_packet(pkt, 1, rtype, rdlen), 1010000, &r);
+    if (!(*st_reply & DPI_FINAL))
+        dpi_giveup(d, slot, &r);
+    dpi_release(d, slot);
+    dpi_destroy(d);
+    return r.risk;
+}
+
+/* nDPI need not see a plain reply (dpi.c skips it: nothing it could add weighs), but a
+ * reply with what the DNS class is made of still reaches it: an odd record type (iodine's
+ * NULL), a reply over 512 bytes. */
+TEST(dns_replies_that_matter_reach_ndpi)
+{
+    int st = -1;
+    uint64_t risk = dns_flow(1, 4, &st);
+    CHECK_EQ(st, DPI_FINAL); /* the answer ends it, as when nDPI reads it */
+    CHECK_EQ((risk >> NDPI_DNS_SUSPICIOUS_TRAFFIC) & 1, 0);
+    CHECK_EQ((risk >> NDPI_DNS_LARGE_PACKET) & 1, 0);
+    risk = dns_flow(10, 40, &st); /* NULL */
+    CHECK_EQ(st, DPI_FINAL);
+    CHECK_EQ((risk >> NDPI_DNS_SUSPICIOUS_TRAFFIC) & 1, 1);
+    risk = dns_flow(16, 600, &st); /* a TXT answer over 512 bytes */
+    CHECK_EQ((risk >> NDPI_DNS_LARGE_PACKET) & 1, 1);
+    CHECK_EQ((risk >> NDPI_DNS_SUSPICIOUS_TRAFFIC) & 1, 0);
+}
+
 TEST(names_and_severities_from_ndpi)
 {
     const char *sev = NULL;
@@ -149,6 +230,7 @@ int main(void)
     RUN(sql_injection_url_is_a_risk_at_the_end);
     RUN(short_pool_does_not_keep_flows_for_risks);
     RUN(risks_fall_into_classes);
+    RUN(dns_replies_that_matter_reach_ndpi);
     RUN(names_and_severities_from_ndpi);
     return CHECK_DONE();
 }
