@@ -252,6 +252,14 @@ TEST(peers_of_a_window)
     peers_count(p, &w, h, &ip, 120, ALERT_SIDE_PREFIX, &nh, &na); /* a /24 */
     CHECK_EQ(nh, 3);
     CHECK_EQ(na, 1);
+    /* a window's first alerts scan its records, later ones probe its tally: same counts */
+    for (int k = 0; k < 12; k++) {
+        ip_addr_parse(k % 2 ? "10.0.0.1" : "203.0.113.9", &ip);
+        peers_count(p, &w, h, &ip, 128, k % 2 ? ALERT_SIDE_DESTINATION : ALERT_SIDE_SOURCE, &nh,
+                    &na);
+        CHECK_EQ(nh, k % 2 ? 1 : 3);
+        CHECK_EQ(na, 1);
+    }
     /* a new window is tallied anew */
     w.seq = 1;
     w.n_flows = 1;
