@@ -156,13 +156,16 @@ void iforest_explain(const iforest_t *f, const float *x, double *contrib)
         contrib[j] = 0;
     for (uint32_t t = 0; t < f->n_trees; t++) {
         uint32_t i = f->root[t];
+        double ci = c_rows(f->n_samples[i]); /* c() of the node x is at */
         while (!iforest_is_leaf(f, i)) {
             const struct ifnode *nd = &f->nodes[i];
             uint32_t child = nd->left + ((double)x[nd->feature] > nd->value);
-            double g = c_rows(f->n_samples[i]) - 1.0 - c_rows(f->n_samples[child]);
+            double cc = c_rows(f->n_samples[child]);
+            double g = ci - 1.0 - cc;
             if (g > 0)
                 contrib[nd->feature] += g;
             i = child;
+            ci = cc;
         }
     }
     double total = 0;
