@@ -21,6 +21,7 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
 cd "$top" || exit 1
+. bench/lib.sh
 tapir=$build/tapir
 repeat=${REPEAT:-3}
 make -s "$tapir" >/dev/null 2>&1 || echo "rate: make failed; using $tapir as it is"
@@ -115,34 +116,9 @@ fi
 
 # --- 2. CPU cost of the counters ---
 synth=$work/synth-s11-5000000.pcap
-if [ ! -s "$synth" ]; then
-  echo "generating $synth ..."
-  "$tapir" synth --seed 11 --packets 5000000 --out "$synth.tmp" \
-    --labels "$work/synth-s11-5000000.labels.csv" >/dev/null || exit 1
-  mv "$synth.tmp" "$synth"
-fi
+bench_synth "$tapir" "$synth" 5000000 || exit 1
 real=$work/lab-attack-x10.pcap
-if [ ! -s "$real" ]; then
-  echo "generating $real (pcaps/lab/attack.pcap.gz x 10) ..."
-  python3 - pcaps/lab/attack.pcap.gz "$real.tmp" 10 <<'PY' || exit 1
-import gzip, struct, sys
-d = gzip.open(sys.argv[1]).read()
-assert d[:4] == b"\xd4\xc3\xb2\xa1", "classic little-endian pcap expected"
-recs, off = [], 24
-while off + 16 <= len(d):
-    s, u, cl, wl = struct.unpack("<IIII", d[off:off + 16])
-    recs.append((s * 1000000 + u, d[off + 8:off + 16 + cl]))
-    off += 16 + cl
-span = recs[-1][0] - recs[0][0] + 1000000
-with open(sys.argv[2], "wb") as out:
-    out.write(d[:24])
-    for k in range(int(sys.argv[3])):
-        for ts, rest in recs:
-            t = ts + k * span
-            out.write(struct.pack("<II", t // 1000000, t % 1000000) + rest)
-PY
-  mv "$real.tmp" "$real"
-fi
+bench_lab_replicated "$real" 10 || exit 1
 cat "$synth" "$real" >/dev/null # page cache
 for f in synth real; do
   file=$synth; [ $f = real ] && file=$real
