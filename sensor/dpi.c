@@ -267,6 +267,25 @@ static bool dns_type_suspicious(uint16_t t)
     }
 }
 
+/* How dns.c spells a question's byte in the name it checks: letters lowered, digits, '-'
+ * and '_' kept, other printable characters '_', the rest '?'. */
+static const char dns_spelling[257] = "????????????????"
+                                      "????????????????"
+                                      "_____________-__"
+                                      "0123456789______"
+                                      "_abcdefghijklmno"
+                                      "pqrstuvwxyz_____"
+                                      "_abcdefghijklmno"
+                                      "pqrstuvwxyz____?"
+                                      "????????????????"
+                                      "????????????????"
+                                      "????????????????"
+                                      "????????????????"
+                                      "????????????????"
+                                      "????????????????"
+                                      "????????????????"
+                                      "????????????????";
+
 /* dns.c's getNameLength(), as it counts (a 0xC0 pointer is 2, other pointers are labels). */
 static uint32_t dns_name_len(uint32_t i, const uint8_t *p, uint32_t n)
 {
@@ -332,14 +351,8 @@ static bool dns_reply_plain(struct ndpi_flow_struct *f, const uint8_t *l3, uint3
         }
         if (j && j < 255)
             name[j++] = '.';
-        for (; j < 255 && cl; cl--) {
-            uint8_t c = p[off++];
-            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '_';
-            name[j++] = ok                        ? (char)(c | ((c >= 'A' && c <= 'Z') ? 0x20 : 0))
-                        : (c >= 0x20 && c < 0x7f) ? '_'
-                                                  : '?';
-        }
+        for (; j < 255 && cl; cl--)
+            name[j++] = dns_spelling[p[off++]];
     }
     if (j > 0) {
         /* nDPI keeps the name's last 79 characters (ndpi_hostname_sni_set) and checks those */
