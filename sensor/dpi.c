@@ -24,13 +24,12 @@
  *
  * Only what the analyzer weighs is worth those packets (issue 10's replay speed: the extra
  * dissection was 813 instructions a packet of a 1 M-packet synthetic replay, cachegrind). A
- * flow is kept past its verdict only for a protocol whose later packets can raise a risk of a
- * weighed class (risks_weighed_later: HTTP, DNS, the clear-text logins; not TLS, SSH, QUIC),
- * and a DNS reply that could add nothing weighed is not shown to nDPI (dns_reply_plain):
- * the synthetic replay lost 414 (TLS, SSH) and 330 (DNS replies) instructions a packet of
- * the 813, the lab's capture 60 of 115; `make eval` and the golden files unchanged. Rejected: a
- * packet cap per flow for the extra packets (it cuts HTTP responses and logins, the packets that
- * matter, as readily as certificates).
+ * flow is kept past its verdict only for a protocol whose later packets can raise a risk the
+ * analyzer weighs (risks_weighed_later: HTTP, DNS, TLS's certificate, the clear-text logins;
+ * not SSH, QUIC), and a DNS reply that could add nothing weighed is not shown to nDPI
+ * (dns_reply_plain: 343 instructions a packet less on the synthetic replay). Rejected: a
+ * packet cap per flow for the extra packets (it cuts HTTP responses, certificates and logins,
+ * the packets that matter, as readily as the rest).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -155,22 +154,24 @@ static int finish(dpi_t *d, uint32_t slot, struct dpi_result *out)
     return DPI_FINAL;
 }
 
-/* Protocols whose packets after the verdict can still raise a risk of a class the
- * analyzer weighs (analyzer/behaviour.c: injection, web, DNS, credentials): HTTP (the
- * response: suspicious content, binary transfer, headers; basic auth), DNS and its
- * relatives (the answer: large, fragmented, odd record types), the clear-text logins
- * (POP, SMTP, IMAP, telnet, FTP). TLS, DTLS, QUIC, SSH, Kerberos and the rest raise
- * crypto or other risks after their verdict (certificates, ciphers, versions), which weigh
- * 0: those flows end at the verdict, as before risks were read. On the synthetic replay
- * (1 M packets) that was 390 of the 813 instructions a packet of extra dissection (TLS
- * 306: the ServerHello's JA3S and the certificate; SSH 78). Cost: crypto and other risk
- * names of those flows no longer reach an alert's `risks`, which lists them only when a
- * weighed risk put risk_score among the top features. */
+/* Protocols whose packets after the verdict can still raise a risk the analyzer weighs
+ * (analyzer/behaviour.c: the injection, web, DNS and credential classes, and the TLS C2
+ * rule's self-signed certificate): HTTP (the response: suspicious content, binary
+ * transfer, headers; basic auth), DNS and its relatives (the answer: large, fragmented,
+ * odd record types), TLS and DTLS (the certificate; nDPI stops at it, or at the
+ * ServerHello of TLS 1.3), the clear-text logins (POP, SMTP, IMAP, telnet, FTP). SSH,
+ * QUIC, Kerberos and the rest raise crypto or other risks after their verdict (versions,
+ * ciphers), which weigh 0: those flows end at the verdict, as before risks were read. On
+ * the synthetic replay (1 M packets) SSH's key exchange was 78 of the 813 instructions a
+ * packet of extra dissection. Cost: those risk names no longer reach an alert's `risks`,
+ * which lists them only when a weighed risk put risk_score among the top features. */
 static bool risks_weighed_later(ndpi_protocol p)
 {
     uint16_t ids[2] = {p.master_protocol, p.app_protocol};
     for (int i = 0; i < 2; i++)
         switch (ids[i]) {
+        case NDPI_PROTOCOL_TLS: /* the certificate: self-signed, for the TLS C2 rule */
+        case NDPI_PROTOCOL_DTLS:
         case NDPI_PROTOCOL_HTTP:
         case NDPI_PROTOCOL_HTTP_CONNECT:
         case NDPI_PROTOCOL_HTTP_PROXY:

@@ -8,9 +8,9 @@
  *
  * Detection has two steps. The verdict (the protocol) comes when nDPI names the flow;
  * a flow whose later packets can still raise a risk the analyzer weighs (HTTP's response,
- * DNS's answer, a clear-text login) then keeps its state while nDPI still wants packets
- * (ndpi_extra_dissection_possible), within the same DPI_MAX_PACKETS; others (TLS, SSH:
- * certificate and cipher risks, weighed 0) end at the verdict (dpi.c).
+ * DNS's answer, TLS's certificate, a clear-text login) then keeps its state while nDPI
+ * still wants packets (ndpi_extra_dissection_possible), within the same DPI_MAX_PACKETS;
+ * others (SSH, QUIC: version and cipher risks, weighed 0) end at the verdict (dpi.c).
  * The end (the risks) comes when nDPI wants no more, at the packet cap or at the flow's
  * end; the state goes back then.
  */
