@@ -59,44 +59,31 @@ size_t conv_memory_bytes(uint32_t max_entries)
 
 conv_t *conv_create(uint32_t max_entries, uint64_t ttl_us, uint64_t seed, char *errbuf)
 {
-    if (max_entries < 16 || max_entries > (1u << 26)) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "max conversations %u out of range (16 .. 67108864)",
-                 max_entries);
+    if (tapir_check_range(max_entries, 16, 1u << 26, "max conversations", errbuf) < 0)
         return NULL;
-    }
-    conv_t *c = calloc(1, sizeof(*c));
+    uint32_t slots = (uint32_t)tapir_pow2_size(2ull * max_entries, 1, 1u << 27);
+    const struct tapir_array arrays[] = {
+        TAPIR_ARRAY(conv_t, e, max_entries),
+        TAPIR_ARRAY(conv_t, slots, slots),
+        TAPIR_ARRAY(conv_t, touched, max_entries),
+        TAPIR_ARRAY(conv_t, prev_touched, max_entries),
+    };
+    conv_t *c = tapir_table_alloc(sizeof(*c), arrays, TAPIR_NELEM(arrays), errbuf,
+                                  "a conversation table of %u entries", max_entries);
     if (!c)
-        goto fail;
-    uint32_t slots = 1;
-    while (slots < 2 * max_entries)
-        slots <<= 1;
-    c->e = calloc(max_entries, sizeof(*c->e));
-    c->slots = calloc(slots, sizeof(*c->slots));
-    c->touched = calloc(max_entries, sizeof(*c->touched));
-    c->prev_touched = calloc(max_entries, sizeof(*c->prev_touched));
-    if (!c->e || !c->slots || !c->touched || !c->prev_touched)
-        goto fail;
+        return NULL;
     c->cap = max_entries;
     c->mask = slots - 1;
     c->seed = seed;
     c->ttl_us = ttl_us;
     return c;
-fail:
-    snprintf(errbuf, TAPIR_ERRBUF_SIZE,
-             "cannot allocate a conversation table of %u entries (%zu bytes)", max_entries,
-             conv_memory_bytes(max_entries));
-    conv_destroy(c);
-    return NULL;
 }
 
 void conv_destroy(conv_t *c)
 {
     if (!c)
         return;
-    free(c->e);
-    free(c->slots);
-    free(c->touched);
-    free(c->prev_touched);
+    /* e, slots and the touched lists are in c's block; the learning arrays are not */
     free(c->host_idx);
     free(c->known.known);
     free(c->known.hosts);
