@@ -322,9 +322,77 @@ TEST(scan_rules)
     CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
 }
 
+/* What a source exchanged (behaviour_exchange) and the limit values it changes: a
+ * sweep's contacts are no data peers, a client's servers are; an upload's bytes stay,
+ * the part its flows got back does not. */
+TEST(exchange_peers_and_matched_bytes)
+{
+    struct flow_record fl[40];
+    struct window w;
+    memset(&w, 0, sizeof(w));
+    memset(fl, 0, sizeof(fl));
+    w.flows = fl;
+    struct ip_addr src, other;
+    uint8_t s4[4] = {192, 168, 1, 117}, o4[4] = {192, 168, 1, 9};
+    ip_addr_from_v4(&src, s4);
+    ip_addr_from_v4(&other, o4);
+    /* 10 ICMP echoes and 10 SYN-answered-RST probes: no peers, nothing matched beyond. */
+    for (int i = 0; i < 20; i++) {
+        struct flow_record *f = &fl[w.n_flows++];
+        uint8_t d[4] = {10, 0, 0, (uint8_t)(i + 1)};
+        f->init = src;
+        ip_addr_from_v4(&f->resp, d);
+        f->proto = i < 10 ? 1 : 6;
+        f->flags = i < 10 ? 0 : FLOW_REC_SYN | FLOW_REC_SYNACK | FLOW_REC_RST;
+        f->pkts[0] = i < 10 ? 1 : 2;
+        f->pkts[1] = 1;
+        f->bytes[0] = i < 10 ? 84 : 100;
+        f->bytes[1] = i < 10 ? 84 : 44;
+    }
+    struct behaviour_exchange x;
+    behaviour_exchange(&w, &src, &x);
+    CHECK_NEAR(x.peers, 0, 1e-12);
+    CHECK_NEAR(x.matched_bytes, 10 * 84 + 10 * 44, 1e-9);
+    /* 12 TLS servers with data both ways, one of them twice; another host's flow. */
+    for (int i = 0; i < 14; i++) {
+        struct flow_record *f = &fl[w.n_flows++];
+        uint8_t d[4] = {52, 0, 0, (uint8_t)(i < 13 ? i + 1 : 1)};
+        f->init = i == 12 ? other : src;
+        ip_addr_from_v4(&f->resp, d);
+        f->proto = 6;
+        f->flags = FLOW_REC_SYN | FLOW_REC_SYNACK | FLOW_REC_FIN;
+        f->pkts[0] = 10;
+        f->pkts[1] = 8;
+        f->bytes[0] = 2000;
+        f->bytes[1] = 6000;
+    }
+    behaviour_exchange(&w, &src, &x);
+    CHECK(x.peers > 11.5 && x.peers < 12.5);
+    CHECK_NEAR(x.matched_bytes, 10 * 84 + 10 * 44 + 13 * 2000, 1e-9);
+    int di = idx(SIDE_SOURCE, "dst_ips"), bi = idx(SIDE_SOURCE, "bytes_sent");
+    CHECK(behaviour_exchange_feature(SIDE_SOURCE, di));
+    CHECK(behaviour_exchange_feature(SIDE_SOURCE, bi));
+    CHECK(!behaviour_exchange_feature(SIDE_PREFIX, di));
+    CHECK(!behaviour_exchange_feature(SIDE_SOURCE, idx(SIDE_SOURCE, "flows_started")));
+    struct host_window h;
+    memset(&h, 0, sizeof(h));
+    h.started_bytes = 40000;
+    CHECK_NEAR(behaviour_limit_value(SIDE_SOURCE, di, &h, 32, &x), 32 - x.peers, 1e-9);
+    CHECK_NEAR(behaviour_limit_value(SIDE_SOURCE, di, &h, 32, NULL), 32, 1e-12);
+    CHECK_NEAR(behaviour_limit_value(SIDE_SOURCE, bi, &h, 50000, &x), 40000 - 27280, 1e-9);
+    CHECK_NEAR(behaviour_limit_value(SIDE_SOURCE, bi, &h, 50000, NULL), 40000, 1e-12);
+    h.started_bytes = 1000; /* never below 0 */
+    CHECK_NEAR(behaviour_limit_value(SIDE_SOURCE, bi, &h, 50000, &x), 0, 1e-12);
+    /* No flow records (--no-conversations): nothing known. */
+    w.flows = NULL;
+    behaviour_exchange(&w, &src, &x);
+    CHECK_NEAR(x.peers + x.matched_bytes, 0, 1e-12);
+}
+
 int main(void)
 {
     RUN(scan_rules);
+    RUN(exchange_peers_and_matched_bytes);
     RUN(feature_tables_are_sane);
     RUN(source_features);
     RUN(destination_features);
