@@ -157,6 +157,20 @@ bool behaviour_scan_target(const double *raw, int n)
  *    window by a host nobody opened a mail port to (not a mail server): a spambot (Emotet's
  *    spam module). A mail client submits to one or two servers; an outgoing relay also
  *    receives mail. The distinct count is a 64-bit linear-counting bitmap per host. */
+/*  - DNS over HTTPS without a name: a TLS flow on TCP 443 to a public DNS resolver's
+ *    anycast address (doh_resolver below) from a host whose window raised nDPI's
+ *    "Missing SNI" (the client named no server), carrying DNS-sized messages: at least
+ *    RULE_DOH_PKTS packets each way, past the handshake, averaging under 512 bytes (the
+ *    classic DNS message limit) each way. A browser, Windows or Android resolving over
+ *    DoH names the resolver (cloudflare-dns.com, dns.google) or uses DoT on 853; what
+ *    speaks to the bare address is a tool: ndpi_dns2tcp_tunnel (dns2tcp over DoH to
+ *    1.1.1.1, 22 packets out at 102 B, 28 back at 209 B). Category `tunnel`. Benign
+ *    cost measured: no flow to these addresses on 443 in ../shared/pcaps-public,
+ *    pcaps/ or the lab; a DoH client configured by IP (https://1.1.1.1/dns-query) is
+ *    flagged, and is also a resolver the network's own was bypassed for. */
+#define RULE_DOH_PKTS 4
+#define RULE_DOH_SIZE 512
+
 #define RULE_ODD_FLAGS_MIN 3
 #define RULE_PROBES_MIN    4
 #define RULE_PROBE_PORTS   2.5
@@ -172,7 +186,68 @@ static double bits_distinct(uint64_t bits)
     return -64.0 * log((64.0 - set) / 64.0);
 }
 
-enum behaviour_rule behaviour_rule_check(const struct host_window *h,
+/* Public DNS resolvers' anycast addresses that serve DoH on 443 (Cloudflare, Google,
+ * Quad9, OpenDNS, AdGuard, CleanBrowsing): IPv4, then IPv6 by their first 8 bytes and
+ * last 8 bytes. A static list, as nDPI's own IP lists: they change rarely. */
+static const uint8_t doh_v4[][4] = {
+    {1, 1, 1, 1},         {1, 0, 0, 1},         {1, 1, 1, 2},        {1, 0, 0, 2},
+    {1, 1, 1, 3},         {1, 0, 0, 3},         {8, 8, 8, 8},        {8, 8, 4, 4},
+    {9, 9, 9, 9},         {149, 112, 112, 112}, {9, 9, 9, 10},       {149, 112, 112, 10},
+    {9, 9, 9, 11},        {149, 112, 112, 11},  {208, 67, 222, 222}, {208, 67, 220, 220},
+    {208, 67, 222, 123},  {208, 67, 220, 123},  {94, 140, 14, 14},   {94, 140, 15, 15},
+    {94, 140, 14, 15},    {94, 140, 15, 16},    {185, 228, 168, 9},  {185, 228, 169, 9},
+    {185, 228, 168, 168}, {185, 228, 169, 168},
+};
+static const uint8_t doh_v6[][16] = {
+    {0x26, 0x06, 0x47, 0x00, 0x47, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x11, 0x11},
+    {0x26, 0x06, 0x47, 0x00, 0x47, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x01},
+    {0x26, 0x06, 0x47, 0x00, 0x47, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x11, 0x12},
+    {0x26, 0x06, 0x47, 0x00, 0x47, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x02},
+    {0x26, 0x06, 0x47, 0x00, 0x47, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x11, 0x13},
+    {0x26, 0x06, 0x47, 0x00, 0x47, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x03},
+    {0x20, 0x01, 0x48, 0x60, 0x48, 0x60, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0x88},
+    {0x20, 0x01, 0x48, 0x60, 0x48, 0x60, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0x44},
+    {0x26, 0x20, 0x00, 0xfe, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0xfe},
+    {0x26, 0x20, 0x00, 0xfe, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x09},
+    {0x26, 0x20, 0x01, 0x19, 0x00, 0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x35},
+    {0x26, 0x20, 0x01, 0x19, 0x00, 0x53, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x53},
+};
+
+static bool doh_resolver(const struct ip_addr *a)
+{
+    if (ip_addr_is_v4(a)) {
+        for (size_t i = 0; i < sizeof(doh_v4) / sizeof(doh_v4[0]); i++)
+            if (!memcmp(a->b + 12, doh_v4[i], 4))
+                return true;
+        return false;
+    }
+    for (size_t i = 0; i < sizeof(doh_v6) / sizeof(doh_v6[0]); i++)
+        if (!memcmp(a->b, doh_v6[i], 16))
+            return true;
+    return false;
+}
+
+/* The DoH rule's flow (above): packets of the largest such flow of h, or 0. */
+static double doh_unnamed(const struct host_window *h, const struct window *w)
+{
+    if (!w || !w->flows || !(h->risk.seen & (1ULL << HOST_RISK_ID_TLS_MISSING_SNI)))
+        return 0;
+    double best = 0;
+    for (uint32_t i = 0; i < w->n_flows; i++) {
+        const struct flow_record *f = &w->flows[i];
+        if (f->proto != 6 || f->resp_port != 443 || f->pkts[0] < RULE_DOH_PKTS ||
+            f->pkts[1] < RULE_DOH_PKTS || f->bytes[0] >= (uint64_t)RULE_DOH_SIZE * f->pkts[0] ||
+            f->bytes[1] >= (uint64_t)RULE_DOH_SIZE * f->pkts[1] ||
+            memcmp(f->init.b, h->ip.b, sizeof(h->ip.b)) || !doh_resolver(&f->resp))
+            continue;
+        double n = (double)f->pkts[0] + f->pkts[1];
+        if (n > best)
+            best = n;
+    }
+    return best;
+}
+
+enum behaviour_rule behaviour_rule_check(const struct host_window *h, const struct window *w,
                                          struct behaviour_rule_hit *hit)
 {
     memset(hit, 0, sizeof(*hit));
@@ -189,6 +264,14 @@ enum behaviour_rule behaviour_rule_check(const struct host_window *h,
         hit->category = ALERT_CATEGORY_ANOMALY;
         hit->feature = "smtp_servers";
         hit->value = smtp;
+        return hit->rule;
+    }
+    double doh = doh_unnamed(h, w);
+    if (doh > 0) {
+        hit->rule = BEHAVIOUR_RULE_DOH;
+        hit->category = ALERT_CATEGORY_TUNNEL;
+        hit->feature = "doh_unnamed_pkts";
+        hit->value = doh;
         return hit->rule;
     }
     uint32_t unanswered = h->tcp_started > h->tcp_answered ? h->tcp_started - h->tcp_answered : 0;

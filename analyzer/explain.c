@@ -119,7 +119,7 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
     /* A scan rule's count comes first: it says what the rule saw (behaviour.c). */
     struct behaviour_rule_hit rh;
     bool rule = sc->side == SIDE_SOURCE && !a->limits_off &&
-                behaviour_rule_check(sc->h, &rh) != BEHAVIOUR_RULE_NONE;
+                behaviour_rule_check(sc->h, w, &rh) != BEHAVIOUR_RULE_NONE;
     if (rule) {
         struct alert_feature *af = &al->top[al->n_top++];
         snprintf(af->name, sizeof(af->name), "%s", rh.feature);

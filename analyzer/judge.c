@@ -205,7 +205,7 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
     /* The scan rules (behaviour_rule_check): fixed floors, raised as a limit is. */
     struct behaviour_rule_hit rh;
     bool rule = sc->side == SIDE_SOURCE && !a->limits_off &&
-                behaviour_rule_check(sc->h, &rh) != BEHAVIOUR_RULE_NONE;
+                behaviour_rule_check(sc->h, w, &rh) != BEHAVIOUR_RULE_NONE;
     sc->alert = sc->limit_hit || sc->risk_hit || rule || forest;
     if (sc->limit_hit || sc->risk_hit || rule)
         baseline_taint(sc->be, w->seq); /* never learned as normal (baseline_learnable) */

@@ -97,15 +97,17 @@ enum behaviour_rule {
     BEHAVIOUR_RULE_ODD_FLAGS, /* TCP flags no stack sends: NULL/FIN/XMAS scans, nmap -O */
     BEHAVIOUR_RULE_PROBES,    /* TCP connection attempts that carried nothing: small scans */
     BEHAVIOUR_RULE_SPAM,      /* mail ports opened to many servers by a non-mail server */
+    BEHAVIOUR_RULE_DOH,       /* DNS-sized TLS to a public resolver's address, no SNI */
 };
 struct behaviour_rule_hit {
     enum behaviour_rule rule;
-    enum alert_category category; /* portscan or hostscan */
+    enum alert_category category; /* portscan, hostscan, tunnel, anomaly */
     const char *feature;          /* the count the rule tested, as the alert's first feature */
     double value;                 /* that count */
 };
-/* The first rule a source's window passes (hit->rule NONE when none). */
-enum behaviour_rule behaviour_rule_check(const struct host_window *h,
+/* The first rule a source's window passes (hit->rule NONE when none); w (may be NULL) is
+ * the window, whose flow records the DoH rule reads. */
+enum behaviour_rule behaviour_rule_check(const struct host_window *h, const struct window *w,
                                          struct behaviour_rule_hit *hit);
 
 /* Minimum packets (sent for source, received for destination) for a host to be scored;
