@@ -866,3 +866,68 @@ void conv_window(conv_t *c, const struct window *w, conv_finding_fn fn, void *ct
     c->touched = t;
     c->n_touched = 0;
 }
+
+/* ---- naming an alert: a beacon inside one window ----------------------------------
+ * The beacon rule wants 3 windows and 180 s, because 60 s of regular connections is also
+ * a dashboard refreshing every 3 s (docs/conversations.md). An alert another detector
+ * raised (a limit, the forest) needs no such proof, only a name: slips_test-cc's C2 host
+ * passed the dns_queries and flows_started limits with 15 TLS check-ins a minute to one
+ * peer (intervals 2.3-3.8 s, sizes within 4%) among 167 DNS queries, which dilute the
+ * window's own timing feature (beacon_regularity 0.61) into `anomaly`. Here the
+ * connections to its busiest TCP peer are judged alone, by the beacon rule's tests but
+ * its span and window floors. A brute force (an auth port) or a poll of an infrastructure
+ * port is never named a beacon by it. Bounded: the first WB_MAX connections of src. */
+#define WB_MAX 128
+
+bool conv_window_beacon(const struct window *w, const struct ip_addr *src, struct conv_timing *t)
+{
+    if (!w || !w->flows || !w->n_flows)
+        return false;
+    uint32_t idx[WB_MAX];
+    int n = 0;
+    for (uint32_t i = 0; i < w->n_flows && n < WB_MAX; i++) {
+        const struct flow_record *f = &w->flows[i];
+        if (f->proto == P_TCP && (f->flags & FLOW_REC_FIRST) &&
+            !memcmp(f->init.b, src->b, sizeof(src->b)))
+            idx[n++] = i;
+    }
+    /* The busiest (responder, port): a quadratic count over at most WB_MAX. */
+    int best = -1, best_n = 0;
+    for (int a = 0; a < n; a++) {
+        const struct flow_record *fa = &w->flows[idx[a]];
+        int cnt = 0;
+        for (int b = 0; b < n; b++) {
+            const struct flow_record *fb = &w->flows[idx[b]];
+            if (fb->resp_port == fa->resp_port && !memcmp(fb->resp.b, fa->resp.b, 16))
+                cnt++;
+        }
+        if (cnt > best_n) {
+            best_n = cnt;
+            best = a;
+        }
+    }
+    if (best < 0 || best_n < BEACON_MIN_ENDED)
+        return false;
+    const struct flow_record *peer = &w->flows[idx[best]];
+    enum service svc = service_of(P_TCP, peer->resp_port);
+    if (svc == SVC_AUTH || svc == SVC_PERIODIC)
+        return false;
+    double starts[CONV_RING], bytes[CONV_RING];
+    int m = 0, ended = 0;
+    for (int b = 0; b < n && m < CONV_RING; b++) {
+        const struct flow_record *f = &w->flows[idx[b]];
+        if (f->resp_port != peer->resp_port || memcmp(f->resp.b, peer->resp.b, 16))
+            continue;
+        starts[m++] = (double)f->first_us / 1e6;
+        if (f->flags & FLOW_REC_END)
+            bytes[ended++] = (double)(f->bytes[0] + f->bytes[1]);
+    }
+    struct conv_timing tt;
+    if (ended < BEACON_MIN_ENDED || conv_timing(starts, m, &tt) < 0 ||
+        tt.median < BEACON_MIN_INTERVAL || tt.score < BEACON_MIN_SCORE ||
+        conv_spread(bytes, ended) > BEACON_MAX_SPREAD)
+        return false;
+    if (t)
+        *t = tt;
+    return true;
+}
