@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "behaviour.h"
+#include "flowidx.h"
 
 /* Source side: the window's own features, then the deviation block
  * (behaviour_source_dev_first), then the upload accumulated across windows
@@ -228,17 +229,16 @@ static bool doh_resolver(const struct ip_addr *a)
 }
 
 /* The DoH rule's flow (above): packets of the largest such flow of h, or 0. */
-static double doh_unnamed(const struct host_window *h, const struct window *w)
+static double doh_unnamed(const struct host_window *h, const struct window *w, flow_index_t *fx)
 {
     if (!w || !w->flows || !(h->risk.seen & (1ULL << HOST_RISK_ID_TLS_MISSING_SNI)))
         return 0;
     double best = 0;
-    for (uint32_t i = 0; i < w->n_flows; i++) {
-        const struct flow_record *f = &w->flows[i];
+    for (uint32_t r = flow_index_next(fx, w, &h->ip, 0); r; r = flow_index_next(fx, w, &h->ip, r)) {
+        const struct flow_record *f = &w->flows[r - 1];
         if (f->proto != 6 || f->resp_port != 443 || f->pkts[0] < RULE_DOH_PKTS ||
             f->pkts[1] < RULE_DOH_PKTS || f->bytes[0] >= (uint64_t)RULE_DOH_SIZE * f->pkts[0] ||
-            f->bytes[1] >= (uint64_t)RULE_DOH_SIZE * f->pkts[1] ||
-            memcmp(f->init.b, h->ip.b, sizeof(h->ip.b)) || !doh_resolver(&f->resp))
+            f->bytes[1] >= (uint64_t)RULE_DOH_SIZE * f->pkts[1] || !doh_resolver(&f->resp))
             continue;
         double n = (double)f->pkts[0] + f->pkts[1];
         if (n > best)
@@ -248,7 +248,7 @@ static double doh_unnamed(const struct host_window *h, const struct window *w)
 }
 
 enum behaviour_rule behaviour_rule_check(const struct host_window *h, const struct window *w,
-                                         struct behaviour_rule_hit *hit)
+                                         flow_index_t *fx, struct behaviour_rule_hit *hit)
 {
     memset(hit, 0, sizeof(*hit));
     if (h->tcp_odd_flags >= RULE_ODD_FLAGS_MIN) {
@@ -266,7 +266,7 @@ enum behaviour_rule behaviour_rule_check(const struct host_window *h, const stru
         hit->value = smtp;
         return hit->rule;
     }
-    double doh = doh_unnamed(h, w);
+    double doh = doh_unnamed(h, w, fx);
     if (doh > 0) {
         hit->rule = BEHAVIOUR_RULE_DOH;
         hit->category = ALERT_CATEGORY_TUNNEL;
@@ -326,7 +326,7 @@ enum behaviour_rule behaviour_rule_check(const struct host_window *h, const stru
 #define EXCH_UDP_PKTS 2
 #define EXCH_BITS     1024
 
-void behaviour_exchange(const struct window *w, const struct ip_addr *src,
+void behaviour_exchange(const struct window *w, flow_index_t *fx, const struct ip_addr *src,
                         struct behaviour_exchange *x)
 {
     memset(x, 0, sizeof(*x));
@@ -334,10 +334,8 @@ void behaviour_exchange(const struct window *w, const struct ip_addr *src,
         return;
     uint64_t map[EXCH_BITS / 64] = {0};
     int set = 0;
-    for (uint32_t i = 0; i < w->n_flows; i++) {
-        const struct flow_record *f = &w->flows[i];
-        if (memcmp(f->init.b, src->b, sizeof(src->b)))
-            continue;
+    for (uint32_t r = flow_index_next(fx, w, src, 0); r; r = flow_index_next(fx, w, src, r)) {
+        const struct flow_record *f = &w->flows[r - 1];
         if (f->proto != 6 || (f->flags & FLOW_REC_SYN))
             x->matched_bytes += (double)(f->bytes[0] < f->bytes[1] ? f->bytes[0] : f->bytes[1]);
         uint32_t need = f->proto == 6 ? EXCH_TCP_PKTS : f->proto == 17 ? EXCH_UDP_PKTS : 0;

@@ -47,6 +47,7 @@
 
 #include "conv.h"
 #include "conv_int.h"
+#include "flowidx.h"
 
 size_t conv_memory_bytes(uint32_t max_entries)
 {
@@ -879,17 +880,18 @@ void conv_window(conv_t *c, const struct window *w, conv_finding_fn fn, void *ct
  * port is never named a beacon by it. Bounded: the first WB_MAX connections of src. */
 #define WB_MAX 128
 
-bool conv_window_beacon(const struct window *w, const struct ip_addr *src, struct conv_timing *t)
+bool conv_window_beacon(const struct window *w, flow_index_t *fx, const struct ip_addr *src,
+                        struct conv_timing *t)
 {
     if (!w || !w->flows || !w->n_flows)
         return false;
     uint32_t idx[WB_MAX];
     int n = 0;
-    for (uint32_t i = 0; i < w->n_flows && n < WB_MAX; i++) {
-        const struct flow_record *f = &w->flows[i];
-        if (f->proto == P_TCP && (f->flags & FLOW_REC_FIRST) &&
-            !memcmp(f->init.b, src->b, sizeof(src->b)))
-            idx[n++] = i;
+    for (uint32_t r = flow_index_next(fx, w, src, 0); r && n < WB_MAX;
+         r = flow_index_next(fx, w, src, r)) {
+        const struct flow_record *f = &w->flows[r - 1];
+        if (f->proto == P_TCP && (f->flags & FLOW_REC_FIRST))
+            idx[n++] = r - 1;
     }
     /* The busiest (responder, port): a quadratic count over at most WB_MAX. */
     int best = -1, best_n = 0;

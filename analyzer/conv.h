@@ -116,6 +116,8 @@ double conv_spread(const double *x, int n);
  * more, timing score 0.8, sizes within 0.25, not an authentication or periodic
  * infrastructure port). For an alert another detector already raised: its category.
  * *t gets the timing when true. No allocation; walks w's records once. */
-bool conv_window_beacon(const struct window *w, const struct ip_addr *src, struct conv_timing *t);
+struct flow_index;
+bool conv_window_beacon(const struct window *w, struct flow_index *fx, const struct ip_addr *src,
+                        struct conv_timing *t);
 
 #endif

@@ -170,7 +170,7 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
                 /* Over the training maximum: what a client exchanged both ways is not a
                  * sweep's nor an upload's (behaviour_exchange), once per vector. */
                 if (!have_x) {
-                    behaviour_exchange(w, &sc->ip, &x);
+                    behaviour_exchange(w, a->flowidx, &sc->ip, &x);
                     have_x = true;
                 }
                 v = behaviour_limit_value(fs, i, sc->h, sc->raw[i], &x);
@@ -205,7 +205,7 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
     /* The scan rules (behaviour_rule_check): fixed floors, raised as a limit is. */
     struct behaviour_rule_hit rh;
     bool rule = sc->side == SIDE_SOURCE && !a->limits_off &&
-                behaviour_rule_check(sc->h, w, &rh) != BEHAVIOUR_RULE_NONE;
+                behaviour_rule_check(sc->h, w, a->flowidx, &rh) != BEHAVIOUR_RULE_NONE;
     sc->alert = sc->limit_hit || sc->risk_hit || rule || forest;
     if (sc->limit_hit || sc->risk_hit || rule)
         baseline_taint(sc->be, w->seq); /* never learned as normal (baseline_learnable) */

@@ -56,7 +56,8 @@ struct behaviour_exchange {
     double matched_bytes; /* IP bytes it sent on its answered flows that the other side
                              matched (per flow, the smaller direction), TCP with SYN seen */
 };
-void behaviour_exchange(const struct window *w, const struct ip_addr *src,
+struct flow_index; /* a window's records by initiator (analyzer/flowidx.h); NULL: walk them */
+void behaviour_exchange(const struct window *w, struct flow_index *fx, const struct ip_addr *src,
                         struct behaviour_exchange *x);
 /* Whether feature i of side has a limit value that needs behaviour_exchange. */
 bool behaviour_exchange_feature(enum feature_side side, int i);
@@ -106,9 +107,9 @@ struct behaviour_rule_hit {
     double value;                 /* that count */
 };
 /* The first rule a source's window passes (hit->rule NONE when none); w (may be NULL) is
- * the window, whose flow records the DoH rule reads. */
+ * the window, whose flow records the DoH rule reads through fx (may be NULL). */
 enum behaviour_rule behaviour_rule_check(const struct host_window *h, const struct window *w,
-                                         struct behaviour_rule_hit *hit);
+                                         struct flow_index *fx, struct behaviour_rule_hit *hit);
 
 /* Minimum packets (sent for source, received for destination) for a host to be scored;
  * below it the host is summarised, not scored. */

@@ -422,30 +422,30 @@ TEST(window_beacon_names)
     CHECK_EQ(ip_addr_parse("147.32.80.37", &src), 0);
     CHECK_EQ(ip_addr_parse("147.32.80.38", &other), 0);
     struct conv_timing tm;
-    CHECK(conv_window_beacon(&w, &src, &tm));
+    CHECK(conv_window_beacon(&w, NULL, &src, &tm));
     CHECK(tm.median > 2.9 && tm.median < 3.2);
-    CHECK(!conv_window_beacon(&w, &other, NULL));
-    CHECK(!conv_window_beacon(NULL, &src, NULL));
+    CHECK(!conv_window_beacon(&w, NULL, &other, NULL));
+    CHECK(!conv_window_beacon(NULL, NULL, &src, NULL));
     /* Five check-ins: too few to name. */
     w.n_flows = 10;
-    CHECK(!conv_window_beacon(&w, &src, NULL));
+    CHECK(!conv_window_beacon(&w, NULL, &src, NULL));
     w.n_flows = (uint32_t)n;
     /* The same rhythm to SSH is a brute force's, never a beacon's. */
     for (int i = 0; i < n; i += 2)
         r[i].resp_port = 22;
-    CHECK(!conv_window_beacon(&w, &src, NULL));
+    CHECK(!conv_window_beacon(&w, NULL, &src, NULL));
     /* Sizes all over the place: a client, not a check-in. */
     for (int i = 0; i < n; i += 2) {
         r[i].resp_port = 443;
         r[i].bytes[1] = (uint64_t)(1000 + 4000 * (i % 5));
     }
-    CHECK(!conv_window_beacon(&w, &src, NULL));
+    CHECK(!conv_window_beacon(&w, NULL, &src, NULL));
     /* Faster than one every 2 s: a burst. */
     for (int i = 0; i < n; i += 2) {
         r[i].bytes[1] = 6583;
         r[i].first_us = T0 + (uint64_t)(i / 2) * 500000;
     }
-    CHECK(!conv_window_beacon(&w, &src, NULL));
+    CHECK(!conv_window_beacon(&w, NULL, &src, NULL));
 }
 
 int main(void)
