@@ -2,7 +2,7 @@
  * csv.c — the numeric CSV reader behind `tapir forest` (csv.h has the contract), and the
  * %.17g printer its scores go out with.
  *
- * Lines come from a fixed buffer of CSV_MAX_LINE plus 4 MiB refilled with fread: memory
+ * Lines come from a fixed buffer of CSV_MAX_LINE plus 1 MiB refilled with fread: memory
  * stays bounded whatever the input (a multi-gigabyte line without a newline is an error
  * at 1 MiB, not an allocation), and there is no per-character stdio call. Rejected:
  * getline(), which grows its buffer to the longest line the file holds.
@@ -30,7 +30,9 @@
  * 50-57 (min of 15 reads, shared 2-CPU VM at load ~6), and 361-380 ms with strtod.
  * Rejected: a full correctly rounded parser (Eisel-Lemire, ~400 lines of tables) for
  * the rare long number strtod handles; mmap of the whole file, which reads neither
- * stdin nor pipes and drops the memory bound.
+ * stdin nor pipes, drops the memory bound, and raises SIGBUS when the file shrinks
+ * under it; measured too (MAP_PRIVATE | MAP_POPULATE, session 6): 4-5 ms more CPU on
+ * 22 MB than fread into the 1 MiB batch.
  *
  * csv_format_g17: the score printer of `tapir forest score`. A score in [1e-4, 1) is
  * m * 2^-s with s <= 67, so its 17 significant digits are an exact 128-bit integer
@@ -53,7 +55,11 @@
 #include "csv.h"
 #include "tapir.h"
 
-#define READ_CHUNK (4 * 1024 * 1024)
+/* Bytes read per batch: the batch is still in L2 (512 KiB a core here) when its parts
+ * are parsed. 4 MiB batches (read to fill the buffer): 3-4 ms more CPU per 22 MB read
+ * than 1 MiB (the copy's lines evicted before the parse reads them); 256 KiB: the same
+ * CPU as 1 MiB but one parse thread a batch. */
+#define READ_CHUNK (1024 * 1024)
 
 struct line_reader {
     FILE *fp;
@@ -767,16 +773,17 @@ static int parse_batch(const struct shape *sh, char *p, size_t len, int n_thread
     return 0;
 }
 
-/* Moves the unread bytes to the front and reads until the buffer is full or the input
- * ends. 0, or -1 with r->error set. */
+/* Moves the unread bytes to the front and reads READ_CHUNK more (or until the input
+ * ends). 0, or -1 with r->error set. */
 static int refill(struct line_reader *r)
 {
     size_t have = r->end - r->start;
     memmove(r->buf, r->buf + r->start, have);
     r->start = 0;
     r->end = have;
-    while (!r->eof && r->end < r->cap - 1) {
-        size_t got = fread(r->buf + r->end, 1, r->cap - 1 - r->end, r->fp);
+    size_t want = have + READ_CHUNK < r->cap - 1 ? have + READ_CHUNK : r->cap - 1;
+    while (!r->eof && r->end < want) {
+        size_t got = fread(r->buf + r->end, 1, want - r->end, r->fp);
         r->end += got;
         if (got == 0) {
             if (ferror(r->fp)) {
