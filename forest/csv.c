@@ -371,11 +371,14 @@ static inline uint64_t load_digits(const char *s)
 }
 
 /* How many of x's bytes, from the first, are digits: 0..8. A byte is flagged when its
- * value is above 9 (its low 7 bits + 0x76 reach 0x80, with no carry into the next byte)
- * or its top bit is set. */
+ * value is above 9 (+ 0x76 reaches 0x80) or its top bit is set. A byte of 0x8a or more
+ * carries into the next one and may flag it wrongly, but only bytes that are flagged
+ * themselves carry (no byte <= 9 does, even with a carry in: 9 + 0x76 + 1 = 0x80 needs
+ * a carry from below, which no digit gives), so the first flagged byte is right: one
+ * mask fewer than keeping each byte's sum apart. */
 static inline unsigned digit_run(uint64_t x)
 {
-    uint64_t m = (((x & (SWAR_ONES * 0x7f)) + SWAR_ONES * 0x76) | x) & (SWAR_ONES * 0x80);
+    uint64_t m = ((x + SWAR_ONES * 0x76) | x) & (SWAR_ONES * 0x80);
     return m ? (unsigned)__builtin_ctzll(m) >> 3 : 8;
 }
 
