@@ -44,9 +44,11 @@
  * load folded in, the threshold broadcast from the slot: 5 instructions a slot for 16
  * rows instead of 10), walk_top is inlined into an AVX2 clone of the whole walk_group,
  * and a scalar step is 4 instructions in inline asm (GCC kept _addcarry_u64's result in
- * memory in the AVX2 clone: 7). 100,000 rows x 100 trees, one thread: 497 M -> 372 M
- * instructions in the walk (callgrind), `tapir forest score --threads 1` 123 -> 113 ms
- * of CPU (min of 10, shared VM).
+ * memory in the AVX2 clone: 7), the 4 scalar levels of psi 256 without a loop counter,
+ * and the level masks made compare results so that a pick is one vpblendvb (not xor,
+ * and, xor). 100,000 rows x 100 trees, one thread: 497 M -> 329 M instructions in the
+ * walk (callgrind); `tapir forest score --threads 1` 123 -> 113 ms of CPU at 372 M
+ * (min of 10, shared VM).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -376,6 +378,13 @@ __attribute__((always_inline)) static inline struct v16 pick(struct v16 m, struc
     return (struct v16){b.lo ^ ((a.lo ^ b.lo) & m.lo), b.hi ^ ((a.hi ^ b.hi) & m.hi)};
 }
 
+/* m as a compare's result, which GCC then picks with by one vpblendvb where it would
+ * need xor, and, xor for a mask it cannot tell is all ones or zeros in each lane. */
+__attribute__((always_inline)) static inline struct v16 as_mask(struct v16 m)
+{
+    return (struct v16){m.lo < 0, m.hi < 0};
+}
+
 /* The slot each of the 16 rows reaches after the top 4 levels, j = 16 + 8b0 + 4b1 +
  * 2b2 + b3 (b_d = 1 when the row went right at level d), into j[16]: every one of the
  * 15 top slots compared for all 16 rows at once (no load waits for the one before), and
@@ -385,10 +394,10 @@ __attribute__((always_inline)) static inline void walk_top(const union cslot *c,
                                                            uint32_t *j)
 {
     struct v16 l0 = go_left(c, 1, g);
-    struct v16 l1 = pick(l0, go_left(c, 2, g), go_left(c, 3, g));
+    struct v16 l1 = as_mask(pick(l0, go_left(c, 2, g), go_left(c, 3, g)));
     struct v16 q0 = pick(l1, go_left(c, 4, g), go_left(c, 5, g));
     struct v16 q1 = pick(l1, go_left(c, 6, g), go_left(c, 7, g));
-    struct v16 l2 = pick(l0, q0, q1);
+    struct v16 l2 = as_mask(pick(l0, q0, q1));
     struct v16 p0 = pick(l2, go_left(c, 8, g), go_left(c, 9, g));
     struct v16 p1 = pick(l2, go_left(c, 10, g), go_left(c, 11, g));
     struct v16 p2 = pick(l2, go_left(c, 12, g), go_left(c, 13, g));
@@ -428,18 +437,29 @@ __attribute__((always_inline)) static inline void walk8(const union cslot *c, ui
                                                         const uint32_t *j, double *sum)
 {
     uint64_t i0 = j[0], i1 = j[1], i2 = j[2], i3 = j[3], i4 = j[4], i5 = j[5], i6 = j[6], i7 = j[7];
-    for (uint32_t e = d; e < D; e++) {
-        uint32_t t;
-        (void)t;
-        WALK_STEP(0);
-        WALK_STEP(1);
-        WALK_STEP(2);
-        WALK_STEP(3);
-        WALK_STEP(4);
-        WALK_STEP(5);
-        WALK_STEP(6);
-        WALK_STEP(7);
+    uint32_t t;
+    (void)t;
+#define WALK_LEVEL()                                                                               \
+    do {                                                                                           \
+        WALK_STEP(0);                                                                              \
+        WALK_STEP(1);                                                                              \
+        WALK_STEP(2);                                                                              \
+        WALK_STEP(3);                                                                              \
+        WALK_STEP(4);                                                                              \
+        WALK_STEP(5);                                                                              \
+        WALK_STEP(6);                                                                              \
+        WALK_STEP(7);                                                                              \
+    } while (0)
+    if (D - d == 4) { /* psi 256 below the vector levels: no loop counter */
+        WALK_LEVEL();
+        WALK_LEVEL();
+        WALK_LEVEL();
+        WALK_LEVEL();
+    } else {
+        for (uint32_t e = d; e < D; e++)
+            WALK_LEVEL();
     }
+#undef WALK_LEVEL
     sum[0] += c[i0].pathlen;
     sum[1] += c[i1].pathlen;
     sum[2] += c[i2].pathlen;
