@@ -966,19 +966,18 @@ size_t csv_format_g17(double x, char *buf)
     *p++ = '.';
     for (int k = 0; k < -X - 1; k++)
         *p++ = '0';
-    char d[17];
     static const char pairs[] = "00010203040506070809101112131415161718192021222324"
                                 "25262728293031323334353637383940414243444546474849"
                                 "50515253545556575859606162636465666768697071727374"
                                 "75767778798081828384858687888990919293949596979899";
+    /* the 17 digits in place (at most 2 + 3 + 17 + 1 bytes of buf), then the trailing
+     * zeros cut by moving the end back: no copy through a digit array */
     for (int k = 15; k >= 1; k -= 2, digits /= 100) /* two digits a division */
-        memcpy(d + k, pairs + 2 * (digits % 100), 2);
-    d[0] = (char)('0' + digits);
-    int nd = 17;
-    while (nd > 0 && d[nd - 1] == '0')
-        nd--;
-    memcpy(p, d, (size_t)nd);
-    p += nd;
-    *p = '\0';
-    return (size_t)(p - buf);
+        memcpy(p + k, pairs + 2 * (digits % 100), 2);
+    p[0] = (char)('0' + digits);
+    char *e = p + 17;
+    while (e > p && e[-1] == '0')
+        e--;
+    *e = '\0';
+    return (size_t)(e - buf);
 }
