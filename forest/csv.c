@@ -34,7 +34,7 @@
  * Rejected: a full correctly rounded parser (Eisel-Lemire, ~400 lines of tables) for
  * the rare long number strtod handles; mmap of the whole file, which reads neither
  * stdin nor pipes, drops the memory bound, and raises SIGBUS when the file shrinks
- * under it; measured too (MAP_PRIVATE | MAP_POPULATE, session 6): 4-5 ms more CPU on
+ * under it; measured too (MAP_PRIVATE | MAP_POPULATE, session 6): 5-7 ms more CPU on
  * 22 MB than fread into the 1 MiB batch.
  *
  * csv_format_g17: the score printer of `tapir forest score`. A score in [1e-4, 1) is
