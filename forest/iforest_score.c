@@ -52,6 +52,7 @@
  * (min of 10, shared VM).
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -361,7 +362,7 @@ struct v16 {
 
 /* -1 in the rows going left at slot j: whose key of j's feature (16 contiguous keys,
  * g is transposed) is at most j's threshold. An unsigned compare on the keys as they
- * are (AVX2: vpmaxud + vpcmpeqd, the key's load folded in, the threshold broadcast
+ * are (AVX2: vpminud + vpcmpeqd, the key's load folded in, the threshold broadcast
  * from the slot), not the sign-flipped signed compare of before (2 xors and 4 scalar
  * instructions more a slot). */
 __attribute__((always_inline)) static inline struct v16 go_left(const union cslot *c, size_t j,
@@ -413,6 +414,10 @@ __attribute__((always_inline)) static inline void walk_top(const union cslot *c,
 #endif
 
 #if defined(HAVE_ADDCARRY) && defined(__GNUC__)
+/* WALK_STEP's offsets: a slot is 8 bytes, thr at 0 and fo at 4; a key is 4 bytes. */
+_Static_assert(sizeof(union cslot) == 8 && offsetof(union cslot, node.thr) == 0 &&
+                   offsetof(union cslot, node.fo) == 4,
+               "WALK_STEP reads slots as {thr, fo}");
 /* One step of row K (a literal 0..7) of walk8, in 4 instructions: slot i's feature
  * offset, the row's key at it (gh[fo + K]), the compare of the slot's threshold in
  * memory against the key (carry: thr < key), and i = 2i + carry. In C, GCC keeps
