@@ -159,12 +159,10 @@ uint32_t flow_index_next(flow_index_t *x, const struct window *w, const struct i
         return 0;
     if (x && !prev)
         build(x, w);
-    if (!x || !x->ok || x->w != w)
+    if (!x || !x->ok || x->w != w || ip_zero(ip)) /* :: is not indexed */
         return walk(w, ip, prev);
     if (prev)
         return x->next[prev - 1];
-    if (ip_zero(ip))
-        return walk(w, ip, 0);
     const struct flowidx_slot *s = find(x, ip);
     return s ? s->first : 0;
 }

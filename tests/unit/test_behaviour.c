@@ -1,5 +1,6 @@
 /* Unit tests: behaviour vectors from raw window counts, scaling, prefix sums, baselines. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "baseline.h"
 #include "behaviour.h"
