@@ -196,7 +196,8 @@ analyzer_t *analyzer_create(const struct analyzer_config *c, const struct output
               c->max_incidents ? c->max_incidents : INCIDENT_TABLE_DEFAULT, c->seed ^ 0x696e6364ULL,
               max_id + 1, c->home_net, c->sensor_name, on_incident_end, a, errbuf)))
         goto fail;
-    if (!(a->peers = peers_create(c->seed ^ 0x70656572ULL))) {
+    if (!(a->peers = peers_create(c->seed ^ 0x70656572ULL)) ||
+        !(a->flowidx = flow_index_create(c->seed ^ 0x666c6f77ULL))) {
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
         goto fail;
     }
@@ -226,6 +227,7 @@ void analyzer_destroy(analyzer_t *a)
     conv_destroy(a->conv);
     incident_destroy(a->incidents);
     peers_destroy(a->peers);
+    flow_index_destroy(a->flowidx);
     if (a->have_model)
         model_free(&a->model);
     for (int s = 0; s < SIDE_COUNT; s++) {

@@ -15,6 +15,7 @@
 #include "analyzer.h"
 #include "baseline.h"
 #include "conv.h"
+#include "flowidx.h"
 #include "geo.h"
 #include "incident.h"
 #include "model.h"
@@ -81,6 +82,7 @@ struct analyzer {
     incident_t *incidents; /* every alert's incident (incident.c) */
     bool between_windows;  /* in analyzer_emit_alert_now: an end goes out at once too */
     peers_t *peers;        /* the window's peers per IP, for directions (direction.c) */
+    flow_index_t *flowidx; /* the window's flow records by initiator (flowidx.c) */
     uint64_t last_end_us;  /* end of the latest window analysed, packet time (0: none) */
     uint64_t last_seq;     /* its seq */
 

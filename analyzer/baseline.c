@@ -26,17 +26,15 @@ struct baseline {
 
 baseline_t *baseline_create(uint32_t capacity, double alpha, uint64_t seed, char *errbuf)
 {
-    baseline_t *b = calloc(1, sizeof(*b));
     uint32_t n = (uint32_t)tapir_pow2_size(capacity, 64, 1u << 26);
-    if (b) {
-        b->e = calloc(n, sizeof(*b->e));
-        b->used = calloc(n, 1);
-    }
-    if (!b || !b->e || !b->used) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate baselines for %u IPs", n);
-        baseline_destroy(b);
+    const struct tapir_array arrays[] = {
+        TAPIR_ARRAY(baseline_t, e, n),
+        TAPIR_ARRAY(baseline_t, used, n),
+    };
+    baseline_t *b = tapir_table_alloc(sizeof(*b), arrays, TAPIR_NELEM(arrays), errbuf,
+                                      "baselines for %u IPs", n);
+    if (!b)
         return NULL;
-    }
     b->mask = n - 1;
     b->alpha = alpha;
     b->seed = seed;
@@ -45,11 +43,7 @@ baseline_t *baseline_create(uint32_t capacity, double alpha, uint64_t seed, char
 
 void baseline_destroy(baseline_t *b)
 {
-    if (!b)
-        return;
-    free(b->e);
-    free(b->used);
-    free(b);
+    free(b); /* the struct and its arrays: one block */
 }
 
 struct baseline_entry *baseline_get(baseline_t *b, const struct ip_addr *ip, uint64_t seq)

@@ -47,6 +47,7 @@
 
 #include "conv.h"
 #include "conv_int.h"
+#include "flowidx.h"
 
 size_t conv_memory_bytes(uint32_t max_entries)
 {
@@ -59,44 +60,31 @@ size_t conv_memory_bytes(uint32_t max_entries)
 
 conv_t *conv_create(uint32_t max_entries, uint64_t ttl_us, uint64_t seed, char *errbuf)
 {
-    if (max_entries < 16 || max_entries > (1u << 26)) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "max conversations %u out of range (16 .. 67108864)",
-                 max_entries);
+    if (tapir_check_range(max_entries, 16, 1u << 26, "max conversations", errbuf) < 0)
         return NULL;
-    }
-    conv_t *c = calloc(1, sizeof(*c));
+    uint32_t slots = (uint32_t)tapir_pow2_size(2ull * max_entries, 1, 1u << 27);
+    const struct tapir_array arrays[] = {
+        TAPIR_ARRAY(conv_t, e, max_entries),
+        TAPIR_ARRAY(conv_t, slots, slots),
+        TAPIR_ARRAY(conv_t, touched, max_entries),
+        TAPIR_ARRAY(conv_t, prev_touched, max_entries),
+    };
+    conv_t *c = tapir_table_alloc(sizeof(*c), arrays, TAPIR_NELEM(arrays), errbuf,
+                                  "a conversation table of %u entries", max_entries);
     if (!c)
-        goto fail;
-    uint32_t slots = 1;
-    while (slots < 2 * max_entries)
-        slots <<= 1;
-    c->e = calloc(max_entries, sizeof(*c->e));
-    c->slots = calloc(slots, sizeof(*c->slots));
-    c->touched = calloc(max_entries, sizeof(*c->touched));
-    c->prev_touched = calloc(max_entries, sizeof(*c->prev_touched));
-    if (!c->e || !c->slots || !c->touched || !c->prev_touched)
-        goto fail;
+        return NULL;
     c->cap = max_entries;
     c->mask = slots - 1;
     c->seed = seed;
     c->ttl_us = ttl_us;
     return c;
-fail:
-    snprintf(errbuf, TAPIR_ERRBUF_SIZE,
-             "cannot allocate a conversation table of %u entries (%zu bytes)", max_entries,
-             conv_memory_bytes(max_entries));
-    conv_destroy(c);
-    return NULL;
 }
 
 void conv_destroy(conv_t *c)
 {
     if (!c)
         return;
-    free(c->e);
-    free(c->slots);
-    free(c->touched);
-    free(c->prev_touched);
+    /* e, slots and the touched lists are in c's block; the learning arrays are not */
     free(c->host_idx);
     free(c->known.known);
     free(c->known.hosts);
@@ -878,4 +866,70 @@ void conv_window(conv_t *c, const struct window *w, conv_finding_fn fn, void *ct
     c->n_prev = c->n_touched;
     c->touched = t;
     c->n_touched = 0;
+}
+
+/* ---- naming an alert: a beacon inside one window ----------------------------------
+ * The beacon rule wants 3 windows and 180 s, because 60 s of regular connections is also
+ * a dashboard refreshing every 3 s (docs/conversations.md). An alert another detector
+ * raised (a limit, the forest) needs no such proof, only a name: slips_test-cc's C2 host
+ * passed the dns_queries and flows_started limits with 15 TLS check-ins a minute to one
+ * peer (intervals 2.3-3.8 s, sizes within 4%) among 167 DNS queries, which dilute the
+ * window's own timing feature (beacon_regularity 0.61) into `anomaly`. Here the
+ * connections to its busiest TCP peer are judged alone, by the beacon rule's tests but
+ * its span and window floors. A brute force (an auth port) or a poll of an infrastructure
+ * port is never named a beacon by it. Bounded: the first WB_MAX connections of src. */
+#define WB_MAX 128
+
+bool conv_window_beacon(const struct window *w, flow_index_t *fx, const struct ip_addr *src,
+                        struct conv_timing *t)
+{
+    if (!w || !w->flows || !w->n_flows)
+        return false;
+    uint32_t idx[WB_MAX];
+    int n = 0;
+    for (uint32_t r = flow_index_next(fx, w, src, 0); r && n < WB_MAX;
+         r = flow_index_next(fx, w, src, r)) {
+        const struct flow_record *f = &w->flows[r - 1];
+        if (f->proto == P_TCP && (f->flags & FLOW_REC_FIRST))
+            idx[n++] = r - 1;
+    }
+    /* The busiest (responder, port): a quadratic count over at most WB_MAX. */
+    int best = -1, best_n = 0;
+    for (int a = 0; a < n; a++) {
+        const struct flow_record *fa = &w->flows[idx[a]];
+        int cnt = 0;
+        for (int b = 0; b < n; b++) {
+            const struct flow_record *fb = &w->flows[idx[b]];
+            if (fb->resp_port == fa->resp_port && !memcmp(fb->resp.b, fa->resp.b, 16))
+                cnt++;
+        }
+        if (cnt > best_n) {
+            best_n = cnt;
+            best = a;
+        }
+    }
+    if (best < 0 || best_n < BEACON_MIN_ENDED)
+        return false;
+    const struct flow_record *peer = &w->flows[idx[best]];
+    enum service svc = service_of(P_TCP, peer->resp_port);
+    if (svc == SVC_AUTH || svc == SVC_PERIODIC)
+        return false;
+    double starts[CONV_RING], bytes[CONV_RING];
+    int m = 0, ended = 0;
+    for (int b = 0; b < n && m < CONV_RING; b++) {
+        const struct flow_record *f = &w->flows[idx[b]];
+        if (f->resp_port != peer->resp_port || memcmp(f->resp.b, peer->resp.b, 16))
+            continue;
+        starts[m++] = (double)f->first_us / 1e6;
+        if (f->flags & FLOW_REC_END)
+            bytes[ended++] = (double)(f->bytes[0] + f->bytes[1]);
+    }
+    struct conv_timing tt;
+    if (ended < BEACON_MIN_ENDED || conv_timing(starts, m, &tt) < 0 ||
+        tt.median < BEACON_MIN_INTERVAL || tt.score < BEACON_MIN_SCORE ||
+        conv_spread(bytes, ended) > BEACON_MAX_SPREAD)
+        return false;
+    if (t)
+        *t = tt;
+    return true;
 }

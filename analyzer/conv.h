@@ -110,4 +110,14 @@ int conv_timing(double *starts, int n, struct conv_timing *t);
 /* MAD / mean of x (n >= 1; sorts a copy of at most CONV_RING values); 0 when mean is 0. */
 double conv_spread(const double *x, int n);
 
+/* Naming, not detecting: whether src's busiest TCP conversation in w's flow records (the
+ * connections that started in the window) has a beacon's timing and sizes, by the beacon
+ * rule's tests without its span and window floors (6+ connections, median interval 2 s or
+ * more, timing score 0.8, sizes within 0.25, not an authentication or periodic
+ * infrastructure port). For an alert another detector already raised: its category.
+ * *t gets the timing when true. No allocation; walks w's records once. */
+struct flow_index;
+bool conv_window_beacon(const struct window *w, struct flow_index *fx, const struct ip_addr *src,
+                        struct conv_timing *t);
+
 #endif

@@ -119,7 +119,7 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
     /* A scan rule's count comes first: it says what the rule saw (behaviour.c). */
     struct behaviour_rule_hit rh;
     bool rule = sc->side == SIDE_SOURCE && !a->limits_off &&
-                behaviour_rule_check(sc->h, &rh) != BEHAVIOUR_RULE_NONE;
+                behaviour_rule_check(sc->h, w, a->flowidx, &rh) != BEHAVIOUR_RULE_NONE;
     if (rule) {
         struct alert_feature *af = &al->top[al->n_top++];
         snprintf(af->name, sizeof(af->name), "%s", rh.feature);
@@ -167,4 +167,9 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
         al->category = rh.category;
     if (sc->risk_hit) /* the risk says what it is; category.c has no feature for it */
         al->category = ALERT_CATEGORY_WEBATTACK;
+    /* Nothing named it, but its busiest TCP conversation in the window checks in like a
+     * beacon (conv_window_beacon: a name for an alert raised anyway, not a detection). */
+    if (al->category == ALERT_CATEGORY_ANOMALY && sc->side == SIDE_SOURCE && !rule &&
+        conv_window_beacon(w, a->flowidx, &sc->ip, NULL))
+        al->category = ALERT_CATEGORY_BEACON;
 }

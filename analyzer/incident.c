@@ -76,17 +76,18 @@ incident_t *incident_create(uint32_t capacity, uint64_t seed, int64_t first_id, 
                             const char *sensor, incident_end_fn end, void *end_ctx, char *errbuf)
 {
     uint32_t cap = (uint32_t)tapir_pow2_size(capacity, 16, 1u << 24);
-    incident_t *t = calloc(1, sizeof(*t));
+    const struct tapir_array arrays[] = {
+        TAPIR_ARRAY(incident_t, e, cap),
+        TAPIR_ARRAY(incident_t, slot, (size_t)cap * 2),
+        TAPIR_ARRAY(incident_t, free_idx, cap),
+        TAPIR_ARRAY(incident_t, ending, cap),
+    };
+    incident_t *t =
+        tapir_table_alloc(sizeof(*t), arrays, TAPIR_NELEM(arrays), errbuf, "%u incidents", cap);
     if (!t)
-        goto fail;
+        return NULL;
     t->cap = cap;
     t->mask = cap * 2 - 1;
-    t->e = calloc(cap, sizeof(*t->e));
-    t->slot = calloc((size_t)cap * 2, sizeof(*t->slot));
-    t->free_idx = malloc(cap * sizeof(*t->free_idx));
-    t->ending = malloc(cap * sizeof(*t->ending));
-    if (!t->e || !t->slot || !t->free_idx || !t->ending)
-        goto fail;
     for (uint32_t i = 0; i < cap; i++)
         t->free_idx[i] = cap - 1 - i; /* entry 0 first */
     t->n_free = cap;
@@ -97,10 +98,6 @@ incident_t *incident_create(uint32_t capacity, uint64_t seed, int64_t first_id, 
     t->end = end;
     t->end_ctx = end_ctx;
     return t;
-fail:
-    snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory for %u incidents", cap);
-    incident_destroy(t);
-    return NULL;
 }
 
 uint32_t incident_capacity(const incident_t *t)
@@ -110,13 +107,7 @@ uint32_t incident_capacity(const incident_t *t)
 
 void incident_destroy(incident_t *t)
 {
-    if (!t)
-        return;
-    free(t->e);
-    free(t->slot);
-    free(t->free_idx);
-    free(t->ending);
-    free(t);
+    free(t); /* the struct and its arrays: one block */
 }
 
 static void key_of(const struct alert *al, struct incident_key *k)

@@ -156,13 +156,27 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
     double native = sc->score;
     const struct limit_cache *lc = &a->lim[sc->side]; /* analyzer_limits_bind */
     if (lc->on) {
+        struct behaviour_exchange x;
+        bool have_x = false;
         for (int i = 0; i < nf; i++) {
             sc->excess[i] = 0;
             if (!a->defs[sc->side][i].limit)
                 continue;
-            double v = behaviour_limit_value((enum feature_side)sc->side, i, sc->h, sc->raw[i]);
+            enum feature_side fs = (enum feature_side)sc->side;
+            double v = behaviour_limit_value(fs, i, sc->h, sc->raw[i], NULL);
             if (v <= lc->vcut[i])
                 continue; /* within the limit: the log1p below would give ex <= 0 */
+            if (behaviour_exchange_feature(fs, i)) {
+                /* Over the training maximum: what a client exchanged both ways is not a
+                 * sweep's nor an upload's (behaviour_exchange), once per vector. */
+                if (!have_x) {
+                    behaviour_exchange(w, a->flowidx, &sc->ip, &x);
+                    have_x = true;
+                }
+                v = behaviour_limit_value(fs, i, sc->h, sc->raw[i], &x);
+                if (v <= lc->vcut[i])
+                    continue;
+            }
             double ex = log1p(v > 0 ? v : 0) - lc->lmax[i];
             if (ex > 0) {
                 sc->excess[i] = ex;
@@ -191,7 +205,7 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
     /* The scan rules (behaviour_rule_check): fixed floors, raised as a limit is. */
     struct behaviour_rule_hit rh;
     bool rule = sc->side == SIDE_SOURCE && !a->limits_off &&
-                behaviour_rule_check(sc->h, &rh) != BEHAVIOUR_RULE_NONE;
+                behaviour_rule_check(sc->h, w, a->flowidx, &rh) != BEHAVIOUR_RULE_NONE;
     sc->alert = sc->limit_hit || sc->risk_hit || rule || forest;
     if (sc->limit_hit || sc->risk_hit || rule)
         baseline_taint(sc->be, w->seq); /* never learned as normal (baseline_learnable) */

@@ -8,6 +8,7 @@ ANALYZER_SRCS := \
     analyzer/category.c \
     analyzer/direction.c \
     analyzer/explain.c \
+    analyzer/flowidx.c \
     analyzer/incident.c \
     analyzer/judge.c \
     analyzer/rate_alert.c \

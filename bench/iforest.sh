@@ -4,8 +4,9 @@
 #   in-process: fit time, score time for all rows (per row), one-vector latency;
 #   end to end: `tapir forest fit` then `tapir forest score`, two whole processes (start,
 #   CSV parsing, model write and read, printing included) at the default --threads
-#   (every CPU), 3 rounds: the best wall time of each and the best round's CPU seconds
-#   (user + sys of both processes, all their threads, from wait4's rusage).
+#   (every CPU), ROUNDS rounds (default 5): the best wall time of each and the best
+#   round's CPU seconds (user + sys of both processes, all their threads, from wait4's
+#   rusage). scikit-learn's fit + score_samples is timed ROUNDS times too, best taken.
 # Targets checked (exit 1 when one is missed):
 #   - fit + score in-process >= 20x faster than scikit-learn's;
 #   - the two tapir processes end to end >= 10x faster than scikit-learn's fit +
@@ -17,7 +18,7 @@
 # scikit-learn comes from /usr/bin/python3 (Debian's python3-sklearn); without it, only
 # Tapir's numbers are reported. TAPIR_BASE=path/to/another/tapir times that binary too,
 # in the same rounds (alternating), and checks that its scores are the same bytes.
-# Usage: sh bench/iforest.sh [BUILD_DIR]   (default build)
+# Usage: [ROUNDS=N] [TAPIR_BASE=...] sh bench/iforest.sh [BUILD_DIR]   (default build)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -29,6 +30,7 @@ make -s "$tapir" "$tool" >/dev/null 2>&1 || [ -x "$tapir" ] && [ -x "$tool" ] ||
 tmp=$(mktemp -d /tmp/tapir-bench-iforest.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 rows=100000 feats=24 trees=100 psi=256
+rounds=${ROUNDS:-5}
 data="$tmp/data.csv"
 
 # Data without numpy, so the Tapir half runs anywhere: normal-ish columns (sum of 4
@@ -82,7 +84,7 @@ end_to_end() {
   echo "  round: $1 fit ${fw}s score ${sw}s, CPU $(echo "$fc + $sc" | bc -l)s"
 }
 base=${TAPIR_BASE:-}
-for _ in 1 2 3; do
+for _ in $(seq "$rounds"); do
   [ -n "$base" ] && end_to_end base "$base"
   end_to_end tapir "$tapir"
 done
@@ -92,7 +94,7 @@ cli_both=$(echo "$cli_fit + $cli_score" | bc -l)
 have_sk=0
 if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
   have_sk=1
-  /usr/bin/python3 - "$data" $trees $psi >"$tmp/sk.txt" <<'PY' || have_sk=0
+  /usr/bin/python3 - "$data" $trees $psi "$rounds" >"$tmp/sk.txt" <<'PY' || have_sk=0
 import sys, time
 import numpy as np
 import sklearn
@@ -100,7 +102,7 @@ from sklearn.ensemble import IsolationForest
 X = np.loadtxt(sys.argv[1], delimiter=",", skiprows=1, dtype=np.float32)
 t, psi = int(sys.argv[2]), int(sys.argv[3])
 best_fit = best_score = best_cpu = 1e9
-for _ in range(3):
+for _ in range(int(sys.argv[4])):
     m = IsolationForest(n_estimators=t, max_samples=psi, n_jobs=1, random_state=1)
     a = time.perf_counter(); ca = time.process_time(); m.fit(X); b = time.perf_counter()
     m.score_samples(X); c = time.perf_counter(); cc = time.process_time()
@@ -134,7 +136,7 @@ if [ $have_sk -eq 1 ]; then
 else
   s_fit=0 s_score=0 s_row=0 s_one=0
 fi
-row "fit (best of 5 / 3)" "$t_fit" "$s_fit" s
+row "fit (best of 5 / ROUNDS)" "$t_fit" "$s_fit" s
 row "score $rows rows" "$t_score" "$s_score" s
 row "score per row" "$t_row" "$s_row" us
 row "fit + score" "$(echo "$t_fit + $t_score" | bc -l)" "$(echo "$s_fit + $s_score" | bc -l)" s

@@ -281,11 +281,11 @@ int cmd_blocklist(int argc, char **argv)
         rules_destroy(rules);
         return TAPIR_EXIT_USAGE;
     }
-    store_t *s = store_open_readonly(db, errbuf);
+    int status;
+    store_t *s = opts_store_open("tapir blocklist", db, false, &status);
     if (!s) {
-        fprintf(stderr, "tapir blocklist: %s\n", errbuf);
         rules_destroy(rules);
-        return TAPIR_EXIT_FAIL;
+        return status;
     }
     if (!now_given) {
         uint64_t end_us = 0;

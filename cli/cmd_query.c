@@ -271,26 +271,6 @@ static void print_one(const json_t *o, bool json, void (*detail)(const json_t *)
         detail(o);
 }
 
-/* Opens for writing only a database that exists: ack on a mistyped path must not create
- * an empty one. */
-static store_t *open_existing_rw(const char *db, char *errbuf)
-{
-    struct stat sb;
-    if (stat(db, &sb) < 0) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot open %s: %s", db, strerror(errno));
-        return NULL;
-    }
-    return store_open(db, errbuf);
-}
-
-/* The exit status for a database that would not open: a missing file or one that is not
- * a database is bad input (2, as `tapir serve` says too); another writer holding the
- * lock past the busy timeout is a runtime failure (1) that a retry may cure. */
-static int open_failure(const char *errbuf)
-{
-    return strstr(errbuf, "locked by another writer") ? TAPIR_EXIT_FAIL : TAPIR_EXIT_USAGE;
-}
-
 static void alerts_usage(FILE *f)
 {
     fprintf(f,
@@ -321,12 +301,10 @@ static int alerts_change(const char *db, const char *action, const char *id_text
         fprintf(stderr, "tapir alerts: bad alert id '%s'\n", id_text);
         return TAPIR_EXIT_USAGE;
     }
-    char errbuf[TAPIR_ERRBUF_SIZE];
-    store_t *s = open_existing_rw(db, errbuf);
-    if (!s) {
-        fprintf(stderr, "tapir alerts: %s\n", errbuf);
-        return open_failure(errbuf);
-    }
+    int status;
+    store_t *s = opts_store_open(CMD_ALERTS, db, true, &status);
+    if (!s)
+        return status;
     int rc = !strcmp(action, "ack") ? store_alert_ack(s, id, tapir_wall_us())
                                     : store_alert_delete(s, id);
     if (rc < 0)
@@ -371,12 +349,11 @@ static int alerts_suppress(const char *db, const char *id_text, const char *cidr
                 id_text ? id_text : incident_text);
         return TAPIR_EXIT_USAGE;
     }
-    char errbuf[TAPIR_ERRBUF_SIZE], net[64], who[96];
-    store_t *s = open_existing_rw(db, errbuf);
-    if (!s) {
-        fprintf(stderr, "tapir alerts: %s\n", errbuf);
-        return TAPIR_EXIT_FAIL;
-    }
+    char net[64], who[96];
+    int status;
+    store_t *s = opts_store_open(CMD_ALERTS, db, true, &status);
+    if (!s)
+        return status;
     int rc = 0;
     if (cidr) {
         snprintf(net, sizeof(net), "%s", cidr);
@@ -459,12 +436,10 @@ int cmd_alerts(int argc, char **argv)
         return alerts_change(a.db, action, argv[optind + 1]);
     }
 
-    char errbuf[TAPIR_ERRBUF_SIZE];
-    store_t *s = store_open_readonly(a.db, errbuf);
-    if (!s) {
-        fprintf(stderr, "tapir alerts: %s\n", errbuf);
-        return open_failure(errbuf);
-    }
+    int status;
+    store_t *s = opts_store_open(CMD_ALERTS, a.db, false, &status);
+    if (!s)
+        return status;
     json_t *arr;
     if (store_alerts_list(s, &a.f, &arr) < 0) {
         fprintf(stderr, "tapir alerts: %s\n", store_errmsg(s));
@@ -570,12 +545,10 @@ int cmd_hosts(int argc, char **argv)
         }
         ip = ip_addr_str(&a, ipnorm, sizeof(ipnorm));
     }
-    char errbuf[TAPIR_ERRBUF_SIZE];
-    store_t *s = store_open_readonly(db, errbuf);
-    if (!s) {
-        fprintf(stderr, "tapir hosts: %s\n", errbuf);
-        return open_failure(errbuf);
-    }
+    int status;
+    store_t *s = opts_store_open("tapir hosts", db, false, &status);
+    if (!s)
+        return status;
     json_t *res = NULL;
     int got = ip ? store_host_get(s, ip, 10, &res) : store_hosts_list(s, limit, 0, &res);
     if (got < 0)
@@ -695,12 +668,10 @@ int cmd_incidents(int argc, char **argv)
         fprintf(stderr, "tapir incidents: bad incident id '%s'\n", argv[optind]);
         return TAPIR_EXIT_USAGE;
     }
-    char errbuf[TAPIR_ERRBUF_SIZE];
-    store_t *s = store_open_readonly(a.db, errbuf);
-    if (!s) {
-        fprintf(stderr, "tapir incidents: %s\n", errbuf);
-        return TAPIR_EXIT_FAIL;
-    }
+    int status;
+    store_t *s = opts_store_open(CMD_INCIDENTS, a.db, false, &status);
+    if (!s)
+        return status;
     json_t *res = NULL;
     int got = id ? store_incident_get(s, id, 0, &res) : store_incidents_list(s, &a.f, &res);
     if (got < 0)
@@ -825,11 +796,11 @@ int cmd_suppressions(int argc, char **argv)
             fprintf(stderr, "tapir suppressions: bad suppression id '%s'\n", argv[optind + 1]);
             return TAPIR_EXIT_USAGE;
         }
-        store_t *s = open_existing_rw(db ? db : STORE_DEFAULT_PATH, errbuf);
-        if (!s) {
-            fprintf(stderr, "tapir suppressions: %s\n", errbuf);
-            return TAPIR_EXIT_FAIL;
-        }
+        int status;
+        store_t *s =
+            opts_store_open("tapir suppressions", db ? db : STORE_DEFAULT_PATH, true, &status);
+        if (!s)
+            return status;
         int rc = store_suppression_end(s, id, tapir_wall_us());
         if (rc < 0)
             fprintf(stderr, "tapir suppressions: %s\n", store_errmsg(s));
@@ -844,11 +815,11 @@ int cmd_suppressions(int argc, char **argv)
     struct stat sb;
     /* An explicit --db must exist; the default is skipped when there is none. */
     if (db || stat(STORE_DEFAULT_PATH, &sb) == 0) {
-        store_t *s = store_open_readonly(db ? db : STORE_DEFAULT_PATH, errbuf);
-        if (!s) {
-            fprintf(stderr, "tapir suppressions: %s\n", errbuf);
-            return TAPIR_EXIT_FAIL;
-        }
+        int status;
+        store_t *s =
+            opts_store_open("tapir suppressions", db ? db : STORE_DEFAULT_PATH, false, &status);
+        if (!s)
+            return status;
         if (store_suppressions_list(s, all, tapir_wall_us(), &arr) < 0) {
             fprintf(stderr, "tapir suppressions: %s\n", store_errmsg(s));
             store_close(s);

@@ -168,18 +168,10 @@ int cmd_serve(int argc, char **argv)
     hc.token = token[0] ? token : NULL;
 
     char errbuf[TAPIR_ERRBUF_SIZE];
-    struct stat sb;
-    if (stat(db, &sb) < 0) {
-        fprintf(stderr, "tapir serve: cannot open %s: %s\n", db, strerror(errno));
-        return TAPIR_EXIT_USAGE;
-    }
-    store_t *store = store_open(db, errbuf);
-    if (!store) {
-        /* Not a database: bad input (2); locked past the busy timeout: a runtime failure
-         * (1), as `tapir alerts` says. */
-        fprintf(stderr, "tapir serve: %s\n", errbuf);
-        return strstr(errbuf, "locked by another writer") ? TAPIR_EXIT_FAIL : TAPIR_EXIT_USAGE;
-    }
+    int status;
+    store_t *store = opts_store_open("tapir serve", db, true, &status);
+    if (!store)
+        return status;
 
     int rc = TAPIR_EXIT_FAIL;
     struct event *sigterm = NULL, *sigint = NULL;

@@ -7,6 +7,8 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include "store.h"
+
 /* The option-table rows whose letters opts_store_getopt ('d', 'j') and parse_opt_other
  * ('h') take: --db, --json, and --help with the table's terminating row. */
 // clang-format off
@@ -21,5 +23,11 @@
  * optind = 0 before the first call, as for getopt_long. */
 int opts_store_getopt(int argc, char **argv, const char *shortopts, const struct option *opts,
                       const char **db, bool *json);
+
+/* Opens db for cmd ("tapir alerts"): read-only, or (write) for writing when the file
+ * exists. NULL after saying why on stderr as "CMD: REASON", *status then the exit status:
+ * TAPIR_EXIT_USAGE for a missing file or one that is not a database, TAPIR_EXIT_FAIL for
+ * one locked by another writer. */
+store_t *opts_store_open(const char *cmd, const char *db, bool write, int *status);
 
 #endif

@@ -59,17 +59,12 @@ geo_t *geo_create(const char *const *paths, int n, uint32_t cache_entries, char 
         snprintf(errbuf, TAPIR_ERRBUF_SIZE, "at most %d geolocation databases", GEO_MAX_DBS);
         return NULL;
     }
-    geo_t *g = calloc(1, sizeof(*g));
-    if (!g) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
-        return NULL;
-    }
     uint32_t sz = (uint32_t)tapir_pow2_size(cache_entries, 1, 1u << 24);
-    g->cache = calloc(sz, sizeof(*g->cache));
-    if (!g->cache) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate a geolocation cache of %u", sz);
-        goto fail;
-    }
+    const struct tapir_array arrays[] = {TAPIR_ARRAY(geo_t, cache, sz)};
+    geo_t *g = tapir_table_alloc(sizeof(*g), arrays, TAPIR_NELEM(arrays), errbuf,
+                                 "a geolocation cache of %u", sz);
+    if (!g)
+        return NULL;
     g->mask = sz - 1;
     g->seed = 0x67656f6c6f63ULL;
     for (int i = 0; i < n; i++) {
@@ -92,8 +87,7 @@ void geo_destroy(geo_t *g)
         return;
     for (int i = 0; i < g->n_dbs; i++)
         MMDB_close(&g->dbs[i]);
-    free(g->cache);
-    free(g);
+    free(g); /* and its cache: one block */
 }
 
 static void get_string(MMDB_entry_s *e, char *dst, size_t cap, const char *const *path)

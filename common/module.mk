@@ -6,5 +6,6 @@ COMMON_SRCS := \
     common/parse.c \
     common/rules.c \
     common/sketch.c \
+    common/table.c \
     common/timeutil.c \
     common/util.c

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <linux/capability.h>
@@ -197,6 +198,14 @@ void tapir_errf(char *errbuf, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(errbuf, TAPIR_ERRBUF_SIZE, fmt, ap);
     va_end(ap);
+}
+
+int tapir_check_range(uint64_t v, uint64_t lo, uint64_t hi, const char *what, char *errbuf)
+{
+    if (v >= lo && v <= hi)
+        return 0;
+    tapir_errf(errbuf, "%s %" PRIu64 " out of range (%" PRIu64 " .. %" PRIu64 ")", what, v, lo, hi);
+    return -1;
 }
 
 int tapir_open_input(const char *path, int flags, const char *what, struct stat *st, char *errbuf)

@@ -47,7 +47,14 @@ double iforest_c(double n)
 struct iforest *iforest_alloc(size_t n_features, uint32_t n_trees, uint32_t psi, uint64_t seed,
                               size_t n_nodes)
 {
-    struct iforest *f = calloc(1, sizeof(*f));
+    size_t n = n_nodes ? n_nodes : 1;
+    const struct tapir_array arrays[] = {
+        TAPIR_ARRAY(struct iforest, root, (size_t)n_trees + 1),
+        TAPIR_ARRAY(struct iforest, nodes, n),
+        TAPIR_ARRAY(struct iforest, n_samples, n),
+    };
+    struct iforest *f = tapir_table_alloc(sizeof(*f), arrays, TAPIR_NELEM(arrays), NULL,
+                                          "a forest of %zu nodes", n);
     if (!f)
         return NULL;
     f->n_features = n_features;
@@ -56,12 +63,10 @@ struct iforest *iforest_alloc(size_t n_features, uint32_t n_trees, uint32_t psi,
     f->height_limit = iforest_height_limit_for(psi);
     f->seed = seed;
     f->denom = (double)n_trees * iforest_c((double)psi);
-    f->root = calloc((size_t)n_trees + 1, sizeof(*f->root));
-    f->nodes = malloc((n_nodes ? n_nodes : 1) * sizeof(*f->nodes));
-    f->n_samples = malloc((n_nodes ? n_nodes : 1) * sizeof(*f->n_samples));
-    f->pathlen = calloc(n_nodes ? n_nodes : 1, sizeof(*f->pathlen));
-    if (!f->root || !f->nodes || !f->n_samples || !f->pathlen) {
-        iforest_destroy(f);
+    /* apart: iforest_finalize frees it once the complete layout holds the path lengths */
+    f->pathlen = calloc(n, sizeof(*f->pathlen));
+    if (!f->pathlen) {
+        free(f);
         return NULL;
     }
     return f;
@@ -71,13 +76,10 @@ void iforest_destroy(iforest_t *f)
 {
     if (!f)
         return;
-    free(f->root);
-    free(f->nodes);
-    free(f->n_samples);
     free(f->pathlen);
     free(f->hot);
     free(f->complete);
-    free(f);
+    free(f); /* and root, nodes and n_samples: one block */
 }
 
 size_t iforest_n_features(const iforest_t *f)

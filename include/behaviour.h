@@ -49,11 +49,26 @@ void behaviour_prefix_add(struct host_window *acc, const struct host_window *h);
  * float32, as the forest trains and scores in float32. */
 void behaviour_scale(const double *raw, const uint8_t *scaling, int n, float *out);
 
+/* What a source exchanged in a window, from its flow records (behaviour_exchange). */
+struct behaviour_exchange {
+    double peers;         /* distinct destinations it exchanged data with: both sides sent
+                             3+ packets over TCP, 2+ over UDP (ICMP never) */
+    double matched_bytes; /* IP bytes it sent on its answered flows that the other side
+                             matched (per flow, the smaller direction), TCP with SYN seen */
+};
+struct flow_index; /* a window's records by initiator (analyzer/flowidx.h); NULL: walk them */
+void behaviour_exchange(const struct window *w, struct flow_index *fx, const struct ip_addr *src,
+                        struct behaviour_exchange *x);
+/* Whether feature i of side has a limit value that needs behaviour_exchange. */
+bool behaviour_exchange_feature(enum feature_side side, int i);
+
 /* The value the learned-limit rule compares for feature i of side (raw[i] is the
  * forest's value): raw[i], except for bytes_sent, where only the bytes the IP sent on
- * flows it started count (a server answering its clients is not sending data out). */
-double behaviour_limit_value(enum feature_side side, int i, const struct host_window *h,
-                             double raw);
+ * flows it started count (a server answering its clients is not sending data out), less
+ * what those flows got back (x->matched_bytes), and for a source's dst_ips, where the
+ * destinations it exchanged data with (x->peers) do not count. x NULL: not known. */
+double behaviour_limit_value(enum feature_side side, int i, const struct host_window *h, double raw,
+                             const struct behaviour_exchange *x);
 
 /* Index of the first baseline-deviation feature of the source side, and their count:
  * the analyzer fills them from the host's EWMA baseline. */
@@ -83,16 +98,18 @@ enum behaviour_rule {
     BEHAVIOUR_RULE_ODD_FLAGS, /* TCP flags no stack sends: NULL/FIN/XMAS scans, nmap -O */
     BEHAVIOUR_RULE_PROBES,    /* TCP connection attempts that carried nothing: small scans */
     BEHAVIOUR_RULE_SPAM,      /* mail ports opened to many servers by a non-mail server */
+    BEHAVIOUR_RULE_DOH,       /* DNS-sized TLS to a public resolver's address, no SNI */
 };
 struct behaviour_rule_hit {
     enum behaviour_rule rule;
-    enum alert_category category; /* portscan or hostscan */
+    enum alert_category category; /* portscan, hostscan, tunnel, anomaly */
     const char *feature;          /* the count the rule tested, as the alert's first feature */
     double value;                 /* that count */
 };
-/* The first rule a source's window passes (hit->rule NONE when none). */
-enum behaviour_rule behaviour_rule_check(const struct host_window *h,
-                                         struct behaviour_rule_hit *hit);
+/* The first rule a source's window passes (hit->rule NONE when none); w (may be NULL) is
+ * the window, whose flow records the DoH rule reads through fx (may be NULL). */
+enum behaviour_rule behaviour_rule_check(const struct host_window *h, const struct window *w,
+                                         struct flow_index *fx, struct behaviour_rule_hit *hit);
 
 /* Minimum packets (sent for source, received for destination) for a host to be scored;
  * below it the host is summarised, not scored. */

@@ -115,9 +115,36 @@ static inline uint64_t tapir_pow2_size(uint64_t want, uint64_t lo, uint64_t hi)
     return n;
 }
 
+/* One array of a table made by tapir_table_alloc: where its pointer lives in the table's
+ * struct, and its length. TAPIR_ARRAY(type, member, n) describes member, a T * of type,
+ * as n elements of T. */
+struct tapir_array {
+    size_t field; /* offsetof the pointer member in the table's struct, bytes */
+    size_t count; /* elements */
+    size_t size;  /* bytes per element */
+};
+#define TAPIR_ARRAY(type, member, n)                                                               \
+    {                                                                                              \
+        offsetof(type, member), (n), sizeof(*((type *)0)->member)                                  \
+    }
+#define TAPIR_NELEM(a) (sizeof(a) / sizeof((a)[0])) /* elements of an array */
+
+/* A table's struct (head bytes) and its n arrays in one zeroed block: each array on a
+ * 64-byte boundary after the struct, its address written into its member. Returns the
+ * struct, released with one free(). When out of memory or when a size overflows: NULL,
+ * and errbuf (may be NULL) says "cannot allocate WHAT (N bytes)" (or that the size
+ * overflows), WHAT formatted from what and its arguments. Big blocks stay lazily paged,
+ * as with calloc (common/table.c). At set-up only. */
+void *tapir_table_alloc(size_t head, const struct tapir_array *arrays, size_t n, char *errbuf,
+                        const char *what, ...) __attribute__((format(printf, 5, 6)));
+
 /* Fills errbuf (TAPIR_ERRBUF_SIZE bytes) with a printf-style message: the one way a
  * set-up function reports an error a user can act on. errbuf may be NULL. */
 void tapir_errf(char *errbuf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* 0 when lo <= v <= hi; else -1, errbuf saying "WHAT V out of range (LO .. HI)". For the
+ * sizes a set-up function checks again after the option table. */
+int tapir_check_range(uint64_t v, uint64_t lo, uint64_t hi, const char *what, char *errbuf);
 
 /* Opens path to read (O_RDONLY | O_CLOEXEC | flags) and fstat()s it into *st: the fd, or -1
  * with errbuf saying "cannot open WHAT PATH: REASON" (errno kept: ENOENT for a missing file)

@@ -42,6 +42,11 @@ enum host_risk_class {
     HOST_RISK_CLASSES
 };
 
+/* nDPI 4.2's ids of the risks the analyzer combines from `seen` (it never includes nDPI;
+ * risk_class in sensor/dpi.c asserts them against nDPI's enum at compile time). */
+#define HOST_RISK_ID_TLS_SELFSIGNED  6  /* NDPI_TLS_SELFSIGNED_CERTIFICATE */
+#define HOST_RISK_ID_TLS_MISSING_SNI 24 /* NDPI_TLS_MISSING_SNI */
+
 struct host_risk {
     uint64_t seen;                   /* risks seen: bit i set for nDPI risk id i (1 .. 63) */
     uint32_t flows;                  /* flows with at least one risk */

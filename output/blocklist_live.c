@@ -264,27 +264,22 @@ int blocklist_table_name(const struct blocklist_config *c, char out[32], char *e
 blocklist_live_t *blocklist_live_create(const struct blocklist_config *c, const rules_t *home_net,
                                         bool protect_host, char *errbuf)
 {
-    blocklist_live_t *l = calloc(1, sizeof(*l));
-    if (!l) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory");
+    size_t max = c->max_entries ? c->max_entries : BLOCKLIST_DEFAULT_MAX;
+    size_t n_slot = tapir_pow2_size(2ull * max, 16, 1ull << 33); /* any uint32_t max */
+    const struct tapir_array arrays[] = {
+        TAPIR_ARRAY(blocklist_live_t, v, max),
+        TAPIR_ARRAY(blocklist_live_t, slot, n_slot),
+    };
+    blocklist_live_t *l = tapir_table_alloc(sizeof(*l), arrays, TAPIR_NELEM(arrays), errbuf,
+                                            "%zu blocklist entries", max);
+    if (!l)
         return NULL;
-    }
+    l->n_slot = n_slot;
     l->c = c;
     l->home_net = home_net;
     l->ttl_us = (uint64_t)(c->ttl_s ? c->ttl_s : BLOCKLIST_DEFAULT_TTL_S) * 1000000u;
-    size_t max = c->max_entries ? c->max_entries : BLOCKLIST_DEFAULT_MAX;
     if (blocklist_table_name(c, l->table, errbuf) < 0)
         goto fail;
-    if (!(l->v = calloc(max, sizeof(*l->v)))) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory for %zu blocklist entries", max);
-        goto fail;
-    }
-    for (l->n_slot = 16; l->n_slot < 2 * max; l->n_slot *= 2)
-        ;
-    if (!(l->slot = calloc(l->n_slot, sizeof(*l->slot)))) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "out of memory for the blocklist's index");
-        goto fail;
-    }
     if (getrandom(&l->seed, sizeof(l->seed), 0) != (ssize_t)sizeof(l->seed))
         l->seed = tapir_monotonic_us() * 0x9e3779b97f4a7c15ULL;
     if (load_rules(l, errbuf) < 0)
@@ -306,9 +301,7 @@ void blocklist_live_destroy(blocklist_live_t *l)
     if (!l)
         return;
     rules_destroy(l->rules);
-    free(l->v);
-    free(l->slot);
-    free(l->deny);
+    free(l->deny); /* v and slot are in l's block */
     blocklist_free(&l->out);
     free(l);
 }

@@ -45,20 +45,19 @@ http_limiter_t *http_limiter_create(double rate_per_s, double burst, uint32_t ma
 {
     if (!(rate_per_s > 0) || !(burst >= 1) || max_clients == 0 || max_clients > (1u << 24))
         return NULL;
-    http_limiter_t *l = calloc(1, sizeof(*l));
+    uint32_t nb = (uint32_t)tapir_pow2_size(2ull * max_clients, 1, 1u << 31);
+    const struct tapir_array arrays[] = {
+        TAPIR_ARRAY(http_limiter_t, buckets, nb),
+        TAPIR_ARRAY(http_limiter_t, e, max_clients),
+    };
+    http_limiter_t *l = tapir_table_alloc(sizeof(*l), arrays, TAPIR_NELEM(arrays), NULL,
+                                          "the HTTP limiter of %u clients", max_clients);
     if (!l)
         return NULL;
-    uint32_t nb = (uint32_t)tapir_pow2_size(2ull * max_clients, 1, 1u << 31);
     l->rate = rate_per_s;
     l->burst = burst;
     l->cap = max_clients;
     l->mask = nb - 1;
-    l->buckets = malloc(nb * sizeof(*l->buckets));
-    l->e = calloc(max_clients, sizeof(*l->e));
-    if (!l->buckets || !l->e) {
-        http_limiter_destroy(l);
-        return NULL;
-    }
     memset(l->buckets, 0xff, nb * sizeof(*l->buckets));
     ilist_init(&l->lru, l->e, sizeof(l->e[0]), offsetof(struct limiter_entry, lru));
     if (getrandom(&l->seed, sizeof(l->seed), GRND_NONBLOCK) != (ssize_t)sizeof(l->seed)) {
@@ -71,11 +70,7 @@ http_limiter_t *http_limiter_create(double rate_per_s, double burst, uint32_t ma
 
 void http_limiter_destroy(http_limiter_t *l)
 {
-    if (!l)
-        return;
-    free(l->buckets);
-    free(l->e);
-    free(l);
+    free(l); /* the struct and its arrays: one block */
 }
 
 uint32_t http_limiter_tracked(const http_limiter_t *l)

@@ -24,5 +24,5 @@ OUTPUT_SRCS += output/sink_print.c
 OUTPUT_SRCS += output/sink_http.c
 OUTPUT_SRCS += output/http_conn.c
 OUTPUT_SRCS += output/sink_notify.c output/notify_queue.c output/notify_webhook.c \
-    output/notify_smtp.c output/notify_exec.c output/notify_syslog.c
+    output/notify_smtp.c output/notify_exec.c output/notify_syslog.c output/curl_dl.c
 OUTPUT_SRCS += output/sink_blocklist.c

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "alert.h"
+#include "curl_dl.h"
 #include "output.h"
 
 /* What happened to the incident: the command hook's first argument. */

@@ -491,6 +491,9 @@ const char *dpi_id_name(dpi_t *d, uint16_t id)
  * weights per class are the analyzer's (behaviour.c). */
 static enum host_risk_class risk_class(unsigned id)
 {
+    _Static_assert(HOST_RISK_ID_TLS_SELFSIGNED == NDPI_TLS_SELFSIGNED_CERTIFICATE &&
+                       HOST_RISK_ID_TLS_MISSING_SNI == NDPI_TLS_MISSING_SNI,
+                   "window.h's risk ids follow nDPI's");
     switch (id) {
     case NDPI_URL_POSSIBLE_XSS:
     case NDPI_URL_POSSIBLE_SQL_INJECTION:

@@ -70,21 +70,17 @@ static const uint64_t class_timeout[FLOW_CLASS_COUNT] = {
 flow_table_t *flow_table_create(uint32_t max_flows, uint64_t seed, flow_end_fn on_end, void *ctx,
                                 char *errbuf)
 {
-    if (max_flows < 16 || max_flows > (1u << 28)) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "max flows %u out of range (16 .. 268435456)",
-                 max_flows);
+    if (tapir_check_range(max_flows, 16, 1u << 28, "max flows", errbuf) < 0)
         return NULL;
-    }
-    flow_table_t *ft = calloc(1, sizeof(*ft));
+    uint32_t nslots = (uint32_t)tapir_pow2_size(2ull * max_flows, 1, 1u << 29);
+    const struct tapir_array arrays[] = {
+        TAPIR_ARRAY(flow_table_t, recs, max_flows),
+        TAPIR_ARRAY(flow_table_t, slots, nslots),
+    };
+    flow_table_t *ft = tapir_table_alloc(sizeof(*ft), arrays, TAPIR_NELEM(arrays), errbuf,
+                                         "a flow table of %u flows", max_flows);
     if (!ft)
-        goto fail;
-    uint32_t nslots = 1;
-    while (nslots < 2 * max_flows)
-        nslots <<= 1;
-    ft->recs = calloc(max_flows, sizeof(*ft->recs));
-    ft->slots = calloc(nslots, sizeof(*ft->slots));
-    if (!ft->recs || !ft->slots)
-        goto fail;
+        return NULL;
     ft->cap = max_flows;
     ft->max_mask = nslots - 1;
     ft->mask = (nslots < FLOW_INDEX_MIN ? nslots : FLOW_INDEX_MIN) - 1;
@@ -97,19 +93,11 @@ flow_table_t *flow_table_create(uint32_t max_flows, uint64_t seed, flow_end_fn o
      * whole array (136 MB at a million flows) before the first packet. Records are
      * handed out in index order from n_fresh, ended ones first (see take_record). */
     return ft;
-fail:
-    snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate a flow table of %u flows", max_flows);
-    flow_table_destroy(ft);
-    return NULL;
 }
 
 void flow_table_destroy(flow_table_t *ft)
 {
-    if (!ft)
-        return;
-    free(ft->recs);
-    free(ft->slots);
-    free(ft);
+    free(ft); /* the struct, its records and its index: one block */
 }
 
 static inline struct flow *rec(flow_table_t *ft, uint32_t idx1)

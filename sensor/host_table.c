@@ -70,31 +70,20 @@ struct host_table {
 
 host_table_t *host_table_create(uint32_t max_hosts, uint64_t seed, char *errbuf)
 {
-    if (max_hosts < 16 || max_hosts > (1u << 26)) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "max hosts %u out of range (16 .. 67108864)",
-                 max_hosts);
+    if (tapir_check_range(max_hosts, 16, 1u << 26, "max hosts", errbuf) < 0)
         return NULL;
-    }
-    host_table_t *ht = calloc(1, sizeof(*ht));
-    uint32_t n = 1;
-    while (n < 2 * max_hosts)
-        n <<= 1;
-    if (ht)
-        ht->slots = calloc(n, sizeof(*ht->slots));
-    if (!ht || !ht->slots) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate a host table of %u hosts", max_hosts);
-        host_table_destroy(ht);
+    uint32_t n = (uint32_t)tapir_pow2_size(2ull * max_hosts, 1, 1u << 27);
+    const struct tapir_array arrays[] = {
+        TAPIR_ARRAY(host_table_t, slots, n),
+        TAPIR_ARRAY(host_table_t, cm, CM_BYTES), /* pages untouched until a window fills */
+    };
+    host_table_t *ht = tapir_table_alloc(sizeof(*ht), arrays, TAPIR_NELEM(arrays), errbuf,
+                                         "a host table of %u hosts", max_hosts);
+    if (!ht)
         return NULL;
-    }
     ht->max_mask = n - 1;
     ht->mask = (n < HOST_INDEX_MIN ? n : HOST_INDEX_MIN) - 1;
     ht->epoch = 1;
-    ht->cm = calloc(CM_BYTES, 1); /* pages untouched until a window fills */
-    if (!ht->cm) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate the host admission sketch");
-        host_table_destroy(ht);
-        return NULL;
-    }
     ht->max_hosts = max_hosts;
     ht->seed = seed;
     return ht;
@@ -102,11 +91,7 @@ host_table_t *host_table_create(uint32_t max_hosts, uint64_t seed, char *errbuf)
 
 void host_table_destroy(host_table_t *ht)
 {
-    if (!ht)
-        return;
-    free(ht->slots);
-    free(ht->cm);
-    free(ht);
+    free(ht); /* the struct, its index and its sketch: one block */
 }
 
 /* Empties every slot at once. */

@@ -124,40 +124,29 @@ static void config_changed(rate_t *r)
 
 rate_t *rate_create(uint32_t capacity, uint64_t window_len_us, wqueue_t *q, bool wait, char *errbuf)
 {
-    uint32_t n = 1024;
-    while (n < capacity && n < (1u << 24))
-        n <<= 1;
-    rate_t *r = calloc(1, sizeof(*r));
+    uint32_t n = (uint32_t)tapir_pow2_size(capacity, 1024, 1u << 24);
+    const struct tapir_array arrays[] = {
+        TAPIR_ARRAY(rate_t, tags, n),
+        TAPIR_ARRAY(rate_t, epochs, n),
+        TAPIR_ARRAY(rate_t, e, n),
+        TAPIR_ARRAY(rate_t, touched, n),
+    };
+    rate_t *r = tapir_table_alloc(sizeof(*r), arrays, TAPIR_NELEM(arrays), errbuf,
+                                  "the flood counters for %u IPs", n);
     if (!r)
-        goto fail;
+        return NULL;
     r->mask = n - 1;
-    r->tags = calloc(n, sizeof(*r->tags));
-    r->epochs = calloc(n, sizeof(*r->epochs));
-    r->e = calloc(n, sizeof(*r->e));
-    r->touched = calloc(n, sizeof(*r->touched));
-    if (!r->tags || !r->epochs || !r->e || !r->touched)
-        goto fail;
     r->q = q;
     r->wait = wait;
     r->window_len_us = window_len_us ? window_len_us : 60000000;
     rate_config_floors(&r->cfg);
     config_changed(r);
     return r;
-fail:
-    snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate the flood counters for %u IPs", n);
-    rate_destroy(r);
-    return NULL;
 }
 
 void rate_destroy(rate_t *r)
 {
-    if (!r)
-        return;
-    free(r->tags);
-    free(r->epochs);
-    free(r->e);
-    free(r->touched);
-    free(r);
+    free(r); /* the struct and its arrays: one block */
 }
 
 static inline uint32_t entry_pkts(const struct rate_entry *e)

@@ -26,7 +26,8 @@
 struct wqueue {
     pthread_mutex_t mu;
     pthread_cond_t freed;
-    struct window *bufs; /* all buffers */
+    struct window *bufs;       /* all buffers */
+    struct host_window *hosts; /* n_bufs x max_hosts: each buffer's hosts[], in turn */
     uint32_t n_bufs;
     struct window **full; /* ring of closed windows, oldest at full_head */
     uint32_t full_head, full_n;
@@ -47,26 +48,24 @@ struct wqueue {
 
 wqueue_t *wqueue_create(uint32_t depth, uint32_t max_hosts, char *errbuf)
 {
-    if (depth < 1 || depth > 1024) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "window queue depth %u out of range (1 .. 1024)",
-                 depth);
+    if (tapir_check_range(depth, 1, 1024, "window queue depth", errbuf) < 0)
         return NULL;
-    }
-    wqueue_t *q = calloc(1, sizeof(*q));
+    uint32_t n_bufs = depth + 2; /* one filling, depth queued, one being analyzed */
+    const struct tapir_array arrays[] = {
+        TAPIR_ARRAY(wqueue_t, bufs, n_bufs),
+        TAPIR_ARRAY(wqueue_t, full, n_bufs),
+        TAPIR_ARRAY(wqueue_t, free_, n_bufs),
+        /* pages are touched only as hosts are added */
+        TAPIR_ARRAY(wqueue_t, hosts, (size_t)n_bufs * max_hosts),
+    };
+    wqueue_t *q = tapir_table_alloc(sizeof(*q), arrays, TAPIR_NELEM(arrays), errbuf,
+                                    "%u window buffers of %u hosts", n_bufs, max_hosts);
     if (!q)
-        goto fail;
+        return NULL;
     q->depth = depth;
-    q->n_bufs = depth + 2; /* one filling, depth queued, one being analyzed */
-    q->bufs = calloc(q->n_bufs, sizeof(*q->bufs));
-    q->full = calloc(q->n_bufs, sizeof(*q->full));
-    q->free_ = calloc(q->n_bufs, sizeof(*q->free_));
-    if (!q->bufs || !q->full || !q->free_)
-        goto fail;
+    q->n_bufs = n_bufs;
     for (uint32_t i = 0; i < q->n_bufs; i++) {
-        /* calloc: pages are touched only as hosts are added. */
-        q->bufs[i].hosts = calloc(max_hosts, sizeof(struct host_window));
-        if (!q->bufs[i].hosts)
-            goto fail;
+        q->bufs[i].hosts = q->hosts + (size_t)i * max_hosts;
         q->bufs[i].cap_hosts = max_hosts;
         q->free_[q->free_n++] = &q->bufs[i];
     }
@@ -74,18 +73,6 @@ wqueue_t *wqueue_create(uint32_t depth, uint32_t max_hosts, char *errbuf)
     pthread_cond_init(&q->freed, NULL);
     rate_config_floors(&q->rate_cfg);
     return q;
-fail:
-    snprintf(errbuf, TAPIR_ERRBUF_SIZE, "cannot allocate %u window buffers of %u hosts", depth + 2,
-             max_hosts);
-    if (q) {
-        for (uint32_t i = 0; q->bufs && i < q->n_bufs; i++)
-            free(q->bufs[i].hosts);
-        free(q->bufs);
-        free(q->full);
-        free(q->free_);
-        free(q);
-    }
-    return NULL;
 }
 
 int wqueue_add_flow_records(wqueue_t *q, uint32_t per_window, char *errbuf)
@@ -110,16 +97,11 @@ void wqueue_destroy(wqueue_t *q)
 {
     if (!q)
         return;
-    for (uint32_t i = 0; i < q->n_bufs; i++) {
-        free(q->bufs[i].hosts);
+    for (uint32_t i = 0; i < q->n_bufs; i++)
         free(q->bufs[i].flows);
-    }
-    free(q->bufs);
-    free(q->full);
-    free(q->free_);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->freed);
-    free(q);
+    free(q); /* and its buffers, rings and hosts: one block */
 }
 
 void wqueue_set_notify(wqueue_t *q, void (*fn)(void *), void *arg)

@@ -27,10 +27,15 @@ expect() {
 expect 2 "cannot open $d/missing.db" "$T" alerts --db "$d/missing.db"
 expect 2 "cannot open $d/missing.db" "$T" alerts ack 1 --db "$d/missing.db"
 expect 2 "cannot open $d/missing.db" "$T" hosts --db "$d/missing.db"
+expect 2 "tapir incidents: cannot open $d/missing.db" "$T" incidents --db "$d/missing.db"
+expect 2 "tapir suppressions: cannot open $d/missing.db" "$T" suppressions --db "$d/missing.db"
+expect 2 "tapir blocklist: cannot open $d/missing.db" "$T" blocklist --db "$d/missing.db"
 head -c 8192 /dev/urandom >"$d/random.db"
 expect 2 "$d/random.db: not a database (file is not a database)" "$T" alerts --db "$d/random.db"
 expect 2 "not a database" "$T" alerts ack 1 --db "$d/random.db"
 expect 2 "not a database" "$T" hosts --db "$d/random.db"
+expect 2 "not a database" "$T" incidents --db "$d/random.db"
+expect 2 "not a database" "$T" suppressions --db "$d/random.db"
 
 # An empty file becomes a tapir database on the first write; an unknown id is exit 1.
 : >"$db"

@@ -55,7 +55,7 @@ expect 2 "go with suppress" "$T" alerts --reason x --db "$tmp/b.db"
 expect 1 "no alert with id 99999" "$T" alerts suppress 99999 --reason x --db "$tmp/b.db"
 expect 1 "no incident with id 99999" "$T" alerts suppress --incident 99999 --reason x --db "$tmp/b.db"
 expect 2 "bad --ip" "$T" alerts suppress --ip 10.0.0.0/99 --reason x --db "$tmp/b.db"
-expect 1 "cannot open" "$T" alerts suppress 1 --reason x --db "$tmp/missing.db"
+expect 2 "cannot open" "$T" alerts suppress 1 --reason x --db "$tmp/missing.db"
 n=$(q "$tmp/b.db" "select count(*) from alerts where ip like '10.0.1.%'")
 expect 0 "$n stored alerts marked suppressed" "$T" alerts suppress --ip 10.0.1.0/24 --for 2h \
   --reason "lab network, change 4711" --db "$tmp/b.db"
@@ -94,7 +94,8 @@ case "$out" in *fd00::a:1:f4*) fail "an ended suppression is listed: $out" ;; es
 case "$out" in *10.0.1.0/24*) ;; *) fail "ending one ended another: $out" ;; esac
 "$T" suppressions --db "$tmp/e.db" --all | grep -q "fd00::a:1:f4.*(expired)" ||
   fail "an ended suppression is not kept as history"
-expect 1 "cannot open" "$T" suppressions --db "$tmp/missing.db"
+expect 2 "cannot open" "$T" suppressions --db "$tmp/missing.db"
+expect 2 "cannot open" "$T" suppressions end 1 --db "$tmp/missing.db"
 
 # --- a replay honours the static file and the database's suppressions.
 cp "$tmp/b.db" "$tmp/c.db"

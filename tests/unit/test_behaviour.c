@@ -1,10 +1,12 @@
 /* Unit tests: behaviour vectors from raw window counts, scaling, prefix sums, baselines. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "baseline.h"
 #include "behaviour.h"
 #include "check.h"
 #include "decode.h"
+#include "flowidx.h"
 
 static int idx(enum feature_side side, const char *name)
 {
@@ -267,11 +269,11 @@ TEST(scan_rules)
     memset(&h, 0, sizeof(h));
     /* nmap -O (chrissanders_activeosfingerprinting): 12 odd probes. */
     h.tcp_odd_flags = 12;
-    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_ODD_FLAGS);
+    CHECK_EQ(behaviour_rule_check(&h, NULL, NULL, &hit), BEHAVIOUR_RULE_ODD_FLAGS);
     CHECK_EQ(hit.category, ALERT_CATEGORY_PORTSCAN);
     CHECK_STR(hit.feature, "tcp_odd_flags");
     h.tcp_odd_flags = 2;
-    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+    CHECK_EQ(behaviour_rule_check(&h, NULL, NULL, &hit), BEHAVIOUR_RULE_NONE);
 
     /* ndpi_tcp_scan: 4 SYNs to 4 ports of one host, 2 refused, 2 answered and reset. */
     memset(&h, 0, sizeof(h));
@@ -282,28 +284,28 @@ TEST(scan_rules)
     h.flows_started = h.tcp_started = 4;
     h.tcp_answered = 2;
     h.tcp_probe_reset = 2;
-    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_PROBES);
+    CHECK_EQ(behaviour_rule_check(&h, NULL, NULL, &hit), BEHAVIOUR_RULE_PROBES);
     CHECK_EQ(hit.category, ALERT_CATEGORY_PORTSCAN);
     CHECK_NEAR(hit.value, 4, 1e-12);
     /* The same four connections carrying data: a client, no scan. */
     h.tcp_probe_reset = 0;
-    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+    CHECK_EQ(behaviour_rule_check(&h, NULL, NULL, &hit), BEHAVIOUR_RULE_NONE);
     /* Three probes (the benign maximum measured was 2): too few. */
     h.tcp_answered = 0;
     h.tcp_started = 3;
-    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+    CHECK_EQ(behaviour_rule_check(&h, NULL, NULL, &hit), BEHAVIOUR_RULE_NONE);
     /* Unanswered SYNs to 8 hosts, one port: a small sweep. */
     memset(&h, 0, sizeof(h));
     for (uint64_t i = 1; i <= 8; i++)
         hll_add(&h.dst_ips, tapir_hash(&i, sizeof(i), 7));
     hll_add(&h.dst_ports, tapir_hash(ports, sizeof(ports[0]), 7));
     h.flows_started = h.tcp_started = 8;
-    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_PROBES);
+    CHECK_EQ(behaviour_rule_check(&h, NULL, NULL, &hit), BEHAVIOUR_RULE_PROBES);
     CHECK_EQ(hit.category, ALERT_CATEGORY_HOSTSCAN);
     /* ... but not when most of its TCP carried data. */
     h.tcp_started = 20;
     h.tcp_answered = 12;
-    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+    CHECK_EQ(behaviour_rule_check(&h, NULL, NULL, &hit), BEHAVIOUR_RULE_NONE);
 
     /* Spam: 20 mail servers from a host that is no mail server; two are a mail client;
      * a relay that also receives mail is a mail server. */
@@ -311,20 +313,201 @@ TEST(scan_rules)
     for (uint64_t i = 1; i <= 2; i++)
         h.smtp_dst_bits |= 1ULL << (tapir_hash(&i, sizeof(i), 7) >> 58);
     h.smtp_started = 2;
-    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+    CHECK_EQ(behaviour_rule_check(&h, NULL, NULL, &hit), BEHAVIOUR_RULE_NONE);
     for (uint64_t i = 3; i <= 20; i++)
         h.smtp_dst_bits |= 1ULL << (tapir_hash(&i, sizeof(i), 7) >> 58);
     h.smtp_started = 20;
-    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_SPAM);
+    CHECK_EQ(behaviour_rule_check(&h, NULL, NULL, &hit), BEHAVIOUR_RULE_SPAM);
     CHECK_STR(hit.feature, "smtp_servers");
     CHECK(hit.value > 12 && hit.value < 30);
     h.smtp_in = 3;
-    CHECK_EQ(behaviour_rule_check(&h, &hit), BEHAVIOUR_RULE_NONE);
+    CHECK_EQ(behaviour_rule_check(&h, NULL, NULL, &hit), BEHAVIOUR_RULE_NONE);
+}
+
+/* What a source exchanged (behaviour_exchange) and the limit values it changes: a
+ * sweep's contacts are no data peers, a client's servers are; an upload's bytes stay,
+ * the part its flows got back does not. */
+TEST(exchange_peers_and_matched_bytes)
+{
+    struct flow_record fl[40];
+    struct window w;
+    memset(&w, 0, sizeof(w));
+    memset(fl, 0, sizeof(fl));
+    w.flows = fl;
+    struct ip_addr src, other;
+    uint8_t s4[4] = {192, 168, 1, 117}, o4[4] = {192, 168, 1, 9};
+    ip_addr_from_v4(&src, s4);
+    ip_addr_from_v4(&other, o4);
+    /* 10 ICMP echoes and 10 SYN-answered-RST probes: no peers, nothing matched beyond. */
+    for (int i = 0; i < 20; i++) {
+        struct flow_record *f = &fl[w.n_flows++];
+        uint8_t d[4] = {10, 0, 0, (uint8_t)(i + 1)};
+        f->init = src;
+        ip_addr_from_v4(&f->resp, d);
+        f->proto = i < 10 ? 1 : 6;
+        f->flags = i < 10 ? 0 : FLOW_REC_SYN | FLOW_REC_SYNACK | FLOW_REC_RST;
+        f->pkts[0] = i < 10 ? 1 : 2;
+        f->pkts[1] = 1;
+        f->bytes[0] = i < 10 ? 84 : 100;
+        f->bytes[1] = i < 10 ? 84 : 44;
+    }
+    struct behaviour_exchange x;
+    behaviour_exchange(&w, NULL, &src, &x);
+    CHECK_NEAR(x.peers, 0, 1e-12);
+    CHECK_NEAR(x.matched_bytes, 10 * 84 + 10 * 44, 1e-9);
+    /* 12 TLS servers with data both ways, one of them twice; another host's flow. */
+    for (int i = 0; i < 14; i++) {
+        struct flow_record *f = &fl[w.n_flows++];
+        uint8_t d[4] = {52, 0, 0, (uint8_t)(i < 13 ? i + 1 : 1)};
+        f->init = i == 12 ? other : src;
+        ip_addr_from_v4(&f->resp, d);
+        f->proto = 6;
+        f->flags = FLOW_REC_SYN | FLOW_REC_SYNACK | FLOW_REC_FIN;
+        f->pkts[0] = 10;
+        f->pkts[1] = 8;
+        f->bytes[0] = 2000;
+        f->bytes[1] = 6000;
+    }
+    behaviour_exchange(&w, NULL, &src, &x);
+    CHECK(x.peers > 11.5 && x.peers < 12.5);
+    CHECK_NEAR(x.matched_bytes, 10 * 84 + 10 * 44 + 13 * 2000, 1e-9);
+    int di = idx(SIDE_SOURCE, "dst_ips"), bi = idx(SIDE_SOURCE, "bytes_sent");
+    CHECK(behaviour_exchange_feature(SIDE_SOURCE, di));
+    CHECK(behaviour_exchange_feature(SIDE_SOURCE, bi));
+    CHECK(!behaviour_exchange_feature(SIDE_PREFIX, di));
+    CHECK(!behaviour_exchange_feature(SIDE_SOURCE, idx(SIDE_SOURCE, "flows_started")));
+    struct host_window h;
+    memset(&h, 0, sizeof(h));
+    h.started_bytes = 40000;
+    CHECK_NEAR(behaviour_limit_value(SIDE_SOURCE, di, &h, 32, &x), 32 - x.peers, 1e-9);
+    CHECK_NEAR(behaviour_limit_value(SIDE_SOURCE, di, &h, 32, NULL), 32, 1e-12);
+    CHECK_NEAR(behaviour_limit_value(SIDE_SOURCE, bi, &h, 50000, &x), 40000 - 27280, 1e-9);
+    CHECK_NEAR(behaviour_limit_value(SIDE_SOURCE, bi, &h, 50000, NULL), 40000, 1e-12);
+    h.started_bytes = 1000; /* never below 0 */
+    CHECK_NEAR(behaviour_limit_value(SIDE_SOURCE, bi, &h, 50000, &x), 0, 1e-12);
+    /* No flow records (--no-conversations): nothing known. */
+    w.flows = NULL;
+    behaviour_exchange(&w, NULL, &src, &x);
+    CHECK_NEAR(x.peers + x.matched_bytes, 0, 1e-12);
+}
+
+/* The DoH rule: DNS-sized TLS to a public resolver's address from a host that sent a
+ * ClientHello without SNI (ndpi_dns2tcp_tunnel). */
+TEST(doh_without_a_name)
+{
+    struct host_window h;
+    struct behaviour_rule_hit hit;
+    struct flow_record f;
+    struct window w;
+    memset(&h, 0, sizeof(h));
+    memset(&f, 0, sizeof(f));
+    memset(&w, 0, sizeof(w));
+    uint8_t s4[4] = {192, 168, 20, 211}, d4[4] = {1, 1, 1, 1}, web[4] = {93, 184, 216, 34};
+    ip_addr_from_v4(&h.ip, s4);
+    f.init = h.ip;
+    ip_addr_from_v4(&f.resp, d4);
+    f.resp_port = 443;
+    f.proto = 6;
+    f.flags = FLOW_REC_SYN | FLOW_REC_SYNACK;
+    f.pkts[0] = 22;
+    f.bytes[0] = 2243;
+    f.pkts[1] = 28;
+    f.bytes[1] = 5845;
+    w.flows = &f;
+    w.n_flows = 1;
+    h.risk.seen = 1ULL << HOST_RISK_ID_TLS_MISSING_SNI;
+    CHECK_EQ(behaviour_rule_check(&h, &w, NULL, &hit), BEHAVIOUR_RULE_DOH);
+    CHECK_EQ(hit.category, ALERT_CATEGORY_TUNNEL);
+    CHECK_STR(hit.feature, "doh_unnamed_pkts");
+    CHECK_NEAR(hit.value, 50, 1e-12);
+    CHECK_EQ(behaviour_rule_check(&h, NULL, NULL, &hit), BEHAVIOUR_RULE_NONE); /* no records */
+    h.risk.seen = 0; /* the client named its server (Windows' DoH: cloudflare-dns.com) */
+    CHECK_EQ(behaviour_rule_check(&h, &w, NULL, &hit), BEHAVIOUR_RULE_NONE);
+    h.risk.seen = 1ULL << HOST_RISK_ID_TLS_MISSING_SNI;
+    f.bytes[1] = 28 * 1400; /* a web page's packets, not DNS messages */
+    CHECK_EQ(behaviour_rule_check(&h, &w, NULL, &hit), BEHAVIOUR_RULE_NONE);
+    f.bytes[1] = 5845;
+    f.pkts[1] = 3; /* the handshake alone */
+    CHECK_EQ(behaviour_rule_check(&h, &w, NULL, &hit), BEHAVIOUR_RULE_NONE);
+    f.pkts[1] = 28;
+    ip_addr_from_v4(&f.resp, web); /* not a resolver */
+    CHECK_EQ(behaviour_rule_check(&h, &w, NULL, &hit), BEHAVIOUR_RULE_NONE);
+    uint8_t g6[16] = {0x20, 0x01, 0x48, 0x60, 0x48, 0x60, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0x88};
+    ip_addr_from_v6(&f.resp, g6);
+    CHECK_EQ(behaviour_rule_check(&h, &w, NULL, &hit), BEHAVIOUR_RULE_DOH);
+    f.resp_port = 853; /* DoT: a client of the network's policy, not this rule's */
+    CHECK_EQ(behaviour_rule_check(&h, &w, NULL, &hit), BEHAVIOUR_RULE_NONE);
+}
+
+/* The index of a window's records by initiator gives each IP's records in the window's
+ * order, as a walk of every record does: across windows of other sizes in one buffer
+ * (reused, as the window queue's are), with :: initiators, and the same answers when
+ * asked through behaviour_exchange with and without it. */
+TEST(flow_index_matches_a_walk)
+{
+    flow_index_t *fx = flow_index_create(42);
+    CHECK(fx != NULL);
+    enum { CAP = 3000 };
+    struct flow_record *recs = calloc(CAP, sizeof(*recs));
+    CHECK(recs != NULL);
+    struct window w;
+    memset(&w, 0, sizeof(w));
+    w.flows = recs;
+    w.cap_flows = CAP;
+    uint64_t rng = 7;
+    const uint32_t sizes[] = {0, 1, 40, CAP, 17, 2500};
+    for (int round = 0; round < 6; round++) {
+        w.seq = (uint64_t)round;
+        w.start_us = 1000000ULL * (uint64_t)round;
+        w.n_flows = sizes[round];
+        uint32_t hosts = 1 + (uint32_t)round * 13;
+        for (uint32_t i = 0; i < w.n_flows; i++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            uint32_t hpick = (uint32_t)(rng >> 33) % (hosts + 1);
+            uint8_t a[4] = {10, 0, (uint8_t)(hpick >> 8), (uint8_t)hpick};
+            memset(&recs[i], 0, sizeof(recs[i]));
+            if (hpick) /* 0: the :: initiator */
+                ip_addr_from_v4(&recs[i].init, a);
+            uint8_t b[4] = {192, 0, 2, (uint8_t)(rng >> 20)};
+            ip_addr_from_v4(&recs[i].resp, b);
+            recs[i].proto = (rng >> 40) & 1 ? 6 : 17;
+            recs[i].flags = FLOW_REC_SYN;
+            recs[i].pkts[0] = (uint32_t)(rng >> 44) % 6;
+            recs[i].pkts[1] = (uint32_t)(rng >> 48) % 6;
+            recs[i].bytes[0] = (rng >> 24) % 5000;
+            recs[i].bytes[1] = (rng >> 12) % 5000;
+        }
+        for (uint32_t hpick = 0; hpick <= hosts + 1; hpick++) {
+            struct ip_addr ip;
+            uint8_t a[4] = {10, 0, (uint8_t)(hpick >> 8), (uint8_t)hpick};
+            memset(&ip, 0, sizeof(ip));
+            if (hpick)
+                ip_addr_from_v4(&ip, a);
+            uint32_t want = 0, got = 0, n = 0;
+            do {
+                want = flow_index_next(NULL, &w, &ip, want);
+                got = flow_index_next(fx, &w, &ip, got);
+                CHECK_EQ(got, want);
+                n++;
+            } while (want && n <= CAP + 1);
+            struct behaviour_exchange x1, x2;
+            behaviour_exchange(&w, NULL, &ip, &x1);
+            behaviour_exchange(&w, fx, &ip, &x2);
+            CHECK_NEAR(x1.peers, x2.peers, 0);
+            CHECK_NEAR(x1.matched_bytes, x2.matched_bytes, 0);
+        }
+    }
+    free(recs);
+    flow_index_destroy(fx);
+    flow_index_destroy(NULL);
 }
 
 int main(void)
 {
+    RUN(doh_without_a_name);
+    RUN(flow_index_matches_a_walk);
     RUN(scan_rules);
+    RUN(exchange_peers_and_matched_bytes);
     RUN(feature_tables_are_sane);
     RUN(source_features);
     RUN(destination_features);

@@ -398,8 +398,59 @@ TEST(learned_set)
     conv_destroy(c);
 }
 
+/* Naming an alert: the busiest TCP conversation of one window checks in like a beacon
+ * (slips_test-cc: every ~3 s among DNS), a brute force or an irregular client does not. */
+TEST(window_beacon_names)
+{
+    struct flow_record r[64];
+    struct window w;
+    memset(&w, 0, sizeof(w));
+    w.flows = r;
+    int n = 0;
+    const double gaps[] = {3.1, 3.8, 3.5, 2.45, 3.1, 2.9, 3.5, 2.3, 3.7, 3.0, 2.7, 3.0, 2.3, 2.7};
+    double t = 0;
+    for (int i = 0; i <= 14; i++) {
+        r[n++] = rec("147.32.80.37", "141.193.213.20", 443, 6, T0 + (uint64_t)(t * S_US), 0.2,
+                     1577 + 20 * (i % 3), 6583 + 30 * (i % 4));
+        r[n++] = rec("147.32.80.37", "147.32.80.9", 53, 17, T0 + (uint64_t)(t * S_US) + 1000, 0, 70,
+                     120); /* its lookups: UDP, not the conversation */
+        if (i < 14)
+            t += gaps[i];
+    }
+    w.n_flows = (uint32_t)n;
+    struct ip_addr src, other;
+    CHECK_EQ(ip_addr_parse("147.32.80.37", &src), 0);
+    CHECK_EQ(ip_addr_parse("147.32.80.38", &other), 0);
+    struct conv_timing tm;
+    CHECK(conv_window_beacon(&w, NULL, &src, &tm));
+    CHECK(tm.median > 2.9 && tm.median < 3.2);
+    CHECK(!conv_window_beacon(&w, NULL, &other, NULL));
+    CHECK(!conv_window_beacon(NULL, NULL, &src, NULL));
+    /* Five check-ins: too few to name. */
+    w.n_flows = 10;
+    CHECK(!conv_window_beacon(&w, NULL, &src, NULL));
+    w.n_flows = (uint32_t)n;
+    /* The same rhythm to SSH is a brute force's, never a beacon's. */
+    for (int i = 0; i < n; i += 2)
+        r[i].resp_port = 22;
+    CHECK(!conv_window_beacon(&w, NULL, &src, NULL));
+    /* Sizes all over the place: a client, not a check-in. */
+    for (int i = 0; i < n; i += 2) {
+        r[i].resp_port = 443;
+        r[i].bytes[1] = (uint64_t)(1000 + 4000 * (i % 5));
+    }
+    CHECK(!conv_window_beacon(&w, NULL, &src, NULL));
+    /* Faster than one every 2 s: a burst. */
+    for (int i = 0; i < n; i += 2) {
+        r[i].bytes[1] = 6583;
+        r[i].first_us = T0 + (uint64_t)(i / 2) * 500000;
+    }
+    CHECK(!conv_window_beacon(&w, NULL, &src, NULL));
+}
+
 int main(void)
 {
+    RUN(window_beacon_names);
     RUN(timing_regular);
     RUN(timing_known);
     RUN(spread_known);

@@ -127,6 +127,20 @@ TEST(risks_fall_into_classes)
     w.risk = h;
     CHECK(behaviour_risk_attack(&w));
     CHECK(behaviour_risk_score(&w.risk) >= 4.0);
+
+    /* A TLS client that named no server, answered by a self-signed certificate: the C2
+     * shape (ndpi_emotet). Either alone weighs nothing. */
+    memset(&h, 0, sizeof(h));
+    dpi_risk_credit(&h, (1ULL << NDPI_TLS_MISSING_SNI) | (1ULL << NDPI_TLS_NOT_CARRYING_HTTPS));
+    CHECK_EQ(h.cls[HOST_RISK_CRYPTO], 1);
+    CHECK(behaviour_risk_score(&h) == 0.0);
+    memset(&h, 0, sizeof(h));
+    dpi_risk_credit(&h, 1ULL << NDPI_TLS_SELFSIGNED_CERTIFICATE);
+    CHECK(behaviour_risk_score(&h) == 0.0);
+    dpi_risk_credit(&h, (1ULL << NDPI_TLS_MISSING_SNI) | (1ULL << NDPI_TLS_NOT_CARRYING_HTTPS));
+    CHECK(behaviour_risk_score(&h) >= 8.0);
+    w.risk = h;
+    CHECK(!behaviour_risk_attack(&w)); /* a limit's, not the web-attack detector's */
 }
 
 /* An IPv4/UDP DNS packet 10.9.0.5:40001 <-> 10.9.0.53:53 for www.example.com: the query,

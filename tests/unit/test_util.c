@@ -1,4 +1,8 @@
-/* Unit tests: addresses, hash, time format, HLL sketch. */
+/* Unit tests: addresses, hash, time format, HLL sketch, table allocation. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "check.h"
 #include "sketch.h"
 #include "tapir.h"
@@ -96,6 +100,72 @@ TEST(csv_field)
     CHECK_STR(tapir_csv_field("\"\"\"\"", small, sizeof(small)), "\"\"\"\"\"\"");
 }
 
+struct tbl {
+    uint32_t mask;
+    uint64_t *tags;
+    struct ip_addr *ips;
+    uint8_t *used;
+};
+
+TEST(table_alloc)
+{
+    char err[TAPIR_ERRBUF_SIZE] = "";
+    const struct tapir_array a[] = {
+        TAPIR_ARRAY(struct tbl, tags, 5),
+        TAPIR_ARRAY(struct tbl, ips, 3),
+        TAPIR_ARRAY(struct tbl, used, 0),
+    };
+    struct tbl *t = tapir_table_alloc(sizeof(*t), a, TAPIR_NELEM(a), err, "a test of %d", 1);
+    CHECK(t != NULL);
+    if (!t)
+        return;
+    CHECK_STR(err, "");
+    CHECK_EQ(t->mask, 0);
+    const unsigned char *base = (const unsigned char *)t;
+    const unsigned char *tags = (const unsigned char *)t->tags;
+    const unsigned char *ips = (const unsigned char *)t->ips;
+    /* in order after the struct, each on a 64-byte boundary, none overlapping */
+    CHECK_EQ((uintptr_t)(tags - base), 64);
+    CHECK_EQ((uintptr_t)(ips - base), 128);
+    CHECK_EQ((uintptr_t)((const unsigned char *)t->used - base), 192);
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ(t->tags[i], 0); /* zeroed */
+    static const uint8_t zero[16];
+    CHECK(!memcmp(t->ips[2].b, zero, 16));
+    t->tags[4] = 7;
+    t->ips[2].b[15] = 1; /* the last bytes are the block's (ASan checks) */
+    free(t);
+
+    /* sizes that overflow: refused with a message, nothing allocated */
+    const struct tapir_array big[] = {TAPIR_ARRAY(struct tbl, tags, SIZE_MAX / 4)};
+    CHECK(tapir_table_alloc(sizeof(struct tbl), big, 1, err, "%u tags", 7u) == NULL);
+    CHECK_STR(err, "cannot allocate 7 tags: its size overflows");
+    const struct tapir_array sum[] = {TAPIR_ARRAY(struct tbl, used, SIZE_MAX - 10)};
+    CHECK(tapir_table_alloc(sizeof(struct tbl), sum, 1, err, "x") == NULL);
+    CHECK_STR(err, "cannot allocate x: its size overflows");
+#ifndef __SANITIZE_ADDRESS__ /* ASan aborts on a request this size instead of failing it */
+    /* too large for memory: the size in the message */
+    const struct tapir_array huge[] = {TAPIR_ARRAY(struct tbl, used, SIZE_MAX / 2)};
+    CHECK(tapir_table_alloc(sizeof(struct tbl), huge, 1, NULL, "x") == NULL);
+    CHECK(tapir_table_alloc(sizeof(struct tbl), huge, 1, err, "%s", "a huge table") == NULL);
+    char want[TAPIR_ERRBUF_SIZE];
+    snprintf(want, sizeof(want), "cannot allocate a huge table (%zu bytes)",
+             (size_t)64 + SIZE_MAX / 2);
+    CHECK_STR(err, want);
+#endif
+}
+
+TEST(check_range)
+{
+    char err[TAPIR_ERRBUF_SIZE] = "";
+    CHECK_EQ(tapir_check_range(16, 16, 1u << 28, "max flows", err), 0);
+    CHECK_EQ(tapir_check_range(1u << 28, 16, 1u << 28, "max flows", err), 0);
+    CHECK_STR(err, "");
+    CHECK_EQ(tapir_check_range(15, 16, 1u << 28, "max flows", err), -1);
+    CHECK_STR(err, "max flows 15 out of range (16 .. 268435456)");
+    CHECK_EQ(tapir_check_range(1025, 1, 1024, "window queue depth", NULL), -1);
+}
+
 int main(void)
 {
     RUN(addr_roundtrip);
@@ -104,5 +174,7 @@ int main(void)
     RUN(iso8601);
     RUN(hll_estimates);
     RUN(csv_field);
+    RUN(table_alloc);
+    RUN(check_range);
     return CHECK_DONE();
 }
