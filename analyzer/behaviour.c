@@ -336,7 +336,8 @@ void behaviour_exchange(const struct window *w, flow_index_t *fx, const struct i
     int set = 0;
     for (uint32_t r = flow_index_next(fx, w, src, 0); r; r = flow_index_next(fx, w, src, r)) {
         const struct flow_record *f = &w->flows[r - 1];
-        if (f->proto != 6 || (f->flags & FLOW_REC_SYN))
+        if (f->proto != 6 ||
+            (f->flags & (FLOW_REC_SYN | FLOW_REC_SYNACK)) == (FLOW_REC_SYN | FLOW_REC_SYNACK))
             x->matched_bytes += (double)(f->bytes[0] < f->bytes[1] ? f->bytes[0] : f->bytes[1]);
         uint32_t need = f->proto == 6 ? EXCH_TCP_PKTS : f->proto == 17 ? EXCH_UDP_PKTS : 0;
         if (!need || f->pkts[0] < need || f->pkts[1] < need)

@@ -54,7 +54,9 @@ struct behaviour_exchange {
     double peers;         /* distinct destinations it exchanged data with: both sides sent
                              3+ packets over TCP, 2+ over UDP (ICMP never) */
     double matched_bytes; /* IP bytes it sent on its answered flows that the other side
-                             matched (per flow, the smaller direction), TCP with SYN seen */
+                             matched (per flow, the smaller direction): UDP, ICMP, and
+                             TCP connections (SYN answered by SYN-ACK; a RST to a SYN
+                             is a refusal, not an exchange) */
 };
 struct flow_index; /* a window's records by initiator (analyzer/flowidx.h); NULL: walk them */
 void behaviour_exchange(const struct window *w, struct flow_index *fx, const struct ip_addr *src,

@@ -371,6 +371,24 @@ TEST(exchange_peers_and_matched_bytes)
     behaviour_exchange(&w, NULL, &src, &x);
     CHECK(x.peers > 11.5 && x.peers < 12.5);
     CHECK_NEAR(x.matched_bytes, 10 * 84 + 10 * 44 + 13 * 2000, 1e-9);
+    /* 5 SYNs refused by a RST (no SYN-ACK): a refusal is no exchange, nothing matched
+     * (bench/soak.sh's SYN scanner, answered by RSTs, kept its bytes_sent). */
+    for (int i = 0; i < 5; i++) {
+        struct flow_record *f = &fl[w.n_flows++];
+        uint8_t d[4] = {10, 0, 1, (uint8_t)(i + 1)};
+        f->init = src;
+        ip_addr_from_v4(&f->resp, d);
+        f->proto = 6;
+        f->flags = FLOW_REC_SYN | FLOW_REC_RST;
+        f->pkts[0] = 1;
+        f->pkts[1] = 1;
+        f->bytes[0] = 60;
+        f->bytes[1] = 40;
+    }
+    behaviour_exchange(&w, NULL, &src, &x);
+    CHECK(x.peers > 11.5 && x.peers < 12.5);
+    CHECK_NEAR(x.matched_bytes, 10 * 84 + 10 * 44 + 13 * 2000, 1e-9);
+    w.n_flows -= 5;
     int di = idx(SIDE_SOURCE, "dst_ips"), bi = idx(SIDE_SOURCE, "bytes_sent");
     CHECK(behaviour_exchange_feature(SIDE_SOURCE, di));
     CHECK(behaviour_exchange_feature(SIDE_SOURCE, bi));
