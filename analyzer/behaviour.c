@@ -411,18 +411,21 @@ static const double risk_weight[HOST_RISK_CLASSES] = {
 };
 
 /* A TLS client that named no server (no SNI) and was answered with a certificate nobody
- * signed (self-signed), in one window: the shape of a malware C2 channel to a bare IP
+ * signed (self-signed), on one flow: the shape of a malware C2 channel to a bare IP
  * (ndpi_emotet's 10.4.25.101: a binary download, then two TLS sessions to 138.197.147.101
  * with neither, the first self-signed). Benign: measured with ndpiReader on every flow of
  * ../shared/pcaps-public, pcaps/baseline.pcap, pcaps/mixed.pcap and the lab's captures,
- * no self-signed certificate at all, so no host-window with both; no SNI alone is common
+ * no self-signed certificate at all, so no flow with both; no SNI alone is common
  * (AnyDesk, QUIC, the lab's gateway), self-signed alone is an appliance's admin page.
  * Priced like a web attack: TLS_C2_POINTS pass the limit while the training maximum of
  * risk_score is under 2 points (3 x (2 + 1) - 1 = 8; both models today: 0.66, two
  * clear-text logins), and a network where it is normal (an agent shipping logs to a
  * self-signed collector by IP, every window) learns it: its maximum moves the limit past
- * it. Read from the window's union of risks (`seen`), not per flow, so the two may come
- * from two flows of one host; both are in the crypto class, which alone weighs 0. */
+ * it. Per flow by construction: the sensor reads the certificate only of TLS flows whose
+ * ClientHello had no SNI and drops the self-signed bit from any other flow (dpi_risk_kept
+ * and risks_weighed_later in sensor/dpi.c), so the window's union of risks (`seen`) holds
+ * it only from a flow that also has NDPI_TLS_MISSING_SNI; tests/unit/test_risk.c fails
+ * if the two drift apart. Both are in the crypto class, which alone weighs 0. */
 #define TLS_C2_POINTS 8.0
 
 double behaviour_risk_score(const struct host_risk *r)

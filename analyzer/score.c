@@ -26,6 +26,7 @@
  * Rejected: a smaller cap on the accumulators (a flood would then decide which real
  * prefixes are scored).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,6 +160,16 @@ static void score_one(analyzer_t *a, const struct window *w, struct scored *sc)
     analyzer_judge(a, w, sc);
 }
 
+/* The part of sc after its header (the vectors, the verdict, the baseline entry), zeroed
+ * only for a vector that is built: most hosts of a window return early (too few packets
+ * on a side), and zeroing all 880 bytes for each was 21 instructions a packet of a
+ * 1 M-packet synthetic replay (cachegrind). A vector not built is never read. */
+static void clear_body(struct scored *sc)
+{
+    memset((char *)sc + offsetof(struct scored, raw), 0,
+           sizeof(*sc) - offsetof(struct scored, raw));
+}
+
 /* Host (passes 0 and 1) or prefix (pass 2) i of the window into sc: its raw vector and
  * baseline entry, and its vectors CSV row. False when it is not scored (too little
  * traffic on that side, a prefix of one host). */
@@ -168,7 +179,7 @@ static bool build_vector(analyzer_t *a, struct window_run *r, int pass, uint32_t
     const struct window *w = r->w;
     int side = pass;
     const struct host_window *h;
-    memset(sc, 0, sizeof(*sc));
+    memset(sc, 0, offsetof(struct scored, raw));
     if (pass < 2) {
         h = &w->hosts[i];
         if ((pass == SIDE_SOURCE ? h->pkts_sent : h->pkts_recv) &&
@@ -195,6 +206,7 @@ static bool build_vector(analyzer_t *a, struct window_run *r, int pass, uint32_t
         }
         /* Baselines only for IPs active enough to be scored: one-packet spoofed
          * sources would otherwise fill the table. */
+        clear_body(sc);
         sc->be = baseline_get(a->baseline, &h->ip, w->seq);
         behaviour_source(h, sc->raw);
         for (int k = 0; k < r->dev_n; k++) {
@@ -207,12 +219,14 @@ static bool build_vector(analyzer_t *a, struct window_run *r, int pass, uint32_t
     } else if (side == SIDE_DESTINATION) {
         if (h->pkts_recv < a->cfg.min_pkts || h->flows_in == 0)
             return false;
+        clear_body(sc);
         sc->be = baseline_get(a->baseline, &h->ip, w->seq);
         behaviour_destination(h, sc->raw);
     } else {
         if (h->pkts_sent < a->cfg.min_pkts)
             return false;
         /* Prefix persistence is kept under the prefix's base address. */
+        clear_body(sc);
         sc->be = baseline_get(a->baseline, &h->ip, w->seq);
         behaviour_source(h, sc->raw); /* prefix: the first N_PREFIX features */
     }

@@ -57,6 +57,8 @@ struct host_window {
     struct ip_addr ip;
     uint32_t gen; /* sensor only: bumped when the record is given to another IP (host_table.c),
                      so that a late nDPI verdict for the old owner is not credited */
+    uint32_t rate_hint; /* sensor only: the IP's slot in the flood counters (sensor/rate.c), a
+                           hint it checks against the slot's key (no bytes: padding before) */
 
     /* --- as a source: what it sent and the flows it started --- */
     uint64_t pkts_sent;      /* packets */

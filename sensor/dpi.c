@@ -25,7 +25,8 @@
  * Only what the analyzer weighs is worth those packets (issue 10's replay speed: the extra
  * dissection was 813 instructions a packet of a 1 M-packet synthetic replay, cachegrind). A
  * flow is kept past its verdict only for a protocol whose later packets can raise a risk the
- * analyzer weighs (risks_weighed_later: HTTP, DNS, TLS's certificate, the clear-text logins;
+ * analyzer weighs (risks_weighed_later: HTTP, DNS, the certificate of a TLS flow that named no
+ * server, the clear-text logins;
  * not SSH, QUIC), and a DNS reply that could add nothing weighed is not shown to nDPI
  * (dns_reply_plain: 343 instructions a packet less on the synthetic replay). Rejected: a
  * packet cap per flow for the extra packets (it cuts HTTP responses, certificates and logins,
@@ -138,6 +139,13 @@ static void fill(dpi_t *d, uint32_t slot, ndpi_protocol p, struct dpi_result *ou
     out->name[i] = '\0';
 }
 
+uint64_t dpi_risk_kept(uint64_t risk)
+{
+    if (!(risk & (1ULL << NDPI_TLS_MISSING_SNI)))
+        risk &= ~(1ULL << NDPI_TLS_SELFSIGNED_CERTIFICATE);
+    return risk;
+}
+
 /* Detection is over: the flow's risks, the URL checked as ndpiReader does. */
 static int finish(dpi_t *d, uint32_t slot, struct dpi_result *out)
 {
@@ -148,7 +156,7 @@ static int finish(dpi_t *d, uint32_t slot, struct dpi_result *out)
         if (r > NDPI_NO_RISK && r < NDPI_MAX_RISK)
             risk |= 1ULL << r;
     }
-    out->risk = risk & ~1ULL; /* bit 0 is NDPI_NO_RISK */
+    out->risk = dpi_risk_kept(risk & ~1ULL); /* bit 0 is NDPI_NO_RISK */
     if (out->risk)
         d->st.risky++;
     return DPI_FINAL;
@@ -158,20 +166,29 @@ static int finish(dpi_t *d, uint32_t slot, struct dpi_result *out)
  * (analyzer/behaviour.c: the injection, web, DNS and credential classes, and the TLS C2
  * rule's self-signed certificate): HTTP (the response: suspicious content, binary
  * transfer, headers; basic auth), DNS and its relatives (the answer: large, fragmented,
- * odd record types), TLS and DTLS (the certificate; nDPI stops at it, or at the
- * ServerHello of TLS 1.3), the clear-text logins (POP, SMTP, IMAP, telnet, FTP). SSH,
+ * odd record types), TLS and DTLS whose ClientHello named no server (NDPI_TLS_MISSING_SNI
+ * at the verdict: the certificate, for the TLS C2 rule, which weighs a self-signed one
+ * only on such a flow; nDPI stops at it, or at the ServerHello of TLS 1.3), the
+ * clear-text logins (POP, SMTP, IMAP, telnet, FTP). A TLS flow that named its server ends
+ * at the verdict: its certificate's risks weigh 0 (crypto class), and dpi_risk_kept drops
+ * a self-signed bit nDPI might still give it (a capture that starts at the certificate), so
+ * the rule and this dissection agree by construction (tests/unit/test_risk.c). SSH,
  * QUIC, Kerberos and the rest raise crypto or other risks after their verdict (versions,
  * ciphers), which weigh 0: those flows end at the verdict, as before risks were read. On
  * the synthetic replay (1 M packets) SSH's key exchange was 78 of the 813 instructions a
- * packet of extra dissection. Cost: those risk names no longer reach an alert's `risks`,
- * which lists them only when a weighed risk put risk_score among the top features. */
-static bool risks_weighed_later(ndpi_protocol p)
+ * packet of extra dissection, the certificates of TLS flows with an SNI about 320 (session
+ * 6, cachegrind). Cost: those risk names no longer reach an alert's `risks`, which lists
+ * them only when a weighed risk put risk_score among the top features. */
+static bool risks_weighed_later(ndpi_protocol p, const struct ndpi_flow_struct *f)
 {
     uint16_t ids[2] = {p.master_protocol, p.app_protocol};
     for (int i = 0; i < 2; i++)
         switch (ids[i]) {
         case NDPI_PROTOCOL_TLS: /* the certificate: self-signed, for the TLS C2 rule */
         case NDPI_PROTOCOL_DTLS:
+            if (f->risk & (1ULL << NDPI_TLS_MISSING_SNI))
+                return true;
+            break;
         case NDPI_PROTOCOL_HTTP:
         case NDPI_PROTOCOL_HTTP_CONNECT:
         case NDPI_PROTOCOL_HTTP_PROXY:
@@ -435,7 +452,7 @@ int dpi_process(dpi_t *d, uint32_t slot, const uint8_t *l3, uint32_t len, uint64
         d->verdict[slot - 1] = 1;
         d->st.detected++;
         st = DPI_VERDICT;
-        if (risks_weighed_later(p) && wants_more(d, f)) {
+        if (risks_weighed_later(p, f) && wants_more(d, f)) {
             /* Classifying new flows comes first: a flow is kept for its risks only
              * while more than 1/8 of the pool is free (DPI_POOL_RESERVE). */
             if (d->n_free > d->st.pool_size / DPI_POOL_RESERVE) {

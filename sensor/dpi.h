@@ -58,6 +58,12 @@ const char *dpi_proto_name(dpi_t *d, uint16_t master, uint16_t app, char *buf, i
 /* Short name of one protocol id ("TLS"). Static string. */
 const char *dpi_id_name(dpi_t *d, uint16_t id);
 
+/* A flow's risks as the sensor reports them: NDPI_TLS_SELFSIGNED_CERTIFICATE only on a
+ * flow that also has NDPI_TLS_MISSING_SNI (its ClientHello named no server). Only such TLS
+ * flows are dissected past the verdict for their certificate (dpi.c), and the TLS C2 rule
+ * (analyzer/behaviour.c) is the pair on one flow: the bit is dropped elsewhere, so a
+ * host's union of risks holds the self-signed bit only from a flow that had both. */
+uint64_t dpi_risk_kept(uint64_t risk);
 /* Adds one flow's risks (a dpi_result's risk) to an initiator's counts. */
 void dpi_risk_credit(struct host_risk *acc, uint64_t risk);
 /* nDPI's name ("SQL Injection") and severity ("Severe") of risk id (1 .. 63), or NULL

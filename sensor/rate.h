@@ -34,9 +34,12 @@ void rate_destroy(rate_t *r); /* NULL ok */
 
 /* One packet (decoded, ts_us its time). src_h/dst_h: the seeded IP hashes the sensor
  * computed. dir: 0 when the packet goes the way its flow started (or has no flow), 1 for
- * a reply; what: RATE_PKT_* bits. No allocation, no lock, no log, no clock. */
+ * a reply; what: RATE_PKT_* bits. src_hint/dst_hint: where the caller keeps each IP's
+ * slot between packets (its host record), any value at first, or NULL: a hint is only
+ * ever checked, so a stale or wrong one costs a lookup, never a wrong count. No
+ * allocation, no lock, no log, no clock. */
 void rate_packet(rate_t *r, const struct pkt_info *p, uint64_t src_h, uint64_t dst_h, int dir,
-                 unsigned what);
+                 unsigned what, uint32_t *src_hint, uint32_t *dst_hint);
 
 /* End of input: the open second is checked now (now_us: the last packet's time). */
 void rate_finish(rate_t *r, uint64_t now_us);

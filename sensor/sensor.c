@@ -582,7 +582,8 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
         s->st.l4_other++;
     if (r == DECODE_NOTE_FRAGMENT) {
         if (s->rate)
-            rate_packet(s->rate, &p, src_h, dst_h, 0, 0);
+            rate_packet(s->rate, &p, src_h, dst_h, 0, 0, hs ? &hs->rate_hint : NULL,
+                        hd ? &hd->rate_hint : NULL);
         return; /* no ports: hosts only */
     }
     if (hs && p.proto == IPPROTO_NUM_TCP && decode_tcp_flags_odd(p.tcp_flags))
@@ -605,7 +606,8 @@ void sensor_packet(sensor_t *s, int linktype, uint64_t ts_us, const uint8_t *dat
             (p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_ACK &&
             (f->state & (FLOW_F_SYN | FLOW_F_SYNACK)) == (FLOW_F_SYN | FLOW_F_SYNACK))
             what |= RATE_PKT_COMPLETED; /* pkts[] counts this packet below */
-        rate_packet(s->rate, &p, src_h, dst_h, f ? dir : 0, what);
+        rate_packet(s->rate, &p, src_h, dst_h, f ? dir : 0, what, hs ? &hs->rate_hint : NULL,
+                    hd ? &hd->rate_hint : NULL);
     }
     if (!f)
         return;

@@ -4,6 +4,7 @@
  * recently seen), analyzer/direction.c (peers' majority, the fallback, a window's flow
  * records) and category.c's severity table.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -273,6 +274,73 @@ TEST(peers_of_a_window)
     rules_destroy(h);
 }
 
+/* peers_count against a plain count (ip_addr_mask and rules_allowed per record) for
+ * prefixes of every length class (under, at and over 64 bits, v4 and v6) and host alerts
+ * on both sides, over two windows: the 64-bit prefix masks and the home-flag memo (more
+ * peers than its slots, so they collide) change no count. */
+TEST(peers_match_a_plain_count)
+{
+    rules_t *h = home();
+    enum { N = 1500 };
+    struct flow_record *fr = calloc(N, sizeof(*fr));
+    CHECK(fr != NULL);
+    if (!fr)
+        return;
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        char a[64], b[64];
+        if (i % 3 == 2) {
+            snprintf(a, sizeof(a), "fd00:%x::%x", (unsigned)(x & 3), (unsigned)((x >> 8) & 0xff));
+            snprintf(b, sizeof(b), "%s:%x::%x", (x >> 20) & 1 ? "fd00" : "2001",
+                     (unsigned)((x >> 24) & 3), (unsigned)((x >> 28) & 0x3ff));
+        } else {
+            snprintf(a, sizeof(a), "10.0.%u.%u", (unsigned)(x & 1), (unsigned)((x >> 4) & 7));
+            snprintf(b, sizeof(b), "%s.%u.%u", (x >> 20) & 1 ? "10.1" : "203.0",
+                     (unsigned)((x >> 24) & 7), (unsigned)((x >> 32) & 0xff));
+        }
+        ip_addr_parse(a, &fr[i].init);
+        ip_addr_parse(b, &fr[i].resp);
+    }
+    struct window w = {.start_us = T0, .end_us = T0 + W, .seq = 0, .n_flows = N, .flows = fr};
+    peers_t *p = peers_create(7);
+    const unsigned lens[] = {8, 16, 40, 63, 64, 65, 96, 104, 118, 120, 127};
+    for (int win = 0; win < 2; win++) {
+        w.seq = (uint64_t)win;
+        w.start_us = T0 + (uint64_t)win * W;
+        for (int q = 0; q < N; q += 97) {
+            for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+                struct ip_addr net = fr[q].init;
+                ip_addr_mask(&net, lens[l]);
+                uint64_t rh = 0, ra = 0, nh, na;
+                for (int i = 0; i < N; i++) {
+                    struct ip_addr m = fr[i].init;
+                    ip_addr_mask(&m, lens[l]);
+                    if (!memcmp(m.b, net.b, 16))
+                        (*(rules_allowed(h, &fr[i].resp) ? &rh : &ra))++;
+                }
+                peers_count(p, &w, h, &fr[q].init, (uint8_t)lens[l], ALERT_SIDE_PREFIX, &nh, &na);
+                CHECK_EQ(nh, rh);
+                CHECK_EQ(na, ra);
+            }
+            for (int role = 0; role < 2; role++) {
+                const struct ip_addr *ip = role ? &fr[q].resp : &fr[q].init;
+                uint64_t rh = 0, ra = 0, nh, na;
+                for (int i = 0; i < N; i++)
+                    if (!memcmp((role ? &fr[i].resp : &fr[i].init)->b, ip->b, 16))
+                        (*(rules_allowed(h, role ? &fr[i].init : &fr[i].resp) ? &rh : &ra))++;
+                peers_count(p, &w, h, ip, 128, role ? ALERT_SIDE_DESTINATION : ALERT_SIDE_SOURCE,
+                            &nh, &na);
+                CHECK_EQ(nh, rh);
+                CHECK_EQ(na, ra);
+            }
+        }
+    }
+    peers_destroy(p);
+    free(fr);
+    rules_destroy(h);
+}
+
 TEST(severity_table)
 {
     int n;
@@ -325,6 +393,7 @@ int main(void)
     RUN(capacity_evicts_oldest);
     RUN(direction);
     RUN(peers_of_a_window);
+    RUN(peers_match_a_plain_count);
     RUN(severity_table);
     return CHECK_DONE();
 }

@@ -11,10 +11,10 @@
 
 /* An IPv4/TCP packet 10.9.0.5:40000 <-> 10.9.0.80:80 (to_server picks the direction)
  * with payload; checksums left 0 (nDPI does not check them). */
-static uint32_t tcp_packet(uint8_t *p, int to_server, uint8_t flags, uint32_t seq, uint32_t ack,
-                           const char *payload)
+static uint32_t tcp_packet_n(uint8_t *p, int to_server, uint8_t flags, uint32_t seq, uint32_t ack,
+                             const uint8_t *payload, uint32_t plen)
 {
-    uint32_t plen = (uint32_t)strlen(payload), total = 40 + plen;
+    uint32_t total = 40 + plen;
     static const uint8_t c[4] = {10, 9, 0, 5}, s[4] = {10, 9, 0, 80};
     memset(p, 0, 40);
     p[0] = 0x45;
@@ -32,6 +32,72 @@ static uint32_t tcp_packet(uint8_t *p, int to_server, uint8_t flags, uint32_t se
     p[32] = 5 << 4, p[33] = flags, p[34] = 0xff, p[35] = 0xff;
     memcpy(p + 40, payload, plen);
     return total;
+}
+
+static uint32_t tcp_packet(uint8_t *p, int to_server, uint8_t flags, uint32_t seq, uint32_t ack,
+                           const char *payload)
+{
+    return tcp_packet_n(p, to_server, flags, seq, ack, (const uint8_t *)payload,
+                        (uint32_t)strlen(payload));
+}
+
+/* A TLS 1.2 ClientHello, with an SNI (sni non-NULL) or none: its length. */
+static uint32_t client_hello(uint8_t *b, const char *sni)
+{
+    uint32_t n = 0, sl = sni ? (uint32_t)strlen(sni) : 0;
+    uint8_t ext[128];
+    uint32_t e = 0;
+    if (sni) {
+        const uint8_t h[] = {0, 0, 0, (uint8_t)(sl + 5), 0, (uint8_t)(sl + 3), 0, 0, (uint8_t)sl};
+        memcpy(ext, h, sizeof(h));
+        e = sizeof(h);
+        memcpy(ext + e, sni, sl);
+        e += sl;
+    }
+    const uint8_t groups[] = {0, 10, 0, 4, 0, 2, 0, 23}; /* supported_groups: secp256r1 */
+    memcpy(ext + e, groups, sizeof(groups));
+    e += sizeof(groups);
+    uint32_t body = 2 + 32 + 1 + 2 + 4 + 2 + 2 + e;
+    const uint8_t rec[] = {0x16,
+                           3,
+                           1,
+                           (uint8_t)((body + 4) >> 8),
+                           (uint8_t)(body + 4),
+                           1,
+                           0,
+                           (uint8_t)(body >> 8),
+                           (uint8_t)body,
+                           3,
+                           3};
+    memcpy(b, rec, sizeof(rec));
+    n = sizeof(rec);
+    for (int i = 0; i < 32; i++)
+        b[n++] = (uint8_t)(i * 7 + 1); /* random */
+    const uint8_t mid[] = {0, 0, 4, 0xc0, 0x2f, 0xc0, 0x30, 1, 0, (uint8_t)(e >> 8), (uint8_t)e};
+    memcpy(b + n, mid, sizeof(mid));
+    n += sizeof(mid);
+    memcpy(b + n, ext, e);
+    return n + e;
+}
+
+/* A TLS flow's ClientHello through dpi: the first step's result, the risks at the end. */
+static int tls_flow(const char *sni, struct dpi_result *r)
+{
+    char err[TAPIR_ERRBUF_SIZE];
+    uint8_t pkt[512], hello[256];
+    dpi_t *d = dpi_create(16, err);
+    CHECK(d != NULL);
+    if (!d)
+        return -1;
+    uint32_t slot = dpi_acquire(d);
+    memset(r, 0, sizeof(*r));
+    uint32_t n = tcp_packet_n(pkt, 1, 0x18, 1001, 5001, hello, client_hello(hello, sni));
+    int st = dpi_process(d, slot, pkt, n, 1000000, r);
+    if (!(st & DPI_FINAL))
+        dpi_giveup(d, slot, r);
+    dpi_release(d, slot);
+    dpi_destroy(d);
+    return st;
 }
 
 static const char request_sqli[] = "GET /app/item.php?id=1%27%20OR%20%271%27%3D%271 HTTP/1.1\r\n"
@@ -239,6 +305,44 @@ TEST(names_and_severities_from_ndpi)
     CHECK(dpi_risk_name(63, NULL) == NULL);
 }
 
+/* The TLS C2 rule (analyzer/behaviour.c) is one flow's shape: no SNI and a self-signed
+ * certificate. The sensor reads certificates only of no-SNI TLS flows and keeps the
+ * self-signed bit only beside the missing-SNI one (sensor/dpi.c), so the analyzer's union
+ * over a host's flows cannot pair two flows. Fails if either side drifts. */
+TEST(tls_c2_rule_and_dissection_agree)
+{
+    const uint64_t ss = 1ULL << NDPI_TLS_SELFSIGNED_CERTIFICATE, ns = 1ULL << NDPI_TLS_MISSING_SNI;
+    CHECK_EQ(dpi_risk_kept(ss), 0);
+    CHECK_EQ(dpi_risk_kept(ss | ns), ss | ns);
+    CHECK_EQ(dpi_risk_kept(ns), ns);
+    CHECK_EQ(dpi_risk_kept(ss | 4), 4);
+
+    /* Two flows of one host, one without SNI, one self-signed: no C2. */
+    struct host_risk two;
+    memset(&two, 0, sizeof(two));
+    dpi_risk_credit(&two, dpi_risk_kept(ns));
+    dpi_risk_credit(&two, dpi_risk_kept(ss));
+    CHECK(behaviour_risk_score(&two) < 1.0);
+    /* One flow with both: C2, past any benign training maximum. */
+    struct host_risk one;
+    memset(&one, 0, sizeof(one));
+    dpi_risk_credit(&one, dpi_risk_kept(ss | ns));
+    CHECK(behaviour_risk_score(&one) >= 8.0);
+
+    /* The dissection: a ClientHello with an SNI ends at its verdict (its certificate is
+     * never read), one without is kept for the certificate. */
+    struct dpi_result r;
+    int st = tls_flow("www.example.com", &r);
+    CHECK(st & DPI_VERDICT);
+    CHECK(st & DPI_FINAL);
+    CHECK_EQ(r.master ? r.master : r.app, NDPI_PROTOCOL_TLS);
+    CHECK_EQ(r.risk & ns, 0);
+    st = tls_flow(NULL, &r);
+    CHECK(st & DPI_VERDICT);
+    CHECK_EQ(st & DPI_FINAL, 0);
+    CHECK(r.risk & ns);
+}
+
 int main(void)
 {
     RUN(sql_injection_url_is_a_risk_at_the_end);
@@ -246,5 +350,6 @@ int main(void)
     RUN(risks_fall_into_classes);
     RUN(dns_replies_that_matter_reach_ndpi);
     RUN(names_and_severities_from_ndpi);
+    RUN(tls_c2_rule_and_dissection_agree);
     return CHECK_DONE();
 }
