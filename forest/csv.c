@@ -1005,6 +1005,11 @@ int csv_read_opt(const char *path, const struct csv_options *o, struct csv_table
         if (parse_batch(&sh, p, take, threads, &lineno, out, &cap_rows, errbuf) < 0)
             goto fail;
         r.start += take;
+        if (o && o->batch && out->n_rows) {
+            if (o->batch(o->batch_ctx, out, errbuf) < 0)
+                goto fail;
+            out->n_rows = 0; /* the next batch reuses the rows */
+        }
     }
     if (!is_stdin)
         fclose(r.fp);

@@ -464,6 +464,29 @@ TEST(skip_columns)
 
 /* Parsing on several threads gives the same table, and the same first error with its
  * line number, as on one: a file of several read batches, blank lines and CRLFs. */
+/* csv_options.batch for threads_same_table: compares each batch with the whole
+ * table's rows (want), in order. */
+struct batches {
+    const float *want;
+    size_t n_cols, rows, calls, most, differ, stop_at;
+};
+
+static int take_batch(void *ctx, const struct csv_table *t, char *errbuf)
+{
+    struct batches *b = ctx;
+    b->calls++;
+    if (b->stop_at && b->calls == b->stop_at) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "stopped");
+        return -1;
+    }
+    if (t->n_rows == 0 || t->n_cols != b->n_cols ||
+        memcmp(t->values, b->want + b->rows * b->n_cols, t->n_rows * t->n_cols * sizeof(float)))
+        b->differ++;
+    b->rows += t->n_rows;
+    b->most = t->n_rows > b->most ? t->n_rows : b->most;
+    return 0;
+}
+
 TEST(threads_same_table)
 {
     char err[TAPIR_ERRBUF_SIZE];
@@ -494,6 +517,23 @@ TEST(threads_same_table)
           !memcmp(t1.values, t4.values, t1.n_rows * t1.n_cols * sizeof(float)));
     CHECK_NEAR(t4.values[3 * (rows - 1) + 2], 3, 0);
     CHECK_NEAR(t4.values[3 * 1013 + 1], 0.125, 0);
+    /* in batches (csv_options.batch): the same rows in order, in more than one batch,
+     * and the table holds no more than a batch */
+    struct batches b = {.want = t1.values, .n_cols = t1.n_cols};
+    struct csv_table tb;
+    struct csv_options ob = {.n_threads = 2, .batch = take_batch, .batch_ctx = &b};
+    CHECK_EQ(csv_read_opt(path, &ob, &tb, err), 0);
+    CHECK_EQ(b.rows, rows);
+    CHECK_EQ(b.differ, 0);
+    CHECK(b.calls > 2);
+    CHECK(b.most < rows / 2);
+    CHECK_EQ(tb.n_rows, 0);
+    CHECK_EQ(tb.n_cols, 3);
+    csv_free(&tb);
+    b = (struct batches){.want = t1.values, .n_cols = t1.n_cols, .stop_at = 2};
+    CHECK_EQ(csv_read_opt(path, &ob, &tb, err), -1);
+    CHECK_STR(err, "stopped");
+    CHECK_EQ(b.calls, 2);
     csv_free(&t1);
     csv_free(&t4);
 
