@@ -30,6 +30,7 @@
 
 #include "cli.h"
 #include "csv.h"
+#include "workers.h"
 #include "iforest.h"
 #include "model.h"
 #include "parse.h"
@@ -190,9 +191,10 @@ static void *score_slice_run(void *arg)
  * thread also prints its slice's lines into its own part of text, and the parts are
  * closed up in slice order: the same bytes as printing the scores in order on one
  * thread, the formatting split across the threads (100,000 scores: 26 M instructions,
- * 2.5-3 ms of one CPU). Returns the bytes of text written. */
+ * 2.5-3 ms of one CPU). The threads are w's (NULL: started for the call). Returns the
+ * bytes of text written. */
 static size_t score_rows(const iforest_t *f, const float *X, size_t n, size_t nf, double *out,
-                         uint64_t threads, char *text)
+                         uint64_t threads, struct workers *w, char *text)
 {
     uint64_t most = n / ROWS_PER_THREAD_MIN;
     if (threads > most)
@@ -210,7 +212,7 @@ static size_t score_rows(const iforest_t *f, const float *X, size_t n, size_t nf
     if (threads < 2)
         score_slice_run(&s[0]);
     else
-        tapir_run_parallel(score_slice_run, s, sizeof(s[0]), (unsigned)threads);
+        workers_run(w, score_slice_run, s, sizeof(s[0]), (unsigned)threads);
     size_t len = 0;
     for (uint64_t k = 0; text && k < threads; k++) {
         memmove(text + len, s[k].text, s[k].len); /* down, in order: no overlap lost */
@@ -228,6 +230,7 @@ static size_t score_rows(const iforest_t *f, const float *X, size_t n, size_t nf
 struct score_stream {
     const struct model_section *s;
     uint64_t threads;
+    struct workers *workers;
     int checked; /* 0: not yet; 1: the header has the model's features; -1: it has not */
     int oom;
     char err[TAPIR_ERRBUF_SIZE]; /* checked -1: why */
@@ -268,7 +271,7 @@ static int score_batch(void *ctx, const struct csv_table *t, char *errbuf)
         st->text = v, st->cap = cap;
     }
     st->len += score_rows(st->s->forest, t->values, t->n_rows, t->n_cols, st->scores, st->threads,
-                          st->text + st->len);
+                          st->workers, st->text + st->len);
     return 0;
 oom:
     st->oom = 1;
@@ -340,14 +343,18 @@ static int forest_fit(int argc, char **argv)
 
     char err[TAPIR_ERRBUF_SIZE];
     struct csv_table t;
+    struct workers *workers = workers_new((unsigned)threads); /* NULL: threads per part */
     skip.o.n_threads = (int)threads;
+    skip.o.workers = workers;
     if (csv_read_opt(csv, &skip.o, &t, err) < 0) {
         fprintf(stderr, "tapir forest fit: %s\n", err);
+        workers_free(workers);
         return TAPIR_EXIT_USAGE;
     }
     if (t.n_rows == 0) {
         fprintf(stderr, "tapir forest fit: %s: no data rows after the header\n", csv);
         csv_free(&t);
+        workers_free(workers);
         return TAPIR_EXIT_USAGE;
     }
     int rc = TAPIR_EXIT_FAIL;
@@ -381,7 +388,7 @@ static int forest_fit(int argc, char **argv)
     }
     for (size_t j = 0; j < t.n_cols; j++)
         snprintf(s->feature_names[j], sizeof(s->feature_names[j]), "%s", t.names[j]);
-    score_rows(f, t.values, t.n_rows, t.n_cols, scores, threads, NULL);
+    score_rows(f, t.values, t.n_rows, t.n_cols, scores, threads, workers, NULL);
     s->threshold = iforest_threshold_for_contamination(scores, t.n_rows, contamination);
     s->contamination = contamination;
     double t2 = ((double)tapir_monotonic_us() / 1e6);
@@ -405,6 +412,7 @@ out:
     free(scores);
     model_free(&m);
     csv_free(&t);
+    workers_free(workers);
     return rc;
 }
 
@@ -471,8 +479,10 @@ static int forest_score(int argc, char **argv)
         return TAPIR_EXIT_USAGE;
     }
     struct csv_table t;
-    struct score_stream st = {.s = s, .threads = threads};
+    struct score_stream st = {
+        .s = s, .threads = threads, .workers = workers_new((unsigned)threads)};
     skip.o.n_threads = (int)threads;
+    skip.o.workers = st.workers;
     skip.o.batch = score_batch;
     skip.o.batch_ctx = &st;
     int rc = TAPIR_EXIT_USAGE;
@@ -504,6 +514,7 @@ static int forest_score(int argc, char **argv)
 out:
     csv_free(&t);
 out_read:
+    workers_free(st.workers);
     free(st.scores);
     free(st.text);
     model_free(&m);

@@ -61,6 +61,7 @@
 
 #include "csv.h"
 #include "tapir.h"
+#include "workers.h"
 
 /* Bytes read per batch: the batch is still in L2 (512 KiB a core here) when its parts
  * are parsed. 4 MiB batches (read to fill the buffer): 3-4 ms more CPU per 22 MB read
@@ -833,16 +834,15 @@ static void populate(void *p, size_t len)
 
 /* Parses the whole lines [p, p + len) (a NUL at p[len]) into out's rows after
  * *lineno, on up to n_threads threads; *lineno moves past them. 0, or -1 with errbuf. */
-static int parse_batch(const struct shape *sh, char *p, size_t len, int n_threads, size_t *lineno,
-                       struct csv_table *out, size_t *cap_rows, char *errbuf)
+static int parse_batch(const struct shape *sh, char *p, size_t len, int n_threads,
+                       struct workers *workers, size_t *lineno, struct csv_table *out,
+                       size_t *cap_rows, char *errbuf)
 {
     char *end = p + len;
     int T = n_threads < 1 ? 1 : n_threads > PARSE_THREADS_MAX ? PARSE_THREADS_MAX : n_threads;
     if ((size_t)T > len / BYTES_PER_THREAD_MIN)
         T = len / BYTES_PER_THREAD_MIN > 1 ? (int)(len / BYTES_PER_THREAD_MIN) : 1;
     struct part pt[PARSE_THREADS_MAX];
-    pthread_t tid[PARSE_THREADS_MAX];
-    int started[PARSE_THREADS_MAX] = {0};
     size_t ln = *lineno, lines = 0;
     char *a = p;
     for (int k = 0; k < T; k++) { /* cut at line ends near k/T of the bytes */
@@ -884,15 +884,7 @@ static int parse_batch(const struct shape *sh, char *p, size_t len, int n_thread
         pt[k].out = out->values + room * out->n_cols;
         room += pt[k].lines;
     }
-    for (int k = 1; k < T; k++)
-        started[k] = pthread_create(&tid[k], NULL, parse_part, &pt[k]) == 0;
-    parse_part(&pt[0]);
-    for (int k = 1; k < T; k++) {
-        if (started[k])
-            pthread_join(tid[k], NULL);
-        else
-            parse_part(&pt[k]);
-    }
+    workers_run(workers, parse_part, pt, sizeof(pt[0]), (unsigned)T);
     for (int k = 0; k < T; k++) { /* the first bad line in file order wins */
         if (pt[k].failed) {
             snprintf(errbuf, TAPIR_ERRBUF_SIZE, "%s", pt[k].err);
@@ -1021,7 +1013,8 @@ int csv_read_opt(const char *path, const struct csv_options *o, struct csv_table
             break;
         if (r.eof)
             p[take] = '\0'; /* cap leaves one byte past end */
-        if (parse_batch(&sh, p, take, threads, &lineno, out, &cap_rows, errbuf) < 0)
+        if (parse_batch(&sh, p, take, threads, o ? o->workers : NULL, &lineno, out, &cap_rows,
+                        errbuf) < 0)
             goto fail;
         r.start += take;
         if (o && o->batch && out->n_rows) {

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct workers;
+
 #define CSV_MAX_LINE    (1 << 20) /* bytes per line, terminator excluded */
 #define CSV_MAX_COLUMNS 65536
 #define CSV_MAX_NAME    39 /* bytes per column name (model feature names hold 40) */
@@ -38,6 +40,7 @@ struct csv_options {
      * names and n_rows 0. */
     int (*batch)(void *ctx, const struct csv_table *rows, char *errbuf);
     void *batch_ctx;
+    struct workers *workers; /* threads to parse on (workers.h), or NULL: one per part */
 };
 
 /* Reads path ("-" for stdin) into *out. Returns 0, or -1 with errbuf

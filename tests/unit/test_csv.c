@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "csv.h"
+#include "workers.h"
 #include "tapir.h"
 
 static char dir[64];
@@ -487,6 +488,35 @@ static int take_batch(void *ctx, const struct csv_table *t, char *errbuf)
     return 0;
 }
 
+static void *count_item(void *arg)
+{
+    int *c = arg;
+    (*c)++;
+    return NULL;
+}
+
+/* workers_run runs every item once, whether there are fewer items than threads, as
+ * many, or more (the rest on the caller), run after run on the same threads. */
+TEST(workers_run_each_item_once)
+{
+    struct workers *w = workers_new(3);
+    CHECK(w != NULL);
+    int c[16];
+    for (unsigned run = 0; run < 500; run++) {
+        unsigned n = run % 9;
+        memset(c, 0, sizeof(c));
+        workers_run(w, count_item, c, sizeof(c[0]), n);
+        for (unsigned k = 0; k < 16; k++)
+            if (c[k] != (k < n))
+                CHECK_EQ(c[k], (int)(k < n));
+    }
+    workers_free(w);
+    workers_free(NULL);
+    memset(c, 0, sizeof(c));
+    workers_run(NULL, count_item, c, sizeof(c[0]), 3);
+    CHECK(c[0] == 1 && c[1] == 1 && c[2] == 1 && c[3] == 0);
+}
+
 TEST(threads_same_table)
 {
     char err[TAPIR_ERRBUF_SIZE];
@@ -521,7 +551,8 @@ TEST(threads_same_table)
      * and the table holds no more than a batch */
     struct batches b = {.want = t1.values, .n_cols = t1.n_cols};
     struct csv_table tb;
-    struct csv_options ob = {.n_threads = 2, .batch = take_batch, .batch_ctx = &b};
+    struct workers *w = workers_new(2);
+    struct csv_options ob = {.n_threads = 2, .batch = take_batch, .batch_ctx = &b, .workers = w};
     CHECK_EQ(csv_read_opt(path, &ob, &tb, err), 0);
     CHECK_EQ(b.rows, rows);
     CHECK_EQ(b.differ, 0);
@@ -534,6 +565,7 @@ TEST(threads_same_table)
     CHECK_EQ(csv_read_opt(path, &ob, &tb, err), -1);
     CHECK_STR(err, "stopped");
     CHECK_EQ(b.calls, 2);
+    workers_free(w);
     csv_free(&t1);
     csv_free(&t4);
 
@@ -568,6 +600,7 @@ int main(void)
     RUN(fast_float_suffixes);
     RUN(format_g17_is_printf);
     RUN(skip_columns);
+    RUN(workers_run_each_item_once);
     RUN(threads_same_table);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
