@@ -30,6 +30,7 @@
 
 #include "cli.h"
 #include "csv.h"
+#include "workers.h"
 #include "iforest.h"
 #include "model.h"
 #include "parse.h"
@@ -153,7 +154,9 @@ static int skip_parse(struct skip_list *s, const char *list)
     return 0;
 }
 
-#define ROWS_PER_THREAD_MIN 4096        /* fewer: a thread costs more than it saves */
+/* Fewer rows a thread: its start (~25-50 us) costs more than it saves. score's batches
+ * of ~1 MiB of text hold ~4,600 rows of 24 features, so that both CPUs take a batch. */
+#define ROWS_PER_THREAD_MIN 1024
 #define LINE_MAX_BYTES      CSV_G17_MAX /* a score's line: its digits (no NUL) and '\n' */
 
 struct score_slice {
@@ -182,35 +185,16 @@ static void *score_slice_run(void *arg)
     return NULL;
 }
 
-/* Prints scores[0..n), one "%.17g" line each, through a 64 KiB buffer. 0 or -1 (errno). */
-static int print_scores(const double *scores, size_t n)
-{
-    char buf[65536];
-    size_t used = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (used > sizeof(buf) - CSV_G17_MAX - 1) {
-            if (fwrite(buf, 1, used, stdout) != used)
-                return -1;
-            used = 0;
-        }
-        used += csv_format_g17(scores[i], buf + used);
-        buf[used++] = '\n';
-    }
-    if (used && fwrite(buf, 1, used, stdout) != used)
-        return -1;
-    return 0;
-}
-
 /* iforest_score_many over X's n rows of nf floats on up to `threads` threads, each on
  * its own slice of rows into its own slice of out[] (a thread that cannot be started
- * has its slice scored on this one). With print, each thread also prints its slice's
- * lines into a buffer of its own, and the buffers go to stdout in slice order: the same
- * bytes as printing the scores in order on one thread, the formatting split across the
- * threads (100,000 scores: 26 M instructions, 2.5-3 ms of one CPU). A slice whose
- * buffer cannot be had is printed afterwards by print_scores. 0, or -1 when stdout
- * fails (errno). */
-static int score_rows(const iforest_t *f, const float *X, size_t n, size_t nf, double *out,
-                      uint64_t threads, bool print)
+ * has its slice scored on this one). With text (room for n * LINE_MAX_BYTES), each
+ * thread also prints its slice's lines into its own part of text, and the parts are
+ * closed up in slice order: the same bytes as printing the scores in order on one
+ * thread, the formatting split across the threads (100,000 scores: 26 M instructions,
+ * 2.5-3 ms of one CPU). The threads are w's (NULL: started for the call). Returns the
+ * bytes of text written. */
+static size_t score_rows(const iforest_t *f, const float *X, size_t n, size_t nf, double *out,
+                         uint64_t threads, struct workers *w, char *text)
 {
     uint64_t most = n / ROWS_PER_THREAD_MIN;
     if (threads > most)
@@ -222,25 +206,77 @@ static int score_rows(const iforest_t *f, const float *X, size_t n, size_t nf, d
     for (uint64_t k = 0; k < threads; k++) {
         size_t a = (size_t)k * per, b = a + per < n ? a + per : n;
         size_t m = b > a ? b - a : 0;
-        s[k] = (struct score_slice){f, X + a * nf, m, out + a, NULL, 0};
-        if (print && m)
-            s[k].text = malloc(m * LINE_MAX_BYTES);
+        s[k] = (struct score_slice){
+            f, X + a * nf, m, out + a, text ? text + a * LINE_MAX_BYTES : NULL, 0};
     }
     if (threads < 2)
         score_slice_run(&s[0]);
     else
-        tapir_run_parallel(score_slice_run, s, sizeof(s[0]), (unsigned)threads);
-    int rc = 0;
-    for (uint64_t k = 0; print && k < threads; k++) {
-        if (rc == 0) {
-            if (s[k].text)
-                rc = fwrite(s[k].text, 1, s[k].len, stdout) == s[k].len ? 0 : -1;
-            else
-                rc = print_scores(s[k].out, s[k].n);
-        }
-        free(s[k].text);
+        workers_run(w, score_slice_run, s, sizeof(s[0]), (unsigned)threads);
+    size_t len = 0;
+    for (uint64_t k = 0; text && k < threads; k++) {
+        memmove(text + len, s[k].text, s[k].len); /* down, in order: no overlap lost */
+        len += s[k].len;
     }
-    return rc;
+    return len;
+}
+
+/* `tapir forest score` reads its CSV a batch at a time (csv_options.batch): each batch
+ * is scored and printed into one growing text as it comes, and the text goes to stdout
+ * once the whole file has been read, so a bad line anywhere still leaves stdout empty
+ * with the same message as before. Rejected: reading the whole table first (the way
+ * it was), which touched 12 MB more memory for 100,000 x 24 (table and scores, ~2,500
+ * page faults, each paid again at exit) and scored rows that had long left the cache. */
+struct score_stream {
+    const struct model_section *s;
+    uint64_t threads;
+    struct workers *workers;
+    int checked; /* 0: not yet; 1: the header has the model's features; -1: it has not */
+    int oom;
+    char err[TAPIR_ERRBUF_SIZE]; /* checked -1: why */
+    double *scores;              /* room for cap_rows scores, reused batch after batch */
+    size_t cap_rows;
+    char *text; /* every line printed so far: len bytes of cap */
+    size_t len, cap;
+};
+
+/* Checks the header once; then scores and prints the batch. A header without the
+ * model's features reads on without scoring: a bad line later is still the error
+ * reported, as when the file was read whole before the check. */
+static int score_batch(void *ctx, const struct csv_table *t, char *errbuf)
+{
+    struct score_stream *st = ctx;
+    if (!st->checked)
+        st->checked = model_check_features(st->s, (const char *const *)t->names,
+                                           (uint32_t)t->n_cols, st->err) < 0
+                          ? -1
+                          : 1;
+    if (st->checked < 0)
+        return 0;
+    if (t->n_rows > st->cap_rows) {
+        double *v = realloc(st->scores, t->n_rows * sizeof(*v));
+        if (!v)
+            goto oom;
+        st->scores = v, st->cap_rows = t->n_rows;
+    }
+    if (t->n_rows > (SIZE_MAX - st->len) / LINE_MAX_BYTES)
+        goto oom;
+    if (st->len + t->n_rows * LINE_MAX_BYTES > st->cap) {
+        size_t cap = st->cap ? st->cap : 1 << 20;
+        while (cap < st->len + t->n_rows * LINE_MAX_BYTES)
+            cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+        char *v = realloc(st->text, cap);
+        if (!v)
+            goto oom;
+        st->text = v, st->cap = cap;
+    }
+    st->len += score_rows(st->s->forest, t->values, t->n_rows, t->n_cols, st->scores, st->threads,
+                          st->workers, st->text + st->len);
+    return 0;
+oom:
+    st->oom = 1;
+    tapir_errf(errbuf, "out of memory");
+    return -1;
 }
 
 static int forest_fit(int argc, char **argv)
@@ -307,14 +343,18 @@ static int forest_fit(int argc, char **argv)
 
     char err[TAPIR_ERRBUF_SIZE];
     struct csv_table t;
+    struct workers *workers = workers_new((unsigned)threads); /* NULL: threads per part */
     skip.o.n_threads = (int)threads;
+    skip.o.workers = workers;
     if (csv_read_opt(csv, &skip.o, &t, err) < 0) {
         fprintf(stderr, "tapir forest fit: %s\n", err);
+        workers_free(workers);
         return TAPIR_EXIT_USAGE;
     }
     if (t.n_rows == 0) {
         fprintf(stderr, "tapir forest fit: %s: no data rows after the header\n", csv);
         csv_free(&t);
+        workers_free(workers);
         return TAPIR_EXIT_USAGE;
     }
     int rc = TAPIR_EXIT_FAIL;
@@ -348,7 +388,7 @@ static int forest_fit(int argc, char **argv)
     }
     for (size_t j = 0; j < t.n_cols; j++)
         snprintf(s->feature_names[j], sizeof(s->feature_names[j]), "%s", t.names[j]);
-    score_rows(f, t.values, t.n_rows, t.n_cols, scores, threads, false);
+    score_rows(f, t.values, t.n_rows, t.n_cols, scores, threads, workers, NULL);
     s->threshold = iforest_threshold_for_contamination(scores, t.n_rows, contamination);
     s->contamination = contamination;
     double t2 = ((double)tapir_monotonic_us() / 1e6);
@@ -372,6 +412,7 @@ out:
     free(scores);
     model_free(&m);
     csv_free(&t);
+    workers_free(workers);
     return rc;
 }
 
@@ -438,33 +479,44 @@ static int forest_score(int argc, char **argv)
         return TAPIR_EXIT_USAGE;
     }
     struct csv_table t;
+    struct score_stream st = {
+        .s = s, .threads = threads, .workers = workers_new((unsigned)threads)};
     skip.o.n_threads = (int)threads;
-    if (csv_read_opt(csv, &skip.o, &t, err) < 0) {
-        fprintf(stderr, "tapir forest score: %s\n", err);
-        model_free(&m);
-        return TAPIR_EXIT_USAGE;
-    }
+    skip.o.workers = st.workers;
+    skip.o.batch = score_batch;
+    skip.o.batch_ctx = &st;
     int rc = TAPIR_EXIT_USAGE;
-    double *scores = NULL;
-    if (model_check_features(s, (const char *const *)t.names, (uint32_t)t.n_cols, err) < 0) {
-        fprintf(stderr, "tapir forest score: %s: %s\n", csv, err);
+    if (csv_read_opt(csv, &skip.o, &t, err) < 0) {
+        if (st.oom) {
+            fprintf(stderr, "tapir forest score: out of memory\n");
+            rc = TAPIR_EXIT_FAIL;
+        } else {
+            fprintf(stderr, "tapir forest score: %s\n", err);
+        }
+        goto out_read;
+    }
+    if (!st.checked) /* a header and no rows */
+        st.checked =
+            model_check_features(s, (const char *const *)t.names, (uint32_t)t.n_cols, st.err) < 0
+                ? -1
+                : 1;
+    if (st.checked < 0) {
+        fprintf(stderr, "tapir forest score: %s: %s\n", csv, st.err);
         goto out;
     }
     rc = TAPIR_EXIT_FAIL;
-    scores = malloc((t.n_rows ? t.n_rows : 1) * sizeof(*scores));
-    if (!scores) {
-        fprintf(stderr, "tapir forest score: out of memory\n");
-        goto out;
-    }
-    if (score_rows(s->forest, t.values, t.n_rows, t.n_cols, scores, threads, true) < 0 ||
-        fflush(stdout) != 0 || ferror(stdout)) {
+    if ((st.len && fwrite(st.text, 1, st.len, stdout) != st.len) || fflush(stdout) != 0 ||
+        ferror(stdout)) {
         fprintf(stderr, "tapir forest score: cannot write the scores: %s\n", strerror(errno));
         goto out;
     }
     rc = TAPIR_EXIT_OK;
 out:
-    free(scores);
     csv_free(&t);
+out_read:
+    workers_free(st.workers);
+    free(st.scores);
+    free(st.text);
     model_free(&m);
     return rc;
 }

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct workers;
+
 #define CSV_MAX_LINE    (1 << 20) /* bytes per line, terminator excluded */
 #define CSV_MAX_COLUMNS 65536
 #define CSV_MAX_NAME    39 /* bytes per column name (model feature names hold 40) */
@@ -30,6 +32,15 @@ struct csv_options {
     size_t n_skip;
     bool skip_must_exist; /* a name of skip missing from the header is an error */
     int n_threads;        /* parsing threads; 0 or 1: the calling thread only */
+    /* NULL: the table gets every row. Set: each batch of rows read (a run of lines, up to
+     * ~1 MiB of text) goes to batch as soon as it is parsed, as the rows of the table it
+     * is given (names set, n_rows >= 1), in file order, and the table holds one batch at
+     * a time: memory bounded by the batch, not the file. 0 to go on, -1 to stop:
+     * csv_read_opt then fails with errbuf as batch left it. On success *out has the
+     * names and n_rows 0. */
+    int (*batch)(void *ctx, const struct csv_table *rows, char *errbuf);
+    void *batch_ctx;
+    struct workers *workers; /* threads to parse on (workers.h), or NULL: one per part */
 };
 
 /* Reads path ("-" for stdin) into *out. Returns 0, or -1 with errbuf

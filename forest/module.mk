@@ -5,4 +5,5 @@ FOREST_SRCS := \
     forest/iforest_fit.c \
     forest/iforest_io.c \
     forest/iforest_score.c \
-    forest/model.c
+    forest/model.c \
+    forest/workers.c

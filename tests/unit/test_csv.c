@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "csv.h"
+#include "workers.h"
 #include "tapir.h"
 
 static char dir[64];
@@ -355,6 +356,38 @@ static void check_g17(double x, long *differ)
 }
 
 /* csv_format_g17 writes what printf("%.17g") writes, exact ties included. */
+/* The x86-64-v3 reader takes numbers of up to 16 digits and a point in one 16-byte
+ * load: numbers of 1 to 20 characters with what may follow one in a line (or garbage)
+ * after them, across the 16-byte edge, still take and give exactly what strtod does. */
+TEST(fast_float_suffixes)
+{
+    static const char *const suffix[] = {"",  ",", "\n", " ",   "\t", ".",  "..",   "x",  "-",
+                                         "+", "e", "E5", "e-3", ",1", ".5", "\r\n", "0.", "/"};
+    char s[64];
+    long differ = 0, taken = 0, total = 0;
+    for (int k = 0; k < 300000; k++) {
+        char *p = s;
+        if (rnd() % 3 == 0)
+            *p++ = rnd() % 2 ? '-' : '+';
+        int nd = (int)(rnd() % 20), dot = (int)(rnd() % (nd + 2)) - 1;
+        for (int i = 0; i < nd; i++) {
+            if (i == dot)
+                *p++ = '.';
+            *p++ = (char)('0' + rnd() % 10);
+        }
+        if (dot == nd)
+            *p++ = '.';
+        strcpy(p, suffix[rnd() % (sizeof(suffix) / sizeof(suffix[0]))]);
+        double a;
+        const char *e = csv_fast_double(s, &a);
+        differ += float_differs(s, e);
+        taken += e != NULL;
+        total++;
+    }
+    CHECK_EQ(differ, 0);
+    CHECK(taken > total / 2);
+}
+
 TEST(format_g17_is_printf)
 {
     long differ = 0;
@@ -432,6 +465,58 @@ TEST(skip_columns)
 
 /* Parsing on several threads gives the same table, and the same first error with its
  * line number, as on one: a file of several read batches, blank lines and CRLFs. */
+/* csv_options.batch for threads_same_table: compares each batch with the whole
+ * table's rows (want), in order. */
+struct batches {
+    const float *want;
+    size_t n_cols, rows, calls, most, differ, stop_at;
+};
+
+static int take_batch(void *ctx, const struct csv_table *t, char *errbuf)
+{
+    struct batches *b = ctx;
+    b->calls++;
+    if (b->stop_at && b->calls == b->stop_at) {
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "stopped");
+        return -1;
+    }
+    if (t->n_rows == 0 || t->n_cols != b->n_cols ||
+        memcmp(t->values, b->want + b->rows * b->n_cols, t->n_rows * t->n_cols * sizeof(float)))
+        b->differ++;
+    b->rows += t->n_rows;
+    b->most = t->n_rows > b->most ? t->n_rows : b->most;
+    return 0;
+}
+
+static void *count_item(void *arg)
+{
+    int *c = arg;
+    (*c)++;
+    return NULL;
+}
+
+/* workers_run runs every item once, whether there are fewer items than threads, as
+ * many, or more (the rest on the caller), run after run on the same threads. */
+TEST(workers_run_each_item_once)
+{
+    struct workers *w = workers_new(3);
+    CHECK(w != NULL);
+    int c[16];
+    for (unsigned run = 0; run < 500; run++) {
+        unsigned n = run % 9;
+        memset(c, 0, sizeof(c));
+        workers_run(w, count_item, c, sizeof(c[0]), n);
+        for (unsigned k = 0; k < 16; k++)
+            if (c[k] != (k < n))
+                CHECK_EQ(c[k], (int)(k < n));
+    }
+    workers_free(w);
+    workers_free(NULL);
+    memset(c, 0, sizeof(c));
+    workers_run(NULL, count_item, c, sizeof(c[0]), 3);
+    CHECK(c[0] == 1 && c[1] == 1 && c[2] == 1 && c[3] == 0);
+}
+
 TEST(threads_same_table)
 {
     char err[TAPIR_ERRBUF_SIZE];
@@ -462,6 +547,25 @@ TEST(threads_same_table)
           !memcmp(t1.values, t4.values, t1.n_rows * t1.n_cols * sizeof(float)));
     CHECK_NEAR(t4.values[3 * (rows - 1) + 2], 3, 0);
     CHECK_NEAR(t4.values[3 * 1013 + 1], 0.125, 0);
+    /* in batches (csv_options.batch): the same rows in order, in more than one batch,
+     * and the table holds no more than a batch */
+    struct batches b = {.want = t1.values, .n_cols = t1.n_cols};
+    struct csv_table tb;
+    struct workers *w = workers_new(2);
+    struct csv_options ob = {.n_threads = 2, .batch = take_batch, .batch_ctx = &b, .workers = w};
+    CHECK_EQ(csv_read_opt(path, &ob, &tb, err), 0);
+    CHECK_EQ(b.rows, rows);
+    CHECK_EQ(b.differ, 0);
+    CHECK(b.calls > 2);
+    CHECK(b.most < rows / 2);
+    CHECK_EQ(tb.n_rows, 0);
+    CHECK_EQ(tb.n_cols, 3);
+    csv_free(&tb);
+    b = (struct batches){.want = t1.values, .n_cols = t1.n_cols, .stop_at = 2};
+    CHECK_EQ(csv_read_opt(path, &ob, &tb, err), -1);
+    CHECK_STR(err, "stopped");
+    CHECK_EQ(b.calls, 2);
+    workers_free(w);
     csv_free(&t1);
     csv_free(&t4);
 
@@ -493,8 +597,10 @@ int main(void)
     RUN(errors);
     RUN(random_bytes_never_crash);
     RUN(fast_double_is_strtod);
+    RUN(fast_float_suffixes);
     RUN(format_g17_is_printf);
     RUN(skip_columns);
+    RUN(workers_run_each_item_once);
     RUN(threads_same_table);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
