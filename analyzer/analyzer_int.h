@@ -148,6 +148,7 @@ struct scored {
     bool limit_hit;                        /* a learned limit was passed */
     bool denied;                           /* on the denylist */
     bool risk_hit;                         /* risk detector: SQLi, XSS, RCE in a URL */
+    struct behaviour_rule_hit rule;        /* the scan rule judge found (rule NONE: none) */
     enum alert_detector detector;          /* why judge raised it (when alert) */
     double excess[BEHAVIOUR_MAX_FEATURES]; /* log-excess over the training maximum */
     struct baseline_entry *be;

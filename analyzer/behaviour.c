@@ -181,10 +181,7 @@ bool behaviour_scan_target(const double *raw, int n)
 /* Linear counting over a 64-bit bitmap: distinct items from the bits set. */
 static double bits_distinct(uint64_t bits)
 {
-    int set = __builtin_popcountll(bits);
-    if (set >= 64)
-        return 64 * log(64.0); /* saturated: at least this many */
-    return -64.0 * log((64.0 - set) / 64.0);
+    return linear_count(64u - (unsigned)__builtin_popcountll(bits), 64);
 }
 
 /* Public DNS resolvers' anycast addresses that serve DoH on 443 (Cloudflare, Google,
@@ -316,8 +313,9 @@ enum behaviour_rule behaviour_rule_check(const struct host_window *h, const stru
  *    flow, the part the other side matched (min of the two directions): an upload is a
  *    flow that sends more than it gets back, as up_public_net counts it. A flood's flows
  *    are never answered (no record): nothing is left out; an exfiltration gets ACKs back,
- *    a few percent. zoom: 44 kB of its 80 kB were matched. TCP flows count only with
- *    their SYN seen, as started_bytes does.
+ *    a few percent. zoom: 44 kB of its 80 kB were matched. A TCP flow matches only as a
+ *    connection (its SYN answered by a SYN-ACK): a SYN refused by a RST exchanged
+ *    nothing (bench/soak.sh's RST-answered scanner kept its bytes_sent).
  * Flow records hold answered flows only, so a probe is never a peer and a flood is never
  * matched. The walk (no allocation) runs only for a source over its training maximum
  * of one of the two, once per vector, the few hosts a limit is about; without flow
@@ -348,8 +346,7 @@ void behaviour_exchange(const struct window *w, flow_index_t *fx, const struct i
             set++;
         }
     }
-    x->peers = set >= EXCH_BITS ? EXCH_BITS
-                                : -(double)EXCH_BITS * log((EXCH_BITS - set) / (double)EXCH_BITS);
+    x->peers = set >= EXCH_BITS ? EXCH_BITS : linear_count(EXCH_BITS - (unsigned)set, EXCH_BITS);
 }
 
 double behaviour_limit_value(enum feature_side side, int i, const struct host_window *h, double raw,

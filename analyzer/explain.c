@@ -117,13 +117,12 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
     if (sc->risk_hit && risk_i < nf)
         contrib[risk_i] = 2.0; /* first, whatever else passed a limit (shares are <= 1) */
     /* A scan rule's count comes first: it says what the rule saw (behaviour.c). */
-    struct behaviour_rule_hit rh;
-    bool rule = sc->side == SIDE_SOURCE && !a->limits_off &&
-                behaviour_rule_check(sc->h, w, a->flowidx, &rh) != BEHAVIOUR_RULE_NONE;
+    const struct behaviour_rule_hit *rh = &sc->rule; /* judge's (judge.c) */
+    bool rule = rh->rule != BEHAVIOUR_RULE_NONE;
     if (rule) {
         struct alert_feature *af = &al->top[al->n_top++];
-        snprintf(af->name, sizeof(af->name), "%s", rh.feature);
-        af->value = rh.value;
+        snprintf(af->name, sizeof(af->name), "%s", rh->feature);
+        af->value = rh->value;
         af->contribution = 1.0;
     }
     bool used[BEHAVIOUR_MAX_FEATURES] = {false};
@@ -164,7 +163,7 @@ void analyzer_fill_alert(analyzer_t *a, const struct window *w, struct scored *s
                  al->category == ALERT_CATEGORY_UDPFLOOD ||
                  al->category == ALERT_CATEGORY_ICMPFLOOD;
     if (rule && !(sc->limit_hit && flood))
-        al->category = rh.category;
+        al->category = rh->category;
     if (sc->risk_hit) /* the risk says what it is; category.c has no feature for it */
         al->category = ALERT_CATEGORY_WEBATTACK;
     /* Nothing named it, but its busiest TCP conversation in the window checks in like a

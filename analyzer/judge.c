@@ -203,9 +203,9 @@ void analyzer_judge(analyzer_t *a, const struct window *w, struct scored *sc)
      * with the limits when the forest alone is measured). */
     sc->risk_hit = sc->side == SIDE_SOURCE && !a->limits_off && behaviour_risk_attack(sc->h);
     /* The scan rules (behaviour_rule_check): fixed floors, raised as a limit is. */
-    struct behaviour_rule_hit rh;
+    sc->rule.rule = BEHAVIOUR_RULE_NONE; /* kept for the alert's explanation (explain.c) */
     bool rule = sc->side == SIDE_SOURCE && !a->limits_off &&
-                behaviour_rule_check(sc->h, w, a->flowidx, &rh) != BEHAVIOUR_RULE_NONE;
+                behaviour_rule_check(sc->h, w, a->flowidx, &sc->rule) != BEHAVIOUR_RULE_NONE;
     sc->alert = sc->limit_hit || sc->risk_hit || rule || forest;
     if (sc->limit_hit || sc->risk_hit || rule)
         baseline_taint(sc->be, w->seq); /* never learned as normal (baseline_learnable) */

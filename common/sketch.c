@@ -29,6 +29,11 @@ double hll_count(const struct hll *h)
     return est;
 }
 
+double linear_count(unsigned zeros, unsigned m)
+{
+    return zeros ? -(double)m * log((double)zeros / m) : (double)m * log((double)m);
+}
+
 void hll_merge(struct hll *dst, const struct hll *src)
 {
     for (unsigned i = 0; i < HLL_REGS; i++)

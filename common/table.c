@@ -4,9 +4,10 @@
  * Each open-addressing table (flows, hosts, flood counters, conversations, baselines,
  * incidents, the HTTP limiter, the live blocklist...) is a struct plus a few arrays whose
  * lengths are fixed at creation. tapir_table_alloc lays them out in one calloc: the struct
- * first, then each array at the next 64-byte boundary (a cache line; calloc alone gives
- * 16), and writes each array's address into its pointer member. The table then has one
- * allocation, one check and one free(), and its create/destroy cannot forget an array.
+ * first, then each array on the next 64-byte boundary (a cache line: the arrays are shifted
+ * together past calloc's 16-byte alignment), and writes each array's address into its pointer
+ * member. The table then has one allocation, one check and one free(), and its create/destroy
+ * cannot forget an array.
  *
  * Paging stays lazy: a block this size is an mmap of zero pages (glibc's threshold is
  * 128 KiB to 32 MiB), and calloc does not write them, so a million-flow table (136 MB of
@@ -54,12 +55,22 @@ void *tapir_table_alloc(size_t head, const struct tapir_array *arrays, size_t n,
             end = 0; /* the message says the size overflows */
             goto fail;
         }
-    if (!(block = calloc(1, end ? end : 1)))
+    /* calloc aligns to 16 only (an mmap'd block starts 16 bytes into its page): the
+     * offsets above are multiples of 64 from the block's start, so every array moves by
+     * the one shift s < 64 that puts them on cache lines; the struct stays at the start,
+     * for free(). */
+    size_t total;
+    if (__builtin_add_overflow(end, (size_t)TABLE_ALIGN - 1, &total)) {
+        end = 0;
         goto fail;
+    }
+    if (!(block = calloc(1, total)))
+        goto fail;
+    size_t s = (size_t)(-(uintptr_t)block & (TABLE_ALIGN - 1));
     end = head;
     for (size_t i = 0; i < n; i++) {
         place(&end, arrays[i].count, arrays[i].size, &at); /* checked above */
-        void *p = block + at;
+        void *p = block + at + s;
         /* memcpy: the member is a T *, written without an aliasing cast (POSIX: every
          * object pointer has void *'s representation) */
         memcpy(block + arrays[i].field, &p, sizeof(p));

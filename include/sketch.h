@@ -37,4 +37,9 @@ double hll_count(const struct hll *h);
 /* Merges src into dst (union). */
 void hll_merge(struct hll *dst, const struct hll *src);
 
+/* Linear counting: the distinct items hashed into a bitmap of m bits with zeros bits
+ * still clear, -m ln(zeros / m); m ln m when none is clear (saturated: at least that).
+ * For the small per-host bitmaps (64 bits in a host record, 1024 on the stack). */
+double linear_count(unsigned zeros, unsigned m);
+
 #endif

@@ -15,6 +15,7 @@
  * libcurl") rather than at every start; the Debian dependency stays (tools/setup.sh).
  */
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -25,13 +26,21 @@ struct tapir_curl_api tapir_curl;
 static void *lib;                     /* libcurl's handle, once loaded */
 static CURLcode (*global_init)(long); /* libcurl's curl_global_init */
 static void (*global_cleanup)(void);  /* and curl_global_cleanup */
+static char why[160];                 /* the last failure, for tapir_curl_error */
+
+static void failed(const char *what)
+{
+    snprintf(why, sizeof(why), "%s", what ? what : "unknown error");
+}
 
 /* dlsym into *slot (a function pointer's storage); -1 when missing. */
 static int sym(void *slot, const char *name)
 {
     void *p = dlsym(lib, name);
-    if (!p)
+    if (!p) {
+        snprintf(why, sizeof(why), "libcurl.so.4 has no %s", name);
         return -1;
+    }
     memcpy(slot, &p, sizeof(p)); /* POSIX: a function pointer has void *'s representation */
     return 0;
 }
@@ -40,8 +49,10 @@ CURLcode tapir_curl_global_init(long flags)
 {
     if (!lib) {
         void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-        if (!h)
+        if (!h) {
+            failed(dlerror()); /* "libcurl.so.4: cannot open shared object file: ..." */
             return CURLE_FAILED_INIT;
+        }
         lib = h;
         struct tapir_curl_api a;
         if (sym(&a.easy_init, "curl_easy_init") < 0 ||
@@ -62,7 +73,15 @@ CURLcode tapir_curl_global_init(long flags)
         }
         tapir_curl = a;
     }
-    return global_init(flags);
+    CURLcode rc = global_init(flags);
+    if (rc != CURLE_OK)
+        snprintf(why, sizeof(why), "curl_global_init: error %d", (int)rc);
+    return rc;
+}
+
+const char *tapir_curl_error(void)
+{
+    return why[0] ? why : "unknown error";
 }
 
 void tapir_curl_global_cleanup(void)

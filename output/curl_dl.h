@@ -30,10 +30,16 @@ extern struct tapir_curl_api tapir_curl;
  * or a symbol is missing. Not thread-safe, as curl_global_init is not. */
 CURLcode tapir_curl_global_init(long flags);
 
+/* Why the last tapir_curl_global_init failed: dlopen's or dlsym's message, or libcurl's
+ * code. */
+const char *tapir_curl_error(void);
+
 /* libcurl's curl_global_cleanup, when tapir_curl_global_init loaded it; else nothing. */
 void tapir_curl_global_cleanup(void);
 
-/* curl.h makes curl_easy_setopt and curl_easy_getinfo type-checking macros under GCC */
+/* curl.h makes curl_easy_setopt and curl_easy_getinfo type-checking macros under GCC;
+ * through the pointers those checks are gone, so each setopt's argument type (long,
+ * char *, curl_off_t) is checked by eye against curl_easy_setopt(3). */
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
 #define curl_global_init(flags)    tapir_curl_global_init(flags)

@@ -259,7 +259,7 @@ int output_notify_sink(const struct output_config *c, output_t *o, struct output
         return 0;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "notify: cannot start libcurl");
+        snprintf(errbuf, TAPIR_ERRBUF_SIZE, "notify: cannot start libcurl: %s", tapir_curl_error());
         return -1;
     }
     struct notify_sink *s = output_sink_state(sizeof(*s), errbuf);

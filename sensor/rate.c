@@ -313,8 +313,7 @@ static inline bool reflector_port(uint16_t p)
 
 static double bits_count(uint64_t bits)
 {
-    int z = 64 - __builtin_popcountll(bits);
-    return z ? -64.0 * log((double)z / 64.0) : 64.0 * log(64.0);
+    return linear_count(64u - (unsigned)__builtin_popcountll(bits), 64);
 }
 
 /* Packets of kind k the entry counts on side s this second (SYN: unanswered). */
